@@ -1,0 +1,174 @@
+import ArgumentParser
+import Foundation
+import RPC
+
+/// `hitl`: the bundled RPC client and operator tool.
+public struct Hitl: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "hitl",
+        abstract: "Call, inspect and operate the human-in-the-loop agent services.",
+        discussion: """
+            Every service speaks newline-delimited JSON-RPC 2.0 on a Unix socket in \
+            <home>/run/. hitl finds the sockets and your token there.
+
+            Examples:
+              hitl health                                   # every service in compose/stack.json
+              hitl call echo echo.add '{"a": 2, "b": 3}'
+              echo '{"value": "hi"}' | hitl call echo echo.echo --json
+              hitl discover echo | less
+              hitl --as approver1 call echo echo.whoami
+
+            Exit codes: 0 ok, 1 the service answered with an error, 2 usage error, \
+            3 a service could not be reached.
+            """,
+        subcommands: [Call.self, Health.self, Discover.self, Init.self])
+
+    public init() {}
+
+    /// Runs the command line and exits with the documented codes
+    /// (ArgumentParser's own usage code, 64, becomes 2).
+    public static func runMain(arguments: [String]? = nil) async -> Never {
+        do {
+            var command = try parseAsRoot(hoistingGlobalOptions(arguments ?? Array(CommandLine.arguments.dropFirst())))
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+            Foundation.exit(0)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(HitlExit.usage.rawValue)
+            }
+            Self.exit(withError: error)
+        }
+    }
+}
+
+/// Lets global options come before the subcommand (`hitl --as approver1 call …`)
+/// by moving them after it, where ArgumentParser looks for them.
+func hoistingGlobalOptions(_ arguments: [String]) -> [String] {
+    let withValue: Set = ["--home", "--as", "--timeout", "--wait"]
+    let flags: Set = ["--json"]
+    var leading: [String] = []
+    var index = 0
+    while index < arguments.count {
+        let argument = arguments[index]
+        let name = String(argument.split(separator: "=", maxSplits: 1).first ?? "")
+        if withValue.contains(name) {
+            leading.append(argument)
+            if !argument.contains("="), index + 1 < arguments.count {
+                leading.append(arguments[index + 1])
+                index += 1
+            }
+        } else if flags.contains(argument) {
+            leading.append(argument)
+        } else {
+            break
+        }
+        index += 1
+    }
+    guard !leading.isEmpty, index < arguments.count else { return arguments }
+    // Keep nested subcommands (`stack up`) together: insert after the last leading word.
+    var position = index + 1
+    while position < arguments.count, !arguments[position].hasPrefix("-"), Hitl.isSubcommandPath(Array(arguments[index...position])) {
+        position += 1
+    }
+    return Array(arguments[index..<position]) + leading + Array(arguments[position...])
+}
+
+extension Hitl {
+    /// Whether these words name a (nested) subcommand.
+    static func isSubcommandPath(_ words: [String]) -> Bool {
+        var command: any ParsableCommand.Type = Hitl.self
+        for word in words {
+            guard let next = command.configuration.subcommands.first(where: { $0._commandName == word }) else { return false }
+            command = next
+        }
+        return true
+    }
+}
+
+/// The exit codes `hitl` promises to scripts.
+public enum HitlExit: Int32 {
+    /// Everything worked.
+    case ok = 0
+    /// A service answered with an error.
+    case rpcError = 1
+    /// The command line was wrong.
+    case usage = 2
+    /// A service could not be reached.
+    case unreachable = 3
+
+    /// As an ArgumentParser exit code.
+    public var exitCode: ExitCode { ExitCode(rawValue) }
+}
+
+/// Options every subcommand shares.
+public struct GlobalOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("The stack's home folder (default: $HITL_HOME, else .hitl).", valueName: "dir"))
+    public var home: String?
+
+    @Option(name: .customLong("as"), help: ArgumentHelp("Whose token to present: operator, agent, approver1, ...", valueName: "identity"))
+    public var identity: String = "operator"
+
+    @Option(help: ArgumentHelp("Seconds to wait for an answer (the call's deadline).", valueName: "seconds"))
+    public var timeout: Double = 30
+
+    @Flag(help: "Print exact JSON for scripts instead of readable output.")
+    public var json = false
+
+    public init() {}
+
+    public func validate() throws {
+        guard timeout > 0, timeout <= 86_400 else { throw ValidationError("--timeout must be between 0 and 86400 seconds") }
+        guard wait >= 0, wait <= 3600 else { throw ValidationError("--wait must be between 0 and 3600 seconds") }
+    }
+
+    /// The run directory.
+    public var directory: RunDirectory { RunDirectory.resolve(home) }
+
+    @Option(help: ArgumentHelp("Seconds to keep retrying a service that cannot be reached (restarting).", valueName: "seconds"))
+    public var wait: Double = 2
+
+    /// Call options with this deadline and retry window.
+    public var callOptions: CallOptions {
+        CallOptions(timeout: .milliseconds(Int64(timeout * 1000)), retryWindow: .milliseconds(Int64(wait * 1000)))
+    }
+
+    /// A client for a service, presenting `--as`'s token.
+    /// - Parameter service: the short name.
+    /// - Throws: ``RunDirectoryError`` when that identity has no token.
+    public func client(for service: String) throws -> RPCClient {
+        try RPCClient(service: service, directory: directory, identity: identity)
+    }
+}
+
+/// Writes to stdout or stderr without buffering surprises.
+enum Output {
+    static func out(_ text: String) {
+        FileHandle.standardOutput.write(Data((text + "\n").utf8))
+    }
+
+    static func err(_ text: String) {
+        FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+
+    /// Reports an RPC error and returns the exit code it maps to.
+    static func report(_ error: RPCError, json: Bool) -> ExitCode {
+        if json {
+            var object = error.details
+            object["code"] = .int(Int64(error.code))
+            object["message"] = .string(error.message)
+            object["status"] = .string(error.status.name)
+            object["reason"] = .string(error.reason)
+            out(JSONValue.object(["error": .object(object)]).jsonText())
+        } else {
+            err("error: \(error.status.name)/\(error.reason): \(error.message)")
+        }
+        let unreachable = error.status == .unavailable && ["UNREACHABLE", "CONNECTION_LOST"].contains(error.reason)
+        return unreachable ? HitlExit.unreachable.exitCode : HitlExit.rpcError.exitCode
+    }
+}

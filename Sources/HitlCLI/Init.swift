@@ -1,0 +1,31 @@
+import ArgumentParser
+import RPC
+
+/// `hitl init`
+struct Init: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Create the run directory and identity tokens (kept if they exist).",
+        discussion: """
+            Creates <home>/run (0700) and one token per identity of compose/stack.json in \
+            <home>/run/tokens/<name>.token (0600). `scripts/stack up` does this for you.
+
+            Example:
+              hitl init --home /tmp/hitl-try
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: ArgumentHelp("The stack definition (default: $HITL_COMPOSE, else compose/stack.json).", valueName: "file"))
+    var compose: String?
+
+    func run() async throws {
+        let definition = try StackDefinition.load(path: StackDefinition.locate(compose))
+        let directory = global.directory
+        let registry = try IdentityProvisioner.provision(
+            definition.identities.map { Identity(name: $0.name, role: $0.role) }, in: directory)
+        Output.out("run directory \(directory.home.path): \(registry.identities.count) identities")
+        for identity in definition.identities {
+            Output.out("  \(identity.name) (\(identity.role)): \(directory.tokenPath(for: identity.name))")
+        }
+    }
+}

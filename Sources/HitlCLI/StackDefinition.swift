@@ -1,0 +1,138 @@
+import Foundation
+import RPC
+
+/// `compose/stack.json`: the single source of truth for the stack — which
+/// services run, from which executables, in what order, with what environment,
+/// how their health is checked and how they are restarted.
+public struct StackDefinition: Codable, Sendable, Equatable {
+    /// An identity the launcher provisions a token for.
+    public struct IdentitySpec: Codable, Sendable, Equatable {
+        /// e.g. `approver1`.
+        public let name: String
+        /// `operator`, `agent` or `approver`.
+        public let role: String
+    }
+
+    /// How a service's health is checked.
+    public struct HealthSpec: Codable, Sendable, Equatable {
+        /// How long start-up may take before the service counts as failed.
+        public var startTimeoutMs: Int64 = 20_000
+        /// How often the supervisor checks a running service.
+        public var intervalMs: Int64 = 2_000
+
+        enum CodingKeys: String, CodingKey {
+            case startTimeoutMs = "start_timeout_ms"
+            case intervalMs = "interval_ms"
+        }
+    }
+
+    /// How a crashed service is restarted.
+    public struct RestartSpec: Codable, Sendable, Equatable {
+        /// `always` (restart whenever it exits unexpectedly) or `never`.
+        public var policy: String = "always"
+        /// The first pause before a restart; doubles after each crash.
+        public var backoffInitialMs: Int64 = 200
+        /// The longest pause between restarts.
+        public var backoffMaxMs: Int64 = 10_000
+
+        enum CodingKeys: String, CodingKey {
+            case policy
+            case backoffInitialMs = "backoff_initial_ms"
+            case backoffMaxMs = "backoff_max_ms"
+        }
+    }
+
+    /// One service of the stack.
+    public struct ServiceSpec: Codable, Sendable, Equatable {
+        /// The short name: socket `run/<name>.sock`, log `logs/<name>.log`.
+        public let name: String
+        /// The executable, found next to `hitl` (or in `$HITL_BIN`).
+        public let executable: String
+        /// Extra arguments after `--home <home>`.
+        public var args: [String] = []
+        /// Extra environment variables.
+        public var env: [String: String] = [:]
+        /// Services that must be SERVING before this one starts.
+        public var dependsOn: [String] = []
+        /// Health checking.
+        public var health = HealthSpec()
+        /// Restart policy.
+        public var restart = RestartSpec()
+
+        enum CodingKeys: String, CodingKey {
+            case name, executable, args, env, health, restart
+            case dependsOn = "depends_on"
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            name = try container.decode(String.self, forKey: .name)
+            executable = try container.decode(String.self, forKey: .executable)
+            args = try container.decodeIfPresent([String].self, forKey: .args) ?? []
+            env = try container.decodeIfPresent([String: String].self, forKey: .env) ?? [:]
+            dependsOn = try container.decodeIfPresent([String].self, forKey: .dependsOn) ?? []
+            health = try container.decodeIfPresent(HealthSpec.self, forKey: .health) ?? HealthSpec()
+            restart = try container.decodeIfPresent(RestartSpec.self, forKey: .restart) ?? RestartSpec()
+        }
+    }
+
+    /// Identities to provision at first start.
+    public let identities: [IdentitySpec]
+    /// Services, in start order (dependencies first).
+    public let services: [ServiceSpec]
+
+    /// Loads and validates a stack definition.
+    /// - Parameter path: the file.
+    /// - Throws: ``RunDirectoryError`` naming what is wrong.
+    public static func load(path: String) throws -> StackDefinition {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw RunDirectoryError("cannot read the stack definition \(path); pass --compose or set HITL_COMPOSE")
+        }
+        let definition: StackDefinition
+        do {
+            definition = try JSONDecoder().decode(StackDefinition.self, from: data)
+        } catch {
+            throw RunDirectoryError("\(path) is not a valid stack definition: \(error)")
+        }
+        try definition.validate(path: path)
+        return definition
+    }
+
+    func validate(path: String) throws {
+        var seen = Set<String>()
+        for service in services {
+            guard service.name.range(of: "^[a-z][a-z0-9_]{0,30}$", options: .regularExpression) != nil else {
+                throw RunDirectoryError("\(path): service name '\(service.name)' must be lowercase letters, digits or '_'")
+            }
+            for dependency in service.dependsOn where !seen.contains(dependency) {
+                throw RunDirectoryError("\(path): \(service.name) depends on '\(dependency)', which must be listed before it")
+            }
+            guard seen.insert(service.name).inserted else {
+                throw RunDirectoryError("\(path): service '\(service.name)' is listed twice")
+            }
+            guard ["always", "never"].contains(service.restart.policy) else {
+                throw RunDirectoryError("\(path): \(service.name).restart.policy must be 'always' or 'never'")
+            }
+        }
+        let roles: Set = ["operator", "agent", "approver"]
+        for identity in identities where !roles.contains(identity.role) {
+            throw RunDirectoryError("\(path): identity \(identity.name) has role '\(identity.role)'; use operator, agent or approver")
+        }
+    }
+
+    /// Finds the stack definition: `explicit`, else `$HITL_COMPOSE`, else
+    /// `compose/stack.json` in the working directory or one of its parents.
+    /// - Parameter explicit: a `--compose` option.
+    public static func locate(_ explicit: String? = nil) -> String {
+        if let explicit, !explicit.isEmpty { return explicit }
+        if let env = ProcessInfo.processInfo.environment["HITL_COMPOSE"], !env.isEmpty { return env }
+        var folder = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+        while true {
+            let candidate = folder.appendingPathComponent("compose/stack.json").path
+            if FileManager.default.fileExists(atPath: candidate) { return candidate }
+            let parent = folder.deletingLastPathComponent()
+            if parent.path == folder.path { return "compose/stack.json" }
+            folder = parent
+        }
+    }
+}

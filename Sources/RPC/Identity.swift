@@ -1,0 +1,151 @@
+import Crypto
+import Foundation
+
+/// Who is calling: a name from the run directory and the role it was given.
+public struct Identity: Sendable, Codable, Hashable, CustomStringConvertible {
+    /// The identity's name, e.g. `approver1`.
+    public let name: String
+    /// The role, e.g. `operator`, `agent` or `approver`.
+    public let role: String
+
+    /// - Parameters:
+    ///   - name: the identity's name.
+    ///   - role: its role.
+    public init(name: String, role: String) {
+        self.name = name
+        self.role = role
+    }
+
+    public var description: String { "\(name)(\(role))" }
+}
+
+/// Maps presented tokens to identities. Services hold only SHA-256 digests of
+/// the tokens, never the tokens themselves.
+public struct IdentityRegistry: Sendable {
+    private let byDigest: [String: Identity]
+
+    /// All known identities.
+    public var identities: [Identity] { Array(byDigest.values) }
+
+    /// - Parameter entries: digests (hex SHA-256 of the token) and identities.
+    public init(entries: [(digest: String, identity: Identity)]) {
+        var map: [String: Identity] = [:]
+        for entry in entries { map[entry.digest] = entry.identity }
+        self.byDigest = map
+    }
+
+    /// The identity a token belongs to, or nil for an unknown token.
+    /// - Parameter token: the token from `params._meta.token`.
+    public func identify(token: String) -> Identity? {
+        byDigest[Self.digest(of: token)]
+    }
+
+    /// Hex SHA-256 of a token.
+    /// - Parameter token: the token.
+    public static func digest(of token: String) -> String {
+        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Loads `run/identities.json`.
+    /// - Parameter directory: the run directory.
+    /// - Throws: ``RunDirectoryError`` when the file is missing or malformed.
+    public static func load(from directory: RunDirectory) throws -> IdentityRegistry {
+        let url = directory.identities
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            throw RunDirectoryError(
+                "no identities at \(url.path): run `hitl init` (or `scripts/stack up`) to provision tokens")
+        }
+        do {
+            let file = try JSONDecoder().decode(IdentitiesFile.self, from: data)
+            return IdentityRegistry(entries: file.identities.map { ($0.tokenSHA256, Identity(name: $0.name, role: $0.role)) })
+        } catch {
+            throw RunDirectoryError("\(url.path) is not a valid identities file (\(error)); delete it and run `hitl init`")
+        }
+    }
+}
+
+/// The on-disk form of `run/identities.json`.
+struct IdentitiesFile: Codable {
+    struct Entry: Codable {
+        let name: String
+        let role: String
+        let tokenSHA256: String
+        enum CodingKeys: String, CodingKey {
+            case name, role
+            case tokenSHA256 = "token_sha256"
+        }
+    }
+    let identities: [Entry]
+}
+
+/// Creates identity tokens in a run directory: one random 256-bit token per
+/// identity in `run/tokens/<name>.token` (0600), and `run/identities.json`.
+/// Existing tokens are kept, so re-provisioning never locks anyone out.
+public enum IdentityProvisioner {
+    /// Provisions tokens for the given identities.
+    /// - Parameters:
+    ///   - identities: names and roles.
+    ///   - directory: the run directory (prepared if needed).
+    /// - Returns: the resulting registry.
+    /// - Throws: when files cannot be written.
+    @discardableResult
+    public static func provision(_ identities: [Identity], in directory: RunDirectory) throws -> IdentityRegistry {
+        try directory.prepare()
+        var entries: [IdentitiesFile.Entry] = []
+        for identity in identities {
+            guard identity.name.range(of: "^[a-z][a-z0-9_-]{0,62}$", options: .regularExpression) != nil else {
+                throw RunDirectoryError("identity name '\(identity.name)' must be lowercase letters, digits, '-' or '_'")
+            }
+            let path = directory.tokenPath(for: identity.name)
+            let token: String
+            if let existing = try? String(contentsOfFile: path, encoding: .utf8), !existing.isEmpty {
+                token = existing.trimmingCharacters(in: .whitespacesAndNewlines)
+            } else {
+                token = newToken()
+                try writePrivate(Data(token.utf8), to: path)
+            }
+            entries.append(.init(name: identity.name, role: identity.role, tokenSHA256: IdentityRegistry.digest(of: token)))
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try writePrivate(try encoder.encode(IdentitiesFile(identities: entries)), to: directory.identities.path)
+        return IdentityRegistry(entries: entries.map { ($0.tokenSHA256, Identity(name: $0.name, role: $0.role)) })
+    }
+
+    /// Reads the token of an identity from the run directory.
+    /// - Parameters:
+    ///   - name: the identity, e.g. `operator`.
+    ///   - directory: the run directory.
+    /// - Throws: ``RunDirectoryError`` when there is no such token.
+    public static func token(for name: String, in directory: RunDirectory) throws -> String {
+        let path = directory.tokenPath(for: name)
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw RunDirectoryError("no token for identity '\(name)' at \(path): check --as, or run `hitl init`")
+        }
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// A new random token: 32 bytes, base64url without padding.
+    public static func newToken() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        return Data(bytes).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    /// Writes a file readable by its owner only (0600), atomically.
+    /// - Parameters:
+    ///   - data: the contents.
+    ///   - path: where.
+    /// - Throws: when the file cannot be written.
+    public static func writePrivate(_ data: Data, to path: String) throws {
+        let temporary = path + ".tmp-\(getpid())"
+        guard FileManager.default.createFile(atPath: temporary, contents: data, attributes: [.posixPermissions: 0o600]) else {
+            throw RunDirectoryError("cannot write \(temporary): \(String(cString: strerror(errno)))")
+        }
+        guard rename(temporary, path) == 0 else {
+            throw RunDirectoryError("cannot move \(temporary) to \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+}

@@ -1,0 +1,234 @@
+import Foundation
+import NIOCore
+import NIOFoundationCompat
+import NIOPosix
+import Synchronization
+
+/// A JSON-RPC client for one service socket.
+///
+/// Calls are multiplexed over one connection, made lazily and remade after a
+/// drop. A call that could not be delivered (socket missing, connection
+/// refused, server draining) is retried with capped, jittered backoff inside
+/// its deadline; a call that may have executed is retried only when
+/// ``CallOptions/idempotent`` says that is safe.
+public final class RPCClient: Sendable {
+    private enum Connection {
+        case idle
+        case connecting(EventLoopFuture<any Channel>)
+        case connected(any Channel)
+        case closed
+    }
+
+    /// The socket this client talks to.
+    public let path: String
+    private let token: String?
+    private let group: any EventLoopGroup
+    private let connection = Mutex<Connection>(.idle)
+    private let nextID = Atomic<Int64>(1)
+
+    /// - Parameters:
+    ///   - path: the service's socket.
+    ///   - token: the identity token presented in `_meta.token` (nil: none).
+    ///   - group: event loops for the connection.
+    public init(path: String, token: String? = nil, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+        self.path = path
+        self.token = token
+        self.group = group
+    }
+
+    /// A client for a service of the stack in `directory`, presenting `identity`'s token.
+    /// - Parameters:
+    ///   - service: the short name, e.g. `ledger`.
+    ///   - directory: the run directory.
+    ///   - identity: whose token to present (nil: none).
+    /// - Throws: ``RunDirectoryError`` when the identity has no token.
+    public convenience init(service: String, directory: RunDirectory, identity: String?) throws {
+        let token = try identity.map { try IdentityProvisioner.token(for: $0, in: directory) }
+        self.init(path: directory.socketPath(for: service), token: token)
+    }
+
+    deinit {
+        connection.withLock { state in
+            if case .connected(let channel) = state { channel.close(promise: nil) }
+        }
+    }
+
+    /// Closes the connection; later calls fail.
+    public func close() async {
+        let channel = connection.withLock { state -> (any Channel)? in
+            defer { state = .closed }
+            if case .connected(let channel) = state { return channel }
+            return nil
+        }
+        try? await channel?.close()
+    }
+
+    /// Calls a method and decodes its result.
+    /// - Parameters:
+    ///   - method: `service.method`.
+    ///   - params: an encodable object (its fields become `params`).
+    ///   - type: the result type.
+    ///   - options: deadline, retry safety, trace.
+    /// - Returns: the decoded result.
+    /// - Throws: ``RPCError``: the server's error, or a client-side one
+    ///   (UNAVAILABLE when unreachable, DEADLINE_EXCEEDED, CANCELLED).
+    public func call<Params: Encodable & Sendable, Result: Decodable>(
+        _ method: String, _ params: Params, as type: Result.Type = Result.self, options: CallOptions = .init()
+    ) async throws -> Result {
+        try await perform(method, params, as: Result.self, options: options, onEvent: nil)
+    }
+
+    /// Calls a streaming method: `onEvent` gets each `<service>.event` for this
+    /// call, then the result is returned.
+    /// - Parameters:
+    ///   - method: `service.method`.
+    ///   - params: an encodable object.
+    ///   - event: the event type (the notification's params).
+    ///   - type: the result type.
+    ///   - options: deadline, retry safety, trace.
+    ///   - onEvent: called for each event, in order, on the connection's event loop (keep it short).
+    /// - Returns: the final result.
+    /// - Throws: ``RPCError``.
+    public func stream<Params: Encodable & Sendable, Event: Decodable & Sendable, Result: Decodable>(
+        _ method: String, _ params: Params, event: Event.Type, as type: Result.Type = Result.self,
+        options: CallOptions = .init(timeout: .hours(24)), onEvent: @escaping @Sendable (Event) -> Void
+    ) async throws -> Result {
+        try await perform(method, params, as: Result.self, options: options) { line in
+            if let body = try? JSONDecoder().decode(EventBody<Event>.self, from: line) { onEvent(body.params) }
+        }
+    }
+
+    /// Sends a notification (no answer, no retry).
+    /// - Parameters:
+    ///   - method: `service.method`.
+    ///   - params: an encodable object.
+    /// - Throws: ``RPCError`` UNAVAILABLE when the socket cannot be reached.
+    public func notify<Params: Encodable & Sendable>(_ method: String, _ params: Params) async throws {
+        let bytes = try encode(id: nil, method: method, params: params, options: .init(), deadline: .now() + .seconds(30))
+        let channel: any Channel
+        do { channel = try await connect().get() } catch { throw unreachable(error) }
+        try await channel.writeAndFlush(ByteBuffer(data: bytes)).get()
+    }
+
+    private func perform<Params: Encodable & Sendable, Result: Decodable>(
+        _ method: String, _ params: Params, as type: Result.Type, options: CallOptions, onEvent: (@Sendable (ByteBuffer) -> Void)?
+    ) async throws -> Result {
+        let deadline = options.deadline ?? .now() + options.timeout
+        let retryUntil = options.retryWindow.map { min(deadline, .now() + $0) } ?? deadline
+        var attempt: Int64 = 0
+        while true {
+            let failure: RPCError
+            do {
+                let line = try await attemptOnce(method, params, options: options, deadline: deadline, onEvent: onEvent)
+                switch try Self.decode(line, as: Result.self) {
+                case .success(let result):
+                    return result
+                case .failure(let error) where error.status == .unavailable:
+                    failure = error  // the server took nothing: safe to retry
+                case .failure(let error):
+                    throw error
+                }
+            } catch AttemptFailure.notSent(let error) {
+                failure = error
+            } catch AttemptFailure.maybeExecuted(let error) {
+                guard options.idempotent else { throw error }
+                failure = error
+            }
+            let ceiling = min(CallOptions.retryCap.nanoseconds, CallOptions.retryBase.nanoseconds << min(attempt, 20))
+            let pause = TimeAmount.nanoseconds(Int64.random(in: ceiling / 2...ceiling))
+            guard NIODeadline.now() + pause < retryUntil else { throw failure }
+            try await Task.sleep(nanoseconds: UInt64(pause.nanoseconds))
+            attempt += 1
+        }
+    }
+
+    private func attemptOnce<Params: Encodable & Sendable>(
+        _ method: String, _ params: Params, options: CallOptions, deadline: NIODeadline, onEvent: (@Sendable (ByteBuffer) -> Void)?
+    ) async throws -> ByteBuffer {
+        let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
+        let bytes = try encode(id: id, method: method, params: params, options: options, deadline: deadline)
+        let channel: any Channel
+        do {
+            channel = try await connect().get()
+        } catch {
+            throw AttemptFailure.notSent(unreachable(error))
+        }
+        let promise = channel.eventLoop.makePromise(of: ByteBuffer.self)
+        let outbound = ClientOutbound.call(
+            id: id, bytes: ByteBuffer(data: bytes), deadline: deadline, promise: promise, onEvent: onEvent)
+        channel.writeAndFlush(outbound).whenFailure { error in
+            promise.fail(AttemptFailure.notSent(.unavailable("the request could not be written: \(error)", reason: "CONNECTION_LOST")))
+        }
+        return try await withTaskCancellationHandler {
+            do {
+                return try await promise.futureResult.get()
+            } catch is CancellationError {
+                throw RPCError.cancelled()
+            }
+        } onCancel: {
+            channel.writeAndFlush(ClientOutbound.cancel(id: id), promise: nil)
+        }
+    }
+
+    private func encode<Params: Encodable>(id: Int64?, method: String, params: Params, options: CallOptions, deadline: NIODeadline) throws -> Data {
+        let remaining = max(0, (deadline - .now()).nanoseconds / 1_000_000)
+        let meta = RequestMeta(
+            deadlineMs: remaining, traceparent: (options.trace?.child() ?? .random()).description, token: options.token ?? token)
+        var bytes = try JSONEncoder().encode(OutgoingRequest(id: id, method: method, params: params, meta: meta))
+        bytes.append(UInt8(ascii: "\n"))
+        return bytes
+    }
+
+    private func connect() -> EventLoopFuture<any Channel> {
+        connection.withLock { state -> EventLoopFuture<any Channel> in
+            switch state {
+            case .connected(let channel) where channel.isActive:
+                return channel.eventLoop.makeSucceededFuture(channel)
+            case .connecting(let future):
+                return future
+            case .closed:
+                return group.next().makeFailedFuture(RPCError.unavailable("this client was closed", reason: "CLIENT_CLOSED"))
+            case .idle, .connected:
+                let future = ClientBootstrap(group: group)
+                    .channelInitializer { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            try channel.pipeline.syncOperations.addHandler(
+                                ByteToMessageHandler(LineFrameDecoder(maximumLineBytes: RPCLimits.clientMaximumLineBytes)))
+                            try channel.pipeline.syncOperations.addHandler(RPCClientHandler())
+                        }
+                    }
+                    .connect(unixDomainSocketPath: path)
+                state = .connecting(future)
+                future.whenComplete { [weak self] result in
+                    self?.connection.withLock { state in
+                        guard case .connecting = state else { return }
+                        state = (try? result.get()).map { .connected($0) } ?? .idle
+                    }
+                }
+                return future
+            }
+        }
+    }
+
+    private func unreachable(_ error: any Error) -> RPCError {
+        if let rpc = error as? RPCError { return rpc }
+        let cause = (error as? IOError).map { String(cString: strerror($0.errnoCode)) } ?? "\(error)"
+        return .unavailable(
+            "cannot reach \(path): \(cause.lowercased()). Is the service running? Try `hitl health` or `scripts/stack status`.",
+            reason: "UNREACHABLE")
+    }
+
+    private static func decode<Result: Decodable>(_ line: ByteBuffer, as type: Result.Type) throws -> Swift.Result<Result, RPCError> {
+        let body: ResponseBody<Result>
+        do {
+            body = try JSONDecoder().decode(ResponseBody<Result>.self, from: line)
+        } catch {
+            throw RPCError(.internal, reason: "BAD_RESPONSE", "the response did not match the expected result: \(error)")
+        }
+        if let error = body.error { return .failure(error.rpcError) }
+        guard let result = body.result else {
+            throw RPCError(.internal, reason: "BAD_RESPONSE", "the response has neither result nor error")
+        }
+        return .success(result)
+    }
+}

@@ -1,0 +1,207 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+/// How a server listens.
+public struct RPCServerConfiguration: Sendable {
+    /// The Unix socket to listen on; its folder must be private to this user (0700).
+    public var socketPath: String
+    /// The longest request line accepted.
+    public var maximumLineBytes: Int
+    /// How long shutdown waits for calls in flight before cancelling them.
+    public var drainTimeout: TimeAmount
+    /// The event loops the server runs on.
+    public var eventLoopGroup: any EventLoopGroup
+
+    /// - Parameters:
+    ///   - socketPath: the Unix socket path.
+    ///   - maximumLineBytes: the line limit (default 1 MiB).
+    ///   - drainTimeout: the graceful shutdown bound (default 10 s).
+    ///   - eventLoopGroup: the event loops (default: one per core).
+    public init(
+        socketPath: String, maximumLineBytes: Int = RPCLimits.defaultMaximumLineBytes,
+        drainTimeout: TimeAmount = RPCLimits.defaultDrainTimeout,
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) {
+        self.socketPath = socketPath
+        self.maximumLineBytes = maximumLineBytes
+        self.drainTimeout = drainTimeout
+        self.eventLoopGroup = eventLoopGroup
+    }
+}
+
+/// A JSON-RPC 2.0 server on a Unix domain socket.
+///
+/// Run it in a `ServiceGroup`: `run()` binds, serves until graceful shutdown,
+/// then stops accepting, reports NOT_SERVING, lets calls in flight finish
+/// (bounded by `drainTimeout`), and closes.
+public actor RPCServer: Service {
+    private enum State {
+        case idle
+        case serving(any Channel)
+        case stopped
+    }
+
+    /// The service this server serves.
+    public nonisolated let description: RPCServiceDescription
+    private let configuration: RPCServerConfiguration
+    private let core: ServerCore
+    private var state: State = .idle
+
+    /// Creates a server; nothing is bound until ``start()`` or ``run()``.
+    /// - Parameters:
+    ///   - description: name, version and contract.
+    ///   - configuration: where and how to listen.
+    ///   - identities: the token registry (nil: only `.public` methods can be called).
+    ///   - logger: the service's logger.
+    ///   - register: adds the service's own methods.
+    public init(
+        description: RPCServiceDescription, configuration: RPCServerConfiguration, identities: IdentityRegistry?,
+        logger: Logger, register: @Sendable (inout RPCRouterBuilder) -> Void
+    ) {
+        let state = ServerState()
+        var builder = RPCRouterBuilder(service: description.name)
+        BuiltinMethods.install(into: &builder, description: description, state: state)
+        register(&builder)
+        let router = builder.build()
+        self.description = description
+        self.configuration = configuration
+        self.core = ServerCore(router: router, identities: identities, state: state, logger: logger)
+    }
+
+    /// Methods served but not documented, and documented but not served. Both must be empty.
+    public nonisolated var contractMismatch: (undocumented: [String], unserved: [String]) {
+        let served = Set(core.router.methodNames)
+        let documented = Set(description.documentedMethods)
+        return (served.subtracting(documented).sorted(), documented.subtracting(served).sorted())
+    }
+
+    /// Binds the socket and starts serving.
+    /// - Throws: ``ServerStartupError`` with what to do (path too long, folder not
+    ///   private, another process serving there).
+    public func start() async throws {
+        guard case .idle = state else { return }
+        let mismatch = contractMismatch
+        guard mismatch.undocumented.isEmpty, mismatch.unserved.isEmpty else {
+            throw ServerStartupError(
+                "the contract and the code disagree: served but undocumented \(mismatch.undocumented), documented but unserved \(mismatch.unserved); update Protocols/\(description.name).openrpc.json")
+        }
+        let path = configuration.socketPath
+        try SocketPath.prepare(path)
+        let core = self.core
+        let limit = configuration.maximumLineBytes
+        let channel = try await ServerBootstrap(group: configuration.eventLoopGroup)
+            .serverChannelOption(.backlog, value: 256)
+            .childChannelInitializer { channel in
+                core.state.opened(channel)
+                channel.closeFuture.whenComplete { _ in core.state.closed(channel) }
+                return channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        ByteToMessageHandler(LineFrameDecoder(maximumLineBytes: limit), maximumBufferSize: limit + 65_536))
+                    try channel.pipeline.syncOperations.addHandler(RPCServerHandler(core: core))
+                }
+            }
+            .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false)
+            .get()
+        guard chmod(path, 0o600) == 0 else {
+            try? await channel.close()
+            throw ServerStartupError("cannot set mode 0600 on \(path): \(String(cString: strerror(errno)))")
+        }
+        state = .serving(channel)
+        core.state.set(.serving)
+        core.logger.info("serving", metadata: [
+            "socket": "\(path)", "version": "\(description.version)", "pid": "\(getpid())",
+            "methods": "\(core.router.methodNames.count)",
+        ])
+    }
+
+    /// Serves until graceful shutdown (SIGTERM/SIGINT through `ServiceGroup`), then drains.
+    public func run() async throws {
+        try await start()
+        try? await gracefulShutdown()
+        await shutdown()
+    }
+
+    /// Stops accepting, reports NOT_SERVING, waits for calls in flight (bounded), closes.
+    public func shutdown() async {
+        guard case .serving(let listener) = state else { return }
+        state = .stopped
+        core.state.set(.notServing, draining: true)
+        try? await listener.close()
+        unlink(configuration.socketPath)
+        let deadline = NIODeadline.now() + configuration.drainTimeout
+        while core.state.inFlight > 0, NIODeadline.now() < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        let abandoned = core.state.inFlight
+        for channel in core.state.openChannels { try? await channel.close() }
+        if abandoned > 0 {
+            core.logger.warning("stopped with calls still in flight; they were cancelled", metadata: ["calls": "\(abandoned)"])
+        }
+        core.logger.info("stopped")
+    }
+}
+
+/// Why a server could not start, with what to do about it.
+public struct ServerStartupError: Error, CustomStringConvertible {
+    public let description: String
+    /// - Parameter description: what went wrong and what to do.
+    public init(_ description: String) { self.description = description }
+}
+
+/// Checks for socket paths: length, a private folder, stale versus live sockets.
+public enum SocketPath {
+    /// Makes `path` ready to bind: refuses long paths and shared folders, removes
+    /// a stale socket left by a crash, refuses to steal a live one.
+    /// - Parameter path: the socket path.
+    /// - Throws: ``ServerStartupError``.
+    public static func prepare(_ path: String) throws {
+        let bytes = path.utf8.count
+        guard bytes <= RPCLimits.maximumSocketPathBytes else {
+            throw ServerStartupError(
+                "the socket path \(path) is \(bytes) bytes; Unix sockets allow at most \(RPCLimits.maximumSocketPathBytes). Use a shorter HITL_HOME.")
+        }
+        let folder = (path as NSString).deletingLastPathComponent
+        if !FileManager.default.fileExists(atPath: folder) {
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        }
+        var info = stat()
+        guard stat(folder, &info) == 0 else {
+            throw ServerStartupError("cannot inspect \(folder): \(String(cString: strerror(errno)))")
+        }
+        guard info.st_mode & 0o077 == 0, info.st_uid == getuid() else {
+            throw ServerStartupError(
+                "the socket folder \(folder) must belong to this user and be private (mode 0700); it is \(String(info.st_mode & 0o777, radix: 8)). Run `chmod 700 \(folder)`.")
+        }
+        guard FileManager.default.fileExists(atPath: path) else { return }
+        if isLive(path) {
+            throw ServerStartupError(
+                "another process is already serving on \(path); stop it first (scripts/stack down) or use another HITL_HOME")
+        }
+        unlink(path)  // stale: left behind by a process that crashed
+    }
+
+    /// True when something accepts connections on the socket.
+    /// - Parameter path: the socket path.
+    public static func isLive(_ path: String) -> Bool {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let capacity = MemoryLayout.size(ofValue: address.sun_path)
+        guard path.utf8.count < capacity else { return false }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: path.utf8)
+            raw[path.utf8.count] = 0
+        }
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        return result == 0
+    }
+}

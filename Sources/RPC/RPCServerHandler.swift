@@ -1,0 +1,319 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOFoundationCompat
+
+/// What every connection of one server shares. Immutable, except `state`,
+/// which guards itself.
+struct ServerCore: Sendable {
+    let router: RPCRouter
+    let identities: IdentityRegistry?
+    let state: ServerState
+    let logger: Logger
+    var eventMethod: String { "\(router.service).event" }
+}
+
+/// Serves JSON-RPC on one connection, on its event loop.
+///
+/// Inline handlers run right here; others run in a task whose result hops back
+/// to the loop. Every call ends exactly once: with its result, its error, a
+/// deadline, `rpc.cancel`, or the connection closing.
+final class RPCServerHandler: ChannelInboundHandler {
+    typealias InboundIn = InboundFrame
+    typealias OutboundOut = ByteBuffer
+
+    private struct InFlight {
+        let id: RPCID?
+        let finish: (Data?) -> Void
+        var task: Task<Void, Never>?
+        var timer: Scheduled<Void>?
+    }
+
+    private let core: ServerCore
+    private let decoder: JSONDecoder
+    private let encoder = ResponseEncoder()
+    private var calls: [UInt64: InFlight] = [:]
+    private var callsByID: [RPCID: UInt64] = [:]
+    private var nextCall: UInt64 = 0
+    private var context: ChannelHandlerContext?
+
+    init(core: ServerCore) {
+        self.core = core
+        decoder = JSONDecoder()
+        decoder.userInfo[.rpcRouter] = core.router
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        // Streams end and work stops when the caller goes away.
+        for (_, call) in calls {
+            call.task?.cancel()
+            call.timer?.cancel()
+            core.state.callEnded()
+        }
+        calls.removeAll()
+        callsByID.removeAll()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        core.logger.debug("connection error; closing it", metadata: ["error": "\(error)"])
+        context.close(promise: nil)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .oversize(let limit):
+            let error = RPCError(
+                code: JSONRPCCode.invalidRequest, status: .resourceExhausted, reason: "LINE_TOO_LONG",
+                "a line exceeded the \(limit)-byte limit; the connection is closed. Send smaller requests.")
+            core.logger.notice("line over the limit; closing the connection", metadata: ["limit": "\(limit)"])
+            write(encoder.failure(id: .null, error: error))
+            context.close(promise: nil)
+        case .line(let line):
+            handle(line)
+        }
+    }
+
+    private func handle(_ line: ByteBuffer) {
+        let message: IncomingMessage
+        do {
+            message = try decoder.decode(IncomingMessage.self, from: line)
+        } catch is BatchTooLarge {
+            write(encoder.failure(id: .null, error: .invalidRequest(
+                "a batch holds at most \(RPCLimits.maximumBatchEntries) entries; split it", reason: "BATCH_TOO_LARGE")))
+            return
+        } catch {
+            write(encoder.failure(id: .null, error: .parseError("the line is not valid JSON: \(Self.describe(error))")))
+            return
+        }
+        switch message {
+        case .single(let entry):
+            dispatch(entry) { [weak self] data in
+                if let data { self?.write(data) }
+            }
+        case .batch(let entries):
+            guard !entries.isEmpty else {
+                write(encoder.failure(id: .null, error: .invalidRequest("an empty batch is not a valid request", reason: "EMPTY_BATCH")))
+                return
+            }
+            let batch = BatchCollector(count: entries.count) { [weak self] data in self?.write(data) }
+            for (index, entry) in entries.enumerated() {
+                dispatch(entry) { data in batch.complete(index, data) }
+            }
+        }
+    }
+
+    private func write(_ data: Data) {
+        guard let context else { return }
+        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(data: data)), promise: nil)
+    }
+
+    /// Runs one entry; `finish` gets the encoded response (nil: nothing to send), once, on the loop.
+    private func dispatch(_ entry: IncomingEntry, finish: @escaping (Data?) -> Void) {
+        switch entry {
+        case .invalid(let id, let error):
+            core.logger.debug("invalid request", metadata: ["rpc.reason": "\(error.reason)"])
+            finish(encoder.failure(id: id, error: error))
+        case .call(let call):
+            start(call, finish: finish)
+        }
+    }
+
+    private func start(_ call: IncomingCall, finish: @escaping (Data?) -> Void) {
+        let id = call.id ?? .null
+        let reply: (RPCError) -> Void = { [encoder] error in finish(call.isNotification ? nil : encoder.failure(id: id, error: error)) }
+        guard let entry = call.entry, case .success(let params) = call.params else {
+            if case .failure(let error) = call.params { reply(error) } else { reply(.methodNotFound(call.method)) }
+            return
+        }
+        let trace = (call.meta.traceparent.flatMap(TraceContext.init(traceparent:)) ?? .random()).child()
+        var logger = core.logger
+        logger[metadataKey: "trace.id"] = "\(trace.traceID)"
+        logger[metadataKey: "rpc.method"] = "\(call.method)"
+        logger[metadataKey: "rpc.id"] = "\(id)"
+
+        let identity: Identity?
+        switch authorize(entry.options.access, token: call.meta.token) {
+        case .success(let who): identity = who
+        case .failure(let error):
+            logger.notice("call refused", metadata: ["rpc.reason": "\(error.reason)"])
+            return reply(error)
+        }
+        if entry.options.access != .public, core.state.isDraining {
+            return reply(.unavailable("the service is shutting down; retry against the restarted service", reason: "DRAINING"))
+        }
+        var deadline: NIODeadline?
+        if let budget = call.meta.deadlineMs {
+            guard budget > 0 else { return reply(.deadlineExceeded("deadline_ms is \(budget): no budget left, so the call was not started")) }
+            deadline = .now() + .milliseconds(budget)
+        } else if !entry.options.streaming {
+            deadline = .now() + entry.options.defaultTimeout
+        }
+        let sink = entry.options.streaming ? EventSink(channel: context!.channel, eventMethod: core.eventMethod, logger: logger) : nil
+        let rpcContext = RPCContext(
+            method: call.method, id: call.id, identity: identity, trace: trace, deadline: deadline, logger: logger, sink: sink)
+
+        if call.method == BuiltinMethods.cancel, let target = params as? CancelParams {
+            return finish(call.isNotification ? nil : respond(id: id, result: CancelResult(cancelled: cancel(target.id))))
+        }
+        switch entry.body {
+        case .sync(let body):
+            do {
+                let result = try body(params, rpcContext)
+                finish(call.isNotification ? nil : respond(id: id, result: result))
+            } catch {
+                reply(Self.wireError(error, logger: logger))
+            }
+        case .async(let body):
+            guard calls.count < RPCLimits.maximumInFlightPerConnection else {
+                return reply(RPCError(
+                    .resourceExhausted, reason: "TOO_MANY_IN_FLIGHT",
+                    "this connection already has \(RPCLimits.maximumInFlightPerConnection) calls in flight; wait for some to finish"))
+            }
+            launch(call, id: id, params: params, context: rpcContext, body: body, finish: finish)
+        }
+    }
+
+    private func launch(
+        _ call: IncomingCall, id: RPCID, params: any Sendable, context rpcContext: RPCContext,
+        body: @escaping @Sendable (any Sendable, RPCContext) async throws -> any Encodable & Sendable,
+        finish: @escaping (Data?) -> Void
+    ) {
+        let eventLoop = context!.eventLoop
+        let key = nextCall
+        nextCall += 1
+        calls[key] = InFlight(id: call.id, finish: finish)
+        if let requestID = call.id { callsByID[requestID] = key }
+        core.state.callStarted()
+        let this = NIOLoopBound(self, eventLoop: eventLoop)
+        let quiet = call.isNotification
+        let task = Task {
+            let data = await CallRunner.run(body, params: params, context: rpcContext, id: id, quiet: quiet)
+            eventLoop.execute { this.value.complete(key, data) }
+        }
+        calls[key]?.task = task
+        if let deadline = rpcContext.deadline {
+            calls[key]?.timer = eventLoop.scheduleTask(deadline: deadline) {
+                this.value.abort(key, .deadlineExceeded())
+            }
+        }
+    }
+
+    private func complete(_ key: UInt64, _ data: Data?) {
+        guard let call = calls.removeValue(forKey: key) else { return }  // already aborted
+        call.timer?.cancel()
+        if let id = call.id, callsByID[id] == key { callsByID[id] = nil }
+        core.state.callEnded()
+        call.finish(data)
+    }
+
+    private func abort(_ key: UInt64, _ error: RPCError) {
+        guard let call = calls[key] else { return }
+        call.task?.cancel()
+        complete(key, call.id.map { encoder.failure(id: $0, error: error) })
+    }
+
+    /// Cancels the call with this id on this connection; false if none is in flight.
+    private func cancel(_ id: RPCID) -> Bool {
+        guard let key = callsByID[id] else { return false }
+        abort(key, .cancelled("cancelled by rpc.cancel"))
+        return true
+    }
+
+    private func respond(id: RPCID, result: any Encodable) -> Data {
+        do {
+            return try encoder.success(id: id, result: result)
+        } catch {
+            core.logger.error("result could not be encoded", metadata: ["error": "\(error)"])
+            return encoder.failure(id: id, error: .internalError())
+        }
+    }
+
+    private func authorize(_ access: RPCAccess, token: String?) -> Result<Identity?, RPCError> {
+        let identity = token.flatMap { core.identities?.identify(token: $0) }
+        switch access {
+        case .public:
+            return .success(identity)
+        case .authenticated, .roles:
+            guard let token, !token.isEmpty else {
+                return .failure(RPCError(.unauthenticated, reason: "UNAUTHENTICATED",
+                    "this method needs a token in params._meta.token (hitl sends the one chosen with --as)"))
+            }
+            guard let identity else {
+                return .failure(RPCError(.unauthenticated, reason: "UNKNOWN_TOKEN",
+                    "the token in params._meta.token is not known to this service; use a token from the run directory"))
+            }
+            if case .roles(let roles) = access, !roles.contains(identity.role) {
+                return .failure(RPCError(.permissionDenied, reason: "ROLE_NOT_ALLOWED",
+                    "\(identity.name) has role '\(identity.role)'; this method needs one of: \(roles.sorted().joined(separator: ", "))",
+                    details: ["identity": .string(identity.name), "role": .string(identity.role)]))
+            }
+            return .success(identity)
+        }
+    }
+
+    /// The wire form of anything a handler throws; unknown errors are logged, never sent.
+    static func wireError(_ error: any Error, logger: Logger) -> RPCError {
+        if let convertible = error as? RPCErrorConvertible { return convertible.rpcError }
+        if error is CancellationError { return .cancelled() }
+        logger.error("handler failed with an unexpected error", metadata: ["error": "\(error)"])
+        return .internalError()
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        if case DecodingError.dataCorrupted(let context) = error {
+            return (context.underlyingError.map { "\($0)" } ?? context.debugDescription)
+        }
+        return "\(error)"
+    }
+}
+
+/// Runs async handler bodies off the event loop.
+enum CallRunner {
+    /// Runs an async body and encodes its outcome, off the event loop.
+    static func run(
+        _ body: @Sendable (any Sendable, RPCContext) async throws -> any Encodable & Sendable,
+        params: any Sendable, context: RPCContext, id: RPCID, quiet: Bool
+    ) async -> Data? {
+        do {
+            let result = try await body(params, context)
+            return quiet ? nil : try ResponseEncoder().success(id: id, result: result)
+        } catch {
+            return quiet ? nil : ResponseEncoder().failure(id: id, error: RPCServerHandler.wireError(error, logger: context.logger))
+        }
+    }
+
+}
+
+/// Gathers the responses of one batch and writes them as one array, in order.
+/// Confined to the connection's event loop.
+final class BatchCollector {
+    private var slots: [Data?]
+    private var remaining: Int
+    private let write: (Data) -> Void
+
+    init(count: Int, write: @escaping (Data) -> Void) {
+        slots = Array(repeating: nil, count: count)
+        remaining = count
+        self.write = write
+    }
+
+    func complete(_ index: Int, _ data: Data?) {
+        slots[index] = data
+        remaining -= 1
+        guard remaining == 0 else { return }
+        let answers = slots.compactMap { $0 }
+        guard !answers.isEmpty else { return }  // all notifications: nothing at all
+        var line = Data("[".utf8)
+        for (position, answer) in answers.enumerated() {
+            if position > 0 { line.append(UInt8(ascii: ",")) }
+            line.append(answer.dropLast())  // each answer ends with "\n"
+        }
+        line.append(contentsOf: Array("]\n".utf8))
+        write(line)
+    }
+}

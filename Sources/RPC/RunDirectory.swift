@@ -1,0 +1,70 @@
+import Foundation
+
+/// The stack's home on disk: `$HITL_HOME` (default `.hitl`), laid out as
+///
+///     run/          0700: sockets, identity tokens, keys
+///     run/<service>.sock
+///     run/tokens/<identity>.token   0600
+///     run/identities.json           0600: name, role, sha256 of each token
+///     data/         0700: each service's own database
+///     logs/         one log file per service
+public struct RunDirectory: Sendable, Equatable {
+    /// The home folder, absolute.
+    public let home: URL
+
+    /// Creates a run directory description (nothing is created on disk).
+    /// - Parameter home: the home folder; relative paths resolve against the working directory.
+    public init(home: String) {
+        self.home = URL(fileURLWithPath: home).standardizedFileURL
+    }
+
+    /// The home from `--home`, else `$HITL_HOME`, else `.hitl`.
+    /// - Parameter explicit: a `--home` option, if given.
+    public static func resolve(_ explicit: String? = nil) -> RunDirectory {
+        if let explicit, !explicit.isEmpty { return RunDirectory(home: explicit) }
+        if let env = ProcessInfo.processInfo.environment["HITL_HOME"], !env.isEmpty { return RunDirectory(home: env) }
+        return RunDirectory(home: ".hitl")
+    }
+
+    /// `run/`: sockets, tokens and keys.
+    public var run: URL { home.appendingPathComponent("run") }
+    /// `data/`: databases.
+    public var data: URL { home.appendingPathComponent("data") }
+    /// `logs/`: one file per service.
+    public var logs: URL { home.appendingPathComponent("logs") }
+    /// `run/tokens/`.
+    public var tokens: URL { run.appendingPathComponent("tokens") }
+    /// `run/identities.json`.
+    public var identities: URL { run.appendingPathComponent("identities.json") }
+
+    /// The socket of a service: `run/<service>.sock`.
+    /// - Parameter service: the short name, e.g. `ledger`.
+    public func socketPath(for service: String) -> String {
+        run.appendingPathComponent("\(service).sock").path
+    }
+
+    /// The token file of an identity: `run/tokens/<name>.token`.
+    /// - Parameter identity: e.g. `operator`.
+    public func tokenPath(for identity: String) -> String {
+        tokens.appendingPathComponent("\(identity).token").path
+    }
+
+    /// Creates `run/` (0700), `run/tokens/` (0700), `data/` (0700) and `logs/` (0700),
+    /// and tightens their modes if they already existed.
+    /// - Throws: when a folder cannot be created.
+    public func prepare() throws {
+        for folder in [home, run, tokens, data, logs] {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            guard chmod(folder.path, 0o700) == 0 else {
+                throw RunDirectoryError("cannot set mode 0700 on \(folder.path): \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+}
+
+/// A problem with the run directory, said plainly.
+public struct RunDirectoryError: Error, CustomStringConvertible {
+    public let description: String
+    /// - Parameter description: what went wrong and what to do.
+    public init(_ description: String) { self.description = description }
+}

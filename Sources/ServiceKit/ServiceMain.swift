@@ -1,0 +1,56 @@
+import ArgumentParser
+import Foundation
+import Logging
+import RPC
+import ServiceLifecycle
+
+/// Runs a service executable: logging to stderr, identities from the run
+/// directory, the RPC server and any helpers in one `ServiceGroup` that shuts
+/// down gracefully on SIGTERM or SIGINT.
+public enum ServiceMain {
+    /// Bootstraps logging once per process: one line per event on stderr.
+    /// - Parameters:
+    ///   - level: the lowest level written.
+    public static func bootstrapLogging(level: Logger.Level) {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+    }
+
+    /// Serves until SIGTERM/SIGINT, then drains and returns.
+    /// - Parameters:
+    ///   - description: the service's name, version and contract.
+    ///   - options: the parsed command-line options.
+    ///   - services: other long-running parts of the service (timers, followers).
+    ///   - register: adds the service's methods.
+    /// - Throws: `ExitCode.failure` after logging why the service could not start.
+    public static func run(
+        description: RPCServiceDescription, options: ServiceOptions, services: [any Service] = [],
+        register: @escaping @Sendable (inout RPCRouterBuilder) -> Void
+    ) async throws {
+        let logger = Logger(label: description.name)
+        let directory = options.directory
+        do {
+            try directory.prepare()
+            let identities = try IdentityRegistry.load(from: directory)
+            let configuration = RPCServerConfiguration(
+                socketPath: options.socket ?? directory.socketPath(for: description.name),
+                maximumLineBytes: options.maxLineBytes,
+                drainTimeout: .milliseconds(options.drainTimeoutMs))
+            let server = RPCServer(
+                description: description, configuration: configuration, identities: identities, logger: logger,
+                register: register)
+            let group = ServiceGroup(
+                services: [server] + services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            try await group.run()
+        } catch let error as ServerStartupError {
+            logger.critical("cannot start: \(error.description)")
+            throw ExitCode.failure
+        } catch let error as RunDirectoryError {
+            logger.critical("cannot start: \(error.description)")
+            throw ExitCode.failure
+        }
+    }
+}

@@ -1,0 +1,3 @@
+import HitlCLI
+
+await Hitl.runMain()
