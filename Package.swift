@@ -59,6 +59,22 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict),
+        // Storage every service shares: SQLite with WAL, group commit, migrations.
+        .target(
+            name: "SQLiteKit",
+            dependencies: [
+                "CSQLite", "RPC",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        // The banking vocabulary shared by ledger, approval and agent: exact
+        // amounts, actions, and the signed grant format (Protocols/grant.schema.json).
+        .target(
+            name: "Banking",
+            dependencies: ["RPC", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict),
+
         // Test support: temporary homes, launching real executables, clients.
         .target(
             name: "RPCTesting",
@@ -97,6 +113,14 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),
             ],
+            swiftSettings: strict),
+        .testTarget(
+            name: "SQLiteKitTests",
+            dependencies: ["SQLiteKit"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "BankingTests",
+            dependencies: ["Banking", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict),
         .testTarget(
             name: "ConformanceTests",

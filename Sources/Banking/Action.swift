@@ -1,0 +1,70 @@
+/// A mutating action: what an approval decides and a grant binds, exactly.
+public struct Action: Sendable, Hashable, Codable {
+    /// What kind of movement.
+    public enum Kind: String, Sendable, Hashable, Codable, CaseIterable {
+        case deposit
+        case transfer
+    }
+
+    /// Deposit or transfer.
+    public let kind: Kind
+    /// The paying account; absent for deposits (they come from outside the bank).
+    public let from: String?
+    /// The receiving account.
+    public let to: String
+    /// How much.
+    public let amount: Amount
+    /// ISO 4217 code; `USD` is the only currency the default books hold.
+    public let currency: String
+
+    /// - Parameters:
+    ///   - kind: deposit or transfer.
+    ///   - from: the paying account (transfers only).
+    ///   - to: the receiving account.
+    ///   - amount: how much.
+    ///   - currency: ISO 4217 code.
+    public init(kind: Kind, from: String?, to: String, amount: Amount, currency: String = "USD") {
+        self.kind = kind
+        self.from = from
+        self.to = to
+        self.amount = amount
+        self.currency = currency
+    }
+
+    /// Checks the shape a grant may bind: a transfer has a distinct payer; a
+    /// deposit has none; account names and currency are well formed.
+    /// - Throws: ``GrantFormatError`` naming the field.
+    public func validate() throws {
+        switch kind {
+        case .transfer:
+            guard let from else { throw GrantFormatError(field: "action.from", "a transfer needs a paying account") }
+            try AccountName.validate(from, field: "action.from")
+            guard from != to else { throw GrantFormatError(field: "action.to", "a transfer needs two different accounts") }
+        case .deposit:
+            guard from == nil else { throw GrantFormatError(field: "action.from", "a deposit has no paying account") }
+        }
+        try AccountName.validate(to, field: "action.to")
+        guard amount.minorUnits > 0 else { throw GrantFormatError(field: "action.amount", "must be more than zero") }
+        guard currency.count == 3, currency.utf8.allSatisfy({ (65...90).contains($0) }) else {
+            throw GrantFormatError(field: "action.currency", "must be a three-letter ISO 4217 code such as USD")
+        }
+    }
+}
+
+/// Account names: lowercase letters, digits, `_` and `-`, 1 to 64 characters,
+/// starting with a letter (`checking`, `alice`).
+public enum AccountName {
+    /// Checks an account name.
+    /// - Parameters:
+    ///   - name: the name.
+    ///   - field: the params field, for the error.
+    /// - Throws: ``GrantFormatError``.
+    public static func validate(_ name: String, field: String) throws {
+        let bytes = Array(name.utf8)
+        guard (1...64).contains(bytes.count), (97...122).contains(bytes[0]),
+              bytes.allSatisfy({ (97...122).contains($0) || (48...57).contains($0) || $0 == 95 || $0 == 45 })
+        else {
+            throw GrantFormatError(field: field, "'\(name.prefix(64))' is not an account name (lowercase letters, digits, '_' or '-', starting with a letter)")
+        }
+    }
+}

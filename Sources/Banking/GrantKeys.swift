@@ -1,0 +1,146 @@
+import Crypto
+import Foundation
+import RPC
+
+/// Ed25519 keys for grants, kept in the run directory:
+/// `run/grant-signing.key` (private, 0600, only approval-svc reads it) and
+/// `run/grant-public.key` (what ledger-svc verifies with). Both hold base64.
+public enum GrantKeys {
+    /// The private key file.
+    public static func privateKeyPath(in directory: RunDirectory) -> String {
+        directory.run.appendingPathComponent("grant-signing.key").path
+    }
+
+    /// The public key file.
+    public static func publicKeyPath(in directory: RunDirectory) -> String {
+        directory.run.appendingPathComponent("grant-public.key").path
+    }
+
+    /// Loads the signing key, creating it (and the public key file) at first start.
+    /// - Parameter directory: the run directory.
+    /// - Throws: when the files cannot be read or written, or hold garbage.
+    public static func loadOrCreateSigner(in directory: RunDirectory) throws -> GrantSigner {
+        let path = privateKeyPath(in: directory)
+        let key: Curve25519.Signing.PrivateKey
+        if let text = try? String(contentsOfFile: path, encoding: .utf8) {
+            guard let raw = Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines)),
+                  let parsed = try? Curve25519.Signing.PrivateKey(rawRepresentation: raw)
+            else { throw RunDirectoryError("\(path) does not hold an Ed25519 private key; restore it or delete both grant key files") }
+            key = parsed
+        } else {
+            try directory.prepare()
+            key = Curve25519.Signing.PrivateKey()
+            try IdentityProvisioner.writePrivate(Data(key.rawRepresentation.base64EncodedString().utf8), to: path)
+        }
+        try IdentityProvisioner.writePrivate(
+            Data(key.publicKey.rawRepresentation.base64EncodedString().utf8), to: publicKeyPath(in: directory))
+        return GrantSigner(key: key)
+    }
+
+    /// Loads the public key the ledger verifies grants with.
+    /// - Parameter path: the public key file.
+    /// - Throws: ``RunDirectoryError`` when it is missing or malformed.
+    public static func loadVerifier(path: String) throws -> GrantVerifier {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw RunDirectoryError("no grant public key at \(path): start approval-svc first (it creates the key), or pass --grant-public-key")
+        }
+        guard let raw = Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines)),
+              let key = try? Curve25519.Signing.PublicKey(rawRepresentation: raw)
+        else { throw RunDirectoryError("\(path) does not hold an Ed25519 public key") }
+        return GrantVerifier(key: key)
+    }
+
+    /// The key id: the first 16 hex digits of SHA-256 of the raw public key.
+    static func keyID(of key: Curve25519.Signing.PublicKey) -> String {
+        SHA256.hash(data: key.rawRepresentation).prefix(8).map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// Signs grant bodies. Lives only in approval-svc.
+public struct GrantSigner: Sendable {
+    let key: Curve25519.Signing.PrivateKey
+
+    /// - Parameter key: the private key (tests make their own).
+    public init(key: Curve25519.Signing.PrivateKey) { self.key = key }
+
+    /// The id of this key, for ``Grant/keyID``.
+    public var keyID: String { GrantKeys.keyID(of: key.publicKey) }
+
+    /// The matching verifier.
+    public var verifier: GrantVerifier { GrantVerifier(key: key.publicKey) }
+
+    /// Signs a body.
+    /// - Parameter body: the grant body (its keyID must be this key's).
+    /// - Throws: when signing fails (it does not for valid keys).
+    public func sign(_ body: Grant.Body) throws -> Grant {
+        precondition(body.keyID == keyID, "a grant body must name the key that signs it")
+        let signature = try key.signature(for: body.canonicalBytes)
+        return Grant(body: body, signature: Base64URL.encode(signature))
+    }
+}
+
+/// Verifies grants. Lives in ledger-svc.
+public struct GrantVerifier: Sendable {
+    let key: Curve25519.Signing.PublicKey
+
+    /// - Parameter key: the approval service's public key.
+    public init(key: Curve25519.Signing.PublicKey) { self.key = key }
+
+    /// Checks that `grant` was signed by this key, is unexpired, and permits
+    /// exactly `action` under `idempotencyKey`. Single use is the caller's job
+    /// (the ledger consumes the grant id in the posting's transaction).
+    /// - Parameters:
+    ///   - grant: the grant presented.
+    ///   - action: the action about to be executed.
+    ///   - idempotencyKey: the key the execution carries.
+    ///   - now: the current time.
+    /// - Throws: ``RPCError`` PERMISSION_DENIED with a precise reason.
+    public func verify(_ grant: Grant, permits action: Action, idempotencyKey: String, now: Date = Date()) throws {
+        guard grant.keyID == GrantKeys.keyID(of: key) else {
+            throw Self.denied("GRANT_KEY_UNKNOWN", "the grant was signed by key \(grant.keyID), which this ledger does not trust")
+        }
+        guard let signature = Base64URL.decode(grant.signature),
+              key.isValidSignature(signature, for: grant.body.canonicalBytes)
+        else {
+            throw Self.denied("GRANT_SIGNATURE_INVALID", "the grant's signature does not match its content: it was forged or altered")
+        }
+        guard let expiry = GrantTime.parse(grant.expiresAt) else {
+            throw Self.denied("GRANT_MALFORMED", "the grant's expires_at is not an RFC 3339 time")
+        }
+        guard now < expiry else {
+            throw Self.denied("GRANT_EXPIRED", "the grant expired at \(grant.expiresAt); ask approval-svc for a new decision")
+        }
+        guard grant.action == action else {
+            throw Self.denied("GRANT_ACTION_MISMATCH", "the grant permits \(Self.describe(grant.action)), not \(Self.describe(action))")
+        }
+        guard grant.idempotencyKey == idempotencyKey else {
+            throw Self.denied("GRANT_IDEMPOTENCY_MISMATCH", "the grant is bound to idempotency key '\(grant.idempotencyKey)'")
+        }
+    }
+
+    private static func denied(_ reason: String, _ message: String) -> RPCError {
+        RPCError(.permissionDenied, reason: reason, message)
+    }
+
+    private static func describe(_ action: Action) -> String {
+        let source = action.from.map { " from \($0)" } ?? ""
+        return "\(action.kind.rawValue) of \(action.amount) \(action.currency)\(source) to \(action.to)"
+    }
+}
+
+/// base64url without padding (RFC 4648 §5).
+public enum Base64URL {
+    /// Encodes bytes.
+    public static func encode(_ data: some DataProtocol) -> String {
+        Data(data).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    /// Decodes text; nil when malformed.
+    public static func decode(_ text: String) -> Data? {
+        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while base64.count % 4 != 0 { base64 += "=" }
+        return Data(base64Encoded: base64)
+    }
+}
