@@ -75,6 +75,17 @@ let package = Package(
             dependencies: ["RPC", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict),
 
+        // The agent's model access: OpenAI-compatible HTTP (Responses and Chat
+        // Completions, streaming or not) through libcurl.
+        .target(
+            name: "LLM",
+            dependencies: [
+                "CCurl", "RPC",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+
         // Test support: temporary homes, launching real executables, clients.
         .target(
             name: "RPCTesting",
@@ -121,6 +132,10 @@ let package = Package(
         .testTarget(
             name: "BankingTests",
             dependencies: ["Banking", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict),
+        .testTarget(
+            name: "LLMTests",
+            dependencies: ["LLM"],
             swiftSettings: strict),
         .testTarget(
             name: "ConformanceTests",

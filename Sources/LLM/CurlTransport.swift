@@ -1,0 +1,109 @@
+import CCurl
+import Foundation
+import NIOPosix
+import Synchronization
+
+/// An HTTP request to an LLM provider.
+public struct HTTPRequest: Sendable {
+    /// The full URL.
+    public var url: String
+    /// Header lines (name, value). Secrets go here and nowhere else.
+    public var headers: [(String, String)]
+    /// The JSON body (always POST).
+    public var body: Data
+    /// How long connecting may take.
+    public var connectTimeout: Duration
+    /// How long the whole exchange may take, streaming included.
+    public var totalTimeout: Duration
+
+    /// - Parameters: see the properties.
+    public init(url: String, headers: [(String, String)], body: Data, connectTimeout: Duration, totalTimeout: Duration) {
+        self.url = url
+        self.headers = headers
+        self.body = body
+        self.connectTimeout = connectTimeout
+        self.totalTimeout = totalTimeout
+    }
+}
+
+/// An HTTP response (the body is complete, or empty when it was streamed).
+public struct HTTPResponse: Sendable {
+    /// The status code.
+    public let status: Int
+    /// Headers, names lowercased.
+    public let headers: [String: String]
+    /// The body, up to ``CurlTransport/maximumBodyBytes``.
+    public let body: Data
+
+    /// - Parameters: see the properties.
+    public init(status: Int, headers: [String: String], body: Data) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+}
+
+/// Sends HTTP requests. The agent uses ``CurlTransport``; tests may substitute.
+public protocol HTTPTransport: Sendable {
+    /// Sends a request.
+    /// - Parameters:
+    ///   - request: the request.
+    ///   - onBody: when set, successful (2xx) body bytes are handed over as they
+    ///     arrive instead of being collected.
+    /// - Throws: ``TransportError`` when the exchange fails below HTTP.
+    func send(_ request: HTTPRequest, onBody: (@Sendable (Data) -> Void)?) async throws -> HTTPResponse
+}
+
+/// Why an HTTP exchange failed below HTTP.
+public struct TransportError: Error, CustomStringConvertible, Sendable {
+    /// libcurl's code (`CURLE_*`).
+    public let code: Int
+    /// libcurl's description, without URL credentials.
+    public let message: String
+    /// Whether the timeout ended it.
+    public var timedOut: Bool { code == Int(CURLE_OPERATION_TIMEDOUT.rawValue) }
+    /// Whether nothing could connect (safe to retry).
+    public var couldNotConnect: Bool {
+        [CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST].map { Int($0.rawValue) }.contains(code)
+    }
+
+    public var description: String { "HTTP transport failed (curl \(code)): \(message)" }
+}
+
+/// HTTP through libcurl's easy interface, each transfer on a dedicated thread
+/// of a bounded pool (curl_easy_perform blocks; the cooperative pool must not).
+public final class CurlTransport: HTTPTransport {
+    /// Concurrent transfers: each holds a thread for the length of an LLM call.
+    public static let maximumConcurrentTransfers = 16
+    /// The most body kept in memory: no provider reply to these requests is near it.
+    public static let maximumBodyBytes = 8 << 20
+
+    private let pool: NIOThreadPool
+
+    /// The process-wide transport.
+    public static let shared = CurlTransport()
+
+    private init() {
+        _ = Self.globalInit
+        pool = NIOThreadPool(numberOfThreads: Self.maximumConcurrentTransfers)
+        pool.start()
+    }
+
+    private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_ALL)) }()
+
+    public func send(_ request: HTTPRequest, onBody: (@Sendable (Data) -> Void)?) async throws -> HTTPResponse {
+        let cancelled = CancelFlag()
+        return try await withTaskCancellationHandler {
+            try await pool.runIfActive { try CurlTransfer(request: request, onBody: onBody, cancelled: cancelled).perform() }
+        } onCancel: {
+            cancelled.set()
+        }
+    }
+}
+
+/// Set when the caller stops waiting; the transfer aborts at its next callback.
+final class CancelFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    func set() { value.store(true, ordering: .relaxed) }
+    var isSet: Bool { value.load(ordering: .relaxed) }
+}
