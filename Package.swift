@@ -20,6 +20,7 @@ let package = Package(
     products: [
         .executable(name: "hitl", targets: ["hitl"]),
         .executable(name: "echo-svc", targets: ["echo-svc"]),
+        .executable(name: "model-sim", targets: ["model-sim"]),
         .library(name: "RPC", targets: ["RPC"]),
         .library(name: "RPCTesting", targets: ["RPCTesting"]),
     ],
@@ -29,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
     ],
     targets: [
         // C system libraries, each behind a small shim header.
@@ -86,6 +88,21 @@ let package = Package(
             ],
             swiftSettings: strict),
 
+        // The offline model: a deterministic, rule-based, OpenAI-compatible stand-in.
+        .target(
+            name: "ModelSimulator",
+            dependencies: ["LLM", "RPC"],
+            swiftSettings: strict),
+        .executableTarget(
+            name: "model-sim",
+            dependencies: [
+                "ModelSimulator", "LLM", "RPC",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+
         // Test support: temporary homes, launching real executables, clients.
         .target(
             name: "RPCTesting",
@@ -135,7 +152,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "LLMTests",
-            dependencies: ["LLM"],
+            dependencies: ["LLM", "ModelSimulator", "RPCTesting"],
             swiftSettings: strict),
         .testTarget(
             name: "ConformanceTests",

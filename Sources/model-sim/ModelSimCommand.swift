@@ -1,0 +1,169 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import LLM
+import Logging
+import ModelSimulator
+import RPC
+import Synchronization
+
+@main
+struct ModelSimCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "model-sim",
+        abstract: "An offline, deterministic, OpenAI-compatible model simulator. It is a rule-based stand-in, not a language model.",
+        discussion: """
+            Serves POST /v1/responses and POST /v1/chat/completions on loopback, streaming \
+            (SSE) or not, so the agent can run with no API key and no network, talking HTTP \
+            exactly as to a real provider. It recognizes banking requests with fixed rules \
+            ("Check my balance and transfer $50 to Alice", "Deposit $200", "Transfer $500 to \
+            Bob for rent", "$1,250.50", "150 dollars") and answers with tool calls or a JSON \
+            ActionPlan. It reports its model as "\(SimulatedModel.modelName)".
+
+            Fault modes for tests, per request with a marker in the user's message \
+            ([sim:500]) or for every request with --fault: \
+            \(SimulatorFault.allCases.map(\.rawValue).joined(separator: ", ")).
+
+            Example:
+              model-sim --port 8091 &
+              OPENAI_BASE_URL=http://127.0.0.1:8091/v1 agent-svc ...
+            """)
+
+    @Option(help: "Address to listen on (loopback unless you mean it).")
+    var host = "127.0.0.1"
+
+    @Option(help: "Port to listen on (0: any free port; see --port-file).")
+    var port = 8091
+
+    @Option(help: ArgumentHelp("Write the port actually bound to this file once listening.", valueName: "path"))
+    var portFile: String?
+
+    @Option(help: ArgumentHelp("A fault for every request.", valueName: "name"))
+    var fault: String?
+
+    @Option(help: ArgumentHelp("How long the 'slow' fault waits, in milliseconds.", valueName: "ms"))
+    var slowMs: Int64 = 1500
+
+    @Option(help: ArgumentHelp("Log level.", valueName: "level"))
+    var logLevel = "info"
+
+    @Flag(help: "Exit when the process that started this one exits (for tests and supervisors).")
+    var exitWithParent = false
+
+    func validate() throws {
+        if let fault, SimulatorFault(rawValue: fault) == nil {
+            throw ValidationError("unknown fault '\(fault)'; use one of \(SimulatorFault.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard (0...600_000).contains(slowMs) else { throw ValidationError("--slow-ms must be between 0 and 600000") }
+    }
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+            return handler
+        }
+        let logger = Logger(label: "model-sim")
+        if exitWithParent { watchParent(logger: logger) }
+        let simulator = SimulatorEndpoint(model: SimulatedModel(globalFault: fault.flatMap(SimulatorFault.init)), slow: .milliseconds(slowMs), logger: logger)
+        let router = Router()
+        router.get("/health") { _, _ in "ok" }
+        router.get("/v1/models") { _, _ -> Response in
+            SimulatorEndpoint.json(["object": "list", "data": [["id": .string(SimulatedModel.modelName), "object": "model"]]], status: .ok)
+        }
+        router.post("/v1/responses") { request, _ in try await simulator.handle(request, api: .responses) }
+        router.post("/v1/chat/completions") { request, _ in try await simulator.handle(request, api: .chat) }
+        let portFile = self.portFile
+        let app = Application(
+            router: router, configuration: .init(address: .hostname(host, port: port), serverName: "model-sim"),
+            onServerRunning: { channel in
+                let bound = channel.localAddress?.port ?? 0
+                logger.info("model simulator listening (rule-based stand-in, not a language model)", metadata: ["port": "\(bound)"])
+                if let portFile { try? IdentityProvisioner.writePrivate(Data("\(bound)\n".utf8), to: portFile) }
+            },
+            logger: logger)
+        try await app.runService()
+    }
+}
+
+extension ModelSimCommand {
+    /// How often the parent is checked: a leftover simulator lingers at most this long.
+    static let parentPollInterval: Duration = .milliseconds(500)
+
+    private func watchParent(logger: Logger) {
+        let parent = getppid()
+        Task.detached {
+            while getppid() == parent { try? await Task.sleep(for: Self.parentPollInterval) }
+            logger.info("the parent process exited; stopping")
+            Foundation.exit(0)
+        }
+    }
+}
+
+/// Turns HTTP requests into simulator answers.
+final class SimulatorEndpoint: Sendable {
+    /// The largest request body read: conversations here are a few KiB.
+    static let maximumBodyBytes = 4 << 20
+    /// Conversations remembered for `429-once`; old ones are forgotten first.
+    static let maximumRemembered = 10_000
+
+    let model: SimulatedModel
+    let slow: Duration
+    let logger: Logger
+    private let rateLimited = Mutex<[String]>([])
+    private let counter = Atomic<Int>(0)
+
+    init(model: SimulatedModel, slow: Duration, logger: Logger) {
+        self.model = model
+        self.slow = slow
+        self.logger = logger
+    }
+
+    func handle(_ request: Request, api: LLMAPI) async throws -> Response {
+        let bytes = try await request.body.collect(upTo: Self.maximumBodyBytes)
+        let parsed: SimulatorRequest
+        do {
+            let body = try JSONValue(parsing: String(buffer: bytes))
+            parsed = try SimulatorRequest(body: body, api: api)
+        } catch {
+            return Self.error(status: .badRequest, message: "the request is not a valid \(api.rawValue) request: \(error)")
+        }
+        let key = parsed.conversation.map { "\($0)" }.joined(separator: "|")
+        let seen = rateLimited.withLock { $0.contains(key) }
+        if model.fault(in: parsed.conversation) == .slow { try await Task.sleep(for: slow) }
+        let id = "sim_\(counter.wrappingAdd(1, ordering: .relaxed).oldValue)"
+        let outcome = model.answer(parsed.conversation, structured: parsed.structured, hasTools: parsed.hasTools, seenBefore: seen)
+        logger.debug("answered", metadata: ["api": "\(api.rawValue)", "outcome": "\(outcome)"])
+        switch outcome {
+        case .failure(let status, let message, let retryAfter):
+            if status == 429 {
+                rateLimited.withLock { remembered in
+                    remembered.append(key)
+                    if remembered.count > Self.maximumRemembered { remembered.removeFirst() }
+                }
+            }
+            var response = Self.error(status: .init(code: status), message: message)
+            if let retryAfter { response.headers[.retryAfter] = String(retryAfter) }
+            return response
+        case .malformed:
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: "{\"output\": [oops")))
+        case .reply(let reply):
+            guard parsed.stream else { return Self.json(SimulatorWire.body(reply, api: api, id: id), status: .ok) }
+            let frames = SimulatorWire.events(reply, api: api, id: id)
+            return Response(
+                status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
+                body: ResponseBody { writer in
+                    for frame in frames { try await writer.write(ByteBuffer(string: frame)) }
+                    try await writer.finish(nil)
+                })
+        }
+    }
+
+    static func json(_ value: JSONValue, status: HTTPResponse.Status) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: value.jsonText())))
+    }
+
+    static func error(status: HTTPResponse.Status, message: String) -> Response {
+        json(["error": ["message": .string(message), "type": "simulator_error"]], status: status)
+    }
+}
