@@ -94,13 +94,14 @@ let package = Package(
             name: "RPCTests",
             dependencies: [
                 "RPC",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),
             ],
             swiftSettings: strict),
         .testTarget(
             name: "ConformanceTests",
-            dependencies: ["RPC", "RPCTesting"],
+            dependencies: ["RPC", "RPCTesting", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
         .testTarget(
             name: "HitlTests",
