@@ -126,7 +126,7 @@ final class RPCServerHandler: ChannelInboundHandler {
     private func start(_ call: IncomingCall, finish: @escaping (Data?) -> Void) {
         let id = call.id ?? .null
         let reply: (RPCError) -> Void = { [encoder] error in finish(call.isNotification ? nil : encoder.failure(id: id, error: error)) }
-        guard let entry = call.entry, case .success(let params) = call.params else {
+        guard let entry = call.entry else {  // no such method, or params/_meta unreadable
             if case .failure(let error) = call.params { reply(error) } else { reply(.methodNotFound(call.method)) }
             return
         }
@@ -142,6 +142,13 @@ final class RPCServerHandler: ChannelInboundHandler {
         case .failure(let error):
             logger.notice("call refused", metadata: ["rpc.reason": "\(error.reason)"])
             return reply(error)
+        }
+        // Params are judged only for callers who may call the method: the others
+        // learn nothing about its params.
+        let params: any Sendable
+        switch call.params {
+        case .success(let decoded): params = decoded
+        case .failure(let error): return reply(error)
         }
         if entry.options.access != .public, core.state.isDraining {
             return reply(.unavailable("the service is shutting down; retry against the restarted service", reason: "DRAINING"))
