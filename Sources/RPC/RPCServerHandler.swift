@@ -79,6 +79,10 @@ final class RPCServerHandler: ChannelInboundHandler {
     }
 
     private func handle(_ line: ByteBuffer) {
+        guard Self.isUTF8(line) else {
+            write(encoder.failure(id: .null, error: .parseError("the line is not valid UTF-8; JSON text must be UTF-8")))
+            return
+        }
         let message: IncomingMessage
         do {
             message = try decoder.decode(IncomingMessage.self, from: line)
@@ -165,7 +169,8 @@ final class RPCServerHandler: ChannelInboundHandler {
             method: call.method, id: call.id, identity: identity, trace: trace, deadline: deadline, logger: logger, sink: sink)
 
         if call.method == BuiltinMethods.cancel, let target = params as? CancelParams {
-            return finish(call.isNotification ? nil : respond(id: id, result: CancelResult(cancelled: cancel(target.id))))
+            let cancelled = cancel(target.id)  // a notification cancels too (clients send it that way)
+            return finish(call.isNotification ? nil : respond(id: id, result: CancelResult(cancelled: cancelled)))
         }
         switch entry.body {
         case .sync(let body):
@@ -269,6 +274,14 @@ final class RPCServerHandler: ChannelInboundHandler {
         if error is CancellationError { return .cancelled() }
         logger.error("handler failed with an unexpected error", metadata: ["error": "\(error)"])
         return .internalError()
+    }
+
+    /// JSON text is UTF-8 (RFC 8259, section 8.1). Foundation checks only the strings
+    /// a type decodes, so bad bytes in an ignored field would otherwise pass.
+    static func isUTF8(_ line: ByteBuffer) -> Bool {
+        line.withUnsafeReadableBytes { bytes in
+            bytes.allSatisfy { $0 < 0x80 } || String(validating: bytes, as: UTF8.self) != nil
+        }
     }
 
     private static func describe(_ error: any Error) -> String {

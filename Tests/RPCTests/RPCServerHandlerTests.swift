@@ -181,6 +181,17 @@ struct RPCServerHandlerTests {
         #expect(response["result"] == .object(["cancelled": .bool(false)]))
     }
 
+    @Test func invalidUTF8IsAParseErrorEvenInAFieldNobodyReads() throws {
+        let channel = try makeChannel()
+        try channel.writeInbound(ByteBuffer(bytes: Array(#"{"jsonrpc":"2.0","id":1,"method":"t.public","params":{"ignored":""#.utf8) + [0xFF] + Array("\"}}\n".utf8)))
+        let response = try #require(try channel.readOutbound(as: ByteBuffer.self))
+        let error = try JSONValue(parsing: String(buffer: response))
+        #expect(error["id"] == .null)
+        #expect(error["error"]?["code"] == .int(-32700))
+        #expect(error["error"]?["data"]?["reason"] == .string("PARSE_ERROR"))
+        #expect(channel.isActive)
+    }
+
     @Test func badBytesNeverCloseTheConnection() throws {
         let channel = try makeChannel()
         try channel.writeInbound(ByteBuffer(bytes: [0xFF, 0xFE, 0x00, 0x7B, 0x0A]))  // not UTF-8
@@ -188,5 +199,23 @@ struct RPCServerHandlerTests {
         #expect(lines.count == 4)
         #expect(channel.isActive)
         #expect(try one(channel, #"{"jsonrpc":"2.0","id":1,"method":"t.public"}"#)["result"] != nil)
+    }
+}
+
+/// JSON text must be UTF-8: checked on the whole line, not only decoded strings.
+struct UTF8CheckTests {
+    @Test(arguments: [
+        [UInt8](#"{"a":"plain"}"#.utf8), Array("{\"a\":\"é ✓ \u{1F600}\"}".utf8), [],
+    ])
+    func validUTF8Passes(bytes: [UInt8]) {
+        #expect(RPCServerHandler.isUTF8(ByteBuffer(bytes: bytes)))
+    }
+
+    @Test(arguments: [
+        [0xFF], [0xC3, 0x28], [0xED, 0xA0, 0x80] /* a UTF-16 surrogate */, [0xC0, 0xAF] /* overlong "/" */,
+        [0xF4, 0x90, 0x80, 0x80] /* above U+10FFFF */, [0xE2, 0x82] /* truncated */,
+    ] as [[UInt8]])
+    func invalidUTF8Fails(bad: [UInt8]) {
+        #expect(!RPCServerHandler.isUTF8(ByteBuffer(bytes: Array(#"{"a":""#.utf8) + bad + Array(#""}"#.utf8))))
     }
 }
