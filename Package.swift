@@ -138,6 +138,7 @@ let package = Package(
             name: "RPCTests",
             dependencies: [
                 "RPC",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),
             ],
@@ -156,7 +157,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "ConformanceTests",
-            dependencies: ["RPC", "RPCTesting"],
+            dependencies: ["RPC", "RPCTesting", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
         .testTarget(
             name: "HitlTests",

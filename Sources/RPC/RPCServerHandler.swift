@@ -79,6 +79,10 @@ final class RPCServerHandler: ChannelInboundHandler {
     }
 
     private func handle(_ line: ByteBuffer) {
+        guard Self.isUTF8(line) else {
+            write(encoder.failure(id: .null, error: .parseError("the line is not valid UTF-8; JSON text must be UTF-8")))
+            return
+        }
         let message: IncomingMessage
         do {
             message = try decoder.decode(IncomingMessage.self, from: line)
@@ -126,7 +130,7 @@ final class RPCServerHandler: ChannelInboundHandler {
     private func start(_ call: IncomingCall, finish: @escaping (Data?) -> Void) {
         let id = call.id ?? .null
         let reply: (RPCError) -> Void = { [encoder] error in finish(call.isNotification ? nil : encoder.failure(id: id, error: error)) }
-        guard let entry = call.entry, case .success(let params) = call.params else {
+        guard let entry = call.entry else {  // no such method, or params/_meta unreadable
             if case .failure(let error) = call.params { reply(error) } else { reply(.methodNotFound(call.method)) }
             return
         }
@@ -143,6 +147,13 @@ final class RPCServerHandler: ChannelInboundHandler {
             logger.notice("call refused", metadata: ["rpc.reason": "\(error.reason)"])
             return reply(error)
         }
+        // Params are judged only for callers who may call the method: the others
+        // learn nothing about its params.
+        let params: any Sendable
+        switch call.params {
+        case .success(let decoded): params = decoded
+        case .failure(let error): return reply(error)
+        }
         if entry.options.access != .public, core.state.isDraining {
             return reply(.unavailable("the service is shutting down; retry against the restarted service", reason: "DRAINING"))
         }
@@ -158,7 +169,8 @@ final class RPCServerHandler: ChannelInboundHandler {
             method: call.method, id: call.id, identity: identity, trace: trace, deadline: deadline, logger: logger, sink: sink)
 
         if call.method == BuiltinMethods.cancel, let target = params as? CancelParams {
-            return finish(call.isNotification ? nil : respond(id: id, result: CancelResult(cancelled: cancel(target.id))))
+            let cancelled = cancel(target.id)  // a notification cancels too (clients send it that way)
+            return finish(call.isNotification ? nil : respond(id: id, result: CancelResult(cancelled: cancelled)))
         }
         switch entry.body {
         case .sync(let body):
@@ -262,6 +274,14 @@ final class RPCServerHandler: ChannelInboundHandler {
         if error is CancellationError { return .cancelled() }
         logger.error("handler failed with an unexpected error", metadata: ["error": "\(error)"])
         return .internalError()
+    }
+
+    /// JSON text is UTF-8 (RFC 8259, section 8.1). Foundation checks only the strings
+    /// a type decodes, so bad bytes in an ignored field would otherwise pass.
+    static func isUTF8(_ line: ByteBuffer) -> Bool {
+        line.withUnsafeReadableBytes { bytes in
+            bytes.allSatisfy { $0 < 0x80 } || String(validating: bytes, as: UTF8.self) != nil
+        }
     }
 
     private static func describe(_ error: any Error) -> String {

@@ -77,25 +77,28 @@ struct DecodedEntry: Decodable {
         guard let method = try? container.decode(String.self, forKey: .method) else {
             return .invalid(id: id ?? .null, error: .invalidRequest("method must be a string"))
         }
-        var meta = RequestMeta()
-        if container.contains(.params) {
-            guard let params = try? container.nestedContainer(keyedBy: MetaKeys.self, forKey: .params) else {
-                if (try? container.nestedUnkeyedContainer(forKey: .params)) != nil {
-                    return .call(IncomingCall(
-                        id: id, method: method, meta: meta, entry: nil,
-                        params: .failure(.invalidParams(field: "params", "params must be an object of named parameters"))))
-                }
-                return .invalid(id: id ?? .null, error: .invalidRequest("params must be an object or an array"))
-            }
-            do {
-                meta = try params.decodeIfPresent(RequestMeta.self, forKey: ._meta) ?? RequestMeta()
-            } catch {
-                return .call(IncomingCall(
-                    id: id, method: method, meta: meta, entry: nil, params: .failure(ParamsError.from(error))))
-            }
+        let hasParams = container.contains(.params)
+        let named = hasParams ? try? container.nestedContainer(keyedBy: MetaKeys.self, forKey: .params) : nil
+        let positional = hasParams && named == nil && (try? container.nestedUnkeyedContainer(forKey: .params)) != nil
+        guard !hasParams || named != nil || positional else {
+            return .invalid(id: id ?? .null, error: .invalidRequest("params must be an object or an array"))
         }
+        // The method is looked up before its params are judged: a method that does
+        // not exist is -32601, whatever params came with it.
         guard let router = decoder.userInfo[.rpcRouter] as? RPCRouter, let entry = router.entry(for: method) else {
-            return .call(IncomingCall(id: id, method: method, meta: meta, entry: nil, params: .failure(.methodNotFound(method))))
+            return .call(IncomingCall(id: id, method: method, meta: RequestMeta(), entry: nil, params: .failure(.methodNotFound(method))))
+        }
+        guard !positional else {
+            return .call(IncomingCall(
+                id: id, method: method, meta: RequestMeta(), entry: nil,
+                params: .failure(.invalidParams(field: "params", "params must be an object of named parameters"))))
+        }
+        let meta: RequestMeta
+        do {
+            meta = try named?.decodeIfPresent(RequestMeta.self, forKey: ._meta) ?? RequestMeta()
+        } catch {
+            return .call(IncomingCall(
+                id: id, method: method, meta: RequestMeta(), entry: nil, params: .failure(ParamsError.from(error))))
         }
         do {
             let params = try entry.decodeParams(container)
