@@ -55,6 +55,8 @@ extension Stack {
             let (composePath, definition) = try stack.load()
             let directory = global.directory
             try directory.prepare()
+            let lock = try SupervisorLock(path: directory.supervisorPidPath)
+            defer { lock.release() }
             let identities = try IdentityProvisioner.provision(
                 definition.identities.map { Identity(name: $0.name, role: $0.role) }, in: directory)
             let supervisor = Supervisor(
@@ -69,10 +71,8 @@ extension Stack {
             ) { router in
                 supervisor.register(&router)
             }
-            // Binding first makes the socket a lock: a second supervisor for this home stops here.
+            // Serve before starting anything, so stack.status answers from the first moment.
             try await server.start()
-            try IdentityProvisioner.writePrivate(Data("\(getpid())\n".utf8), to: directory.supervisorPidPath)
-            defer { unlink(directory.supervisorPidPath) }
             logger.notice("supervising \(definition.services.count) service(s)", metadata: [
                 "pid": "\(getpid())", "home": "\(directory.home.path)", "compose": "\(composePath)",
                 "bin": "\(StackOptions.binFolder)",

@@ -64,8 +64,15 @@ extension Stack {
             let clock = ContinuousClock()
             let deadline = clock.now + budget
             var last: StackStatusResult?
+            var watching: ChildProcess? = supervisor
             while clock.now < deadline {
-                if let exit = supervisor.pollExit() {
+                if let exit = watching?.pollExit() {
+                    if let other = Down.supervisorPid(in: connection.directory), other != supervisor.pid {
+                        // Another `hitl stack up` won the race for this home: wait for its stack.
+                        watching = nil
+                        if !global.json { Output.err("another supervisor (pid \(other)) is starting this stack; waiting for it") }
+                        continue
+                    }
                     let log = connection.directory.logPath(for: "supervisor")
                     Output.err("error: the supervisor \(exit.description) before the stack was up. The end of \(log):")
                     Output.err(LogTail.lastLines(of: log, count: StackLimits.reportedLogLines))
