@@ -130,6 +130,8 @@ enum StackTable {
                 lines.append("\(service.name): \(error)")
             } else if service.state == SupervisedState.backoff.rawValue, let exit = service.lastExit {
                 lines.append("\(service.name): \(exit.description); restarting in \(service.nextRestartMs ?? 0) ms")
+            } else if service.state == SupervisedState.exited.rawValue, let exit = service.lastExit {
+                lines.append("\(service.name): \(exit.description); its restart policy is 'never' (`hitl stack restart \(service.name)` starts it)")
             }
         }
         return lines.joined(separator: "\n")

@@ -104,7 +104,9 @@ actor Supervisor: Service {
             stopFlag.set()
             inbox.yield(.stop)
         }
-        await stopAll()
+        // If the group cancelled this task, its sleeps would return at once and the stop
+        // bounds would turn into busy loops: stop from a fresh, uncancelled task.
+        await Task { await self.stopAll() }.value
         inbox.finish()
         for (_, reply) in waitingRestarts { reply.resume(throwing: Self.stoppingError) }
         waitingRestarts = [:]
