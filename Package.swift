@@ -120,14 +120,20 @@ let package = Package(
             dependencies: ["EchoService", "ServiceKit"],
             swiftSettings: strict),
 
+        // posix_spawn's GNU extensions (new session, close inherited descriptors).
+        .target(name: "CSpawn"),
+
         // The bundled client, operator tool and stack supervisor.
         .target(
             name: "HitlCLI",
             dependencies: [
                 "RPC",
+                "CSpawn",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            resources: [.embedInCode("stack.openrpc.json")],
             swiftSettings: strict),
         .executableTarget(
             name: "hitl",

@@ -1,0 +1,62 @@
+import Foundation
+import RPCTesting
+
+/// Runs the real `hitl` executable, as a user or a script would.
+struct HitlRunner {
+    /// What one run printed and how it exited.
+    struct Outcome {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+
+        /// For failure messages.
+        var transcript: String { "exit \(status)\n--- stdout\n\(stdout)\n--- stderr\n\(stderr)" }
+    }
+
+    /// The repository root, found from this file's path (Tests/HitlTests/…).
+    static let repositoryRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The repository's stack definition.
+    static let compose = repositoryRoot.appendingPathComponent("compose/stack.json").path
+
+    /// The home every run points at (HITL_HOME).
+    let home: TestHome
+
+    /// Runs `hitl <arguments>` with HITL_HOME, HITL_COMPOSE and HITL_BIN set, and
+    /// waits for it to exit. stdout and stderr go through files, so a detached
+    /// grandchild (the supervisor) can never hold a pipe open.
+    func run(_ arguments: [String]) async throws -> Outcome {
+        let scratch = home.directory.home.appendingPathComponent("cli-\(UUID().uuidString.prefix(8))")
+        let outPath = scratch.path + ".out"
+        let errPath = scratch.path + ".err"
+        _ = FileManager.default.createFile(atPath: outPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
+        defer {
+            try? FileManager.default.removeItem(atPath: outPath)
+            try? FileManager.default.removeItem(atPath: errPath)
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Executables.path("hitl"))
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["HITL_HOME"] = home.directory.home.path
+        environment["HITL_COMPOSE"] = Self.compose
+        environment["HITL_BIN"] = Executables.folder
+        process.environment = environment
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+        try process.run()
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async {
+                process.waitUntilExit()
+                done.resume()
+            }
+        }
+        return Outcome(
+            status: process.terminationStatus,
+            stdout: (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "",
+            stderr: (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? "")
+    }
+}
