@@ -99,6 +99,7 @@ let package = Package(
             name: "Approval",
             dependencies: [
                 "RPC", "Banking", "SQLiteKit", "CCurl",
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -29,6 +29,8 @@ public final class ApprovalEngine: Sendable {
     let configuration: ApprovalConfiguration
     let notifier = EventNotifier()
     let logger: Logger
+    let notifications: NotificationConfiguration
+    let linkSigner: LinkSigner?
 
     /// - Parameters:
     ///   - database: the approval database (opened with ``ApprovalEngine/migrations``).
@@ -37,10 +39,15 @@ public final class ApprovalEngine: Sendable {
     ///   - clock: where time comes from.
     ///   - configuration: lifetimes.
     ///   - logger: for the service's log.
+    ///   - notifications: where notices go (default: nowhere).
+    ///   - linkSigner: signs approve/reject links (nil: notices carry no links, redeem_link refuses).
     public init(
         database: SQLiteDatabase, policy: Policy, signer: GrantSigner, clock: ApprovalClock = .system,
-        configuration: ApprovalConfiguration = .init(), logger: Logger
+        configuration: ApprovalConfiguration = .init(), logger: Logger,
+        notifications: NotificationConfiguration = .init(), linkSigner: LinkSigner? = nil
     ) {
+        self.notifications = notifications
+        self.linkSigner = linkSigner
         self.database = database
         self.policy = policy
         self.signer = signer
@@ -94,6 +101,8 @@ public final class ApprovalEngine: Sendable {
         ])
         if decision.approvers == 0 {
             try approve(&record, approvers: ["policy:auto"], actor: "policy:auto", at: now, connection: connection)
+        } else {
+            try enqueueRequested(record, connection: connection)
         }
         return try ApprovalStore.view(record, connection: connection)
     }
@@ -133,7 +142,7 @@ public final class ApprovalEngine: Sendable {
 
     /// A failure is returned, not thrown, when this transaction must still commit
     /// (an approval found past its expiry is expired on the spot).
-    private func decide(
+    func decide(
         _ params: DecideParams, by identity: Identity, connection: SQLiteConnection
     ) throws -> Result<ApprovalView, RPCError> {
         var record = try load(params.approvalID, connection: connection)
@@ -283,6 +292,7 @@ public final class ApprovalEngine: Sendable {
             try audit("completed", record, actor: identity.name, at: now, connection: connection, detail: [
                 "outcome": params.outcome.status, "detail": params.outcome.detail ?? "", "grant_id": record.grant?.grantID ?? "",
             ])
+            try enqueueCompleted(record, connection: connection)
             return try ApprovalStore.view(record, connection: connection)
         }
         notifier.signal()
@@ -408,14 +418,14 @@ public final class ApprovalEngine: Sendable {
 
     // MARK: helpers
 
-    private func load(_ approvalID: String, connection: SQLiteConnection) throws -> ApprovalRecord {
+    func load(_ approvalID: String, connection: SQLiteConnection) throws -> ApprovalRecord {
         guard let record = try ApprovalStore.find(approvalID, on: connection) else {
             throw RPCError(.notFound, reason: "APPROVAL_NOT_FOUND", "no approval \(approvalID)")
         }
         return record
     }
 
-    private func audit(
+    func audit(
         _ step: String, _ record: ApprovalRecord, actor: String, at now: Date, connection: SQLiteConnection,
         detail: [String: String] = [:]
     ) throws {

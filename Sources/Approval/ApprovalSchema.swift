@@ -83,5 +83,36 @@ enum ApprovalSchema {
                 hash TEXT NOT NULL
             );
             """),
+        Migration(2, """
+            -- The transactional outbox: a notification is written in the same
+            -- transaction as the state change that causes it, then delivered
+            -- (at least once, under a stable delivery_id) by the outbox worker.
+            CREATE TABLE deliveries (
+                delivery_id TEXT PRIMARY KEY,
+                approval_id TEXT NOT NULL REFERENCES approvals (approval_id),
+                channel TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                payload TEXT NOT NULL,
+                state TEXT NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0,
+                next_attempt_at INTEGER NOT NULL,
+                last_error TEXT,
+                created_at INTEGER NOT NULL,
+                delivered_at INTEGER
+            );
+            CREATE INDEX deliveries_due ON deliveries (state, next_attempt_at);
+            CREATE INDEX deliveries_approval ON deliveries (approval_id);
+
+            -- Approve/reject link tokens: signed, expiring, and single use.
+            CREATE TABLE link_tokens (
+                nonce TEXT PRIMARY KEY,
+                approval_id TEXT NOT NULL REFERENCES approvals (approval_id),
+                version INTEGER NOT NULL,
+                decision TEXT NOT NULL,
+                recipient TEXT NOT NULL,
+                expires_at INTEGER NOT NULL,
+                used_at INTEGER
+            );
+            """),
     ]
 }

@@ -62,6 +62,12 @@ public enum ApprovalService {
         router.register("approval.verify_audit", params: NoParams.self) { _, _ in
             try await engine.verifyAudit()
         }
+        router.register("approval.redeem_link", params: RedeemLinkParams.self, options: .init(access: .roles(["operator", "approver"]))) { params, _ in
+            try await engine.redeemLink(params)
+        }
+        router.register("approval.deliveries", params: ApprovalIDParams.self) { params, _ in
+            DeliveriesResult(deliveries: try await engine.deliveries(of: params.approvalID))
+        }
     }
 
     private static func cursor(_ afterSeq: Int64?) throws -> Int64 {

@@ -28,6 +28,8 @@ public struct ExpiryTimer: Service {
                     let next = try await engine.nextExpiry()
                     let wait = next.map { $0.timeIntervalSince(engine.clock.now()) } ?? Self.maximumSleep
                     pause = min(max(wait, Self.minimumSleep), Self.maximumSleep)
+                } catch is CancellationError {
+                    return
                 } catch {
                     engine.logger.error("expiry sweep failed", metadata: ["error": "\(error)"])
                     pause = Self.retryAfterFailure

@@ -36,7 +36,37 @@ struct ApprovalServiceCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("How long a pending approval waits when the submitter gives no expires_in.", valueName: "seconds"))
     var defaultExpirySeconds: Int = 86_400
 
+    @Option(help: ArgumentHelp("Where approve/reject links point (the HTTP gateway).", valueName: "url"))
+    var linkBaseURL = "http://127.0.0.1:8765"
+
+    @Option(help: ArgumentHelp("POST notifications to this URL (JSON, HMAC-signed).", valueName: "url"))
+    var webhookURL: String?
+
+    @Option(help: ArgumentHelp("A file holding the webhook HMAC secret (or $HITL_WEBHOOK_SECRET).", valueName: "path"))
+    var webhookSecretFile: String?
+
+    @Flag(help: "Send Slack-compatible webhook bodies ({\"text\": ...}).")
+    var slack = false
+
+    @Option(help: ArgumentHelp("Send email through this SMTP server, e.g. smtp://127.0.0.1:2525.", valueName: "url"))
+    var smtpURL: String?
+
+    @Option(help: ArgumentHelp("The sender of notification email.", valueName: "address"))
+    var mailFrom = "approvals@hitl.local"
+
+    @Option(help: ArgumentHelp("A recipient of notification email (repeatable).", valueName: "address"))
+    var mailTo: [String] = []
+
+    @Option(help: ArgumentHelp("The first retry delay of a failed notification, in ms; later ones double, up to 5 minutes.", valueName: "ms"))
+    var notifyRetryInitialMs = 1_000
+
     mutating func validate() throws {
+        guard (10...600_000).contains(notifyRetryInitialMs) else {
+            throw ValidationError("--notify-retry-initial-ms must be between 10 and 600000")
+        }
+        guard linkBaseURL.hasPrefix("http://") || linkBaseURL.hasPrefix("https://") else {
+            throw ValidationError("--link-base-url must start with http:// or https://")
+        }
         guard (10...86_400).contains(grantTTLSeconds) else {
             throw ValidationError("--grant-ttl-seconds must be between 10 and 86400")
         }
@@ -57,7 +87,8 @@ struct ApprovalServiceCommand: AsyncParsableCommand {
             throw ExitCode.failure
         }
         try await ServiceMain.run(
-            description: try ApprovalService.description(), options: options, services: [ExpiryTimer(engine: engine)]
+            description: try ApprovalService.description(), options: options,
+            services: [ExpiryTimer(engine: engine), OutboxWorker(engine: engine)]
         ) { router in
             ApprovalService.register(&router, engine: engine)
         }
@@ -78,7 +109,37 @@ struct ApprovalServiceCommand: AsyncParsableCommand {
         configuration.defaultExpiry = TimeInterval(defaultExpirySeconds)
         return ApprovalEngine(
             database: database, policy: loaded, signer: signer, clock: Self.clock(logger: logger),
-            configuration: configuration, logger: logger)
+            configuration: configuration, logger: logger, notifications: try notifications(),
+            linkSigner: try LinkSigner.loadOrCreate(in: directory))
+    }
+
+    /// The notification settings; the webhook secret comes from a file or the environment, never a flag.
+    private func notifications() throws -> NotificationConfiguration {
+        var configuration = NotificationConfiguration()
+        configuration.linkBaseURL = linkBaseURL.hasSuffix("/") ? String(linkBaseURL.dropLast()) : linkBaseURL
+        configuration.webhookURL = webhookURL
+        configuration.slack = slack
+        configuration.smtpURL = smtpURL
+        configuration.mailFrom = mailFrom
+        configuration.mailTo = mailTo
+        configuration.initialRetryDelay = TimeInterval(notifyRetryInitialMs) / 1000
+        if webhookURL != nil {
+            var secret = ProcessInfo.processInfo.environment["HITL_WEBHOOK_SECRET"] ?? ""
+            if let webhookSecretFile {
+                guard let text = try? String(contentsOfFile: webhookSecretFile, encoding: .utf8) else {
+                    throw RunDirectoryError("--webhook-secret-file \(webhookSecretFile) cannot be read")
+                }
+                secret = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            guard secret.utf8.count >= 16 else {
+                throw RunDirectoryError("a webhook needs a secret of at least 16 bytes: --webhook-secret-file or $HITL_WEBHOOK_SECRET")
+            }
+            configuration.webhookSecret = Array(secret.utf8)
+        }
+        if smtpURL != nil, mailTo.isEmpty {
+            throw RunDirectoryError("--smtp-url needs at least one --mail-to")
+        }
+        return configuration
     }
 
     /// Tests move time forward with `HITL_TEST_CLOCK_OFFSET_FILE` (a file holding
