@@ -16,7 +16,7 @@ struct ApprovalContractTests {
         guard case .array(let methods)? = discovered["methods"] else { Issue.record("no methods"); return }
         let served = Set(methods.compactMap { $0["name"]?.stringValue }.filter { $0.hasPrefix("approval.") })
         #expect(served == Set(Contract.shared.methodNames))
-        #expect(served.count == 10)
+        #expect(served.count == 12)
         await harness.stop()
     }
 

@@ -15,22 +15,26 @@ let repositoryRoot = URL(fileURLWithPath: #filePath)
 final class ApprovalHarness: @unchecked Sendable {
     let home: TestHome
     let clockFile: String
+    let policy: String?
+    let arguments: [String]
     private(set) var process: ServiceProcess
     private var clients: [String: RPCClient] = [:]
 
-    private init(home: TestHome, clockFile: String, process: ServiceProcess) {
+    private init(home: TestHome, clockFile: String, policy: String?, arguments: [String], process: ServiceProcess) {
         self.home = home
         self.clockFile = clockFile
+        self.policy = policy
+        self.arguments = arguments
         self.process = process
     }
 
     /// Starts the service with the shipped policy (or `policy`) and a test clock at offset 0.
-    static func start(policy: String? = nil, arguments: [String] = []) async throws -> ApprovalHarness {
-        let home = try TestHome.make()
+    static func start(policy: String? = nil, arguments: [String] = [], home: TestHome? = nil) async throws -> ApprovalHarness {
+        let home = try home ?? TestHome.make()
         let clockFile = home.directory.home.appendingPathComponent("clock-offset").path
         try "0".write(toFile: clockFile, atomically: true, encoding: .utf8)
         let process = try await launch(home: home, clockFile: clockFile, policy: policy, arguments: arguments)
-        return ApprovalHarness(home: home, clockFile: clockFile, process: process)
+        return ApprovalHarness(home: home, clockFile: clockFile, policy: policy, arguments: arguments, process: process)
     }
 
     private static func launch(home: TestHome, clockFile: String, policy: String?, arguments: [String]) async throws -> ServiceProcess {
@@ -57,7 +61,7 @@ final class ApprovalHarness: @unchecked Sendable {
     /// Stops the service (SIGTERM, or SIGKILL when `crash`) and starts it again.
     func restart(crash: Bool = false) async throws {
         await stop(crash: crash)
-        process = try await Self.launch(home: home, clockFile: clockFile, policy: nil, arguments: [])
+        process = try await Self.launch(home: home, clockFile: clockFile, policy: policy, arguments: arguments)
     }
 
     /// Stops the service.
@@ -69,7 +73,7 @@ final class ApprovalHarness: @unchecked Sendable {
 
     /// Starts the service again after ``stop(crash:)``.
     func startAgain() async throws {
-        process = try await Self.launch(home: home, clockFile: clockFile, policy: nil, arguments: [])
+        process = try await Self.launch(home: home, clockFile: clockFile, policy: policy, arguments: arguments)
     }
 
     func finish() async {
