@@ -182,6 +182,9 @@ public final class ApprovalEngine: Sendable {
             let approvers = try ApprovalStore.approvers(of: record, connection: connection)
             if approvers.count >= record.requiredApprovers {
                 try approve(&record, approvers: approvers, actor: identity.name, at: now, connection: connection)
+            } else if params.editedAction != nil {
+                // The edited version still needs people: tell them, with links for the new version.
+                try enqueueRequested(record, connection: connection)
             }
         }
         return .success(try ApprovalStore.view(record, connection: connection))
@@ -414,6 +417,11 @@ public final class ApprovalEngine: Sendable {
             defer { try? connection.executeScript("COMMIT") }
             return try AuditLog.verify(on: connection)
         }
+    }
+
+    /// Stops the database threads once queued work is done.
+    public func close() async {
+        await database.close()
     }
 
     // MARK: helpers

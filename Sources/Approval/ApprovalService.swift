@@ -82,6 +82,7 @@ public enum ApprovalService {
         var cursor = try cursor(params.afterSeq)
         let maximum = params.maxEvents ?? Int.max
         guard maximum >= 1 else { throw RPCError.invalidParams(field: "max_events", "must be 1 or more") }
+        // Called as a notification, nobody would hear the events (or this error): stop at once.
         guard context.canStream else {
             throw RPCError(.failedPrecondition, reason: "STREAMING_REQUIRED", "approval.watch streams events: call it with an id")
         }

@@ -92,6 +92,7 @@ struct ApprovalServiceCommand: AsyncParsableCommand {
         ) { router in
             ApprovalService.register(&router, engine: engine)
         }
+        await engine.close()
     }
 
     private func open(logger: Logger) throws -> ApprovalEngine {

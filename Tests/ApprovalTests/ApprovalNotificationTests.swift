@@ -87,7 +87,7 @@ struct ApprovalNotificationTests {
         }
         let approved = try await redeem(token(approveLink), "approve", "operator").decode(as: ApprovalView.self)
         #expect(approved.status == .approved)
-        #expect(approved.grant?.approvers == ["link:webhook"])
+        #expect(approved.grant?.approvers == ["link"])
         await expectError("approval.redeem_link", .failedPrecondition, "LINK_ALREADY_USED") {
             _ = try await redeem(token(approveLink), "approve", "operator")
         }
@@ -103,6 +103,21 @@ struct ApprovalNotificationTests {
         #expect(completion["type"] == "approval.completed")
         #expect(Self.validSignature(receiver.requests[1]))
         #expect(sink.messages[1].contains("Subject: Completed:"))
+
+        // Links fill at most one approver's place: the two-approver tier still needs a person.
+        let large = try await harness.submit(Actions.transfer("20000.00"))
+        #expect(try await Self.eventually { receiver.requests.count == 3 && sink.messages.count == 3 })
+        let largeBody = try JSONValue(parsing: String(decoding: receiver.requests[2].body, as: UTF8.self))
+        let webhookApprove = try #require(largeBody["links"]?["approve"]?.stringValue)
+        let mailApprove = try #require(sink.messages[2].split(separator: "\n").first { $0.hasPrefix("Approve: ") }?.dropFirst(9))
+        let first = try await redeem(token(webhookApprove), "approve", "operator").decode(as: ApprovalView.self)
+        #expect(first.status == .pending)
+        #expect(first.approvedBy == ["link"])
+        let second = try await redeem(token(String(mailApprove)), "approve", "operator").decode(as: ApprovalView.self)
+        #expect(second.status == .pending, "a second link counts as the same approver")
+        let decided = try await harness.decide(large.approvalID, as: "approver1")
+        #expect(decided.status == .approved)
+        #expect(decided.grant?.approvers == ["approver1", "link"])
         #expect(try await harness.verifyAudit().ok)
         await harness.stop()
     }
