@@ -1,4 +1,5 @@
 // swift-tools-version: 6.2
+import Foundation
 import PackageDescription
 
 /// Every target is built in Swift 6 mode with warnings as errors: a warning is a
@@ -21,6 +22,7 @@ let package = Package(
         .executable(name: "hitl", targets: ["hitl"]),
         .executable(name: "echo-svc", targets: ["echo-svc"]),
         .executable(name: "model-sim", targets: ["model-sim"]),
+        .executable(name: "approval-svc", targets: ["approval-svc"]),
         .library(name: "RPC", targets: ["RPC"]),
         .library(name: "RPCTesting", targets: ["RPCTesting"]),
     ],
@@ -122,6 +124,27 @@ let package = Package(
 
         // posix_spawn's GNU extensions (new session, close inherited descriptors).
         .target(name: "CSpawn"),
+        // The approval service: the policy, the queue, grants, expiry, audit, notifications.
+        .target(
+            name: "Approval",
+            dependencies: [
+                "RPC", "Banking", "SQLiteKit", "CCurl",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            resources: [.embedInCode("approval.openrpc.json")],
+            swiftSettings: strict),
+        .executableTarget(
+            name: "approval-svc",
+            dependencies: [
+                "Approval", "Banking", "RPC", "SQLiteKit", "ServiceKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict),
 
         // The bundled client, operator tool and stack supervisor.
         .target(
@@ -160,6 +183,13 @@ let package = Package(
         .testTarget(
             name: "LLMTests",
             dependencies: ["LLM", "ModelSimulator", "RPCTesting"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "ApprovalTests",
+            dependencies: [
+                "Approval", "Banking", "RPC", "RPCTesting", "SQLiteKit",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: strict),
         .testTarget(
             name: "ConformanceTests",

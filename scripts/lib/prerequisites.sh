@@ -1,6 +1,8 @@
 # Shared by scripts/stack and scripts/test: install what a fresh Debian 12
 # machine with Swift lacks. Idempotent and quiet when everything is there.
 
+hitl_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+
 # System libraries the package links (libsqlite3, libcurl) and the tools the
 # tests use (python3 for JSON Schema validation, curl for HTTP checks).
 HITL_APT_PACKAGES=(libsqlite3-dev libcurl4-openssl-dev python3 python3-venv curl)
@@ -30,7 +32,7 @@ ensure_python_jsonschema() {
     export HITL_PYTHON="$(command -v python3)"
     return
   fi
-  local venv="$root/.venv"
+  local venv="$hitl_root/.venv"
   if ! "$venv/bin/python" -c 'import jsonschema, referencing' >/dev/null 2>&1; then
     echo "==> installing Python jsonschema into .venv"
     python3 -m venv "$venv"

@@ -88,7 +88,9 @@ enum SchemaCheck {
     /// Validates `document` against the schema in `schemaPath`.
     /// - Returns: nil when valid, else the script's explanation.
     static func problems(_ document: JSONValue, schemaPath: String) async throws -> String? {
-        let run = try await Program.run("python3", [Repository.schemaCheck, schemaPath], input: Data(document.jsonText().utf8))
+        // scripts/test exports HITL_PYTHON (a python3 that has jsonschema, from .venv if needed).
+        let python = ProcessInfo.processInfo.environment["HITL_PYTHON"] ?? "python3"
+        let run = try await Program.run(python, [Repository.schemaCheck, schemaPath], input: Data(document.jsonText().utf8))
         return run.status == 0 ? nil : "scripts/jsonschema-check exited \(run.status):\n\(run.output)"
     }
 

@@ -1,0 +1,515 @@
+import Banking
+import Foundation
+import Logging
+import RPC
+import SQLiteKit
+
+/// How long things last.
+public struct ApprovalConfiguration: Sendable {
+    /// How long a grant stays valid: minutes, so a grant that leaks is soon useless.
+    public var grantTTL: TimeInterval = 300
+    /// How long a pending approval waits for people when the submitter gives no `expires_in`.
+    public var defaultExpiry: TimeInterval = 86_400
+    /// The longest `expires_in` accepted: a month; anything longer is forgotten, not pending.
+    public var maximumExpiry: TimeInterval = 30 * 86_400
+
+    public init() {}
+}
+
+/// The approval queue: every operation is one durable transaction that also
+/// appends its events and audit records, so state, events and audit never disagree.
+public final class ApprovalEngine: Sendable {
+    /// Approvals one expiry sweep handles in one transaction: keeps a sweep short.
+    static let expiryBatch = 500
+
+    let database: SQLiteDatabase
+    let policy: Policy
+    let signer: GrantSigner
+    let clock: ApprovalClock
+    let configuration: ApprovalConfiguration
+    let notifier = EventNotifier()
+    let logger: Logger
+    let notifications: NotificationConfiguration
+    let linkSigner: LinkSigner?
+
+    /// - Parameters:
+    ///   - database: the approval database (opened with ``ApprovalEngine/migrations``).
+    ///   - policy: the validated policy.
+    ///   - signer: the grant signing key.
+    ///   - clock: where time comes from.
+    ///   - configuration: lifetimes.
+    ///   - logger: for the service's log.
+    ///   - notifications: where notices go (default: nowhere).
+    ///   - linkSigner: signs approve/reject links (nil: notices carry no links, redeem_link refuses).
+    public init(
+        database: SQLiteDatabase, policy: Policy, signer: GrantSigner, clock: ApprovalClock = .system,
+        configuration: ApprovalConfiguration = .init(), logger: Logger,
+        notifications: NotificationConfiguration = .init(), linkSigner: LinkSigner? = nil
+    ) {
+        self.notifications = notifications
+        self.linkSigner = linkSigner
+        self.database = database
+        self.policy = policy
+        self.signer = signer
+        self.clock = clock
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// The schema the database needs.
+    public static var migrations: [Migration] { ApprovalSchema.migrations }
+
+    // MARK: submit
+
+    func submit(_ params: SubmitParams, by identity: Identity) async throws -> ApprovalView {
+        try Validate.text(params.runID, field: "run_id", maximum: Validate.maximumIDLength)
+        try Validate.text(params.callID, field: "call_id", maximum: Validate.maximumIDLength)
+        try Validate.text(params.requestedBy, field: "requested_by", maximum: Validate.maximumNameLength)
+        try Validate.action(params.action, field: "action")
+        let expiresIn = try expiry(params.expiresIn)
+        let view = try await database.write { [self] connection in
+            try submit(params, expiresIn: expiresIn, by: identity, connection: connection)
+        }
+        notifier.signal()
+        return view
+    }
+
+    private func submit(
+        _ params: SubmitParams, expiresIn: TimeInterval, by identity: Identity, connection: SQLiteConnection
+    ) throws -> ApprovalView {
+        if let existing = try ApprovalStore.find(runID: params.runID, callID: params.callID, on: connection) {
+            guard existing.originalAction == params.action else {
+                throw RPCError(.alreadyExists, reason: "IDEMPOTENCY_KEY_REUSED",
+                    "run \(params.runID) call \(params.callID) was already submitted with a different action (approval \(existing.approvalID))")
+            }
+            return try ApprovalStore.view(existing, connection: connection)
+        }
+        let now = clock.now()
+        let nowMs = ApprovalTime.milliseconds(now)
+        let decision = policy.evaluate(params.action)
+        var record = ApprovalRecord(
+            seq: 0, approvalID: Identifiers.make(prefix: "ap_", bytes: 15), runID: params.runID, callID: params.callID,
+            version: 1, status: .pending, action: params.action, originalAction: params.action,
+            requestedBy: params.requestedBy, submittedBy: identity.name, requiredApprovers: decision.approvers,
+            policyVersion: decision.version, policyRule: decision.rule, createdAt: nowMs, updatedAt: nowMs,
+            expiresAt: ApprovalTime.milliseconds(now.addingTimeInterval(expiresIn)))
+        try ApprovalStore.insert(record, on: connection)
+        try ApprovalStore.appendEvent("submitted", for: record, actor: identity.name, at: nowMs, connection: connection)
+        try audit("submitted", record, actor: identity.name, at: now, connection: connection, detail: [
+            "requested_by": params.requestedBy, "required_approvers": "\(decision.approvers)", "policy_rule": decision.rule,
+            "expires_at": ApprovalTime.format(milliseconds: record.expiresAt),
+        ])
+        if decision.approvers == 0 {
+            try approve(&record, approvers: ["policy:auto"], actor: "policy:auto", at: now, connection: connection)
+        } else {
+            try enqueueRequested(record, connection: connection)
+        }
+        return try ApprovalStore.view(record, connection: connection)
+    }
+
+    private func expiry(_ seconds: Int64?) throws -> TimeInterval {
+        guard let seconds else { return configuration.defaultExpiry }
+        guard seconds >= 1, TimeInterval(seconds) <= configuration.maximumExpiry else {
+            throw RPCError.invalidParams(
+                field: "expires_in", "must be between 1 and \(Int64(configuration.maximumExpiry)) seconds",
+                reason: "EXPIRY_OUT_OF_RANGE")
+        }
+        return TimeInterval(seconds)
+    }
+
+    // MARK: decide
+
+    func decide(_ params: DecideParams, by identity: Identity) async throws -> ApprovalView {
+        try Validate.text(params.approvalID, field: "approval_id", maximum: Validate.maximumIDLength)
+        try Validate.optionalText(params.reason, field: "reason", maximum: Validate.maximumReasonLength)
+        if let edited = params.editedAction {
+            guard params.decision == .approve else {
+                throw RPCError.invalidParams(
+                    field: "edited_action", "only an approval can carry an edited action; a rejection rejects the action as submitted",
+                    reason: "EDIT_REQUIRES_APPROVE")
+            }
+            try Validate.action(edited, field: "edited_action")
+        }
+        if let version = params.version, version < 1 {
+            throw RPCError.invalidParams(field: "version", "must be 1 or more")
+        }
+        let outcome = try await database.write { [self] connection -> Result<ApprovalView, RPCError> in
+            try decide(params, by: identity, connection: connection)
+        }
+        notifier.signal()
+        return try outcome.get()
+    }
+
+    /// A failure is returned, not thrown, when this transaction must still commit
+    /// (an approval found past its expiry is expired on the spot).
+    func decide(
+        _ params: DecideParams, by identity: Identity, connection: SQLiteConnection
+    ) throws -> Result<ApprovalView, RPCError> {
+        var record = try load(params.approvalID, connection: connection)
+        let now = clock.now()
+        if try expireIfDue(&record, now: now, connection: connection) { return .failure(Self.notDecidable(record)) }
+        guard record.status == .pending else { throw Self.notDecidable(record) }
+        guard identity.name != record.submittedBy, identity.name != record.requestedBy else {
+            throw RPCError(.permissionDenied, reason: "REQUESTER_CANNOT_DECIDE",
+                "\(identity.name) requested this action and cannot decide it; another approver must")
+        }
+        if let version = params.version, version != record.version {
+            throw RPCError(.failedPrecondition, reason: "VERSION_MISMATCH",
+                "approval \(record.approvalID) is at version \(record.version), not \(version): it was edited; review it again",
+                details: ["version": .int(record.version)])
+        }
+        if let edited = params.editedAction, edited != record.action {
+            try edit(&record, to: edited, by: identity, reason: params.reason, at: now, connection: connection)
+        } else if let previous = try ApprovalStore.vote(of: identity.name, on: record, connection: connection) {
+            guard previous == params.decision else {
+                throw RPCError(.failedPrecondition, reason: "APPROVER_ALREADY_VOTED",
+                    "\(identity.name) already voted '\(previous.rawValue)' on version \(record.version); a vote cannot be changed")
+            }
+            return .success(try ApprovalStore.view(record, connection: connection))  // a retry counts once
+        } else {
+            try vote(params.decision, on: record, by: identity, reason: params.reason, at: now, connection: connection)
+        }
+        switch params.decision {
+        case .reject:
+            record.status = .rejected
+            record.reason = params.reason
+            record.updatedAt = ApprovalTime.milliseconds(now)
+            try ApprovalStore.update(record, on: connection)
+            try ApprovalStore.appendEvent(
+                "rejected", for: record, actor: identity.name, at: record.updatedAt, reason: params.reason, connection: connection)
+            try audit("rejected", record, actor: identity.name, at: now, connection: connection, detail: ["reason": params.reason ?? ""])
+        case .approve:
+            let approvers = try ApprovalStore.approvers(of: record, connection: connection)
+            if approvers.count >= record.requiredApprovers {
+                try approve(&record, approvers: approvers, actor: identity.name, at: now, connection: connection)
+            } else if params.editedAction != nil {
+                // The edited version still needs people: tell them, with links for the new version.
+                try enqueueRequested(record, connection: connection)
+            }
+        }
+        return .success(try ApprovalStore.view(record, connection: connection))
+    }
+
+    /// An approver's edit makes a new version, decided by the policy again; the
+    /// editor's approval counts for the new version, earlier votes do not.
+    private func edit(
+        _ record: inout ApprovalRecord, to action: Action, by identity: Identity, reason: String?, at now: Date,
+        connection: SQLiteConnection
+    ) throws {
+        let previous = record.version
+        let decision = policy.evaluate(action)
+        record.version += 1
+        record.action = action
+        // A person approved the edited action, so it needs at least that one person.
+        record.requiredApprovers = max(decision.approvers, 1)
+        record.policyVersion = decision.version
+        record.policyRule = decision.rule
+        record.updatedAt = ApprovalTime.milliseconds(now)
+        try ApprovalStore.update(record, on: connection)
+        try ApprovalStore.addVersion(record, editedBy: identity.name, on: connection)
+        try ApprovalStore.appendEvent("edited", for: record, actor: identity.name, at: record.updatedAt, reason: reason, connection: connection)
+        try audit("edited", record, actor: identity.name, at: now, connection: connection, detail: [
+            "previous_version": "\(previous)", "required_approvers": "\(record.requiredApprovers)", "policy_rule": decision.rule,
+        ])
+        try vote(.approve, on: record, by: identity, reason: reason, at: now, connection: connection)
+    }
+
+    private func vote(
+        _ decision: Decision, on record: ApprovalRecord, by identity: Identity, reason: String?, at now: Date,
+        connection: SQLiteConnection
+    ) throws {
+        try ApprovalStore.recordVote(
+            decision, by: identity.name, reason: reason, on: record, at: ApprovalTime.milliseconds(now), connection: connection)
+        try audit("vote", record, actor: identity.name, at: now, connection: connection, detail: [
+            "decision": decision.rawValue, "reason": reason ?? "",
+        ])
+    }
+
+    /// Issues the grant for the current version and marks the approval approved.
+    private func approve(
+        _ record: inout ApprovalRecord, approvers: [String], actor: String, at now: Date, connection: SQLiteConnection
+    ) throws {
+        precondition(record.status == .pending, "only a pending approval can be approved")
+        precondition(!approvers.isEmpty, "a grant names who approved")
+        let body = Grant.Body(
+            grantID: Identifiers.make(prefix: "gr_", bytes: 18), approvalID: record.approvalID,
+            approvalVersion: record.version, runID: record.runID, callID: record.callID, action: record.action,
+            idempotencyKey: "\(record.runID):\(record.callID)", approvers: approvers, policyVersion: record.policyVersion,
+            issuedAt: now, expiresAt: now.addingTimeInterval(configuration.grantTTL), keyID: signer.keyID)
+        let grant = try signer.sign(body)
+        precondition(grant.action == record.action, "a grant binds exactly the approved version's action")
+        record.grant = grant
+        record.status = .approved
+        record.updatedAt = ApprovalTime.milliseconds(now)
+        try ApprovalStore.update(record, on: connection)
+        try ApprovalStore.appendEvent("approved", for: record, actor: actor, at: record.updatedAt, connection: connection)
+        try audit("approved", record, actor: actor, at: now, connection: connection, detail: [
+            "grant_id": grant.grantID, "approvers": approvers.sorted().joined(separator: ","), "grant_expires_at": grant.expiresAt,
+        ])
+    }
+
+    // MARK: cancel, complete
+
+    func cancel(_ params: CancelParams, by identity: Identity) async throws -> ApprovalView {
+        try Validate.text(params.approvalID, field: "approval_id", maximum: Validate.maximumIDLength)
+        try Validate.text(params.reason, field: "reason", maximum: Validate.maximumReasonLength)
+        let outcome = try await database.write { [self] connection -> Result<ApprovalView, RPCError> in
+            var record = try load(params.approvalID, connection: connection)
+            let now = clock.now()
+            if try expireIfDue(&record, now: now, connection: connection) { return .failure(Self.notDecidable(record)) }
+            if record.status == .cancelled { return .success(try ApprovalStore.view(record, connection: connection)) }
+            guard record.status == .pending else { throw Self.notDecidable(record) }
+            record.status = .cancelled
+            record.reason = params.reason
+            record.updatedAt = ApprovalTime.milliseconds(now)
+            try ApprovalStore.update(record, on: connection)
+            try ApprovalStore.appendEvent(
+                "cancelled", for: record, actor: identity.name, at: record.updatedAt, reason: params.reason, connection: connection)
+            try audit("cancelled", record, actor: identity.name, at: now, connection: connection, detail: ["reason": params.reason])
+            return .success(try ApprovalStore.view(record, connection: connection))
+        }
+        notifier.signal()
+        return try outcome.get()
+    }
+
+    func complete(_ params: CompleteParams, by identity: Identity) async throws -> ApprovalView {
+        try Validate.text(params.approvalID, field: "approval_id", maximum: Validate.maximumIDLength)
+        guard ["succeeded", "failed"].contains(params.outcome.status) else {
+            throw RPCError.invalidParams(field: "outcome.status", "must be 'succeeded' or 'failed'")
+        }
+        try Validate.optionalText(params.outcome.detail, field: "outcome.detail", maximum: Validate.maximumReasonLength)
+        let view = try await database.write { [self] connection in
+            var record = try load(params.approvalID, connection: connection)
+            if record.status == .completed, record.outcome == params.outcome {
+                return try ApprovalStore.view(record, connection: connection)  // a retry
+            }
+            guard record.status == .approved else { throw Self.notCompletable(record) }
+            let now = clock.now()
+            record.status = .completed
+            record.outcome = params.outcome
+            record.updatedAt = ApprovalTime.milliseconds(now)
+            try ApprovalStore.update(record, on: connection)
+            try ApprovalStore.appendEvent(
+                "completed", for: record, actor: identity.name, at: record.updatedAt, reason: params.outcome.detail,
+                connection: connection)
+            try audit("completed", record, actor: identity.name, at: now, connection: connection, detail: [
+                "outcome": params.outcome.status, "detail": params.outcome.detail ?? "", "grant_id": record.grant?.grantID ?? "",
+            ])
+            try enqueueCompleted(record, connection: connection)
+            return try ApprovalStore.view(record, connection: connection)
+        }
+        notifier.signal()
+        return view
+    }
+
+    // MARK: expiry
+
+    /// Expires every pending approval whose time has passed.
+    /// - Returns: how many expired.
+    /// - Throws: ``SQLiteError``.
+    @discardableResult
+    public func expireDue() async throws -> Int {
+        var total = 0
+        while true {
+            let count = try await database.write { [self] connection in
+                let now = clock.now()
+                let due = try connection.query(
+                    "SELECT approval_id FROM approvals WHERE status = 'pending' AND expires_at <= ? ORDER BY expires_at LIMIT ?",
+                    [.integer(ApprovalTime.milliseconds(now)), .integer(Int64(Self.expiryBatch))]) { $0.text(0) }
+                for approvalID in due {
+                    var record = try load(approvalID, connection: connection)
+                    _ = try expireIfDue(&record, now: now, connection: connection)
+                }
+                return due.count
+            }
+            total += count
+            if count < Self.expiryBatch { break }
+        }
+        if total > 0 {
+            notifier.signal()
+            logger.info("approvals expired", metadata: ["approval.count": "\(total)"])
+        }
+        return total
+    }
+
+    /// When the next pending approval expires, if any is pending.
+    public func nextExpiry() async throws -> Date? {
+        try await database.read { connection in
+            try connection.queryOne("SELECT MIN(expires_at) FROM approvals WHERE status = 'pending'") { $0.optionalInt(0) } ?? nil
+        }.map { ApprovalTime.date(milliseconds: $0) }
+    }
+
+    /// Expires `record` if it is pending and past its time. Returns whether it did.
+    private func expireIfDue(_ record: inout ApprovalRecord, now: Date, connection: SQLiteConnection) throws -> Bool {
+        let nowMs = ApprovalTime.milliseconds(now)
+        guard record.status == .pending, record.expiresAt <= nowMs else { return false }
+        record.status = .expired
+        record.reason = "no decision before \(ApprovalTime.format(milliseconds: record.expiresAt))"
+        record.updatedAt = nowMs
+        try ApprovalStore.update(record, on: connection)
+        try ApprovalStore.appendEvent("expired", for: record, actor: "system:expiry", at: nowMs, reason: record.reason, connection: connection)
+        try audit("expired", record, actor: "system:expiry", at: now, connection: connection, detail: [
+            "expires_at": ApprovalTime.format(milliseconds: record.expiresAt),
+        ])
+        return true
+    }
+
+    // MARK: reads
+
+    func get(_ approvalID: String) async throws -> ApprovalView {
+        try Validate.text(approvalID, field: "approval_id", maximum: Validate.maximumIDLength)
+        return try await database.read { [self] connection in
+            try ApprovalStore.view(try load(approvalID, connection: connection), connection: connection)
+        }
+    }
+
+    func list(_ params: ListParams) async throws -> ListResult {
+        let limit = params.limit ?? Validate.defaultPageSize
+        guard (1...Validate.maximumPageSize).contains(limit) else {
+            throw RPCError.invalidParams(field: "limit", "must be between 1 and \(Validate.maximumPageSize)")
+        }
+        var after: Int64 = 0
+        if let cursor = params.cursor {
+            guard cursor.hasPrefix("c"), let value = Int64(cursor.dropFirst()), value >= 0 else {
+                throw RPCError.invalidParams(field: "cursor", "is not a cursor this service returned", reason: "INVALID_CURSOR")
+            }
+            after = value
+        }
+        try Validate.optionalText(params.runID, field: "run_id", maximum: Validate.maximumIDLength)
+        let start = after
+        return try await database.read { connection in
+            var sql = "SELECT \(ApprovalStore.columns) FROM approvals WHERE seq > ?"
+            var values: [SQLiteValue] = [.integer(start)]
+            if let status = params.status {
+                sql += " AND status = ?"
+                values.append(.text(status.rawValue))
+            }
+            if let runID = params.runID {
+                sql += " AND run_id = ?"
+                values.append(.text(runID))
+            }
+            sql += " ORDER BY seq LIMIT ?"
+            values.append(.integer(Int64(limit + 1)))
+            let seqs = try connection.query(sql, values) { $0.text(1) }
+            let page = try seqs.prefix(limit).map { try self.load($0, connection: connection) }
+            let views = try page.map { try ApprovalStore.view($0, connection: connection) }
+            let next = seqs.count > limit ? page.last.map { "c\($0.seq)" } : nil
+            return ListResult(approvals: views, nextCursor: next)
+        }
+    }
+
+    func events(after seq: Int64, limit: Int) async throws -> [ApprovalEvent] {
+        try await database.read { connection in try ApprovalStore.events(after: seq, limit: limit, connection: connection) }
+    }
+
+    func audit(of approvalID: String) async throws -> [AuditRecord] {
+        try Validate.text(approvalID, field: "approval_id", maximum: Validate.maximumIDLength)
+        return try await database.read { [self] connection in
+            _ = try load(approvalID, connection: connection)
+            return try AuditLog.records(of: approvalID, on: connection)
+        }
+    }
+
+    func verifyAudit() async throws -> AuditVerification {
+        try await database.read { connection in
+            // One snapshot: records appended during the walk must not look like a broken head.
+            try connection.executeScript("BEGIN")
+            defer { try? connection.executeScript("COMMIT") }
+            return try AuditLog.verify(on: connection)
+        }
+    }
+
+    /// Stops the database threads once queued work is done.
+    public func close() async {
+        await database.close()
+    }
+
+    // MARK: helpers
+
+    func load(_ approvalID: String, connection: SQLiteConnection) throws -> ApprovalRecord {
+        guard let record = try ApprovalStore.find(approvalID, on: connection) else {
+            throw RPCError(.notFound, reason: "APPROVAL_NOT_FOUND", "no approval \(approvalID)")
+        }
+        return record
+    }
+
+    func audit(
+        _ step: String, _ record: ApprovalRecord, actor: String, at now: Date, connection: SQLiteConnection,
+        detail: [String: String] = [:]
+    ) throws {
+        try AuditLog.append(
+            .init(at: now, approvalID: record.approvalID, step: step, actor: actor, version: record.version,
+                  policyVersion: record.policyVersion, action: record.action, detail: detail),
+            on: connection)
+    }
+
+    /// Why a decision (or cancellation) is refused: the approval is no longer pending.
+    static func notDecidable(_ record: ApprovalRecord) -> RPCError {
+        let (reason, what): (String, String) = switch record.status {
+        case .approved: ("ALREADY_APPROVED", "was already approved")
+        case .rejected: ("ALREADY_REJECTED", "was already rejected")
+        case .cancelled: ("APPROVAL_CANCELLED", "was cancelled")
+        case .expired: ("APPROVAL_EXPIRED", "expired at \(ApprovalTime.format(milliseconds: record.expiresAt))")
+        case .completed: ("ALREADY_COMPLETED", "was already approved and executed")
+        case .pending: ("NOT_PENDING", "is pending")
+        }
+        return RPCError(.failedPrecondition, reason: reason, "approval \(record.approvalID) \(what); it can no longer be decided",
+            details: ["approval_status": .string(record.status.rawValue)])
+    }
+
+    /// Why `complete` is refused.
+    static func notCompletable(_ record: ApprovalRecord) -> RPCError {
+        if record.status == .completed {
+            return RPCError(.failedPrecondition, reason: "ALREADY_COMPLETED",
+                "approval \(record.approvalID) was already completed with outcome '\(record.outcome?.status ?? "")'",
+                details: ["approval_status": .string(record.status.rawValue)])
+        }
+        return RPCError(.failedPrecondition, reason: "NOT_APPROVED",
+            "approval \(record.approvalID) is \(record.status.rawValue); only an approved action can be completed",
+            details: ["approval_status": .string(record.status.rawValue)])
+    }
+}
+
+/// Random identifiers: base64url of random bytes behind a prefix.
+enum Identifiers {
+    static func make(prefix: String, bytes: Int) -> String {
+        var generator = SystemRandomNumberGenerator()
+        return prefix + Base64URL.encode((0..<bytes).map { _ in UInt8.random(in: 0...255, using: &generator) })
+    }
+}
+
+/// Limits on what callers send, each with why.
+enum Validate {
+    /// run_id and call_id: two of them plus ':' must fit the grant's 256-byte idempotency key.
+    static let maximumIDLength = 120
+    /// requested_by: a person's or system's name, not a document.
+    static let maximumNameLength = 128
+    /// Reasons and details: a paragraph for people, not a payload.
+    static let maximumReasonLength = 1_000
+    /// list pages: enough for a screen of approvals.
+    static let defaultPageSize = 50
+    /// list pages: bounded response size (each approval is about 1 KiB).
+    static let maximumPageSize = 500
+
+    static func text(_ value: String, field: String, maximum: Int) throws {
+        guard !value.isEmpty else { throw RPCError.invalidParams(field: field, "must not be empty") }
+        try optionalText(value, field: field, maximum: maximum)
+    }
+
+    static func optionalText(_ value: String?, field: String, maximum: Int) throws {
+        guard let value else { return }
+        guard value.count <= maximum else { throw RPCError.invalidParams(field: field, "must be at most \(maximum) characters") }
+        guard !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control && $0 != "\n" }) else {
+            throw RPCError.invalidParams(field: field, "must not contain control characters")
+        }
+    }
+
+    static func action(_ action: Action, field: String) throws {
+        do {
+            try action.validate()
+        } catch let error as GrantFormatError {
+            let name = error.field.hasPrefix("action.") ? field + error.field.dropFirst("action".count) : error.field
+            throw RPCError.invalidParams(field: name, error.message)
+        }
+    }
+}

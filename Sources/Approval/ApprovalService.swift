@@ -1,0 +1,108 @@
+import Foundation
+import RPC
+
+/// The `approval.*` methods on the RPC core.
+public enum ApprovalService {
+    /// Events one `approval.events` page returns by default.
+    static let defaultEventPage = 100
+    /// The largest `approval.events` page: bounded response size.
+    static let maximumEventPage = 1_000
+    /// Events `approval.watch` reads from the database at a time while catching up.
+    static let watchPage = 256
+
+    /// The service's name, version and contract.
+    /// - Throws: when the embedded contract is not JSON.
+    public static func description() throws -> RPCServiceDescription {
+        try RPCServiceDescription(name: "approval", openRPC: PackageResources.approval_openrpc_json)
+    }
+
+    /// Registers every `approval.*` method.
+    /// - Parameters:
+    ///   - router: the router being built.
+    ///   - engine: the approval queue.
+    public static func register(_ router: inout RPCRouterBuilder, engine: ApprovalEngine) {
+        let agent = RPCMethodOptions(access: .roles(["agent"]))
+        let approver = RPCMethodOptions(access: .roles(["approver"]))
+        let executor = RPCMethodOptions(access: .roles(["agent", "operator"]))
+
+        router.register("approval.submit", params: SubmitParams.self, options: agent) { params, context in
+            try await engine.submit(params, by: try context.requireIdentity())
+        }
+        router.register("approval.decide", params: DecideParams.self, options: approver) { params, context in
+            try await engine.decide(params, by: try context.requireIdentity())
+        }
+        router.register("approval.cancel", params: CancelParams.self, options: executor) { params, context in
+            try await engine.cancel(params, by: try context.requireIdentity())
+        }
+        router.register("approval.complete", params: CompleteParams.self, options: executor) { params, context in
+            try await engine.complete(params, by: try context.requireIdentity())
+        }
+        router.register("approval.get", params: ApprovalIDParams.self) { params, _ in
+            try await engine.get(params.approvalID)
+        }
+        router.register("approval.list", params: ListParams.self) { params, _ in
+            try await engine.list(params)
+        }
+        router.register("approval.events", params: EventsParams.self) { params, _ in
+            let after = try cursor(params.afterSeq)
+            let limit = params.limit ?? defaultEventPage
+            guard (1...maximumEventPage).contains(limit) else {
+                throw RPCError.invalidParams(field: "limit", "must be between 1 and \(maximumEventPage)")
+            }
+            let events = try await engine.events(after: after, limit: limit + 1)
+            let page = Array(events.prefix(limit))
+            return EventsResult(events: page, lastSeq: page.last?.seq ?? after, hasMore: events.count > limit)
+        }
+        router.register("approval.watch", params: WatchParams.self, options: .init(streaming: true)) { params, context in
+            try await watch(params, engine: engine, context: context)
+        }
+        router.register("approval.audit", params: ApprovalIDParams.self) { params, _ in
+            AuditResult(records: try await engine.audit(of: params.approvalID))
+        }
+        router.register("approval.verify_audit", params: NoParams.self) { _, _ in
+            try await engine.verifyAudit()
+        }
+        router.register("approval.redeem_link", params: RedeemLinkParams.self, options: .init(access: .roles(["operator", "approver"]))) { params, _ in
+            try await engine.redeemLink(params)
+        }
+        router.register("approval.deliveries", params: ApprovalIDParams.self) { params, _ in
+            DeliveriesResult(deliveries: try await engine.deliveries(of: params.approvalID))
+        }
+    }
+
+    private static func cursor(_ afterSeq: Int64?) throws -> Int64 {
+        let after = afterSeq ?? 0
+        guard after >= 0 else { throw RPCError.invalidParams(field: "after_seq", "must be 0 or more") }
+        return after
+    }
+
+    /// Sends every event after the cursor, then each new one as it commits, until
+    /// `max_events` were sent or the call is cancelled.
+    private static func watch(_ params: WatchParams, engine: ApprovalEngine, context: RPCContext) async throws -> WatchResult {
+        var cursor = try cursor(params.afterSeq)
+        let maximum = params.maxEvents ?? Int.max
+        guard maximum >= 1 else { throw RPCError.invalidParams(field: "max_events", "must be 1 or more") }
+        // Called as a notification, nobody would hear the events (or this error): stop at once.
+        guard context.canStream else {
+            throw RPCError(.failedPrecondition, reason: "STREAMING_REQUIRED", "approval.watch streams events: call it with an id")
+        }
+        guard let subscription = engine.notifier.subscribe() else {
+            throw RPCError(.resourceExhausted, reason: "TOO_MANY_WATCHERS", "too many watchers; use approval.events to poll")
+        }
+        defer { engine.notifier.unsubscribe(subscription.id) }
+        var wakeUps = subscription.stream.makeAsyncIterator()
+        var sent = 0
+        while true {
+            let page = try await engine.events(after: cursor, limit: min(watchPage, maximum - sent))
+            for event in page {
+                context.emit(event)
+                cursor = event.seq
+                sent += 1
+            }
+            if sent >= maximum { return WatchResult(lastSeq: cursor, sent: sent) }
+            if page.count == watchPage { continue }
+            guard await wakeUps.next() != nil else { throw CancellationError() }
+            try Task.checkCancellation()
+        }
+    }
+}
