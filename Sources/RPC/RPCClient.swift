@@ -171,6 +171,11 @@ public final class RPCClient: Sendable {
     }
 
     private func encode<Params: Encodable>(id: Int64?, method: String, params: Params, options: CallOptions, deadline: NIODeadline) throws -> Data {
+        // Params are merged with `_meta` into one object, so they must be an object.
+        // Typed params are structs; only a JSONValue passed through can be anything else.
+        if let value = params as? JSONValue, case .object = value {} else if params is JSONValue {
+            throw RPCError.invalidParams(field: "params", "params must be a JSON object of named parameters")
+        }
         let remaining = max(0, (deadline - .now()).nanoseconds / 1_000_000)
         let meta = RequestMeta(
             deadlineMs: remaining, traceparent: (options.trace?.child() ?? .random()).description, token: options.token ?? token)

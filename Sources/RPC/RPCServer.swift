@@ -175,7 +175,11 @@ public enum SocketPath {
             throw ServerStartupError(
                 "the socket folder \(folder) must belong to this user and be private (mode 0700); it is \(String(info.st_mode & 0o777, radix: 8)). Run `chmod 700 \(folder)`.")
         }
-        guard FileManager.default.fileExists(atPath: path) else { return }
+        var existing = stat()
+        guard lstat(path, &existing) == 0 else { return }
+        guard existing.st_mode & S_IFMT == S_IFSOCK else {
+            throw ServerStartupError("\(path) exists and is not a socket; move it away (nothing was deleted)")
+        }
         if isLive(path) {
             throw ServerStartupError(
                 "another process is already serving on \(path); stop it first (scripts/stack down) or use another HITL_HOME")
