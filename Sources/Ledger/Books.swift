@@ -1,0 +1,162 @@
+import Banking
+import Foundation
+import RPC
+import SQLiteKit
+
+/// An account row, read inside a transaction.
+struct AccountRow {
+    let name: String
+    let displayName: String
+    let kind: String
+    let currency: String
+    let balance: Int64
+    var isExternal: Bool { kind == "external" }
+}
+
+/// The state of a hold.
+enum HoldState: String, Sendable {
+    case pending, posted, voided, expired
+}
+
+/// The books' primitive operations, run on the writer connection inside a
+/// request's savepoint (or on a reader, for the `read` ones). Every function
+/// here trusts its inputs to be validated and asserts what must hold.
+enum Books {
+    static func account(_ db: SQLiteConnection, _ name: String) throws -> AccountRow? {
+        try db.queryOne(
+            "SELECT name, display_name, kind, currency, balance FROM accounts WHERE name = ?", [.text(name)]
+        ) { AccountRow(name: $0.text(0), displayName: $0.text(1), kind: $0.text(2), currency: $0.text(3), balance: $0.int(4)) }
+    }
+
+    static func requireAccount(_ db: SQLiteConnection, _ name: String, field: String, currency: String) throws -> AccountRow {
+        guard let row = try account(db, name) else { throw LedgerError.accountNotFound(name, field: field) }
+        guard row.currency == currency else { throw LedgerError.currencyMismatch(name, has: row.currency, wanted: currency) }
+        return row
+    }
+
+    /// Funds reserved on `account` by pending holds that have not expired at `now`.
+    static func held(_ db: SQLiteConnection, _ account: String, now: Int64) throws -> Int64 {
+        try db.queryOne(
+            "SELECT COALESCE(SUM(amount), 0) FROM holds WHERE from_account = ? AND state = 'pending' AND expires_at > ?",
+            [.text(account), .integer(now)]) { $0.int(0) } ?? 0
+    }
+
+    /// Marks the account's pending holds past their expiry as expired (their
+    /// funds stopped counting at `expires_at` already; this records it).
+    static func expireHolds(_ db: SQLiteConnection, of account: String, now: Int64) throws {
+        try db.execute(
+            "UPDATE holds SET state = 'expired', resolved_at = ? WHERE from_account = ? AND state = 'pending' AND expires_at <= ?",
+            [.integer(now), .text(account), .integer(now)])
+    }
+
+    /// Throws INSUFFICIENT_FUNDS unless `payer` has `amount` available beyond
+    /// the funds its pending holds reserve. The external account may go negative.
+    static func requireFunds(_ db: SQLiteConnection, _ payer: AccountRow, _ amount: Int64, now: Int64) throws {
+        guard !payer.isExternal else { return }
+        try expireHolds(db, of: payer.name, now: now)
+        let available = payer.balance - (try held(db, payer.name, now: now))
+        guard available >= amount else { throw LedgerError.insufficientFunds(payer.name, available: available, wanted: amount) }
+    }
+
+    /// Writes one balanced entry: the entry, its two postings, both balances.
+    /// - Returns: the entry id.
+    static func post(
+        _ db: SQLiteConnection, kind: String, from payer: AccountRow, to payee: AccountRow, amount: Int64, currency: String,
+        memo: String?, idempotencyKey: String?, grantID: String?, holdID: String?, now: Int64
+    ) throws -> Int64 {
+        precondition(amount > 0 && payer.name != payee.name, "an entry moves a positive amount between two accounts")
+        let payerAfter = payer.balance - amount
+        let (payeeAfter, overflow) = payee.balance.addingReportingOverflow(amount)
+        precondition(!overflow, "balances are bounded far below Int64")
+        precondition(payer.isExternal || payerAfter >= 0, "a customer account is never overdrawn")
+        try db.execute(
+            "INSERT INTO entries (kind, amount, currency, memo, idempotency_key, grant_id, hold_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [.text(kind), .integer(amount), .text(currency), memo.map { .text($0) } ?? .null,
+             idempotencyKey.map { .text($0) } ?? .null, grantID.map { .text($0) } ?? .null,
+             holdID.map { .text($0) } ?? .null, .integer(now)])
+        let entryID = db.lastInsertRowID
+        try db.execute(
+            "INSERT INTO postings (entry_id, account, amount, balance_after) VALUES (?, ?, ?, ?), (?, ?, ?, ?)",
+            [.integer(entryID), .text(payer.name), .integer(-amount), .integer(payerAfter),
+             .integer(entryID), .text(payee.name), .integer(amount), .integer(payeeAfter)])
+        try db.execute("UPDATE accounts SET balance = ? WHERE name = ?", [.integer(payerAfter), .text(payer.name)])
+        try db.execute("UPDATE accounts SET balance = ? WHERE name = ?", [.integer(payeeAfter), .text(payee.name)])
+        return entryID
+    }
+
+    /// A movement entry as its result: the same values every time it is read.
+    static func entry(_ db: SQLiteConnection, _ entryID: Int64) throws -> EntryResult? {
+        try db.queryOne("""
+            SELECT e.id, e.kind, e.amount, e.currency, e.memo, e.idempotency_key, e.grant_id, e.created_at,
+                   (SELECT account FROM postings WHERE entry_id = e.id AND amount < 0),
+                   (SELECT account FROM postings WHERE entry_id = e.id AND amount > 0)
+            FROM entries e WHERE e.id = ?
+            """, [.integer(entryID)]) { row in
+            EntryResult(
+                entryID: row.int(0), kind: row.text(1), from: row.text(8), to: row.text(9), amount: Money.format(row.int(2)),
+                currency: row.text(3), memo: row.optionalText(4), idempotencyKey: row.text(5), grantID: row.text(6),
+                createdAt: LedgerTime.format(milliseconds: row.int(7)))
+        }
+    }
+
+    /// Throws GRANT_ALREADY_USED if the grant was consumed before.
+    static func requireUnused(_ db: SQLiteConnection, grantID: String) throws {
+        let used = try db.queryOne("SELECT 1 FROM used_grants WHERE grant_id = ?", [.text(grantID)]) { _ in true } ?? false
+        guard !used else { throw LedgerError.grantUsed(grantID) }
+    }
+
+    /// Consumes a grant in the posting's transaction.
+    static func consume(_ db: SQLiteConnection, grantID: String, entryID: Int64, now: Int64) throws {
+        try db.execute("INSERT INTO used_grants (grant_id, entry_id, used_at) VALUES (?, ?, ?)",
+                       [.text(grantID), .integer(entryID), .integer(now)])
+    }
+}
+
+/// Idempotency records: key → fingerprint and the original result.
+///
+/// A movement's result is rebuilt from the entry it wrote (deterministically,
+/// so a replay is identical) instead of storing JSON: the writer thread is the
+/// ledger's bottleneck, and this keeps encoding off it. Other results are kept as JSON.
+enum IdempotencyStore {
+    /// The stored record of `key`, or nil when the key is new.
+    /// - Throws: ALREADY_EXISTS/IDEMPOTENCY_KEY_REUSED when it was used for a different request.
+    private static func record(_ db: SQLiteConnection, scope: String, key: String, fingerprint: [UInt8]) throws -> (entryID: Int64?, result: String?)? {
+        guard let (stored, entryID, result) = try db.queryOne(
+            "SELECT fingerprint, entry_id, result FROM idempotency WHERE scope = ? AND key = ?", [.text(scope), .text(key)],
+            { ($0.blob(0), $0.optionalInt(1), $0.optionalText(2)) })
+        else { return nil }
+        guard stored == fingerprint else { throw LedgerError.keyReused(key) }
+        return (entryID, result)
+    }
+
+    /// The original entry when `key` was used with the same request; nil when the key is new.
+    /// - Throws: ALREADY_EXISTS/IDEMPOTENCY_KEY_REUSED for a different request.
+    static func replayEntry(_ db: SQLiteConnection, scope: String, key: String, fingerprint: [UInt8]) throws -> EntryResult? {
+        guard let record = try record(db, scope: scope, key: key, fingerprint: fingerprint) else { return nil }
+        guard let entryID = record.entryID, let entry = try Books.entry(db, entryID) else { throw RPCError.internalError() }
+        return entry
+    }
+
+    /// The original result when `key` was used with the same request; nil when the key is new.
+    /// - Throws: ALREADY_EXISTS/IDEMPOTENCY_KEY_REUSED for a different request.
+    static func replay<R: Decodable>(_ db: SQLiteConnection, scope: String, key: String, fingerprint: [UInt8], as type: R.Type) throws -> R? {
+        guard let record = try record(db, scope: scope, key: key, fingerprint: fingerprint) else { return nil }
+        guard let result = record.result else { throw RPCError.internalError() }
+        return try JSONDecoder().decode(R.self, from: Data(result.utf8))
+    }
+
+    /// Remembers the entry a key wrote.
+    static func remember(_ db: SQLiteConnection, scope: String, key: String, fingerprint: [UInt8], entryID: Int64, now: Int64) throws {
+        try db.execute("INSERT INTO idempotency (scope, key, fingerprint, entry_id, created_at) VALUES (?, ?, ?, ?, ?)",
+                       [.text(scope), .text(key), .blob(fingerprint), .integer(entryID), .integer(now)])
+    }
+
+    /// Remembers a result under its key, as JSON.
+    static func remember(_ db: SQLiteConnection, scope: String, key: String, fingerprint: [UInt8], result: some Encodable, now: Int64) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let text = String(decoding: try encoder.encode(result), as: UTF8.self)
+        try db.execute("INSERT INTO idempotency (scope, key, fingerprint, result, created_at) VALUES (?, ?, ?, ?, ?)",
+                       [.text(scope), .text(key), .blob(fingerprint), .text(text), .integer(now)])
+    }
+}

@@ -1,0 +1,85 @@
+import ArgumentParser
+import Banking
+import Foundation
+import Ledger
+import Logging
+import ServiceKit
+
+@main
+struct LedgerServiceCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ledger-svc",
+        abstract: "The exact, double-entry ledger: accounts, holds and the journal. Moves no money without a signed grant.",
+        discussion: """
+            Serves newline-delimited JSON-RPC 2.0 on <home>/run/ledger.sock and keeps its books in \
+            <home>/data/ledger.sqlite. Deposits, transfers and hold postings need a grant signed by \
+            approval-svc; the public key is read from <home>/run/grant-public.key (approval-svc \
+            creates it at its first start, so ledger-svc waits for it a bounded time).
+
+            Example:
+              ledger-svc --home .hitl &
+              hitl call ledger ledger.balance '{"account": "checking"}'
+            """)
+
+    @OptionGroup var options: ServiceOptions
+
+    @Option(help: ArgumentHelp("approval-svc's grant public key (default: <home>/run/grant-public.key).", valueName: "path"))
+    var grantPublicKey: String?
+
+    @Option(help: ArgumentHelp("How long to wait for the grant public key to appear at start-up, in milliseconds.", valueName: "ms"))
+    var grantKeyWaitMs: Int64 = 30_000
+
+    @Option(help: ArgumentHelp("The database file (default: <home>/data/ledger.sqlite).", valueName: "path"))
+    var database: String?
+
+    mutating func validate() throws {
+        guard (0...600_000).contains(grantKeyWaitMs) else {
+            throw ValidationError("--grant-key-wait-ms must be between 0 and 600000")
+        }
+    }
+
+    func run() async throws {
+        ServiceMain.bootstrapLogging(level: options.logLevel)
+        let logger = Logger(label: "ledger")
+        let directory = options.directory
+        let keyPath = grantPublicKey ?? GrantKeys.publicKeyPath(in: directory)
+        let ledger: Ledger
+        do {
+            try directory.prepare()
+            let verifier = try await Self.waitForVerifier(path: keyPath, waitMs: grantKeyWaitMs, logger: logger)
+            let path = database ?? directory.data.appendingPathComponent("ledger.sqlite").path
+            ledger = try Ledger(path: path, verifier: verifier, logger: logger)
+        } catch {
+            logger.critical("cannot start: \(error)")
+            throw ExitCode.failure
+        }
+        do {
+            try await ServiceMain.run(
+                description: try LedgerService.description(), options: options,
+                services: [LedgerSweeper(ledger: ledger, logger: logger)]
+            ) { router in
+                LedgerService.register(&router, ledger: ledger)
+            }
+        } catch {
+            await ledger.close()
+            throw error
+        }
+        await ledger.close()
+    }
+
+    /// Loads the grant public key, polling while it does not exist yet (approval-svc
+    /// may still be starting); a file that exists but is malformed fails at once.
+    static func waitForVerifier(path: String, waitMs: Int64, logger: Logger) async throws -> GrantVerifier {
+        let clock = ContinuousClock()
+        let deadline = clock.now + .milliseconds(waitMs)
+        var logged = false
+        while !FileManager.default.fileExists(atPath: path) && clock.now < deadline {
+            if !logged {
+                logger.notice("waiting for the grant public key (approval-svc creates it)", metadata: ["ledger.key": "\(path)"])
+                logged = true
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return try GrantKeys.loadVerifier(path: path)
+    }
+}

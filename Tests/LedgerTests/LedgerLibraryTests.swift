@@ -1,0 +1,136 @@
+import Banking
+import Crypto
+import Foundation
+import Logging
+import RPC
+import SQLiteKit
+import Synchronization
+import Testing
+
+@testable import Ledger
+
+/// The Ledger library used directly, with a clock the test moves.
+struct LedgerLibraryTests {
+    /// A clock the test moves.
+    final class TestClock: Sendable {
+        let time = Mutex(Date())
+        var now: Date { time.withLock { $0 } }
+    }
+
+    final class Fixture: Sendable {
+        let folder: String
+        let signer = GrantSigner(key: Curve25519.Signing.PrivateKey())
+        let clock = TestClock()
+        let ledger: Ledger
+
+        init() throws {
+            folder = NSTemporaryDirectory() + "ledger-\(UUID().uuidString)"
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            let clock = self.clock
+            ledger = try Ledger(path: folder + "/ledger.sqlite", verifier: signer.verifier, clock: { clock.now },
+                                logger: Logger(label: "test"))
+        }
+
+        func advance(_ seconds: TimeInterval) { clock.time.withLock { $0 = $0.addingTimeInterval(seconds) } }
+
+        func grant(_ kind: Action.Kind, from: String?, to: String, amount: String, key: String) throws -> Grant {
+            let issued = clock.now
+            return try signer.sign(Grant.Body(
+                grantID: "gr_" + UUID().uuidString.prefix(8), approvalID: "ap", approvalVersion: 1, runID: "r", callID: key,
+                action: Action(kind: kind, from: from, to: to, amount: try Amount(parsing: amount)), idempotencyKey: key,
+                approvers: ["policy:auto"], policyVersion: "t", issuedAt: issued, expiresAt: issued.addingTimeInterval(30 * 86400),
+                keyID: signer.keyID))
+        }
+
+        func transfer(_ from: String, _ to: String, _ amount: String, key: String, grant: Grant? = nil) async throws -> EntryResult {
+            try await ledger.transfer(TransferParams(
+                from: from, to: to, amount: amount, idempotencyKey: key,
+                grant: try grant ?? self.grant(.transfer, from: from, to: to, amount: amount, key: key)))
+        }
+
+        func close() async {
+            await ledger.close()
+            try? FileManager.default.removeItem(atPath: folder)
+        }
+    }
+
+    @Test(arguments: [(Int64(0), "0.00"), (5, "0.05"), (-5, "-0.05"), (123_456, "1234.56"), (-100_000, "-1000.00")])
+    func signedAmountsFormatExactly(cents: Int64, text: String) {
+        #expect(Money.format(cents) == text)
+    }
+
+    @Test func equalAmountsWrittenDifferentlyAreTheSameRequest() async throws {
+        let fixture = try Fixture()
+        _ = try await fixture.ledger.openAccount(OpenAccountParams(account: "a", openingBalance: "10"))
+        _ = try await fixture.ledger.openAccount(OpenAccountParams(account: "b"))
+        let grant = try fixture.grant(.transfer, from: "a", to: "b", amount: "1.50", key: "k")
+        let first = try await fixture.transfer("a", "b", "1.5", key: "k", grant: grant)
+        let second = try await fixture.transfer("a", "b", "1.50", key: "k", grant: grant)
+        #expect(first == second)
+        #expect(try await fixture.ledger.balance(AccountParams(account: "b")).posted == "1.50")
+        await fixture.close()
+    }
+
+    @Test func holdsExpireLazilyAndTheSweeperRecordsIt() async throws {
+        let fixture = try Fixture()
+        let ledger = fixture.ledger
+        _ = try await ledger.openAccount(OpenAccountParams(account: "a", openingBalance: "100"))
+        _ = try await ledger.openAccount(OpenAccountParams(account: "b"))
+        let expiresAt = GrantTime.format(fixture.clock.now.addingTimeInterval(3600))
+        let hold = try await ledger.hold(HoldParams(from: "a", to: "b", amount: "80", idempotencyKey: "h", expiresAt: expiresAt))
+        #expect(try await ledger.balance(AccountParams(account: "a")).available == "20.00")
+        await #expect(throws: RPCError.self) { try await fixture.transfer("a", "b", "20.01", key: "t1") }
+
+        fixture.advance(3601)
+        // Reads stop counting it at once; a write on the account may use the funds.
+        #expect(try await ledger.balance(AccountParams(account: "a")).available == "100.00")
+        _ = try await fixture.transfer("a", "b", "90", key: "t2")
+        let grant = try fixture.grant(.transfer, from: "a", to: "b", amount: "80", key: "h")
+        let error = await #expect(throws: RPCError.self) { try await ledger.post(PostParams(holdID: hold.holdID, grant: grant)) }
+        #expect(error?.reason == "HOLD_EXPIRED")
+        #expect(try await ledger.expireDueHolds() == 0, "the transfer on the account already recorded the expiry")
+        #expect(try await ledger.verify().balanced)
+        await fixture.close()
+    }
+
+    /// After the idempotency key is forgotten (past retention), replaying the
+    /// same request with the same grant still moves nothing: the grant was consumed.
+    @Test func aGrantWorksOnceEvenAfterItsKeyIsForgotten() async throws {
+        let fixture = try Fixture()
+        let ledger = fixture.ledger
+        _ = try await ledger.openAccount(OpenAccountParams(account: "a", openingBalance: "100"))
+        _ = try await ledger.openAccount(OpenAccountParams(account: "b"))
+        let grant = try fixture.grant(.transfer, from: "a", to: "b", amount: "10", key: "k")
+        _ = try await fixture.transfer("a", "b", "10", key: "k", grant: grant)
+        fixture.advance(Double(LedgerLimits.idempotencyRetentionSeconds) - 60)
+        #expect(try await ledger.purgeIdempotencyKeys() == 0, "keys are kept for the whole retention")
+        fixture.advance(120)
+        #expect(try await ledger.purgeIdempotencyKeys() == 1)
+        let error = await #expect(throws: RPCError.self) { try await fixture.transfer("a", "b", "10", key: "k", grant: grant) }
+        #expect(error?.reason == "GRANT_ALREADY_USED")
+        #expect(try await ledger.balance(AccountParams(account: "a")).posted == "90.00")
+        await fixture.close()
+    }
+
+    /// `ledger.verify` is a real check: tampering with a balance behind the
+    /// ledger's back is found.
+    @Test func verifyFindsBooksThatDoNotBalance() async throws {
+        let fixture = try Fixture()
+        _ = try await fixture.ledger.openAccount(OpenAccountParams(account: "a", openingBalance: "100"))
+        #expect(try await fixture.ledger.verify().balanced)
+        let tamper = try SQLiteConnection(path: fixture.folder + "/ledger.sqlite")
+        try tamper.execute("UPDATE accounts SET balance = balance + 1 WHERE name = 'a'")
+        let verdict = try await fixture.ledger.verify()
+        #expect(!verdict.balanced)
+        #expect(verdict.problems.contains { $0.contains("balances differ from their postings: a") })
+        await fixture.close()
+    }
+
+    @Test func linkedChainsAreFoundFromTheFlags() {
+        func element(_ linked: Bool?) -> TransferParams {
+            TransferParams(from: "a", to: "b", amount: "1", idempotencyKey: "k", grant: nil, linked: linked)
+        }
+        #expect(Ledger.chains([element(nil), element(true), element(false), element(true), element(true), element(nil)])
+            == [0..<1, 1..<3, 3..<6])
+    }
+}
