@@ -231,7 +231,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "ConformanceTests",
-            dependencies: ["RPC", "RPCTesting", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["RPC", "RPCTesting", "Banking", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
         .testTarget(
             name: "HitlTests",

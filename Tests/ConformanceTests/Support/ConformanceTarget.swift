@@ -38,12 +38,17 @@ struct ConformanceTarget: Sendable, Hashable, CustomTestStringConvertible {
     var arguments: [String] = []
     /// Extra environment variables it needs.
     var environment: [String: String] = [:]
+    /// Whether the home needs the grant key pair approval-svc would create
+    /// (ledger-svc waits for the public key before serving).
+    var needsGrantKey = false
 
     var testDescription: String { executable }
 
     /// Every service under test: one row each.
     static let all: [ConformanceTarget] = [
         ConformanceTarget(executable: "echo-svc", service: "echo"),
+        ConformanceTarget(executable: "ledger-svc", service: "ledger", needsGrantKey: true),
+        ConformanceTarget(executable: "approval-svc", service: "approval", arguments: ["--policy", Repository.root.appendingPathComponent("compose/policy.json").path]),
     ]
 
     /// The RPC core's own test service, for the echo-only checks.

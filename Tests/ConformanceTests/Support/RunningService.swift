@@ -1,3 +1,4 @@
+import Banking
 import Foundation
 import RPC
 import RPCTesting
@@ -25,6 +26,7 @@ final class RunningService: Sendable {
     ///   - home: an existing home (default: a new one).
     static func launch(_ target: ConformanceTarget, arguments: [String] = [], home: TestHome? = nil) async throws -> RunningService {
         let home = try home ?? TestHome.make()
+        if target.needsGrantKey { _ = try GrantKeys.loadOrCreateSigner(in: home.directory) }
         let process = try await ServiceProcess.launch(
             target.executable, service: target.service, home: home,
             arguments: target.arguments + arguments, environment: target.environment)
