@@ -104,8 +104,13 @@ public enum Timestamp {
 
     /// `2026-11-25T02:01:20.123Z`.
     public static func format(_ ms: Int64) -> String {
-        Date(timeIntervalSince1970: Double(ms) / 1000)
-            .formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        var seconds = time_t(ms.dividedRoundingDown(by: 1000))
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        let millis = Int(ms - Int64(seconds) * 1000)
+        return String(
+            format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday),
+            Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec), millis)
     }
 
     /// Parses RFC 3339 with or without fractional seconds.
@@ -118,7 +123,14 @@ public enum Timestamp {
             throw RPCError.invalidParams(
                 field: field, "must be an RFC 3339 UTC timestamp such as 2026-01-31T12:00:00Z", reason: "INVALID_TIMESTAMP")
         }
-        return Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        return Int64((date.timeIntervalSince1970 * 1000).rounded())
+    }
+}
+
+extension Int64 {
+    fileprivate func dividedRoundingDown(by divisor: Int64) -> Int64 {
+        let (quotient, remainder) = quotientAndRemainder(dividingBy: divisor)
+        return remainder < 0 ? quotient - 1 : quotient
     }
 }
 

@@ -68,11 +68,24 @@ struct ClaimTests {
         defer { Task { await state.stop() } }
         let run = JSONValue.string(try await state.createRun())
         let dying = try state.client("agent")
-        try await state.call("state.claim_run", ["run_id": run, "owner": "agent-dies", "lease_ms": 300], via: dying)
+        let clock = ContinuousClock()
+        let claimedAt = clock.now
+        try await state.call("state.claim_run", ["run_id": run, "owner": "agent-dies", "lease_ms": 1_500], via: dying)
         await dying.close()  // the claimant is gone without releasing
         await state.expectError("state.claim_run", ["run_id": run, "owner": "agent-next", "lease_ms": 10_000], reason: "RUN_CLAIMED")
-        try await Task.sleep(for: .milliseconds(400))
-        let taken = try await state.call("state.claim_run", ["run_id": run, "owner": "agent-next", "lease_ms": 10_000])
+        // Another agent keeps trying; it gets the run once the lease runs out, not before, and not never.
+        var claim: JSONValue?
+        while claim == nil, clock.now < claimedAt + .seconds(10) {
+            do {
+                claim = try await state.agent.call(
+                    "state.claim_run", ["run_id": run, "owner": "agent-next", "lease_ms": 10_000] as JSONValue, as: JSONValue.self)
+            } catch let error as RPCError where error.reason == "RUN_CLAIMED" {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
+        let waited = clock.now - claimedAt
+        #expect(waited >= .milliseconds(1_500) && waited < .seconds(10), "taken after \(waited)")
+        let taken = try #require(claim)
         #expect(taken["lease"]?["owner"] == "agent-next")
         // The dead claimant's late save is refused: the run belongs to the new owner.
         await state.expectError(
