@@ -94,10 +94,10 @@ enum StateErrors {
             details: ["run_id": .string(row.runID), "status": .string(row.status.rawValue)])
     }
 
-    static func tooManyVersions(_ runID: String) -> RPCError {
+    static func tooManyVersions(_ runID: String, _ maximum: Int64) -> RPCError {
         RPCError(
             .resourceExhausted, reason: "TOO_MANY_VERSIONS",
-            "run \(runID) already has \(StateLimits.maximumVersionsPerRun) versions; finish it and start a new run",
+            "run \(runID) already has \(maximum) versions; finish it and start a new run",
             details: ["run_id": .string(runID)])
     }
 }

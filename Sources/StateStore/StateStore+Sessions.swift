@@ -30,14 +30,15 @@ extension StateStore {
                 details: ["field": .string("messages"), "limit": .int(Int64(StateLimits.maximumAppendBytes))])
         }
         let session = params.sessionID
+        let maximumMessages = limits.maximumSessionMessages
         let total = try await database.write { connection -> Int64 in
             let now = Timestamp.nowMs()
             let count = try connection.queryOne(
                 "SELECT coalesce(max(seq), 0) FROM session_messages WHERE session_id = ?", [.text(session)]) { $0.int(0) } ?? 0
-            guard count + Int64(texts.count) <= StateLimits.maximumSessionMessages else {
+            guard count + Int64(texts.count) <= maximumMessages else {
                 throw RPCError(
                     .resourceExhausted, reason: "SESSION_FULL",
-                    "session \(session) would exceed \(StateLimits.maximumSessionMessages) messages; start a new session",
+                    "session \(session) would exceed \(maximumMessages) messages; start a new session",
                     details: ["session_id": .string(session)])
             }
             for (offset, text) in texts.enumerated() {

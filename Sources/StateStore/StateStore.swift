@@ -13,17 +13,30 @@ import SQLiteKit
 /// `schema_version`, at most ``StateLimits/maximumDocumentBytes``) and never
 /// interprets the rest.
 public final class StateStore: Sendable {
+    /// The per-run and per-session bounds that are counted in the database.
+    public struct Limits: Sendable {
+        /// Saved versions per run (``StateLimits/maximumVersionsPerRun``).
+        public var maximumVersionsPerRun = StateLimits.maximumVersionsPerRun
+        /// Messages per session (``StateLimits/maximumSessionMessages``).
+        public var maximumSessionMessages = StateLimits.maximumSessionMessages
+
+        public init() {}
+    }
+
     let database: SQLiteDatabase
     let logger: Logger
+    let limits: Limits
 
     /// Opens (creating and migrating if needed) the state database.
     /// - Parameters:
     ///   - path: the file, normally `<home>/data/state.sqlite`.
+    ///   - limits: per-run and per-session bounds (tests lower them).
     ///   - logger: where start-up and notable events are logged.
     /// - Throws: ``SQLiteError`` or ``SQLiteIntegrityError``.
-    public init(path: String, logger: Logger) throws {
+    public init(path: String, limits: Limits = Limits(), logger: Logger) throws {
         self.database = try SQLiteDatabase(path: path, migrations: StateSchema.migrations, logger: logger)
         self.logger = logger
+        self.limits = limits
     }
 
     /// Finishes queued writes and closes the database.
@@ -88,6 +101,7 @@ public final class StateStore: Sendable {
         let status = try RunStatus.parse(params.status, field: "status")
         if let owner = params.owner { try Validation.owner(owner) }
         let text = try Validation.document(params.data)
+        let maximumVersions = limits.maximumVersionsPerRun
         let (version, now) = try await database.write { connection -> (Int64, Int64) in
             let now = Timestamp.nowMs()
             guard let row = try RunRow.fetch(connection, params.runID) else { throw StateErrors.runNotFound(params.runID) }
@@ -96,7 +110,7 @@ public final class StateStore: Sendable {
                 throw StateErrors.versionConflict(params.runID, expected: params.expectedVersion, current: row.version)
             }
             guard !row.status.isTerminal else { throw StateErrors.terminal(row) }
-            guard row.version < StateLimits.maximumVersionsPerRun else { throw StateErrors.tooManyVersions(params.runID) }
+            guard row.version < maximumVersions else { throw StateErrors.tooManyVersions(params.runID, maximumVersions) }
             let version = row.version + 1
             try Self.insertVersion(connection, params.runID, version, status, text, now, identity, owner: params.owner)
             let changed = try connection.execute(

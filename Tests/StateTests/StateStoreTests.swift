@@ -79,3 +79,47 @@ struct StateStoreTests {
         await store.close()
     }
 }
+
+/// The bounds counted in the database, with small limits so they are quick to reach.
+struct StateStoreLimitTests {
+    func open() throws -> (StateStore, String) {
+        var limits = StateStore.Limits()
+        limits.maximumVersionsPerRun = 3
+        limits.maximumSessionMessages = 5
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("state-\(UUID().uuidString).sqlite").path
+        return (try StateStore(path: path, limits: limits, logger: Logger(label: "test")), path)
+    }
+
+    @Test func aRunHasAtMostTheLimitOfVersions() async throws {
+        let (store, path) = try open()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let runID = try await store.createRun(CreateRunParams(data: ["schema_version": 1]), identity: nil).runID
+        for version: Int64 in 1...2 {
+            _ = try await store.saveRun(SaveRunParams(runID: runID, expectedVersion: version, status: "running", data: ["schema_version": 1]), identity: nil)
+        }
+        do {
+            _ = try await store.saveRun(SaveRunParams(runID: runID, expectedVersion: 3, status: "running", data: ["schema_version": 1]), identity: nil)
+            Issue.record("a fourth version was saved")
+        } catch let error as RPCError {
+            #expect(error.status == .resourceExhausted && error.reason == "TOO_MANY_VERSIONS")
+        }
+        #expect(try await store.loadRun(runID).version == 3)
+        await store.close()
+    }
+
+    @Test func aSessionHasAtMostTheLimitOfMessages() async throws {
+        let (store, path) = try open()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let first = try await store.appendSession(AppendSessionParams(sessionID: "s", messages: [["n": 1], ["n": 2], ["n": 3]]))
+        #expect(first.total == 3)
+        do {
+            _ = try await store.appendSession(AppendSessionParams(sessionID: "s", messages: [["n": 4], ["n": 5], ["n": 6]]))
+            Issue.record("the session grew past its limit")
+        } catch let error as RPCError {
+            #expect(error.status == .resourceExhausted && error.reason == "SESSION_FULL")
+        }
+        let loaded = try await store.loadSession(LoadSessionParams(sessionID: "s"))
+        #expect(loaded.total == 3 && loaded.messages.count == 3)
+        await store.close()
+    }
+}
