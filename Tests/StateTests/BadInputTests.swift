@@ -7,7 +7,7 @@ import Testing
 struct BadInputTests {
     @Test func documentsMustBeObjectsWithASchemaVersion() async throws {
         let state = try await StateFixture.start()
-        defer { Task { await state.stop() } }
+        defer { state.stopNow() }
         let cases: [(JSONValue, String)] = [
             ("text", "data"), (42, "data"), ([1, 2], "data"),
             (["messages": []], "data.schema_version"), (["schema_version": "1"], "data.schema_version"),
@@ -25,7 +25,7 @@ struct BadInputTests {
 
     @Test func oversizeDocumentsAreRefused() async throws {
         let state = try await StateFixture.start()
-        defer { Task { await state.stop() } }
+        defer { state.stopNow() }
         let runID = JSONValue.string(try await state.createRun())
         // Just under the limit is stored; just over is RESOURCE_EXHAUSTED; the run is untouched.
         let fits = JSONValue.object(["schema_version": 1, "blob": .string(String(repeating: "a", count: (512 << 10) - 40))])
@@ -42,7 +42,7 @@ struct BadInputTests {
 
     @Test func wrongTypesNameTheField() async throws {
         let state = try await StateFixture.start()
-        defer { Task { await state.stop() } }
+        defer { state.stopNow() }
         let runID = JSONValue.string(try await state.createRun())
         let cases: [(String, JSONValue, String)] = [
             ("state.load_run", ["run_id": 5], "run_id"),
@@ -65,7 +65,7 @@ struct BadInputTests {
 
     @Test func unknownRuns() async throws {
         let state = try await StateFixture.start()
-        defer { Task { await state.stop() } }
+        defer { state.stopNow() }
         for method in ["state.load_run", "state.run_history"] {
             let error = await state.expectError(method, ["run_id": "run_missing"], reason: "RUN_NOT_FOUND")
             #expect(error?.code == -32005)
@@ -74,7 +74,7 @@ struct BadInputTests {
 
     @Test func onlyTheAgentAndOperatorMayUseState() async throws {
         let state = try await StateFixture.start()
-        defer { Task { await state.stop() } }
+        defer { state.stopNow() }
         let runID = JSONValue.string(try await state.createRun())
         let approver = try state.client("approver1")
         let anonymous = try state.client(nil)

@@ -6,7 +6,7 @@ import Testing
 struct ClaimTests {
     @Test func aLeaseIsExclusiveAndBindsSaves() async throws {
         let state = try await StateFixture.start()
-        defer { Task { await state.stop() } }
+        defer { state.stopNow() }
         let run = JSONValue.string(try await state.createRun())
         let claimed = try await state.call("state.claim_run", ["run_id": run, "owner": "agent-a", "lease_ms": 30_000])
         #expect(claimed["lease"]?["owner"] == "agent-a")
@@ -48,7 +48,7 @@ struct ClaimTests {
 
     @Test func claimValidation() async throws {
         let state = try await StateFixture.start()
-        defer { Task { await state.stop() } }
+        defer { state.stopNow() }
         let run = JSONValue.string(try await state.createRun())
         for lease: Int64 in [0, 99, 600_001, -5] {
             let error = await state.expectError("state.claim_run", ["run_id": run, "owner": "a", "lease_ms": .int(lease)], reason: "INVALID_FIELD")
@@ -65,7 +65,7 @@ struct ClaimTests {
     /// A claimant that dies never releases; its lease runs out and another takes over.
     @Test func anExpiredLeaseCanBeTaken() async throws {
         let state = try await StateFixture.start()
-        defer { Task { await state.stop() } }
+        defer { state.stopNow() }
         let run = JSONValue.string(try await state.createRun())
         let dying = try state.client("agent")
         let clock = ContinuousClock()
@@ -102,7 +102,7 @@ struct ClaimTests {
     /// each round, and the history is one unbroken chain of every winner's step.
     @Test func exactlyOneOfTwoRacingClaimantsResumesEachTime() async throws {
         let state = try await StateFixture.start()
-        defer { Task { await state.stop() } }
+        defer { state.stopNow() }
         let runID = try await state.createRun(["step": 0])
         let contenders = try ["agent-a", "agent-b"].map { (owner: $0, client: try state.client("agent")) }
         let rounds = 60

@@ -16,6 +16,7 @@ final class Progress: Sendable {
 struct DurabilityTests {
     @Test func everyAcknowledgedSaveSurvivesKillNine() async throws {
         let state = try await StateFixture.start()
+        defer { state.stopNow() }
         let writers = 16
         var runs: [String] = []
         for _ in 0..<writers { runs.append(try await state.createRun(["step": 0])) }
@@ -67,7 +68,7 @@ struct DurabilityTests {
         #expect(acked.values.reduce(0, +) > Int64(writers) * 3, "the writers got going before the crash: \(acked)")
 
         let restarted = try await state.restart()
-        defer { Task { await restarted.stop() } }
+        defer { restarted.stopNow() }
         for runID in runs {
             let ackedVersion = acked[runID] ?? 1
             let loaded = try await restarted.call("state.load_run", ["run_id": .string(runID)])

@@ -8,7 +8,7 @@ import Testing
 struct RunContractTests {
     @Test func servedAndDocumentedMethodsAgree() async throws {
         let state = try await StateFixture.start()
-        defer { Task { await state.stop() } }
+        defer { state.stopNow() }
         let documented: [String]
         if case .array(let methods)? = state.contract.document["methods"] {
             documented = methods.compactMap { $0["name"]?.stringValue }.filter { $0.hasPrefix("state.") }.sorted()
@@ -37,7 +37,7 @@ struct RunContractTests {
 
     @Test func createLoadSaveAndHistory() async throws {
         let state = try await StateFixture.start()
-        defer { Task { await state.stop() } }
+        defer { state.stopNow() }
         let created = try await state.call(
             "state.create_run", ["session_id": "chat-1", "data": ["schema_version": 1, "mode": "tools", "messages": []]])
         let runID = try #require(created["run_id"]?.stringValue)
@@ -74,7 +74,7 @@ struct RunContractTests {
 
     @Test func callerChosenIDsAndDuplicates() async throws {
         let state = try await StateFixture.start()
-        defer { Task { await state.stop() } }
+        defer { state.stopNow() }
         let created = try await state.call("state.create_run", ["run_id": "my-run.1", "data": ["schema_version": 3]])
         #expect(created["run_id"] == "my-run.1")
         await state.expectError("state.create_run", ["run_id": "my-run.1", "data": ["schema_version": 3]], reason: "RUN_EXISTS")
@@ -91,7 +91,7 @@ struct RunContractTests {
 
     @Test func compareAndSwapAndTerminalStatuses() async throws {
         let state = try await StateFixture.start()
-        defer { Task { await state.stop() } }
+        defer { state.stopNow() }
         let runID = try await state.createRun()
         let run = JSONValue.string(runID)
         try await state.call("state.save_run", ["run_id": run, "expected_version": 1, "status": "running", "data": ["schema_version": 1, "step": 1]])
@@ -127,7 +127,7 @@ struct RunContractTests {
 
     @Test func listRunsFiltersAndPages() async throws {
         let state = try await StateFixture.start()
-        defer { Task { await state.stop() } }
+        defer { state.stopNow() }
         var ids: [String] = []
         for index in 0..<7 { ids.append(try await state.createRun(sessionID: index % 2 == 0 ? "even" : "odd")) }
         try await state.call("state.save_run", ["run_id": .string(ids[0]), "expected_version": 1, "status": "completed", "data": ["schema_version": 1]])
@@ -162,7 +162,7 @@ struct RunContractTests {
 
     @Test func pruneDeletesOnlyFinishedRunsBeforeTheCutoff() async throws {
         let state = try await StateFixture.start()
-        defer { Task { await state.stop() } }
+        defer { state.stopNow() }
         let operatorClient = try state.client("operator")
         let finished = try await state.createRun()
         let running = try await state.createRun()
@@ -182,14 +182,14 @@ struct RunContractTests {
 
     @Test func periodicPruneRemovesFinishedRuns() async throws {
         let state = try await StateFixture.start(arguments: ["--prune-completed-after-hours", "0", "--prune-interval-minutes", "1"])
-        defer { Task { await state.stop() } }
+        defer { state.stopNow() }
         // The first pass runs at start-up; finish a run, restart, and the start-up pass removes it.
         let runID = try await state.createRun()
         try await state.call("state.save_run", ["run_id": .string(runID), "expected_version": 1, "status": "completed", "data": ["schema_version": 1]])
         await state.process.terminate()
         let restarted = try await ServiceProcess.launch(
             "state-svc", service: "state", home: state.home, arguments: ["--prune-completed-after-hours", "0"])
-        defer { Task { await restarted.terminate() } }
+        defer { kill(restarted.pid, SIGTERM) }
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(5)
         var gone = false

@@ -6,7 +6,7 @@ import Testing
 struct SessionCursorTests {
     @Test func sessionsAppendAndLoadNewestInOrder() async throws {
         let state = try await StateFixture.start()
-        defer { Task { await state.stop() } }
+        defer { state.stopNow() }
         let empty = try await state.call("state.load_session", ["session_id": "s1"])
         #expect(empty["total"] == 0)
         #expect(empty["messages"] == [])
@@ -31,7 +31,7 @@ struct SessionCursorTests {
 
     @Test func sessionBadInput() async throws {
         let state = try await StateFixture.start()
-        defer { Task { await state.stop() } }
+        defer { state.stopNow() }
         await state.expectError("state.append_session", ["session_id": "s", "messages": []], reason: "INVALID_FIELD")
         let notObject = await state.expectError(
             "state.append_session", ["session_id": "s", "messages": [["role": "user"], "just text"]], reason: "INVALID_MESSAGE")
@@ -51,7 +51,7 @@ struct SessionCursorTests {
 
     @Test func cursorsStartAtZeroAndMoveByCompareAndSwap() async throws {
         let state = try await StateFixture.start()
-        defer { Task { await state.stop() } }
+        defer { state.stopNow() }
         let fresh = try await state.call("state.get_cursor", ["name": "agent.approval_feed"])
         #expect(fresh["value"] == 0)
         #expect(fresh["updated_at"] == nil)

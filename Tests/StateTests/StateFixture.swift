@@ -40,6 +40,13 @@ final class StateFixture: Sendable {
         home.remove()
     }
 
+    /// Sends SIGTERM and deletes the home without waiting, for `defer`: the
+    /// signal is sent before the test returns, so no service outlives the run.
+    func stopNow() {
+        if process.process.isRunning { kill(process.pid, SIGTERM) }
+        home.remove()
+    }
+
     /// A client presenting `identity`'s token.
     func client(_ identity: String?) throws -> RPCClient { try home.client("state", as: identity) }
 
