@@ -25,6 +25,8 @@ let package = Package(
         .executable(name: "approval-svc", targets: ["approval-svc"]),
         .executable(name: "ledger-svc", targets: ["ledger-svc"]),
         .executable(name: "ledger-bench", targets: ["ledger-bench"]),
+        .executable(name: "state-svc", targets: ["state-svc"]),
+        .executable(name: "state-bench", targets: ["state-bench"]),
         .library(name: "RPC", targets: ["RPC"]),
         .library(name: "RPCTesting", targets: ["RPCTesting"]),
     ],
@@ -176,6 +178,35 @@ let package = Package(
             ],
             swiftSettings: strict),
 
+        // Versioned agent runs, sessions and consumer cursors; resumable exactly once.
+        .target(
+            name: "StateStore",
+            dependencies: [
+                "RPC", "SQLiteKit",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.embedInCode("state.openrpc.json")],
+            swiftSettings: strict),
+        .executableTarget(
+            name: "state-svc",
+            dependencies: [
+                "StateStore", "ServiceKit", "SQLiteKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict),
+        // Save/load round trips per second against state-svc, beside plain SQLite.
+        .executableTarget(
+            name: "state-bench",
+            dependencies: [
+                "StateStore", "SQLiteKit", "RPC", "RPCTesting",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+
         // The bundled client, operator tool and stack supervisor.
         .target(
             name: "HitlCLI",
@@ -228,6 +259,10 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: strict),
+        .testTarget(
+            name: "StateTests",
+            dependencies: ["StateStore", "RPC", "RPCTesting", "SQLiteKit"],
             swiftSettings: strict),
         .testTarget(
             name: "ConformanceTests",

@@ -48,6 +48,7 @@ struct ConformanceTarget: Sendable, Hashable, CustomTestStringConvertible {
     static let all: [ConformanceTarget] = [
         ConformanceTarget(executable: "echo-svc", service: "echo"),
         ConformanceTarget(executable: "ledger-svc", service: "ledger", needsGrantKey: true),
+        ConformanceTarget(executable: "state-svc", service: "state"),
         ConformanceTarget(executable: "approval-svc", service: "approval", arguments: ["--policy", Repository.root.appendingPathComponent("compose/policy.json").path]),
     ]
 

@@ -1,0 +1,288 @@
+import RPC
+
+// The params and results of every state method, as they travel on the wire
+// (snake_case keys). Timestamps are RFC 3339 UTC strings with milliseconds.
+
+/// `state.create_run` params.
+public struct CreateRunParams: Codable, Sendable {
+    public var runID: String?
+    public var sessionID: String?
+    public var data: JSONValue
+    enum CodingKeys: String, CodingKey {
+        case runID = "run_id", sessionID = "session_id", data
+    }
+    public init(runID: String? = nil, sessionID: String? = nil, data: JSONValue) {
+        self.runID = runID
+        self.sessionID = sessionID
+        self.data = data
+    }
+}
+
+/// `state.create_run` result.
+public struct CreateRunResult: Codable, Sendable {
+    public var runID: String
+    public var version: Int64
+    public var status: String
+    public var createdAt: String
+    enum CodingKeys: String, CodingKey {
+        case runID = "run_id", version, status, createdAt = "created_at"
+    }
+}
+
+/// Params naming one run.
+public struct RunRef: Codable, Sendable {
+    public var runID: String
+    enum CodingKeys: String, CodingKey { case runID = "run_id" }
+    public init(runID: String) { self.runID = runID }
+}
+
+/// A lease on a run.
+public struct Lease: Codable, Sendable, Equatable {
+    public var owner: String
+    public var expiresAt: String
+    enum CodingKeys: String, CodingKey { case owner, expiresAt = "expires_at" }
+}
+
+/// A run as `load_run` and `claim_run` return it.
+public struct RunRecord: Codable, Sendable {
+    public var runID: String
+    public var sessionID: String?
+    public var version: Int64
+    public var status: String
+    public var data: JSONValue
+    public var createdAt: String
+    public var updatedAt: String
+    /// The lease in force, if any (expired leases are not shown).
+    public var lease: Lease?
+    enum CodingKeys: String, CodingKey {
+        case runID = "run_id", sessionID = "session_id", version, status, data
+        case createdAt = "created_at", updatedAt = "updated_at", lease
+    }
+}
+
+/// `state.save_run` params.
+public struct SaveRunParams: Codable, Sendable {
+    public var runID: String
+    public var expectedVersion: Int64
+    public var status: String
+    public var data: JSONValue
+    /// The lease owner saving; required while a lease is held.
+    public var owner: String?
+    enum CodingKeys: String, CodingKey {
+        case runID = "run_id", expectedVersion = "expected_version", status, data, owner
+    }
+    public init(runID: String, expectedVersion: Int64, status: String, data: JSONValue, owner: String? = nil) {
+        self.runID = runID
+        self.expectedVersion = expectedVersion
+        self.status = status
+        self.data = data
+        self.owner = owner
+    }
+}
+
+/// `state.save_run` result.
+public struct SaveRunResult: Codable, Sendable {
+    public var runID: String
+    public var version: Int64
+    public var status: String
+    public var updatedAt: String
+    enum CodingKeys: String, CodingKey {
+        case runID = "run_id", version, status, updatedAt = "updated_at"
+    }
+}
+
+/// `state.claim_run` params.
+public struct ClaimRunParams: Codable, Sendable {
+    public var runID: String
+    public var owner: String
+    public var leaseMs: Int64
+    /// When given, the claim fails with VERSION_CONFLICT unless the run is at this version.
+    public var expectedVersion: Int64?
+    enum CodingKeys: String, CodingKey {
+        case runID = "run_id", owner, leaseMs = "lease_ms", expectedVersion = "expected_version"
+    }
+    public init(runID: String, owner: String, leaseMs: Int64, expectedVersion: Int64? = nil) {
+        self.runID = runID
+        self.owner = owner
+        self.leaseMs = leaseMs
+        self.expectedVersion = expectedVersion
+    }
+}
+
+/// `state.release_run` params.
+public struct ReleaseRunParams: Codable, Sendable {
+    public var runID: String
+    public var owner: String
+    enum CodingKeys: String, CodingKey { case runID = "run_id", owner }
+    public init(runID: String, owner: String) {
+        self.runID = runID
+        self.owner = owner
+    }
+}
+
+/// `state.release_run` result.
+public struct ReleaseRunResult: Codable, Sendable {
+    public var runID: String
+    /// False when there was no lease in force (already released or expired).
+    public var released: Bool
+    enum CodingKeys: String, CodingKey { case runID = "run_id", released }
+}
+
+/// `state.list_runs` params.
+public struct ListRunsParams: Codable, Sendable {
+    public var status: String?
+    public var sessionID: String?
+    public var cursor: String?
+    public var limit: Int?
+    enum CodingKeys: String, CodingKey { case status, sessionID = "session_id", cursor, limit }
+    public init(status: String? = nil, sessionID: String? = nil, cursor: String? = nil, limit: Int? = nil) {
+        self.status = status
+        self.sessionID = sessionID
+        self.cursor = cursor
+        self.limit = limit
+    }
+}
+
+/// A run without its document, for listings.
+public struct RunSummary: Codable, Sendable {
+    public var runID: String
+    public var sessionID: String?
+    public var version: Int64
+    public var status: String
+    public var createdAt: String
+    public var updatedAt: String
+    public var lease: Lease?
+    enum CodingKeys: String, CodingKey {
+        case runID = "run_id", sessionID = "session_id", version, status
+        case createdAt = "created_at", updatedAt = "updated_at", lease
+    }
+}
+
+/// `state.list_runs` result, oldest run first.
+public struct ListRunsResult: Codable, Sendable {
+    public var runs: [RunSummary]
+    /// Pass as `cursor` for the next page; absent on the last page.
+    public var nextCursor: String?
+    enum CodingKeys: String, CodingKey { case runs, nextCursor = "next_cursor" }
+}
+
+/// `state.run_history` params.
+public struct RunHistoryParams: Codable, Sendable {
+    public var runID: String
+    public var afterVersion: Int64?
+    public var limit: Int?
+    enum CodingKeys: String, CodingKey { case runID = "run_id", afterVersion = "after_version", limit }
+    public init(runID: String, afterVersion: Int64? = nil, limit: Int? = nil) {
+        self.runID = runID
+        self.afterVersion = afterVersion
+        self.limit = limit
+    }
+}
+
+/// One saved version of a run.
+public struct RunVersion: Codable, Sendable {
+    public var version: Int64
+    public var status: String
+    public var data: JSONValue
+    public var savedAt: String
+    /// The identity that saved it.
+    public var savedBy: String?
+    /// The lease owner named by the save, if any.
+    public var owner: String?
+    enum CodingKeys: String, CodingKey {
+        case version, status, data, savedAt = "saved_at", savedBy = "saved_by", owner
+    }
+}
+
+/// `state.run_history` result, oldest version first.
+public struct RunHistoryResult: Codable, Sendable {
+    public var runID: String
+    public var versions: [RunVersion]
+    /// Pass as `after_version` for the next page; absent on the last page.
+    public var nextAfterVersion: Int64?
+    enum CodingKeys: String, CodingKey {
+        case runID = "run_id", versions, nextAfterVersion = "next_after_version"
+    }
+}
+
+/// `state.append_session` params.
+public struct AppendSessionParams: Codable, Sendable {
+    public var sessionID: String
+    public var messages: [JSONValue]
+    enum CodingKeys: String, CodingKey { case sessionID = "session_id", messages }
+    public init(sessionID: String, messages: [JSONValue]) {
+        self.sessionID = sessionID
+        self.messages = messages
+    }
+}
+
+/// `state.append_session` result.
+public struct AppendSessionResult: Codable, Sendable {
+    public var sessionID: String
+    public var appended: Int
+    /// Messages in the session now.
+    public var total: Int64
+    enum CodingKeys: String, CodingKey { case sessionID = "session_id", appended, total }
+}
+
+/// `state.load_session` params.
+public struct LoadSessionParams: Codable, Sendable {
+    public var sessionID: String
+    public var limit: Int?
+    enum CodingKeys: String, CodingKey { case sessionID = "session_id", limit }
+    public init(sessionID: String, limit: Int? = nil) {
+        self.sessionID = sessionID
+        self.limit = limit
+    }
+}
+
+/// `state.load_session` result: the newest `limit` messages, oldest first.
+public struct LoadSessionResult: Codable, Sendable {
+    public var sessionID: String
+    public var messages: [JSONValue]
+    /// Messages in the session (more than returned when limited).
+    public var total: Int64
+    enum CodingKeys: String, CodingKey { case sessionID = "session_id", messages, total }
+}
+
+/// `state.get_cursor` params.
+public struct GetCursorParams: Codable, Sendable {
+    public var name: String
+    public init(name: String) { self.name = name }
+}
+
+/// `state.set_cursor` params.
+public struct SetCursorParams: Codable, Sendable {
+    public var name: String
+    public var value: Int64
+    /// When given, the cursor moves only if it is at this value now (0 if never set).
+    public var expected: Int64?
+    public init(name: String, value: Int64, expected: Int64? = nil) {
+        self.name = name
+        self.value = value
+        self.expected = expected
+    }
+}
+
+/// A consumer cursor. A cursor never set reads as 0 with no `updated_at`.
+public struct CursorResult: Codable, Sendable {
+    public var name: String
+    public var value: Int64
+    public var updatedAt: String?
+    enum CodingKeys: String, CodingKey { case name, value, updatedAt = "updated_at" }
+}
+
+/// `state.prune` params.
+public struct PruneParams: Codable, Sendable {
+    public var completedBefore: String
+    enum CodingKeys: String, CodingKey { case completedBefore = "completed_before" }
+    public init(completedBefore: String) { self.completedBefore = completedBefore }
+}
+
+/// `state.prune` result.
+public struct PruneResult: Codable, Sendable {
+    /// Runs deleted (with their history).
+    public var pruned: Int
+    /// True when more runs qualify: call again.
+    public var more: Bool
+}

@@ -1,0 +1,127 @@
+import Foundation
+import RPC
+import RPCTesting
+import Testing
+
+/// A real `state-svc` on a throw-away home, with clients for each role, whose
+/// every answer is checked against the contract it serves.
+final class StateFixture: Sendable {
+    let home: TestHome
+    let process: ServiceProcess
+    let agent: RPCClient
+    let contract: Contract
+
+    private init(home: TestHome, process: ServiceProcess, agent: RPCClient, contract: Contract) {
+        self.home = home
+        self.process = process
+        self.agent = agent
+        self.contract = contract
+    }
+
+    /// Starts state-svc and reads its contract with `rpc.discover`.
+    static func start(arguments: [String] = []) async throws -> StateFixture {
+        let home = try TestHome.make()
+        let process = try await ServiceProcess.launch("state-svc", service: "state", home: home, arguments: arguments)
+        let agent = try home.client("state", as: "agent")
+        let document = try await agent.call("rpc.discover", NoParams(), as: JSONValue.self)
+        return StateFixture(home: home, process: process, agent: agent, contract: Contract(document: document))
+    }
+
+    /// Starts another state-svc on the same home (after a crash).
+    func restart() async throws -> StateFixture {
+        let process = try await ServiceProcess.launch("state-svc", service: "state", home: home)
+        return StateFixture(home: home, process: process, agent: try home.client("state", as: "agent"), contract: contract)
+    }
+
+    /// Stops the service and deletes the home.
+    func stop() async {
+        await agent.close()
+        await process.terminate()
+        home.remove()
+    }
+
+    /// Sends SIGTERM and deletes the home without waiting, for `defer`: the
+    /// signal is sent before the test returns, so no service outlives the run.
+    func stopNow() {
+        if process.process.isRunning { kill(process.pid, SIGTERM) }
+        home.remove()
+    }
+
+    /// A client presenting `identity`'s token.
+    func client(_ identity: String?) throws -> RPCClient { try home.client("state", as: identity) }
+
+    /// Calls `method` and checks the result against its documented schema.
+    @discardableResult
+    func call(
+        _ method: String, _ params: JSONValue, via client: RPCClient? = nil,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws -> JSONValue {
+        let result = try await (client ?? agent).call(method, params, as: JSONValue.self)
+        let problems = contract.resultProblems(method, result)
+        #expect(problems.isEmpty, "\(method) result breaks its contract: \(problems)", sourceLocation: sourceLocation)
+        return result
+    }
+
+    /// Calls `method`, expects it to fail with `reason`, and checks the error is documented for it.
+    @discardableResult
+    func expectError(
+        _ method: String, _ params: JSONValue, reason: String, via client: RPCClient? = nil,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async -> RPCError? {
+        do {
+            let result = try await (client ?? agent).call(method, params, as: JSONValue.self)
+            Issue.record("\(method) succeeded with \(result.jsonText()); expected \(reason)", sourceLocation: sourceLocation)
+            return nil
+        } catch let error as RPCError {
+            #expect(error.reason == reason, "\(method): \(error)", sourceLocation: sourceLocation)
+            let documented = contract.documentedErrors(method)
+            let key = "\(error.code) \(error.status.name)/\(error.reason)"
+            #expect(documented.contains(key), "\(method) returned \(key), which its contract does not list", sourceLocation: sourceLocation)
+            return error
+        } catch {
+            Issue.record("\(method) failed with \(error); expected \(reason)", sourceLocation: sourceLocation)
+            return nil
+        }
+    }
+
+    /// Creates a run with a minimal document and returns its id.
+    func createRun(_ extra: [String: JSONValue] = [:], sessionID: String? = nil) async throws -> String {
+        var params: [String: JSONValue] = ["data": Self.document(extra)]
+        if let sessionID { params["session_id"] = .string(sessionID) }
+        let created = try await call("state.create_run", .object(params))
+        return try #require(created["run_id"]?.stringValue)
+    }
+
+    /// A valid document: `schema_version` 1 plus `extra`.
+    static func document(_ extra: [String: JSONValue] = [:]) -> JSONValue {
+        .object(extra.merging(["schema_version": .int(1)]) { current, _ in current })
+    }
+}
+
+extension JSONValue: ExpressibleByDictionaryLiteral {
+    public init(dictionaryLiteral elements: (String, JSONValue)...) {
+        self = .object(Dictionary(elements, uniquingKeysWith: { $1 }))
+    }
+}
+
+extension JSONValue: ExpressibleByStringLiteral {
+    public init(stringLiteral value: String) { self = .string(value) }
+}
+
+extension JSONValue: ExpressibleByIntegerLiteral {
+    public init(integerLiteral value: Int64) { self = .int(value) }
+}
+
+extension JSONValue: ExpressibleByArrayLiteral {
+    public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+}
+
+extension JSONValue: ExpressibleByBooleanLiteral {
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+}
+
+/// The elements of a JSON array (empty for anything else).
+func items(_ value: JSONValue?) -> [JSONValue] {
+    if case .array(let elements)? = value { return elements }
+    return []
+}
