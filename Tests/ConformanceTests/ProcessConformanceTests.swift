@@ -1,3 +1,4 @@
+import Banking
 import Foundation
 import RPC
 import RPCTesting
@@ -37,6 +38,7 @@ struct ProcessConformanceTests {
     func aSharedSocketFolderIsRefused(target: ConformanceTarget) async throws {
         let home = try TestHome.make()
         defer { home.remove() }
+        if target.needsGrantKey { _ = try GrantKeys.loadOrCreateSigner(in: home.directory) }
         let open = home.directory.home.appendingPathComponent("open").path
         try FileManager.default.createDirectory(atPath: open, withIntermediateDirectories: false)
         #expect(chmod(open, 0o755) == 0)

@@ -70,7 +70,8 @@ struct StackLauncherTests {
         // status: the table.
         let table = try await hitl.run(["stack", "status"])
         #expect(table.status == 0, "\(table.transcript)")
-        #expect(table.stdout.hasPrefix("SERVICE  STATE    PID"), "\(table.stdout)")
+        let header = table.stdout.split(separator: "\n").first?.split(separator: " ").map(String.init)
+        #expect(header == ["SERVICE", "STATE", "PID", "RESTARTS", "UPTIME", "SOCKET"], "\(table.stdout)")
 
         // down: no process, no socket.
         let pids = [pid_t(afterRestart.supervisorPid)] + afterRestart.services.compactMap { $0.pid.map { pid_t($0) } }

@@ -80,11 +80,11 @@ struct LedgerHoldTests {
         defer { Task { await ledger.stop() } }
         try await ledger.open("checking", "100.00")
         try await ledger.open("alice")
-        let first = try await ledger.call("ledger.hold", ["from": "checking", "to": "alice", "amount": "70.00", "idempotency_key": "h1", "expires_at": Self.expiry(2)], as: "agent")
-        let second = try await ledger.call("ledger.hold", ["from": "checking", "to": "alice", "amount": "30.00", "idempotency_key": "h2", "expires_at": Self.expiry(2)], as: "agent")
+        let first = try await ledger.call("ledger.hold", ["from": "checking", "to": "alice", "amount": "70.00", "idempotency_key": "h1", "expires_at": Self.expiry(5)], as: "agent")
+        let second = try await ledger.call("ledger.hold", ["from": "checking", "to": "alice", "amount": "30.00", "idempotency_key": "h2", "expires_at": Self.expiry(5)], as: "agent")
         #expect(try await ledger.balance("checking").2 == "0.00")
-        // expires_at has whole seconds: wait past it, plus one sweep.
-        try await Task.sleep(for: .milliseconds(3_600))
+        // expires_at has whole seconds (5 s leaves room for a loaded machine): wait past it, plus one sweep.
+        try await Task.sleep(for: .milliseconds(6_600))
         #expect(try await ledger.balance("checking") == ("100.00", "0.00", "100.00"))
         let grant = try JSONValue(encoding: try ledger.grant(.transfer, from: "checking", to: "alice", amount: "70.00", key: "h1"))
         try await ledger.expectError("ledger.post", ["hold_id": try #require(first["hold_id"]), "grant": grant], as: "agent", .failedPrecondition, "HOLD_EXPIRED")
