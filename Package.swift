@@ -27,6 +27,7 @@ let package = Package(
         .executable(name: "ledger-bench", targets: ["ledger-bench"]),
         .executable(name: "state-svc", targets: ["state-svc"]),
         .executable(name: "state-bench", targets: ["state-bench"]),
+        .executable(name: "agent-svc", targets: ["agent-svc"]),
         .library(name: "RPC", targets: ["RPC"]),
         .library(name: "RPCTesting", targets: ["RPCTesting"]),
     ],
@@ -207,6 +208,25 @@ let package = Package(
             ],
             swiftSettings: strict),
 
+        // The agent: the LLM loop with deferred execution and stateless, exactly-once resume.
+        .target(
+            name: "Agent",
+            dependencies: [
+                "RPC", "Banking", "LLM",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.embedInCode("agent.openrpc.json")],
+            swiftSettings: strict),
+        .executableTarget(
+            name: "agent-svc",
+            dependencies: [
+                "Agent", "LLM", "ServiceKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+
         // The bundled client, operator tool and stack supervisor.
         .target(
             name: "HitlCLI",
@@ -267,6 +287,10 @@ let package = Package(
         .testTarget(
             name: "ConformanceTests",
             dependencies: ["RPC", "RPCTesting", "Banking", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict),
+        .testTarget(
+            name: "AgentTests",
+            dependencies: ["Agent", "Banking", "LLM", "RPC", "RPCTesting"],
             swiftSettings: strict),
         .testTarget(
             name: "HitlTests",

@@ -1,0 +1,107 @@
+import Foundation
+import LLM
+import RPC
+
+/// `agent.chat` params.
+public struct ChatParams: Codable, Sendable {
+    public var message: String
+    public var mode: AgentMode?
+    public var sessionID: String?
+
+    enum CodingKeys: String, CodingKey {
+        case message, mode
+        case sessionID = "session_id"
+    }
+}
+
+extension Agent {
+    /// Starts a run: saves it, runs the loop until the model answers or an action needs a human.
+    public func chat(_ params: ChatParams, requestedBy: String, emit: @escaping AgentEmitter) async throws -> RunResult {
+        let message = params.message.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !message.isEmpty, message.utf8.count <= 16_000 else {
+            throw RPCError.invalidParams(field: "message", "must be 1 to 16000 bytes of text")
+        }
+        var history: [ModelMessage] = [.system(Self.systemPrompt)]
+        if let session = params.sessionID {
+            let loaded = try await state.request("state.load_session", ["session_id": .string(session)], as: SessionRecord.self, idempotent: true)
+            history += loaded.messages.compactMap { try? $0.decode(as: ModelMessage.self) }
+        }
+        history.append(.user(message))
+        var document = RunDocument(
+            mode: params.mode ?? .tools, account: account, requestedBy: requestedBy, sessionID: params.sessionID, messages: history)
+        var create: [String: JSONValue] = ["data": try JSONValue(encoding: document)]
+        if let session = params.sessionID { create["session_id"] = .string(session) }
+        let created = try await state.request("state.create_run", JSONValue.object(create), as: CreatedRun.self)
+        emit(Self.event("run_started", created.runID, ["mode": .string(document.mode.rawValue)]))
+        return try await advance(runID: created.runID, version: created.version, owner: nil, document: &document, emit: emit)
+    }
+
+    /// Runs the mode's loop from where the document stands, then saves the run
+    /// (awaiting_approval, completed or failed) and reports the result.
+    func advance(runID: String, version: Int64, owner: String?, document: inout RunDocument, emit: AgentEmitter) async throws -> RunResult {
+        let status: String
+        do {
+            switch document.mode {
+            case .tools: try await toolsLoop(runID: runID, document: &document, emit: emit)
+            case .structured: try await structuredLoop(runID: runID, document: &document, emit: emit)
+            }
+            status = document.pending.isEmpty ? "completed" : "awaiting_approval"
+        } catch {
+            let rpc = (error as? any RPCErrorConvertible)?.rpcError ?? RPCError.internalError()
+            logger.error("run failed", metadata: ["run_id": "\(runID)", "error": "\(error)"])
+            emit(Self.event("error", runID, ["reason": .string(rpc.reason), "message": .string(rpc.message)]))
+            document.reply = "The request could not be completed: \(rpc.message)"
+            _ = try await save(runID: runID, version: version, owner: owner, status: "failed", document: document)
+            await complete(document.executed)
+            return RunResult(runID: runID, status: "failed", reply: document.reply, pending: [])
+        }
+        _ = try await save(runID: runID, version: version, owner: owner, status: status, document: document)
+        if status == "completed" {
+            await complete(document.executed)
+            if let session = document.sessionID, let reply = document.reply {
+                let user = document.messages.last(where: { if case .user = $0 { true } else { false } })
+                let appended: [ModelMessage] = [user, ModelMessage.assistant(text: reply, toolCalls: [])].compactMap { $0 }
+                _ = try? await state.request(
+                    "state.append_session", ["session_id": .string(session), "messages": try JSONValue(encoding: appended)],
+                    as: JSONValue.self)
+            }
+            emit(Self.event("run_completed", runID, ["reply": .string(document.reply ?? "")]))
+        } else {
+            for call in document.pending {
+                emit(Self.event("approval_required", runID, [
+                    "approval_id": .string(call.approvalID), "call_id": .string(call.callID), "action": try JSONValue(encoding: call.action),
+                ]))
+            }
+        }
+        return RunResult(runID: runID, status: status, reply: document.reply, pending: document.pending.map(PendingView.init))
+    }
+
+    func save(runID: String, version: Int64, owner: String?, status: String, document: RunDocument) async throws -> Int64 {
+        var params: [String: JSONValue] = [
+            "run_id": .string(runID), "expected_version": .int(version), "status": .string(status), "data": try JSONValue(encoding: document),
+        ]
+        if let owner { params["owner"] = .string(owner) }
+        return try await state.request("state.save_run", JSONValue.object(params), as: SavedRun.self).version
+    }
+
+    /// Tools mode: model turns until it answers in text or a call waits for a human.
+    func toolsLoop(runID: String, document: inout RunDocument, emit: AgentEmitter) async throws {
+        for _ in 0..<maxTurns {
+            guard document.pending.isEmpty else { return }
+            let reply = try await llm.complete(ModelRequest(messages: document.messages, tools: Self.tools))
+            document.messages.append(reply.message)
+            if reply.toolCalls.isEmpty {
+                document.reply = reply.text ?? ""
+                emit(Self.event("message", runID, ["text": .string(document.reply ?? "")]))
+                return
+            }
+            for call in reply.toolCalls {
+                switch try await handle(call, runID: runID, document: &document, emit: emit) {
+                case .done(let output): document.messages.append(.toolResult(callID: call.id, output: output))
+                case .pending(let pending): document.pending.append(pending)
+                }
+            }
+        }
+        throw RPCError(.resourceExhausted, reason: "TOO_MANY_TURNS", "the model did not answer within \(maxTurns) turns")
+    }
+}

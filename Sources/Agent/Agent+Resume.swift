@@ -1,0 +1,86 @@
+import LLM
+import RPC
+
+extension Agent {
+    /// Continues a paused run once its approvals are decided. Idempotent: the run is
+    /// claimed (lease + version) so it resumes exactly once whichever process gets there first;
+    /// a finished run just reports its result.
+    public func resume(runID: String, emit: AgentEmitter) async throws -> RunResult {
+        guard let record = try await claim(runID) else { return try await getRun(runID: runID) }
+        var document = try record.data.decode(as: RunDocument.self)
+        guard record.status == "awaiting_approval" else {
+            await release(runID)
+            return Self.result(runID: runID, status: record.status, document: document)
+        }
+        var waiting: [PendingCall] = []
+        var decided = false
+        for call in document.pending {
+            let decision = try await approval.request("approval.get", ["approval_id": .string(call.approvalID)], as: ApprovalRecord.self, idempotent: true)
+            let output: String
+            switch decision.status {
+            case "pending":
+                waiting.append(call)
+                continue
+            case "approved", "completed":
+                guard let grant = decision.grant else { throw RPCError.internalError("approval \(call.approvalID) is approved without a grant") }
+                output = try await execute(call.action, grant: grant, holdID: call.holdID, key: "\(runID):\(call.callID)")
+                document.executed.append(call.approvalID)
+            default:
+                if let hold = call.holdID {
+                    _ = try await ledger.request(
+                        "ledger.void", ["hold_id": .string(hold), "reason": .string("approval \(decision.status)")], as: JSONValue.self, idempotent: true)
+                }
+                output = Self.refusalText(status: decision.status, reason: decision.reason)
+            }
+            decided = true
+            emit(Self.event("approval_decided", runID, ["approval_id": .string(call.approvalID), "status": .string(decision.status)]))
+            emit(Self.event("tool_result", runID, ["call_id": .string(call.callID), "output": .string(output)]))
+            switch document.mode {
+            case .tools: document.messages.append(.toolResult(callID: call.callID, output: output))
+            case .structured:
+                document.results.append(output)
+                document.position += 1
+            }
+        }
+        document.pending = waiting
+        guard waiting.isEmpty else {
+            if decided { _ = try await save(runID: runID, version: record.version, owner: owner, status: "awaiting_approval", document: document) }
+            await release(runID)
+            return Self.result(runID: runID, status: "awaiting_approval", document: document)
+        }
+        let result = try await advance(runID: runID, version: record.version, owner: owner, document: &document, emit: emit)
+        if result.status == "awaiting_approval" { await release(runID) }
+        return result
+    }
+
+    /// Claims the run; while another process holds it, waits (bounded) for it to finish.
+    /// Nil when the run is already finished.
+    private func claim(_ runID: String) async throws -> RunRecord? {
+        let clock = ContinuousClock()
+        let deadline = clock.now + .seconds(30)
+        while true {
+            do {
+                return try await state.request(
+                    "state.claim_run", ["run_id": .string(runID), "owner": .string(owner), "lease_ms": .int(leaseMs)], as: RunRecord.self, idempotent: true)
+            } catch let error as RPCError where error.reason == "TERMINAL_STATUS" {
+                return nil
+            } catch let error as RPCError where error.reason == "RUN_CLAIMED" && clock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+    }
+
+    /// A run as it stands in state-svc.
+    public func getRun(runID: String) async throws -> RunResult {
+        let record = try await state.request("state.load_run", ["run_id": .string(runID)], as: RunRecord.self, idempotent: true)
+        return Self.result(runID: runID, status: record.status, document: try record.data.decode(as: RunDocument.self))
+    }
+
+    static func result(runID: String, status: String, document: RunDocument) -> RunResult {
+        RunResult(runID: runID, status: status, reply: document.reply, pending: document.pending.map(PendingView.init))
+    }
+
+    private func release(_ runID: String) async {
+        _ = try? await state.request("state.release_run", ["run_id": .string(runID), "owner": .string(owner)], as: JSONValue.self)
+    }
+}

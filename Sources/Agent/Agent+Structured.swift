@@ -1,0 +1,99 @@
+import LLM
+import RPC
+
+extension Agent {
+    /// The ActionPlan the model must return in structured mode.
+    static let planSchema: JSONValue = [
+        "type": "object", "required": ["actions"], "additionalProperties": false,
+        "properties": [
+            "actions": [
+                "type": "array",
+                "items": [
+                    "type": "object", "required": ["action_type", "to_account", "amount"], "additionalProperties": false,
+                    "properties": [
+                        "action_type": ["type": "string", "enum": ["check_balance", "transfer", "deposit"]],
+                        "to_account": ["type": ["string", "null"]],
+                        "amount": ["type": ["string", "null"]],
+                    ],
+                ],
+            ]
+        ],
+    ]
+
+    /// Structured mode: one plan from the model (one corrective retry), then each
+    /// step in order through the same interception as tools mode; a pending step pauses the plan.
+    func structuredLoop(runID: String, document: inout RunDocument, emit: AgentEmitter) async throws {
+        if document.plan == nil {
+            let plan = try await requestPlan(document: &document)
+            document.plan = plan
+            emit(Self.event("plan", runID, ["actions": try JSONValue(encoding: plan)]))
+        }
+        let plan = document.plan ?? []
+        while document.pending.isEmpty && document.position < plan.count {
+            let step = plan[document.position]
+            let call = try Self.toolCall(for: step, id: "step-\(document.position + 1)")
+            switch try await handle(call, runID: runID, document: &document, emit: emit) {
+            case .done(let output):
+                document.results.append(output)
+                document.position += 1
+            case .pending(let pending):
+                document.pending.append(pending)
+                return
+            }
+        }
+        document.reply = document.results.isEmpty ? "There was nothing to do." : document.results.joined(separator: " ")
+        document.messages.append(.assistant(text: document.reply, toolCalls: []))
+        emit(Self.event("message", runID, ["text": .string(document.reply ?? "")]))
+    }
+
+    private func requestPlan(document: inout RunDocument) async throws -> [PlanStep] {
+        var messages = document.messages
+        var problem = ""
+        for attempt in 0..<2 {
+            let reply = try await llm.complete(ModelRequest(messages: messages, responseSchema: ("ActionPlan", Self.planSchema)))
+            do {
+                return try Self.parsePlan(reply.text ?? "")
+            } catch let refusal as ToolRefusal {
+                problem = refusal.message
+                guard attempt == 0 else { break }
+                messages.append(.assistant(text: reply.text, toolCalls: []))
+                messages.append(.user("That plan is invalid: \(problem). Answer again with only a valid ActionPlan JSON object."))
+            }
+        }
+        throw RPCError(.failedPrecondition, reason: "INVALID_PLAN", "the model returned an invalid plan twice (\(problem)); nothing was done")
+    }
+
+    /// Parses and validates an ActionPlan; any defect refuses the whole plan.
+    static func parsePlan(_ text: String) throws -> [PlanStep] {
+        guard let value = try? JSONValue(parsing: text), case .array(let actions)? = value["actions"] else {
+            throw ToolRefusal(message: "the reply is not a JSON object with an actions array")
+        }
+        return try actions.enumerated().map { index, action in
+            let step = PlanStep(
+                actionType: action["action_type"]?.stringValue ?? "", toAccount: action["to_account"]?.stringValue,
+                amount: action["amount"]?.stringValue)
+            switch step.actionType {
+            case "check_balance": break
+            case "deposit": _ = try amount(step.amount.map(JSONValue.string))
+            case "transfer":
+                _ = try amount(step.amount.map(JSONValue.string))
+                guard step.toAccount?.isEmpty == false else { throw ToolRefusal(message: "action \(index + 1): a transfer needs to_account") }
+            default: throw ToolRefusal(message: "action \(index + 1): unknown action_type '\(step.actionType.prefix(64))'")
+            }
+            return step
+        }
+    }
+
+    /// A plan step as the equivalent tool call, so both modes share one interception path.
+    static func toolCall(for step: PlanStep, id: String) throws -> ToolCall {
+        switch step.actionType {
+        case "deposit":
+            return ToolCall(id: id, name: "deposit_money", arguments: (["amount": .string(step.amount ?? "")] as JSONValue).jsonText())
+        case "transfer":
+            let arguments: JSONValue = ["to_account": .string(step.toAccount ?? ""), "amount": .string(step.amount ?? "")]
+            return ToolCall(id: id, name: "transfer_money", arguments: arguments.jsonText())
+        default:
+            return ToolCall(id: id, name: "get_balance", arguments: "{}")
+        }
+    }
+}

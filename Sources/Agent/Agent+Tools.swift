@@ -1,0 +1,117 @@
+import Banking
+import Foundation
+import LLM
+import RPC
+
+/// What became of one tool call (or plan step).
+enum CallOutcome: Sendable {
+    /// A result for the model now.
+    case done(String)
+    /// Waiting for a human; the result comes at resume.
+    case pending(PendingCall)
+}
+
+/// A model request the agent refuses before anything happens; its text goes back to the model.
+struct ToolRefusal: Error {
+    let message: String
+}
+
+extension Agent {
+    /// The three tools the model may call.
+    static let tools: [ToolDefinition] = [
+        ToolDefinition(
+            name: "get_balance", description: "Get the user's current account balance.",
+            parameters: ["type": "object", "properties": [:], "additionalProperties": false]),
+        ToolDefinition(
+            name: "deposit_money", description: "Deposit money into the user's account. Amount as a decimal string, e.g. \"200.00\".",
+            parameters: [
+                "type": "object", "required": ["amount"], "additionalProperties": false,
+                "properties": ["amount": ["type": "string"]],
+            ]),
+        ToolDefinition(
+            name: "transfer_money",
+            description: "Transfer money from the user's account to a payee by name. Amount as a decimal string, e.g. \"50.00\".",
+            parameters: [
+                "type": "object", "required": ["to_account", "amount"], "additionalProperties": false,
+                "properties": ["to_account": ["type": "string"], "amount": ["type": "string"]],
+            ]),
+    ]
+
+    /// Intercepts one tool call: validates it, reads, or submits the mutation for approval.
+    /// Validation failures become an `ERROR:` result for the model, never an action.
+    func handle(_ call: ToolCall, runID: String, document: inout RunDocument, emit: AgentEmitter) async throws -> CallOutcome {
+        emit(Self.event("tool_call", runID, ["call_id": .string(call.id), "name": .string(call.name), "arguments": .string(call.arguments)]))
+        let outcome: CallOutcome
+        do {
+            outcome = try await perform(call, runID: runID, document: &document, emit: emit)
+        } catch let refusal as ToolRefusal {
+            outcome = .done("ERROR: \(refusal.message)")
+        }
+        if case .done(let output) = outcome {
+            emit(Self.event("tool_result", runID, ["call_id": .string(call.id), "output": .string(output)]))
+        }
+        return outcome
+    }
+
+    private func perform(_ call: ToolCall, runID: String, document: inout RunDocument, emit: AgentEmitter) async throws -> CallOutcome {
+        let arguments = try Self.arguments(call)
+        switch call.name {
+        case "get_balance":
+            let balance = try await ledger.request("ledger.balance", ["account": .string(document.account)], as: BalanceRecord.self, idempotent: true)
+            return .done("Your balance is $\(balance.available).")
+        case "deposit_money":
+            let amount = try Self.amount(arguments["amount"])
+            let action = Action(kind: .deposit, from: nil, to: document.account, amount: amount)
+            return try await submit(action, callID: call.id, runID: runID, document: &document, emit: emit)
+        case "transfer_money":
+            let amount = try Self.amount(arguments["amount"])
+            let payee = try await resolvePayee(arguments["to_account"], own: document.account)
+            let action = Action(kind: .transfer, from: document.account, to: payee, amount: amount)
+            return try await submit(action, callID: call.id, runID: runID, document: &document, emit: emit)
+        default:
+            throw ToolRefusal(message: "unknown tool '\(call.name.prefix(64))'; the tools are get_balance, deposit_money and transfer_money")
+        }
+    }
+
+    static func arguments(_ call: ToolCall) throws -> [String: JSONValue] {
+        let text = call.arguments.isEmpty ? "{}" : call.arguments
+        guard let value = try? JSONValue(parsing: text), case .object(let members) = value else {
+            throw ToolRefusal(message: "the arguments of \(call.name.prefix(64)) are not a JSON object")
+        }
+        return members
+    }
+
+    /// A positive amount with at most two decimals, given as a string (or a whole number).
+    static func amount(_ value: JSONValue?) throws -> Amount {
+        let text: String
+        switch value {
+        case .string(let string): text = string
+        case .int(let number): text = String(number)
+        case nil, .null: throw ToolRefusal(message: "amount is missing")
+        default: throw ToolRefusal(message: "amount must be a decimal string such as \"50.00\"")
+        }
+        do {
+            let amount = try Amount(parsing: text)
+            guard amount.minorUnits > 0 else { throw ToolRefusal(message: "amount must be more than zero") }
+            return amount
+        } catch let error as AmountError {
+            throw ToolRefusal(message: "amount \(error.description)")
+        }
+    }
+
+    /// A payee by name (`Alice` → `alice`), only if that ledger account exists; never created.
+    func resolvePayee(_ value: JSONValue?, own: String) async throws -> String {
+        guard case .string(let name) = value else { throw ToolRefusal(message: "to_account is missing") }
+        let account = name.trimmingCharacters(in: .whitespaces).lowercased()
+        guard (try? AccountName.validate(account, field: "to_account")) != nil else {
+            throw ToolRefusal(message: "unknown payee '\(name.prefix(64))'")
+        }
+        guard account != own else { throw ToolRefusal(message: "cannot transfer to the user's own account") }
+        do {
+            _ = try await ledger.request("ledger.balance", ["account": .string(account)], as: BalanceRecord.self, idempotent: true)
+        } catch let error as RPCError where error.status == .notFound {
+            throw ToolRefusal(message: "unknown payee '\(name.prefix(64))'; no such account")
+        }
+        return account
+    }
+}

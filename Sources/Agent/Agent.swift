@@ -1,0 +1,62 @@
+import Banking
+import Foundation
+import LLM
+import Logging
+import RPC
+
+/// The agent: the LLM loop with deferred execution. Every method works from
+/// what state-svc holds; nothing is kept in memory between calls.
+public final class Agent: Sendable {
+    let ledger: RPCClient
+    let approval: RPCClient
+    let state: RPCClient
+    let llm: LLMClient
+    let account: String
+    /// This process's lease owner name for state.claim_run.
+    let owner: String
+    let logger: Logger
+    /// How long a resume may hold its claim.
+    let leaseMs: Int64 = 60_000
+    /// How many model turns one call may take before the run fails.
+    let maxTurns = 8
+
+    /// - Parameters:
+    ///   - directory: the run directory (sockets and the agent's token).
+    ///   - llm: the model client.
+    ///   - account: the user's own account.
+    ///   - logger: where the agent logs.
+    public init(directory: RunDirectory, llm: LLMClient, account: String = "checking", logger: Logger) throws {
+        ledger = try RPCClient(service: "ledger", directory: directory, identity: "agent")
+        approval = try RPCClient(service: "approval", directory: directory, identity: "agent")
+        state = try RPCClient(service: "state", directory: directory, identity: "agent")
+        self.llm = llm
+        self.account = account
+        owner = "agent-svc:\(getpid()):\(UUID().uuidString.prefix(8))"
+        self.logger = logger
+    }
+
+    /// Closes the downstream connections.
+    public func close() async {
+        await ledger.close()
+        await approval.close()
+        await state.close()
+    }
+
+    static let systemPrompt = """
+        You are a banking assistant. Use the tools to check the balance, deposit money and transfer money. \
+        Money moves only after the bank's approval service says so; never claim an action happened unless a tool result says it did.
+        """
+}
+
+/// Sends `agent.event` notifications (or nothing, for background resumes).
+public typealias AgentEmitter = @Sendable (JSONValue) -> Void
+
+extension Agent {
+    /// An event object: `{type, run_id, ...fields}`.
+    static func event(_ type: String, _ runID: String, _ fields: [String: JSONValue] = [:]) -> JSONValue {
+        var members = fields
+        members["type"] = .string(type)
+        members["run_id"] = .string(runID)
+        return .object(members)
+    }
+}

@@ -1,0 +1,32 @@
+import Foundation
+import RPC
+
+/// `agent.resume` and `agent.get_run` params.
+public struct RunParams: Codable, Sendable {
+    public var runID: String
+
+    enum CodingKeys: String, CodingKey { case runID = "run_id" }
+}
+
+/// The `agent.*` methods on the RPC core.
+public enum AgentService {
+    /// The service's name, version and contract (`Protocols/agent.openrpc.json`).
+    public static func description() throws -> RPCServiceDescription {
+        try RPCServiceDescription(name: "agent", openRPC: PackageResources.agent_openrpc_json)
+    }
+
+    /// Registers every `agent.*` method.
+    public static func register(_ router: inout RPCRouterBuilder, agent: Agent) {
+        let streaming = RPCMethodOptions(streaming: true, defaultTimeout: .seconds(600))
+        router.register("agent.chat", params: ChatParams.self, options: streaming) { params, context in
+            let caller = try context.requireIdentity()
+            return try await agent.chat(params, requestedBy: caller.name) { context.emit($0) }
+        }
+        router.register("agent.resume", params: RunParams.self, options: streaming) { params, context in
+            try await agent.resume(runID: params.runID) { context.emit($0) }
+        }
+        router.register("agent.get_run", params: RunParams.self) { params, _ in
+            try await agent.getRun(runID: params.runID)
+        }
+    }
+}

@@ -1,0 +1,56 @@
+import Agent
+import ArgumentParser
+import Foundation
+import LLM
+import Logging
+import ServiceKit
+
+@main
+struct AgentServiceCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agent-svc",
+        abstract: "The banking agent: the LLM loop, deferred execution and stateless, exactly-once resume.",
+        discussion: """
+            Serves newline-delimited JSON-RPC 2.0 on <home>/run/agent.sock. Talks to ledger-svc, \
+            approval-svc and state-svc in the same home as the `agent` identity, and to an \
+            OpenAI-compatible model configured by OPENAI_BASE_URL, OPENAI_API_KEY, HITL_MODEL, \
+            HITL_LLM_API (responses|chat) and HITL_LLM_STREAM. Keeps nothing in memory between \
+            calls; follows approval decisions from a cursor kept in state-svc.
+
+            Example:
+              agent-svc --home .hitl &
+              hitl call agent agent.chat '{"message": "Transfer $500 to Bob for rent"}'
+            """)
+
+    @OptionGroup var options: ServiceOptions
+
+    @Option(help: ArgumentHelp("The user's own account.", valueName: "name"))
+    var account = "checking"
+
+    @Flag(help: "Do not follow approval decisions (runs resume only through agent.resume).")
+    var noFollow = false
+
+    func run() async throws {
+        ServiceMain.bootstrapLogging(level: options.logLevel)
+        let logger = Logger(label: "agent")
+        let agent: Agent
+        do {
+            try options.directory.prepare()
+            let llm = LLMClient(configuration: try LLMConfiguration.fromEnvironment(), logger: logger)
+            agent = try Agent(directory: options.directory, llm: llm, account: account, logger: logger)
+        } catch {
+            logger.critical("cannot start: \(error)")
+            throw ExitCode.failure
+        }
+        let followers: [DecisionFollower] = noFollow ? [] : [DecisionFollower(agent: agent)]
+        do {
+            try await ServiceMain.run(description: try AgentService.description(), options: options, services: followers) { router in
+                AgentService.register(&router, agent: agent)
+            }
+        } catch {
+            await agent.close()
+            throw error
+        }
+        await agent.close()
+    }
+}

@@ -1,0 +1,163 @@
+import Foundation
+import RPC
+import RPCTesting
+import Testing
+
+/// The repository's root, for `compose/policy.json`.
+let repositoryRoot = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+/// A `agent.chat` / `agent.resume` result as the tests read it.
+struct RunView: Decodable, Sendable {
+    struct Pending: Decodable, Sendable {
+        let approval_id: String
+        let call_id: String
+        let hold_id: String?
+    }
+
+    let run_id: String
+    let status: String
+    let reply: String?
+    let pending: [Pending]
+}
+
+/// Collects streamed events (they arrive on an event loop).
+final class EventLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var events: [JSONValue] = []
+
+    func append(_ event: JSONValue) { lock.withLock { events.append(event) } }
+    var types: [String] { lock.withLock { events.compactMap { $0["type"]?.stringValue } } }
+    var all: [JSONValue] { lock.withLock { events } }
+}
+
+/// The real stack on a private home: model-sim, approval-svc, ledger-svc, state-svc
+/// and agent-svc, with `checking` (1000.00), `alice`, `bob` and `mallory` opened.
+final class AgentStack: @unchecked Sendable {
+    let home: TestHome
+    var processes: [ServiceProcess]
+    let simulator: Process
+    let agentArguments: [String]
+    let environment: [String: String]
+    var agent: ServiceProcess
+
+    private init(home: TestHome, processes: [ServiceProcess], simulator: Process, agentArguments: [String], environment: [String: String], agent: ServiceProcess) {
+        self.home = home
+        self.processes = processes
+        self.simulator = simulator
+        self.agentArguments = agentArguments
+        self.environment = environment
+        self.agent = agent
+    }
+
+    static func start(follow: Bool = false) async throws -> AgentStack {
+        let home = try TestHome.make()
+        let (simulator, port) = try startSimulator(home: home)
+        let approval = try await ServiceProcess.launch(
+            "approval-svc", service: "approval", home: home,
+            arguments: ["--policy", repositoryRoot.appendingPathComponent("compose/policy.json").path])
+        let ledger = try await ServiceProcess.launch("ledger-svc", service: "ledger", home: home)
+        let state = try await ServiceProcess.launch("state-svc", service: "state", home: home)
+        let operatorLedger = try home.client("ledger")
+        for (account, opening) in [("checking", "1000.00"), ("alice", "0"), ("bob", "0"), ("mallory", "0")] {
+            _ = try await operatorLedger.call(
+                "ledger.open_account", ["account": .string(account), "opening_balance": .string(opening)] as JSONValue, as: JSONValue.self)
+        }
+        await operatorLedger.close()
+        let environment = [
+            "OPENAI_BASE_URL": "http://127.0.0.1:\(port)/v1", "OPENAI_API_KEY": "sk-test", "HITL_MODEL": "sim", "HITL_LLM_API": "responses",
+        ]
+        let arguments = follow ? [] : ["--no-follow"]
+        let agent = try await ServiceProcess.launch("agent-svc", service: "agent", home: home, arguments: arguments, environment: environment)
+        return AgentStack(
+            home: home, processes: [approval, ledger, state], simulator: simulator, agentArguments: arguments, environment: environment,
+            agent: agent)
+    }
+
+    /// Runs `body` on a fresh stack and always stops the stack before returning
+    /// (no orphaned services after the run).
+    static func with(follow: Bool = false, _ body: (AgentStack) async throws -> Void) async throws {
+        let stack = try await start(follow: follow)
+        do {
+            try await body(stack)
+        } catch {
+            await stack.stop()
+            throw error
+        }
+        await stack.stop()
+    }
+
+    private static func startSimulator(home: TestHome) throws -> (Process, Int) {
+        let portFile = home.directory.home.appendingPathComponent("sim-port").path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Executables.path("model-sim"))
+        process.arguments = ["--port", "0", "--port-file", portFile, "--log-level", "warning", "--exit-with-parent"]
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        for _ in 0..<500 {
+            if let text = try? String(contentsOfFile: portFile, encoding: .utf8),
+               let port = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+                return (process, port)
+            }
+            guard process.isRunning else { throw RunDirectoryError("model-sim exited with \(process.terminationStatus)") }
+            usleep(20_000)
+        }
+        throw RunDirectoryError("model-sim did not report its port within 10 s")
+    }
+
+    func stop() async {
+        await agent.terminate()
+        for process in processes.reversed() { await process.terminate() }
+        simulator.terminate()
+        simulator.waitUntilExit()
+        home.remove()
+    }
+
+    // MARK: - Calls
+
+    func chat(_ message: String, mode: String = "tools", events: EventLog = EventLog()) async throws -> RunView {
+        let client = try home.client("agent")
+        defer { Task { await client.close() } }
+        return try await client.stream(
+            "agent.chat", ["message": .string(message), "mode": .string(mode)] as JSONValue, event: JSONValue.self, as: RunView.self
+        ) { events.append($0) }
+    }
+
+    func resume(_ runID: String, events: EventLog = EventLog()) async throws -> RunView {
+        let client = try home.client("agent")
+        defer { Task { await client.close() } }
+        return try await client.stream("agent.resume", ["run_id": .string(runID)] as JSONValue, event: JSONValue.self, as: RunView.self) {
+            events.append($0)
+        }
+    }
+
+    func getRun(_ runID: String) async throws -> RunView {
+        try await call("agent", "agent.get_run", ["run_id": .string(runID)], as: RunView.self)
+    }
+
+    func decide(_ approvalID: String, _ decision: String, reason: String? = nil, as approver: String = "approver1") async throws {
+        var params: [String: JSONValue] = ["approval_id": .string(approvalID), "decision": .string(decision)]
+        if let reason { params["reason"] = .string(reason) }
+        _ = try await call("approval", "approval.decide", .object(params), identity: approver, as: JSONValue.self)
+    }
+
+    /// `posted` and `available` of an account.
+    func balance(_ account: String) async throws -> (posted: String, available: String) {
+        let value = try await call("ledger", "ledger.balance", ["account": .string(account)], as: JSONValue.self)
+        return (value["posted"]?.stringValue ?? "?", value["available"]?.stringValue ?? "?")
+    }
+
+    /// `posted/available` of an account, e.g. `1000.00/500.00`.
+    func books(_ account: String) async throws -> String {
+        let balance = try await balance(account)
+        return "\(balance.posted)/\(balance.available)"
+    }
+
+    func call<R: Decodable>(_ service: String, _ method: String, _ params: JSONValue, identity: String = "operator", as type: R.Type) async throws -> R {
+        let client = try home.client(service, as: identity)
+        defer { Task { await client.close() } }
+        return try await client.call(method, params, as: R.self)
+    }
+}
