@@ -76,11 +76,13 @@ extension Agent {
     }
 
     /// Reports executed approvals' outcomes (best effort: the money has already moved).
-    func complete(_ approvalIDs: [String]) async {
+    func complete(_ approvalIDs: [String], outcome: String = "succeeded", detail: String? = nil) async {
+        var report: [String: JSONValue] = ["status": .string(outcome)]
+        if let detail { report["detail"] = .string(String(detail.prefix(1000))) }
         for id in approvalIDs {
             do {
                 _ = try await approval.request(
-                    "approval.complete", ["approval_id": .string(id), "outcome": ["status": "succeeded"]], as: JSONValue.self, idempotent: true)
+                    "approval.complete", ["approval_id": .string(id), "outcome": .object(report)], as: JSONValue.self, idempotent: true)
             } catch {
                 logger.warning("approval.complete failed", metadata: ["approval_id": "\(id)", "error": "\(error)"])
             }

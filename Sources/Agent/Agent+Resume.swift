@@ -23,8 +23,14 @@ extension Agent {
                 continue
             case "approved", "completed":
                 guard let grant = decision.grant else { throw RPCError.internalError("approval \(call.approvalID) is approved without a grant") }
-                output = try await execute(call.action, grant: grant, holdID: call.holdID, key: "\(runID):\(call.callID)")
-                document.executed.append(call.approvalID)
+                do {
+                    output = try await execute(call.action, grant: grant, holdID: call.holdID, key: "\(runID):\(call.callID)")
+                    document.executed.append(call.approvalID)
+                } catch let error as RPCError where Self.isFinal(error) {
+                    // Approved but refused by the ledger (e.g. the hold expired): nothing moved; say so.
+                    output = "FAILED: \(error.message)"
+                    await complete([call.approvalID], outcome: "failed", detail: error.message)
+                }
             default:
                 if let hold = call.holdID {
                     _ = try await ledger.request(
@@ -68,6 +74,11 @@ extension Agent {
                 try await Task.sleep(for: .milliseconds(20))
             }
         }
+    }
+
+    /// Whether an error is the service's final word (retrying cannot change it).
+    static func isFinal(_ error: RPCError) -> Bool {
+        ![.unavailable, .deadlineExceeded, .cancelled, .aborted, .internal, .resourceExhausted].contains(error.status)
     }
 
     /// A run as it stands in state-svc.

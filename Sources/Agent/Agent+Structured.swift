@@ -56,8 +56,11 @@ extension Agent {
             } catch let refusal as ToolRefusal {
                 problem = refusal.message
                 guard attempt == 0 else { break }
+                let request = messages.last(where: { if case .user = $0 { true } else { false } }).flatMap { message -> String? in
+                    if case .user(let text) = message { text } else { nil }
+                } ?? ""
                 messages.append(.assistant(text: reply.text, toolCalls: []))
-                messages.append(.user("That plan is invalid: \(problem). Answer again with only a valid ActionPlan JSON object."))
+                messages.append(.user("Your previous plan was invalid (\(problem)); return a corrected ActionPlan for this request: \(request)"))
             }
         }
         throw RPCError(.failedPrecondition, reason: "INVALID_PLAN", "the model returned an invalid plan twice (\(problem)); nothing was done")

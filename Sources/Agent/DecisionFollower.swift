@@ -84,6 +84,9 @@ public struct DecisionFollower: Service {
             agent.logger.debug("decision follower skips \(runID): \(error.reason)")
         } catch is DecodingError {
             agent.logger.debug("decision follower skips \(runID): not an agent run")
+        } catch let error as RPCError where Agent.isFinal(error) {
+            // A run that cannot continue must not block every later decision.
+            agent.logger.error("decision follower could not resume \(runID): \(error)")
         }
     }
 }

@@ -76,6 +76,17 @@ final class AgentStack: @unchecked Sendable {
 
     /// Runs `body` on a fresh stack and always stops the stack before returning
     /// (no orphaned services after the run).
+    /// Polls agent.get_run until the run has `status` (at most 10 s); returns the last status seen.
+    func waitForStatus(_ runID: String, _ status: String) async throws -> String {
+        var seen = ""
+        for _ in 0..<200 {
+            seen = try await getRun(runID).status
+            if seen == status { break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return seen
+    }
+
     static func with(follow: Bool = false, _ body: (AgentStack) async throws -> Void) async throws {
         let stack = try await start(follow: follow)
         do {
@@ -107,6 +118,24 @@ final class AgentStack: @unchecked Sendable {
         throw RunDirectoryError("model-sim did not report its port within 10 s")
     }
 
+    /// Kills agent-svc with SIGKILL (no graceful anything).
+    func killAgent() async {
+        await agent.kill9()
+    }
+
+    /// Starts agent-svc again on the same home.
+    func restartAgent() async throws {
+        agent = try await ServiceProcess.launch("agent-svc", service: "agent", home: home, arguments: agentArguments, environment: environment)
+    }
+
+    /// A second agent-svc process on the same services, serving `<home>/run/agent2.sock`.
+    func launchSecondAgent() async throws {
+        let second = try await ServiceProcess.launch(
+            "agent-svc", service: "agent2", home: home, arguments: agentArguments + ["--socket", home.socket("agent2")],
+            environment: environment)
+        processes.append(second)
+    }
+
     func stop() async {
         await agent.terminate()
         for process in processes.reversed() { await process.terminate() }
@@ -125,8 +154,8 @@ final class AgentStack: @unchecked Sendable {
         ) { events.append($0) }
     }
 
-    func resume(_ runID: String, events: EventLog = EventLog()) async throws -> RunView {
-        let client = try home.client("agent")
+    func resume(_ runID: String, on service: String = "agent", events: EventLog = EventLog()) async throws -> RunView {
+        let client = try home.client(service)
         defer { Task { await client.close() } }
         return try await client.stream("agent.resume", ["run_id": .string(runID)] as JSONValue, event: JSONValue.self, as: RunView.self) {
             events.append($0)
