@@ -50,6 +50,8 @@ struct ConformanceTarget: Sendable, Hashable, CustomTestStringConvertible {
         ConformanceTarget(executable: "ledger-svc", service: "ledger", needsGrantKey: true),
         ConformanceTarget(executable: "state-svc", service: "state"),
         ConformanceTarget(executable: "approval-svc", service: "approval", arguments: ["--policy", Repository.root.appendingPathComponent("compose/policy.json").path]),
+        // The generic suites need no model or other service: agent-svc connects lazily.
+        ConformanceTarget(executable: "agent-svc", service: "agent", arguments: ["--no-follow"]),
     ]
 
     /// The RPC core's own test service, for the echo-only checks.
