@@ -25,6 +25,9 @@ public enum AgentService {
         router.register("agent.resume", params: RunParams.self, options: streaming) { params, context in
             try await agent.resume(runID: params.runID) { context.emit($0) }
         }
+        router.register("agent.watch_run", params: RunParams.self, options: streaming) { params, context in
+            try await agent.watchRun(runID: params.runID) { context.emit($0) }
+        }
         router.register("agent.get_run", params: RunParams.self) { params, _ in
             try await agent.getRun(runID: params.runID)
         }

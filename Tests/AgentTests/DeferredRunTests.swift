@@ -80,3 +80,39 @@ struct DeferredRunTests {
         }
     }
 }
+
+/// Sessions and watching a run.
+@Suite(.serialized)
+struct SessionAndWatchTests {
+    @Test func watchRunEndsWhenTheRunPausesOrEnds() async throws {
+        try await AgentStack.with { stack in
+            let paused = try await stack.chat("Transfer $500 to Bob for rent")
+            let client = try stack.home.client("agent")
+            let events = EventLog()
+            let watched = try await client.stream(
+                "agent.watch_run", ["run_id": .string(paused.run_id)] as JSONValue, event: JSONValue.self, as: RunView.self
+            ) { events.append($0) }
+            await client.close()
+            #expect(watched.status == "awaiting_approval")
+            #expect(events.all.map { $0["status"]?.stringValue } == ["awaiting_approval"])
+        }
+    }
+
+    @Test func aSessionKeepsTheConversation() async throws {
+        try await AgentStack.with { stack in
+            let client = try stack.home.client("agent")
+            for message in ["Check my balance", "Deposit $20 into my account"] {
+                let run = try await client.stream(
+                    "agent.chat", ["message": .string(message), "session_id": "s-1"] as JSONValue, event: JSONValue.self, as: RunView.self
+                ) { _ in }
+                #expect(run.status == "completed")
+            }
+            await client.close()
+            let session = try await stack.call("state", "state.load_session", ["session_id": "s-1"], as: JSONValue.self)
+            guard case .array(let messages)? = session["messages"] else { Issue.record("no messages"); return }
+            #expect(messages.compactMap { $0["content"]?.stringValue } == [
+                "Check my balance", "Your balance is $1000.00.", "Deposit $20 into my account", "Deposited $20.00 into checking.",
+            ])
+        }
+    }
+}
