@@ -53,9 +53,8 @@ final class AgentStack: @unchecked Sendable {
     static func start(follow: Bool = false) async throws -> AgentStack {
         let home = try TestHome.make()
         let (simulator, port) = try startSimulator(home: home)
-        let approval = try await ServiceProcess.launch(
-            "approval-svc", service: "approval", home: home,
-            arguments: ["--policy", repositoryRoot.appendingPathComponent("compose/policy.json").path])
+        try "0".write(toFile: clockFile(home), atomically: true, encoding: .utf8)
+        let approval = try await launchApproval(home)
         let ledger = try await ServiceProcess.launch("ledger-svc", service: "ledger", home: home)
         let state = try await ServiceProcess.launch("state-svc", service: "state", home: home)
         let operatorLedger = try home.client("ledger")
@@ -96,6 +95,22 @@ final class AgentStack: @unchecked Sendable {
             throw error
         }
         await stack.stop()
+    }
+
+    static func clockFile(_ home: TestHome) -> String { home.directory.home.appendingPathComponent("clock-offset").path }
+
+    static func launchApproval(_ home: TestHome) async throws -> ServiceProcess {
+        try await ServiceProcess.launch(
+            "approval-svc", service: "approval", home: home,
+            arguments: ["--policy", repositoryRoot.appendingPathComponent("compose/policy.json").path],
+            environment: ["HITL_TEST_CLOCK_OFFSET_FILE": clockFile(home)])
+    }
+
+    /// Restarts approval-svc with its clock `seconds` ahead (pending approvals past their time expire).
+    func restartApproval(clockAheadSeconds seconds: Int) async throws {
+        try "\(seconds)".write(toFile: Self.clockFile(home), atomically: true, encoding: .utf8)
+        await processes[0].terminate()
+        processes[0] = try await Self.launchApproval(home)
     }
 
     private static func startSimulator(home: TestHome) throws -> (Process, Int) {
