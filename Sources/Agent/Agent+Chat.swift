@@ -23,7 +23,7 @@ extension Agent {
         }
         var history: [ModelMessage] = [.system(Self.systemPrompt)]
         if let session = params.sessionID {
-            let loaded = try await state.request("state.load_session", ["session_id": .string(session)], as: SessionRecord.self, idempotent: true)
+            let loaded = try await state.request("state.load_session", ["session_id": .string(session), "limit": .int(Self.sessionHistoryLimit)], as: SessionRecord.self, idempotent: true)
             history += loaded.messages.compactMap { try? $0.decode(as: ModelMessage.self) }
         }
         history.append(.user(message))

@@ -13,9 +13,15 @@ extension Agent {
         switch record.status {
         case "approved":
             guard let grant = record.grant else { return .done("ERROR: approved without a grant; nothing was done") }
-            let output = try await execute(action, grant: grant, holdID: nil, key: "\(runID):\(callID)")
-            document.executed.append(record.approvalID)
-            return .done(output)
+            do {
+                let output = try await execute(action, grant: grant, holdID: nil, key: "\(runID):\(callID)")
+                document.executed.append(record.approvalID)
+                return .done(output)
+            } catch let error as RPCError where Self.isFinal(error) {
+                // Approved, but the ledger refused (e.g. insufficient funds): nothing moved; the model is told.
+                await complete([record.approvalID], outcome: "failed", detail: error.message)
+                return .done("FAILED: \(error.message)")
+            }
         case "pending":
             var pending = PendingCall(callID: callID, approvalID: record.approvalID, action: action, holdID: nil)
             if action.kind == .transfer, let from = action.from {
@@ -26,7 +32,7 @@ extension Agent {
                 ]
                 do {
                     pending.holdID = try await ledger.request("ledger.hold", hold, as: HoldRecord.self, idempotent: true).holdID
-                } catch let error as RPCError where error.status == .failedPrecondition {
+                } catch let error as RPCError where Self.isFinal(error) {
                     _ = try? await approval.request(
                         "approval.cancel", ["approval_id": .string(record.approvalID), "reason": .string("hold refused: \(error.message)")],
                         as: JSONValue.self)

@@ -19,6 +19,8 @@ public final class Agent: Sendable {
     let leaseMs: Int64 = 60_000
     /// How many model turns one call may take before the run fails.
     let maxTurns = 8
+    /// How many earlier session messages a new run starts with (keeps run documents small).
+    static let sessionHistoryLimit: Int64 = 50
 
     /// - Parameters:
     ///   - directory: the run directory (sockets and the agent's token).

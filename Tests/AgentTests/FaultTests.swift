@@ -47,4 +47,19 @@ struct FaultTests {
             #expect(try await stack.books("checking") == "1000.00/1000.00")
         }
     }
+
+    @Test func aHoldTheLedgerRefusesCancelsTheApprovalAndTellsTheModel() async throws {
+        try await AgentStack.with { stack in
+            let first = try await stack.chat("Transfer $500 to Bob for rent")
+            #expect(first.status == "awaiting_approval")
+            let second = try await stack.chat("Transfer $600 to Alice")
+            #expect(second.status == "completed")
+            #expect(second.reply?.hasPrefix("ERROR: ") == true, "\(second.reply ?? "nil")")
+            let cancelled = try await stack.call("approval", "approval.list", ["run_id": .string(second.run_id)], as: JSONValue.self)
+            guard case .array(let approvals)? = cancelled["approvals"] else { Issue.record("no approvals"); return }
+            #expect(approvals.map { $0["status"]?.stringValue } == ["cancelled"])
+            #expect(try await stack.books("checking") == "1000.00/500.00")
+            #expect(try await stack.books("alice") == "0.00/0.00")
+        }
+    }
 }
