@@ -15,21 +15,11 @@ struct ApprovalEvent: Decodable, Sendable {
     }
 }
 
-struct EventPage: Decodable, Sendable {
-    let events: [ApprovalEvent]
-    let lastSeq: Int64
-
-    enum CodingKeys: String, CodingKey {
-        case events
-        case lastSeq = "last_seq"
-    }
-}
-
 struct CursorRecord: Decodable, Sendable {
     let value: Int64
 }
 
-/// Follows approval decisions from a durable cursor in state-svc and resumes the
+/// Follows approval decisions (approval.watch) from a durable cursor in state-svc and resumes the
 /// runs they unblock, so a decision made while agent-svc was down is acted on
 /// when it returns. The cursor moves only after the event was handled.
 public struct DecisionFollower: Service {
@@ -38,7 +28,7 @@ public struct DecisionFollower: Service {
     let agent: Agent
     let pollInterval: Duration
 
-    public init(agent: Agent, pollInterval: Duration = .milliseconds(100)) {
+    public init(agent: Agent, pollInterval: Duration = .milliseconds(500)) {
         self.agent = agent
         self.pollInterval = pollInterval
     }
@@ -46,33 +36,40 @@ public struct DecisionFollower: Service {
     public func run() async throws {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
-                let progressed: Bool
                 do {
-                    progressed = try await step()
+                    try await follow()
                 } catch {
                     agent.logger.warning("decision follower: \(error)")
-                    progressed = false
                 }
-                if !progressed { try? await Task.sleep(for: pollInterval) }
+                try? await Task.sleep(for: pollInterval)
             }
         }
     }
 
-    /// Handles one page of events; true when there was something to do.
-    func step() async throws -> Bool {
-        let cursor = try await agent.state.request("state.get_cursor", ["name": .string(Self.cursorName)], as: CursorRecord.self, idempotent: true).value
-        let page = try await agent.approval.request(
-            "approval.events", ["after_seq": .int(cursor), "limit": 100], as: EventPage.self, idempotent: true)
-        guard !page.events.isEmpty else { return false }
-        var position = cursor
-        for event in page.events {
+    /// Follows approval.watch from the durable cursor; each event is handled, then
+    /// the cursor moves past it (compare-and-set, so two followers never skip one).
+    /// Returns when the watch ends; throws when handling fails (it is retried from the cursor).
+    func follow() async throws {
+        let start = try await agent.state.request(
+            "state.get_cursor", ["name": .string(Self.cursorName)], as: CursorRecord.self, idempotent: true).value
+        let (events, continuation) = AsyncStream.makeStream(of: ApprovalEvent.self)
+        let approval = agent.approval
+        let watch = Task {
+            defer { continuation.finish() }
+            _ = try? await approval.stream(
+                "approval.watch", ["after_seq": .int(start)] as JSONValue, event: ApprovalEvent.self, as: JSONValue.self,
+                options: .init(timeout: .hours(24), idempotent: true)
+            ) { continuation.yield($0) }
+        }
+        defer { watch.cancel() }
+        var position = start
+        for await event in events {
             if Self.decisions.contains(event.type) { try await resume(event.runID) }
             _ = try await agent.state.request(
                 "state.set_cursor", ["name": .string(Self.cursorName), "value": .int(event.seq), "expected": .int(position)],
                 as: JSONValue.self)
             position = event.seq
         }
-        return true
     }
 
     /// Resumes a run; runs that are not the agent's, already finished, or being
