@@ -28,6 +28,7 @@ let package = Package(
         .executable(name: "state-svc", targets: ["state-svc"]),
         .executable(name: "state-bench", targets: ["state-bench"]),
         .executable(name: "agent-svc", targets: ["agent-svc"]),
+        .executable(name: "agent-bench", targets: ["agent-bench"]),
         .library(name: "RPC", targets: ["RPC"]),
         .library(name: "RPCTesting", targets: ["RPCTesting"]),
     ],
@@ -224,6 +225,15 @@ let package = Package(
                 "Agent", "LLM", "ServiceKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+
+        // Full approval cycles per second through the real stack.
+        .executableTarget(
+            name: "agent-bench",
+            dependencies: [
+                "Agent", "RPC", "RPCTesting",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
 

@@ -1,0 +1,169 @@
+import Agent
+import ArgumentParser
+import Foundation
+import RPC
+import RPCTesting
+
+@main
+struct AgentBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agent-bench",
+        abstract: "Full approval cycles per second through the real stack: chat → pending → decide → resume → posted.",
+        discussion: """
+            Starts model-sim (answering instantly), approval-svc, ledger-svc, state-svc and agent-svc \
+            (from the folder of this executable) on a throw-away home, then runs cycles of \
+            "Transfer $150 to Bob" (which the shipped policy sends to one approver): agent.chat pauses \
+            with a hold, approver1 approves with approval.decide, agent.resume posts the hold and finishes. \
+            Reports cycles per second sequentially and with concurrent runs, with p50/p99 pause latency \
+            (agent.chat until awaiting_approval) and resume latency (agent.resume until completed).
+
+            Example (from the repository root):
+              swift build -c release && .build/release/agent-bench
+            """)
+
+    @Option(help: "Cycles run one after another.")
+    var sequential = 200
+    @Option(help: "Cycles run with --concurrency runs in flight.")
+    var concurrent = 2_000
+    @Option(help: "Runs in flight in the concurrent scenario.")
+    var concurrency = 64
+    @Option(help: ArgumentHelp("The approval policy.", valueName: "path"))
+    var policy = "compose/policy.json"
+
+    func run() async throws {
+        let stack = try await BenchStack.start(policy: policy)
+        do {
+            let first = try await stack.cycles(total: sequential, workers: 1)
+            let second = try await stack.cycles(total: concurrent, workers: concurrency)
+            let bob = try await stack.posted("bob")
+            print("agent-bench: full approval cycles (chat → pending → decide → resume → posted), \(ProcessInfo.processInfo.activeProcessorCount) cores")
+            print(first.line("sequential"))
+            print(second.line("\(concurrency) concurrent runs"))
+            print("bob received \(bob) (expected \(150 * (sequential + concurrent)).00)")
+        } catch {
+            await stack.stop()
+            throw error
+        }
+        await stack.stop()
+    }
+}
+
+/// One scenario's figures.
+struct Figures {
+    let cycles: Int
+    let seconds: Double
+    let pauses: [Double]
+    let resumes: [Double]
+
+    func line(_ name: String) -> String {
+        func percentile(_ values: [Double], _ p: Double) -> Double {
+            let sorted = values.sorted()
+            return sorted.isEmpty ? 0 : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] * 1000
+        }
+        return String(
+            format: "%@: %d cycles in %.2f s = %.0f cycles/s; pause p50 %.2f ms p99 %.2f ms; resume p50 %.2f ms p99 %.2f ms",
+            name, cycles, seconds, Double(cycles) / seconds, percentile(pauses, 0.5), percentile(pauses, 0.99),
+            percentile(resumes, 0.5), percentile(resumes, 0.99))
+    }
+}
+
+/// The real stack on a throw-away home.
+final class BenchStack: @unchecked Sendable {
+    let home: TestHome
+    let services: [ServiceProcess]
+    let simulator: Process
+
+    init(home: TestHome, services: [ServiceProcess], simulator: Process) {
+        self.home = home
+        self.services = services
+        self.simulator = simulator
+    }
+
+    static func start(policy: String) async throws -> BenchStack {
+        let home = try TestHome.make()
+        let portFile = home.directory.home.appendingPathComponent("sim-port").path
+        let simulator = Process()
+        simulator.executableURL = URL(fileURLWithPath: Executables.path("model-sim"))
+        simulator.arguments = ["--port", "0", "--port-file", portFile, "--log-level", "warning", "--exit-with-parent"]
+        simulator.standardInput = FileHandle.nullDevice
+        simulator.standardOutput = FileHandle.nullDevice
+        simulator.standardError = FileHandle.nullDevice
+        try simulator.run()
+        var port: Int?
+        for _ in 0..<500 where port == nil {
+            port = (try? String(contentsOfFile: portFile, encoding: .utf8)).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            if port == nil { usleep(20_000) }
+        }
+        guard let port else { throw RunDirectoryError("model-sim did not report its port") }
+        let approval = try await ServiceProcess.launch(
+            "approval-svc", service: "approval", home: home, arguments: ["--policy", policy, "--log-level", "warning"])
+        let ledger = try await ServiceProcess.launch("ledger-svc", service: "ledger", home: home, arguments: ["--log-level", "warning"])
+        let state = try await ServiceProcess.launch("state-svc", service: "state", home: home, arguments: ["--log-level", "warning"])
+        let operatorLedger = try home.client("ledger")
+        for (account, opening) in [("checking", "100000000.00"), ("bob", "0")] {
+            _ = try await operatorLedger.call(
+                "ledger.open_account", ["account": .string(account), "opening_balance": .string(opening)] as JSONValue, as: JSONValue.self)
+        }
+        await operatorLedger.close()
+        let agent = try await ServiceProcess.launch(
+            "agent-svc", service: "agent", home: home, arguments: ["--no-follow", "--log-level", "warning"],
+            environment: ["OPENAI_BASE_URL": "http://127.0.0.1:\(port)/v1", "OPENAI_API_KEY": "sk-bench", "HITL_MODEL": "sim"])
+        return BenchStack(home: home, services: [approval, ledger, state, agent], simulator: simulator)
+    }
+
+    func stop() async {
+        for service in services.reversed() { await service.terminate() }
+        simulator.terminate()
+        simulator.waitUntilExit()
+        home.remove()
+    }
+
+    func posted(_ account: String) async throws -> String {
+        let client = try home.client("ledger")
+        defer { Task { await client.close() } }
+        return try await client.call("ledger.balance", ["account": .string(account)] as JSONValue, as: JSONValue.self)["posted"]?.stringValue ?? "?"
+    }
+
+    /// Runs `total` cycles with `workers` in flight.
+    func cycles(total: Int, workers: Int) async throws -> Figures {
+        let clock = ContinuousClock()
+        let started = clock.now
+        let samples = try await withThrowingTaskGroup(of: [(Double, Double)].self) { group in
+            for worker in 0..<workers {
+                let share = total / workers + (worker < total % workers ? 1 : 0)
+                group.addTask { try await self.worker(cycles: share) }
+            }
+            var all: [(Double, Double)] = []
+            for try await part in group { all += part }
+            return all
+        }
+        let seconds = (clock.now - started) / .seconds(1)
+        return Figures(cycles: total, seconds: seconds, pauses: samples.map(\.0), resumes: samples.map(\.1))
+    }
+
+    private func worker(cycles: Int) async throws -> [(Double, Double)] {
+        let agent = try home.client("agent", as: "operator")
+        let approver = try home.client("approval", as: "approver1")
+        defer { Task { await agent.close(); await approver.close() } }
+        let clock = ContinuousClock()
+        var samples: [(Double, Double)] = []
+        for _ in 0..<cycles {
+            let t0 = clock.now
+            let paused = try await agent.stream(
+                "agent.chat", ["message": "Transfer $150 to Bob"] as JSONValue, event: JSONValue.self, as: RunResult.self) { _ in }
+            let pause = (clock.now - t0) / .seconds(1)
+            guard paused.status == "awaiting_approval", let pending = paused.pending.first else {
+                throw RunDirectoryError("expected a pending run, got \(paused.status)")
+            }
+            _ = try await approver.call(
+                "approval.decide", ["approval_id": .string(pending.approvalID), "decision": "approve"] as JSONValue, as: JSONValue.self)
+            let t1 = clock.now
+            let resumed = try await agent.stream(
+                "agent.resume", ["run_id": .string(paused.runID)] as JSONValue, event: JSONValue.self, as: RunResult.self) { _ in }
+            let resume = (clock.now - t1) / .seconds(1)
+            guard resumed.status == "completed" else { throw RunDirectoryError("expected a completed run, got \(resumed.status)") }
+            samples.append((pause, resume))
+        }
+        return samples
+    }
+}
