@@ -22,6 +22,7 @@ let package = Package(
         .executable(name: "echo-svc", targets: ["echo-svc"]),
         .library(name: "RPC", targets: ["RPC"]),
         .library(name: "RPCTesting", targets: ["RPCTesting"]),
+        .executable(name: "rpc-bench", targets: ["rpc-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
@@ -74,6 +75,19 @@ let package = Package(
         .executableTarget(
             name: "echo-svc",
             dependencies: ["EchoService", "ServiceKit"],
+            swiftSettings: strict),
+
+        // The RPC core's benchmark, with its C baseline (a blocking line ping-pong and
+        // the blocking client that drives every server the same way).
+        .target(
+            name: "CPingPong",
+            cSettings: [.enableWarning("all"), .treatAllWarnings(as: .error)]),
+        .executableTarget(
+            name: "rpc-bench",
+            dependencies: [
+                "RPC", "RPCTesting", "EchoService", "ServiceKit", "CPingPong",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: strict),
 
         // The bundled client, operator tool and stack supervisor.
