@@ -1,3 +1,6 @@
+import Foundation
+import NIOCore
+import NIOFoundationCompat
 import Testing
 @testable import RPC
 
@@ -45,5 +48,62 @@ struct HotPathTests {
         #expect(child.spanID != first.spanID)
         #expect(TraceContext(traceparent: child.description) == child)
         #expect(TraceContext.random().traceID != first.traceID)
+    }
+}
+
+/// The hand-written response envelope, and the client's reading of it.
+struct ResponseEnvelopeTests {
+    private struct Silent: Encodable {
+        func encode(to encoder: any Encoder) throws {}
+    }
+
+    private func text(_ data: Data) -> String { String(decoding: data, as: UTF8.self) }
+
+    @Test func successHasAFixedKeyOrder() throws {
+        let encoder = ResponseEncoder()
+        #expect(text(try encoder.success(id: .int(7), result: HealthEvent(status: .serving)))
+            == #"{"jsonrpc":"2.0","id":7,"result":{"status":"SERVING"}}"# + "\n")
+        #expect(text(try encoder.success(id: .string("a/b"), result: 5)) == #"{"jsonrpc":"2.0","id":"a/b","result":5}"# + "\n")
+        #expect(text(try encoder.success(id: .null, result: "x")) == #"{"jsonrpc":"2.0","id":null,"result":"x"}"# + "\n")
+        #expect(text(try encoder.success(id: .int(-3), result: [1, 2])) == #"{"jsonrpc":"2.0","id":-3,"result":[1,2]}"# + "\n")
+    }
+
+    @Test func failureKeepsIdNullAndTheErrorObject() throws {
+        let line = ResponseEncoder().failure(id: .null, error: .parseError("bad"))
+        #expect(text(line).hasPrefix(#"{"jsonrpc":"2.0","id":null,"error":{"#))
+        #expect(text(line).hasSuffix("}\n"))
+        let parsed = try JSONValue(parsing: text(line))
+        #expect(parsed["error"]?["code"] == .int(-32700))
+        #expect(parsed["error"]?["data"]?["reason"] == .string("PARSE_ERROR"))
+    }
+
+    @Test func aResultThatEncodesNothingStillGetsAnEnvelope() throws {
+        let line = try ResponseEncoder().success(id: .int(1), result: Silent())
+        let parsed = try JSONValue(parsing: text(line))
+        #expect(parsed["id"] == .int(1))
+        #expect(parsed["jsonrpc"] == .string("2.0"))
+        #expect(text(line).hasSuffix("\n"))
+    }
+
+    @Test(arguments: [
+        (#"{"jsonrpc":"2.0","id":42,"result":{}}"#, Int64?(42)),
+        (#"{"jsonrpc":"2.0","id":0,"error":{"code":1}}"#, 0),
+        (#"{"jsonrpc":"2.0","id":9223372036854775807,"result":1}"#, Int64.max),
+        (#"{"jsonrpc":"2.0","id":9223372036854775808,"result":1}"#, nil),  // overflow: full decode decides
+        (#"{"jsonrpc":"2.0","id":01,"result":1}"#, nil),  // not JSON
+        (#"{"jsonrpc":"2.0","id":-1,"result":1}"#, nil),
+        (#"{"jsonrpc":"2.0","id":"7","result":1}"#, nil),
+        (#"{"jsonrpc":"2.0","id":7,"method":"x","params":{}}"#, nil),
+        (#"{"id":7,"jsonrpc":"2.0","result":1}"#, nil),  // another order: full decode decides
+        (#"{"jsonrpc":"2.0","method":"echo.event","params":{"request_id":7}}"#, nil),
+        (#"{"jsonrpc":"2.0","id":"#, nil),
+    ])
+    func clientReadsTheIdOfAnEnvelope(_ line: String, _ id: Int64?) {
+        #expect(RPCClientHandler.responseID(in: ByteBuffer(string: line)) == id)
+    }
+
+    @Test func encodedResponsesAreReadByTheClient() throws {
+        let line = try ResponseEncoder().success(id: .int(12345), result: HealthEvent(status: .serving))
+        #expect(RPCClientHandler.responseID(in: ByteBuffer(data: line)) == 12345)
     }
 }
