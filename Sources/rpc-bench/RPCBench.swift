@@ -65,6 +65,11 @@ struct RPCBench: AsyncParsableCommand {
     @Flag(help: "Skip the Python baseline.")
     var noPython = false
 
+    @Option(help: ArgumentHelp(
+        "Only the series whose key contains this text, e.g. 'health.check 1c rpc blocking' (for profiling).",
+        valueName: "text", visibility: .hidden))
+    var only: String?
+
     func validate() throws {
         if let requests, !(100...10_000_000).contains(requests) {
             throw ValidationError("--requests must be between 100 (for a meaningful p99) and 10000000")
@@ -86,7 +91,7 @@ struct RPCBench: AsyncParsableCommand {
         let servers = try await Servers.start(in: home, echo: ServerLocator.echoServer(explicit: server), python: !noPython)
         defer { servers.stop() }
 
-        let plan = Plan(requests: total, connections: connections)
+        let plan = Plan(requests: total, connections: connections, only: only)
         var series: [Series] = []
         for workload in [Workload.healthCheck(), Workload.echo(token: try home.token("operator"))] {
             series += try await plan.measure(workload, servers: servers, token: try home.token("operator"))
@@ -106,6 +111,8 @@ struct RPCBench: AsyncParsableCommand {
 struct Plan {
     let requests: Int
     let connections: Int
+    /// Runs only the series whose key (`<method> <n>c <server> <client>`) contains this.
+    let only: String?
 
     /// Sequential warm-up: the JIT-free but cache- and allocator-warming first calls.
     var sequentialWarmUp: Int { min(1_000, max(100, requests / 10)) }
@@ -121,17 +128,25 @@ struct Plan {
             (connections, max(1, requests / connections), Self.concurrentWarmUp),
         ] {
             let place = count == 1 ? "1 connection" : "\(count) connections"
-            for (kind, server) in servers.baselines {
+            let wanted = { (server: ServerKind, client: ClientKind) -> Bool in
+                guard let only else { return true }
+                return "\(workload.method) \(count)c \(server.rawValue) \(client.rawValue)".contains(only)
+            }
+            for (kind, server) in servers.baselines where wanted(kind, .blocking) {
                 progress("\(workload.method), \(place): \(kind.label) server, blocking client")
                 series.append(try BlockingDriver.measure(
                     workload, server: kind, on: server, connections: count, perConnection: perConnection, warmUp: warmUp))
             }
-            progress("\(workload.method), \(place): RPC core, blocking client")
-            series.append(try BlockingDriver.measure(
-                workload, server: .rpc, on: servers.rpc, connections: count, perConnection: perConnection, warmUp: warmUp))
-            progress("\(workload.method), \(place): RPC core, RPCClient")
-            series.append(try await RPCClientDriver.measure(
-                workload, on: servers.rpc, token: token, connections: count, perConnection: perConnection, warmUp: warmUp))
+            if wanted(.rpc, .blocking) {
+                progress("\(workload.method), \(place): RPC core, blocking client")
+                series.append(try BlockingDriver.measure(
+                    workload, server: .rpc, on: servers.rpc, connections: count, perConnection: perConnection, warmUp: warmUp))
+            }
+            if wanted(.rpc, .rpcClient) {
+                progress("\(workload.method), \(place): RPC core, RPCClient")
+                series.append(try await RPCClientDriver.measure(
+                    workload, on: servers.rpc, token: token, connections: count, perConnection: perConnection, warmUp: warmUp))
+            }
         }
         return series
     }
