@@ -81,7 +81,13 @@ final class RPCServerHandler: ChannelInboundHandler {
     private func handle(_ line: ByteBuffer) {
         let message: IncomingMessage
         do {
-            message = try decoder.decode(IncomingMessage.self, from: line)
+            // Only a batch starts with `[`; anything else is decoded as one entry
+            // directly, without first failing to open an array (a thrown error per call).
+            if Self.firstByte(of: line) == UInt8(ascii: "[") {
+                message = try decoder.decode(IncomingMessage.self, from: line)
+            } else {
+                message = .single(try decoder.decode(DecodedEntry.self, from: line).entry)
+            }
         } catch is BatchTooLarge {
             write(encoder.failure(id: .null, error: .invalidRequest(
                 "a batch holds at most \(RPCLimits.maximumBatchEntries) entries; split it", reason: "BATCH_TOO_LARGE")))
@@ -262,6 +268,11 @@ final class RPCServerHandler: ChannelInboundHandler {
         if error is CancellationError { return .cancelled() }
         logger.error("handler failed with an unexpected error", metadata: ["error": "\(error)"])
         return .internalError()
+    }
+
+    /// The first byte that is not JSON whitespace.
+    private static func firstByte(of line: ByteBuffer) -> UInt8? {
+        line.readableBytesView.first { $0 != 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }
     }
 
     private static func describe(_ error: any Error) -> String {

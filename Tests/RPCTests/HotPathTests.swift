@@ -107,3 +107,22 @@ struct ResponseEnvelopeTests {
         #expect(RPCClientHandler.responseID(in: ByteBuffer(data: line)) == 12345)
     }
 }
+
+/// Request ids decode to the same case whatever order the decoder tries them in.
+struct RPCIDDecodingTests {
+    @Test(arguments: [
+        ("7", RPCID?.some(.int(7))),
+        ("-7", .int(-7)),
+        (#""7""#, .string("7")),
+        (#""a/b""#, .string("a/b")),
+        ("null", .null),
+        ("18446744073709551615", .uint(UInt64.max)),
+        ("1.5", .double(1.5)),
+        ("true", nil),
+        ("{}", nil),
+    ])
+    func idsDecode(_ json: String, _ expected: RPCID?) {
+        let decoded = try? JSONDecoder().decode(RPCID.self, from: Data(json.utf8))
+        #expect(decoded == expected)
+    }
+}
