@@ -34,14 +34,14 @@ struct RPCBench: AsyncParsableCommand {
 
             Build it in release mode, else the figures mean little:
               swift build -c release --product rpc-bench
-              .build/release/rpc-bench            # about 30 s
+              .build/release/rpc-bench            # under 30 s
               .build/release/rpc-bench --quick    # a few seconds, for smoke runs
               .build/release/rpc-bench --json > bench.json
             """,
         subcommands: [ServeEcho.self, ServeC.self])
 
-    /// The default series size: about 30 s for the whole run on this machine.
-    static let defaultRequests = 20_000
+    /// The default series size: about 25-30 s for the whole run on this machine.
+    static let defaultRequests = 15_000
     /// The `--quick` series size: a few seconds in all.
     static let quickRequests = 2_000
 
@@ -84,6 +84,7 @@ struct RPCBench: AsyncParsableCommand {
 
     func run() async throws {
         ChildServer.stopAllOnSignals()
+        let loadAtStart = Self.loadAverage()
         let total = requests ?? (quick ? Self.quickRequests : Self.defaultRequests)
         let home = try TestHome.make()
         defer { home.remove() }
@@ -101,9 +102,16 @@ struct RPCBench: AsyncParsableCommand {
             notes.append("\(connections) conns share \(ProcessInfo.processInfo.activeProcessorCount) cores with the clients: req/s there is what the machine does, not one server alone")
         }
         let report = Report(
-            rpcServer: servers.rpc.label, python: servers.pythonVersion, requestsPerSeries: total, connections: connections,
-            series: series, notes: notes)
+            rpcServer: servers.rpc.label, python: servers.pythonVersion, loadAverage: loadAtStart, requestsPerSeries: total,
+            connections: connections, series: series, notes: notes)
         print(json ? try report.json() : report.table)
+    }
+
+    /// The 1-minute load average: on a machine shared with builds, what the
+    /// figures were measured under.
+    static func loadAverage() -> Double? {
+        guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) else { return nil }
+        return text.split(separator: " ").first.flatMap { Double($0) }
     }
 }
 

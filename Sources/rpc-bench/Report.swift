@@ -68,15 +68,21 @@ struct Report: Codable, Sendable {
     let rpcServer: String
     let python: String?
     let cores: Int
+    /// The 1-minute load average when the run started.
+    let loadAverage: Double?
     let requestsPerSeries: Int
     let connections: Int
     let series: [Series]
     let rows: [Row]
     let notes: [String]
 
-    init(rpcServer: String, python: String?, requestsPerSeries: Int, connections: Int, series: [Series], notes: [String]) {
+    init(
+        rpcServer: String, python: String?, loadAverage: Double?, requestsPerSeries: Int, connections: Int,
+        series: [Series], notes: [String]
+    ) {
         self.rpcServer = rpcServer
         self.python = python
+        self.loadAverage = loadAverage
         cores = ProcessInfo.processInfo.activeProcessorCount
         self.requestsPerSeries = requestsPerSeries
         self.connections = connections
@@ -147,7 +153,9 @@ struct Report: Codable, Sendable {
     /// The table for people.
     var table: String {
         var lines: [String] = []
-        lines.append("rpc-bench: \(cores) cores; RPC server: \(rpcServer); python: \(python ?? "skipped")")
+        let load = loadAverage.map { String(format: "%.2f", $0) } ?? "unknown"
+        lines.append("rpc-bench: \(cores) cores, load average \(load) at start; RPC server: \(rpcServer)")
+        lines.append("python: \(python ?? "skipped")")
         lines.append("\(requestsPerSeries) round trips per series (1 conn: all on one; \(connections) conns: split evenly); ratio = value / baseline")
         lines.append("")
         let header = ["figure", "value", "baseline", "ratio", "target"]
