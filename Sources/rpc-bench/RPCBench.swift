@@ -9,6 +9,7 @@ struct RPCBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rpc-bench",
         abstract: "Measures the RPC core's round trips against a C ping-pong and a Python JSON server, in one run.",
+        usage: "rpc-bench [--requests <n>] [--connections <n>] [--quick] [--json] [--server <path>] [--no-python]",
         discussion: """
             Every server runs in its own process on a Unix socket in a temporary home:
               RPC core     EchoService on the real core (echo-svc next to rpc-bench, or
