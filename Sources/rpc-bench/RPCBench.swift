@@ -132,10 +132,11 @@ struct Plan {
     /// baselines first, then the RPC core with each client.
     func measure(_ workload: Workload, servers: Servers, token: String) async throws -> [Series] {
         var series: [Series] = []
-        for (count, perConnection, warmUp) in [
-            (1, requests, sequentialWarmUp),
-            (connections, max(1, requests / connections), Self.concurrentWarmUp),
-        ] {
+        var phases = [(count: 1, perConnection: requests, warmUp: sequentialWarmUp)]
+        if connections > 1 {
+            phases.append((connections, max(1, requests / connections), Self.concurrentWarmUp))
+        }
+        for (count, perConnection, warmUp) in phases {
             let place = count == 1 ? "1 connection" : "\(count) connections"
             let wanted = { (server: ServerKind, client: ClientKind) -> Bool in
                 guard let only else { return true }
