@@ -21,6 +21,7 @@ let package = Package(
     products: [
         .executable(name: "hitl", targets: ["hitl"]),
         .executable(name: "echo-svc", targets: ["echo-svc"]),
+        .executable(name: "rpc-bench", targets: ["rpc-bench"]),
         .executable(name: "model-sim", targets: ["model-sim"]),
         .executable(name: "approval-svc", targets: ["approval-svc"]),
         .executable(name: "ledger-svc", targets: ["ledger-svc"]),
@@ -204,6 +205,19 @@ let package = Package(
                 "StateStore", "SQLiteKit", "RPC", "RPCTesting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+
+        // The RPC core's benchmark, with its C baseline (a blocking line ping-pong and
+        // the blocking client that drives every server the same way).
+        .target(
+            name: "CPingPong",
+            cSettings: [.enableWarning("all"), .treatAllWarnings(as: .error)]),
+        .executableTarget(
+            name: "rpc-bench",
+            dependencies: [
+                "RPC", "RPCTesting", "EchoService", "ServiceKit", "CPingPong",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
 
