@@ -84,12 +84,17 @@ let package = Package(
             dependencies: ["RPC", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict),
 
+        // libcurl for everything that leaves the machine: LLM calls, webhooks, SMTP.
+        .target(
+            name: "CurlKit",
+            dependencies: ["CCurl", .product(name: "NIOPosix", package: "swift-nio")],
+            swiftSettings: strict),
         // The agent's model access: OpenAI-compatible HTTP (Responses and Chat
         // Completions, streaming or not) through libcurl.
         .target(
             name: "LLM",
             dependencies: [
-                "CCurl", "RPC",
+                "CurlKit", "RPC",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -133,7 +138,7 @@ let package = Package(
         .target(
             name: "Approval",
             dependencies: [
-                "RPC", "Banking", "SQLiteKit", "CCurl",
+                "RPC", "Banking", "SQLiteKit", "CurlKit",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -257,7 +262,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "LLMTests",
-            dependencies: ["LLM", "ModelSimulator", "RPCTesting"],
+            dependencies: ["LLM", "CurlKit", "ModelSimulator", "RPCTesting"],
             swiftSettings: strict),
         .testTarget(
             name: "ApprovalTests",
