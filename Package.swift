@@ -21,6 +21,7 @@ let package = Package(
     products: [
         .executable(name: "hitl", targets: ["hitl"]),
         .executable(name: "echo-svc", targets: ["echo-svc"]),
+        .executable(name: "rpc-bench", targets: ["rpc-bench"]),
         .executable(name: "model-sim", targets: ["model-sim"]),
         .executable(name: "approval-svc", targets: ["approval-svc"]),
         .executable(name: "ledger-svc", targets: ["ledger-svc"]),
@@ -85,12 +86,17 @@ let package = Package(
             dependencies: ["RPC", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict),
 
+        // libcurl for everything that leaves the machine: LLM calls, webhooks, SMTP.
+        .target(
+            name: "CurlKit",
+            dependencies: ["CCurl", .product(name: "NIOPosix", package: "swift-nio")],
+            swiftSettings: strict),
         // The agent's model access: OpenAI-compatible HTTP (Responses and Chat
         // Completions, streaming or not) through libcurl.
         .target(
             name: "LLM",
             dependencies: [
-                "CCurl", "RPC",
+                "CurlKit", "RPC",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -134,7 +140,7 @@ let package = Package(
         .target(
             name: "Approval",
             dependencies: [
-                "RPC", "Banking", "SQLiteKit", "CCurl",
+                "RPC", "Banking", "SQLiteKit", "CurlKit",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -237,6 +243,19 @@ let package = Package(
             ],
             swiftSettings: strict),
 
+        // The RPC core's benchmark, with its C baseline (a blocking line ping-pong and
+        // the blocking client that drives every server the same way).
+        .target(
+            name: "CPingPong",
+            cSettings: [.enableWarning("all"), .treatAllWarnings(as: .error)]),
+        .executableTarget(
+            name: "rpc-bench",
+            dependencies: [
+                "RPC", "RPCTesting", "EchoService", "ServiceKit", "CPingPong",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict),
+
         // The bundled client, operator tool and stack supervisor.
         .target(
             name: "HitlCLI",
@@ -273,7 +292,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "LLMTests",
-            dependencies: ["LLM", "ModelSimulator", "RPCTesting"],
+            dependencies: ["LLM", "CurlKit", "ModelSimulator", "RPCTesting"],
             swiftSettings: strict),
         .testTarget(
             name: "ApprovalTests",

@@ -117,137 +117,6 @@ public final class ApprovalEngine: Sendable {
         return TimeInterval(seconds)
     }
 
-    // MARK: decide
-
-    func decide(_ params: DecideParams, by identity: Identity) async throws -> ApprovalView {
-        try Validate.text(params.approvalID, field: "approval_id", maximum: Validate.maximumIDLength)
-        try Validate.optionalText(params.reason, field: "reason", maximum: Validate.maximumReasonLength)
-        if let edited = params.editedAction {
-            guard params.decision == .approve else {
-                throw RPCError.invalidParams(
-                    field: "edited_action", "only an approval can carry an edited action; a rejection rejects the action as submitted",
-                    reason: "EDIT_REQUIRES_APPROVE")
-            }
-            try Validate.action(edited, field: "edited_action")
-        }
-        if let version = params.version, version < 1 {
-            throw RPCError.invalidParams(field: "version", "must be 1 or more")
-        }
-        let outcome = try await database.write { [self] connection -> Result<ApprovalView, RPCError> in
-            try decide(params, by: identity, connection: connection)
-        }
-        notifier.signal()
-        return try outcome.get()
-    }
-
-    /// A failure is returned, not thrown, when this transaction must still commit
-    /// (an approval found past its expiry is expired on the spot).
-    func decide(
-        _ params: DecideParams, by identity: Identity, connection: SQLiteConnection
-    ) throws -> Result<ApprovalView, RPCError> {
-        var record = try load(params.approvalID, connection: connection)
-        let now = clock.now()
-        if try expireIfDue(&record, now: now, connection: connection) { return .failure(Self.notDecidable(record)) }
-        guard record.status == .pending else { throw Self.notDecidable(record) }
-        guard identity.name != record.submittedBy, identity.name != record.requestedBy else {
-            throw RPCError(.permissionDenied, reason: "REQUESTER_CANNOT_DECIDE",
-                "\(identity.name) requested this action and cannot decide it; another approver must")
-        }
-        if let version = params.version, version != record.version {
-            throw RPCError(.failedPrecondition, reason: "VERSION_MISMATCH",
-                "approval \(record.approvalID) is at version \(record.version), not \(version): it was edited; review it again",
-                details: ["version": .int(record.version)])
-        }
-        if let edited = params.editedAction, edited != record.action {
-            try edit(&record, to: edited, by: identity, reason: params.reason, at: now, connection: connection)
-        } else if let previous = try ApprovalStore.vote(of: identity.name, on: record, connection: connection) {
-            guard previous == params.decision else {
-                throw RPCError(.failedPrecondition, reason: "APPROVER_ALREADY_VOTED",
-                    "\(identity.name) already voted '\(previous.rawValue)' on version \(record.version); a vote cannot be changed")
-            }
-            return .success(try ApprovalStore.view(record, connection: connection))  // a retry counts once
-        } else {
-            try vote(params.decision, on: record, by: identity, reason: params.reason, at: now, connection: connection)
-        }
-        switch params.decision {
-        case .reject:
-            record.status = .rejected
-            record.reason = params.reason
-            record.updatedAt = ApprovalTime.milliseconds(now)
-            try ApprovalStore.update(record, on: connection)
-            try ApprovalStore.appendEvent(
-                "rejected", for: record, actor: identity.name, at: record.updatedAt, reason: params.reason, connection: connection)
-            try audit("rejected", record, actor: identity.name, at: now, connection: connection, detail: ["reason": params.reason ?? ""])
-        case .approve:
-            let approvers = try ApprovalStore.approvers(of: record, connection: connection)
-            if approvers.count >= record.requiredApprovers {
-                try approve(&record, approvers: approvers, actor: identity.name, at: now, connection: connection)
-            } else if params.editedAction != nil {
-                // The edited version still needs people: tell them, with links for the new version.
-                try enqueueRequested(record, connection: connection)
-            }
-        }
-        return .success(try ApprovalStore.view(record, connection: connection))
-    }
-
-    /// An approver's edit makes a new version, decided by the policy again; the
-    /// editor's approval counts for the new version, earlier votes do not.
-    private func edit(
-        _ record: inout ApprovalRecord, to action: Action, by identity: Identity, reason: String?, at now: Date,
-        connection: SQLiteConnection
-    ) throws {
-        let previous = record.version
-        let decision = policy.evaluate(action)
-        record.version += 1
-        record.action = action
-        // A person approved the edited action, so it needs at least that one person.
-        record.requiredApprovers = max(decision.approvers, 1)
-        record.policyVersion = decision.version
-        record.policyRule = decision.rule
-        record.updatedAt = ApprovalTime.milliseconds(now)
-        try ApprovalStore.update(record, on: connection)
-        try ApprovalStore.addVersion(record, editedBy: identity.name, on: connection)
-        try ApprovalStore.appendEvent("edited", for: record, actor: identity.name, at: record.updatedAt, reason: reason, connection: connection)
-        try audit("edited", record, actor: identity.name, at: now, connection: connection, detail: [
-            "previous_version": "\(previous)", "required_approvers": "\(record.requiredApprovers)", "policy_rule": decision.rule,
-        ])
-        try vote(.approve, on: record, by: identity, reason: reason, at: now, connection: connection)
-    }
-
-    private func vote(
-        _ decision: Decision, on record: ApprovalRecord, by identity: Identity, reason: String?, at now: Date,
-        connection: SQLiteConnection
-    ) throws {
-        try ApprovalStore.recordVote(
-            decision, by: identity.name, reason: reason, on: record, at: ApprovalTime.milliseconds(now), connection: connection)
-        try audit("vote", record, actor: identity.name, at: now, connection: connection, detail: [
-            "decision": decision.rawValue, "reason": reason ?? "",
-        ])
-    }
-
-    /// Issues the grant for the current version and marks the approval approved.
-    private func approve(
-        _ record: inout ApprovalRecord, approvers: [String], actor: String, at now: Date, connection: SQLiteConnection
-    ) throws {
-        precondition(record.status == .pending, "only a pending approval can be approved")
-        precondition(!approvers.isEmpty, "a grant names who approved")
-        let body = Grant.Body(
-            grantID: Identifiers.make(prefix: "gr_", bytes: 18), approvalID: record.approvalID,
-            approvalVersion: record.version, runID: record.runID, callID: record.callID, action: record.action,
-            idempotencyKey: "\(record.runID):\(record.callID)", approvers: approvers, policyVersion: record.policyVersion,
-            issuedAt: now, expiresAt: now.addingTimeInterval(configuration.grantTTL), keyID: signer.keyID)
-        let grant = try signer.sign(body)
-        precondition(grant.action == record.action, "a grant binds exactly the approved version's action")
-        record.grant = grant
-        record.status = .approved
-        record.updatedAt = ApprovalTime.milliseconds(now)
-        try ApprovalStore.update(record, on: connection)
-        try ApprovalStore.appendEvent("approved", for: record, actor: actor, at: record.updatedAt, connection: connection)
-        try audit("approved", record, actor: actor, at: now, connection: connection, detail: [
-            "grant_id": grant.grantID, "approvers": approvers.sorted().joined(separator: ","), "grant_expires_at": grant.expiresAt,
-        ])
-    }
-
     // MARK: cancel, complete
 
     func cancel(_ params: CancelParams, by identity: Identity) async throws -> ApprovalView {
@@ -340,7 +209,7 @@ public final class ApprovalEngine: Sendable {
     }
 
     /// Expires `record` if it is pending and past its time. Returns whether it did.
-    private func expireIfDue(_ record: inout ApprovalRecord, now: Date, connection: SQLiteConnection) throws -> Bool {
+    func expireIfDue(_ record: inout ApprovalRecord, now: Date, connection: SQLiteConnection) throws -> Bool {
         let nowMs = ApprovalTime.milliseconds(now)
         guard record.status == .pending, record.expiresAt <= nowMs else { return false }
         record.status = .expired
@@ -354,72 +223,6 @@ public final class ApprovalEngine: Sendable {
         return true
     }
 
-    // MARK: reads
-
-    func get(_ approvalID: String) async throws -> ApprovalView {
-        try Validate.text(approvalID, field: "approval_id", maximum: Validate.maximumIDLength)
-        return try await database.read { [self] connection in
-            try ApprovalStore.view(try load(approvalID, connection: connection), connection: connection)
-        }
-    }
-
-    func list(_ params: ListParams) async throws -> ListResult {
-        let limit = params.limit ?? Validate.defaultPageSize
-        guard (1...Validate.maximumPageSize).contains(limit) else {
-            throw RPCError.invalidParams(field: "limit", "must be between 1 and \(Validate.maximumPageSize)")
-        }
-        var after: Int64 = 0
-        if let cursor = params.cursor {
-            guard cursor.hasPrefix("c"), let value = Int64(cursor.dropFirst()), value >= 0 else {
-                throw RPCError.invalidParams(field: "cursor", "is not a cursor this service returned", reason: "INVALID_CURSOR")
-            }
-            after = value
-        }
-        try Validate.optionalText(params.runID, field: "run_id", maximum: Validate.maximumIDLength)
-        let start = after
-        return try await database.read { connection in
-            var sql = "SELECT \(ApprovalStore.columns) FROM approvals WHERE seq > ?"
-            var values: [SQLiteValue] = [.integer(start)]
-            if let status = params.status {
-                sql += " AND status = ?"
-                values.append(.text(status.rawValue))
-            }
-            if let runID = params.runID {
-                sql += " AND run_id = ?"
-                values.append(.text(runID))
-            }
-            sql += " ORDER BY seq LIMIT ?"
-            values.append(.integer(Int64(limit + 1)))
-            let seqs = try connection.query(sql, values) { $0.text(1) }
-            let page = try seqs.prefix(limit).map { try self.load($0, connection: connection) }
-            let views = try page.map { try ApprovalStore.view($0, connection: connection) }
-            let next = seqs.count > limit ? page.last.map { "c\($0.seq)" } : nil
-            return ListResult(approvals: views, nextCursor: next)
-        }
-    }
-
-    func events(after seq: Int64, limit: Int) async throws -> [ApprovalEvent] {
-        try await database.read { connection in try ApprovalStore.events(after: seq, limit: limit, connection: connection) }
-    }
-
-    func audit(of approvalID: String) async throws -> [AuditRecord] {
-        try Validate.text(approvalID, field: "approval_id", maximum: Validate.maximumIDLength)
-        return try await database.read { [self] connection in
-            _ = try load(approvalID, connection: connection)
-            return try AuditLog.records(of: approvalID, on: connection)
-        }
-    }
-
-    func verifyAudit() async throws -> AuditVerification {
-        try await database.read { connection in
-            // One snapshot: records appended during the walk must not look like a broken head.
-            try connection.executeScript("BEGIN")
-            defer { try? connection.executeScript("COMMIT") }
-            return try AuditLog.verify(on: connection)
-        }
-    }
-
-    /// Stops the database threads once queued work is done.
     public func close() async {
         await database.close()
     }

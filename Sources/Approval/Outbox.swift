@@ -1,4 +1,5 @@
 import Crypto
+import CurlKit
 import Foundation
 import Logging
 import NIOPosix
@@ -198,6 +199,11 @@ public struct OutboxWorker: Service {
         }
     }
 
+    /// How long one delivery attempt may take: a slow receiver costs a retry, not a stuck worker.
+    static let deliveryTimeout: Duration = .seconds(10)
+    /// How long connecting may take on loopback or a LAN.
+    static let connectTimeout: Duration = .seconds(3)
+
     /// One attempt; returns nil when delivered, else what went wrong.
     private func attempt(_ delivery: DueDelivery) async -> String? {
         guard let payload = try? JSONDecoder().decode(NotificationPayload.self, from: Data(delivery.payload.utf8)) else {
@@ -206,18 +212,23 @@ public struct OutboxWorker: Service {
         let configuration = engine.notifications
         let timestamp = Int64(engine.clock.now().timeIntervalSince1970)
         do {
-            return try await NIOThreadPool.singleton.runIfActive {
-                switch delivery.channel {
-                case "webhook":
-                    let request = Self.webhook(payload, deliveryID: delivery.deliveryID, timestamp: timestamp, configuration: configuration)
-                    let status = try CurlTransfer.post(url: configuration.webhookURL ?? "", headers: request.headers, body: request.body)
-                    return (200..<300).contains(status) ? nil : "the receiver answered HTTP \(status)"
-                default:
-                    let message = Self.mail(payload, deliveryID: delivery.deliveryID, configuration: configuration)
-                    try CurlTransfer.sendMail(
-                        url: configuration.smtpURL ?? "", from: configuration.mailFrom, to: configuration.mailTo, message: message)
-                    return nil
-                }
+            switch delivery.channel {
+            case "webhook":
+                let request = Self.webhook(payload, deliveryID: delivery.deliveryID, timestamp: timestamp, configuration: configuration)
+                let response = try await CurlTransport.shared.send(HTTPRequest(
+                    url: configuration.webhookURL ?? "",
+                    headers: request.headers.map { line in
+                        let parts = line.split(separator: ":", maxSplits: 1)
+                        return (String(parts[0]), parts.count > 1 ? parts[1].trimmingCharacters(in: .whitespaces) : "")
+                    },
+                    body: Data(request.body), connectTimeout: Self.connectTimeout, totalTimeout: Self.deliveryTimeout), onBody: nil)
+                return (200..<300).contains(response.status) ? nil : "the receiver answered HTTP \(response.status)"
+            default:
+                let message = Self.mail(payload, deliveryID: delivery.deliveryID, configuration: configuration)
+                try await CurlTransport.shared.sendMail(
+                    url: configuration.smtpURL ?? "", from: configuration.mailFrom, to: configuration.mailTo, message: message,
+                    timeout: Self.deliveryTimeout)
+                return nil
             }
         } catch {
             engine.logger.warning("delivery attempt failed", metadata: [

@@ -21,7 +21,7 @@ public struct Hitl: AsyncParsableCommand {
             Exit codes: 0 ok, 1 the service answered with an error, 2 usage error, \
             3 a service could not be reached.
             """,
-        subcommands: [Call.self, Health.self, Discover.self, Init.self, Stack.self])
+        subcommands: [Call.self, Health.self, Discover.self, Approvals.self, Approve.self, Reject.self, Init.self, Stack.self])
 
     public init() {}
 
@@ -111,8 +111,11 @@ public struct GlobalOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The stack's home folder (default: $HITL_HOME, else .hitl).", valueName: "dir"))
     public var home: String?
 
-    @Option(name: .customLong("as"), help: ArgumentHelp("Whose token to present: operator, agent, approver1, ...", valueName: "identity"))
-    public var identity: String = "operator"
+    @Option(name: .customLong("as"), help: ArgumentHelp("Whose token to present: operator (default), agent, approver1, ...", valueName: "identity"))
+    public var chosenIdentity: String?
+
+    /// The identity whose token is presented: `--as`, else `operator`.
+    public var identity: String { chosenIdentity ?? "operator" }
 
     @Option(help: ArgumentHelp("Seconds to wait for an answer (the call's deadline).", valueName: "seconds"))
     public var timeout: Double = 30

@@ -24,6 +24,14 @@ public struct StackDefinition: Codable, Sendable, Equatable {
             case startTimeoutMs = "start_timeout_ms"
             case intervalMs = "interval_ms"
         }
+
+        public init() {}
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            startTimeoutMs = try container.decodeIfPresent(Int64.self, forKey: .startTimeoutMs) ?? startTimeoutMs
+            intervalMs = try container.decodeIfPresent(Int64.self, forKey: .intervalMs) ?? intervalMs
+        }
     }
 
     /// How a crashed service is restarted.
@@ -39,6 +47,45 @@ public struct StackDefinition: Codable, Sendable, Equatable {
             case policy
             case backoffInitialMs = "backoff_initial_ms"
             case backoffMaxMs = "backoff_max_ms"
+        }
+
+        public init() {}
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            policy = try container.decodeIfPresent(String.self, forKey: .policy) ?? policy
+            backoffInitialMs = try container.decodeIfPresent(Int64.self, forKey: .backoffInitialMs) ?? backoffInitialMs
+            backoffMaxMs = try container.decodeIfPresent(Int64.self, forKey: .backoffMaxMs) ?? backoffMaxMs
+        }
+    }
+
+    /// A call `hitl stack up` makes once every service is SERVING, through the
+    /// service's public methods (never its database): the demo's accounts, say.
+    /// Calls must be idempotent; `accept` lists reasons that mean "already done".
+    public struct BootstrapCall: Codable, Sendable, Equatable {
+        /// The service's short name.
+        public let service: String
+        /// The method.
+        public let method: String
+        /// Whose token to present.
+        public var identity: String = "operator"
+        /// The params object.
+        public let params: JSONValue
+        /// Error reasons that count as success (e.g. ACCOUNT_EXISTS).
+        public var accept: [String] = []
+
+        enum CodingKeys: String, CodingKey {
+            case service, method, params, accept
+            case identity = "as"
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            service = try container.decode(String.self, forKey: .service)
+            method = try container.decode(String.self, forKey: .method)
+            identity = try container.decodeIfPresent(String.self, forKey: .identity) ?? "operator"
+            params = try container.decodeIfPresent(JSONValue.self, forKey: .params) ?? .object([:])
+            accept = try container.decodeIfPresent([String].self, forKey: .accept) ?? []
         }
     }
 
@@ -80,6 +127,19 @@ public struct StackDefinition: Codable, Sendable, Equatable {
     public let identities: [IdentitySpec]
     /// Services, in start order (dependencies first).
     public let services: [ServiceSpec]
+    /// Calls made once the stack is up (idempotent; e.g. demo accounts).
+    public var bootstrap: [BootstrapCall] = []
+
+    enum CodingKeys: String, CodingKey {
+        case identities, services, bootstrap
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        identities = try container.decode([IdentitySpec].self, forKey: .identities)
+        services = try container.decode([ServiceSpec].self, forKey: .services)
+        bootstrap = try container.decodeIfPresent([BootstrapCall].self, forKey: .bootstrap) ?? []
+    }
 
     /// Loads and validates a stack definition.
     /// - Parameter path: the file.
@@ -113,6 +173,13 @@ public struct StackDefinition: Codable, Sendable, Equatable {
             guard ["always", "never"].contains(service.restart.policy) else {
                 throw RunDirectoryError("\(path): \(service.name).restart.policy must be 'always' or 'never'")
             }
+        }
+        let names = Set(services.map(\.name))
+        for call in bootstrap where !names.contains(call.service) {
+            throw RunDirectoryError("\(path): bootstrap calls \(call.method) on '\(call.service)', which is not a service of the stack")
+        }
+        for call in bootstrap where !identities.contains(where: { $0.name == call.identity }) {
+            throw RunDirectoryError("\(path): bootstrap calls \(call.method) as '\(call.identity)', which is not an identity of the stack")
         }
         let roles: Set = ["operator", "agent", "approver"]
         for identity in identities where !roles.contains(identity.role) {

@@ -1,3 +1,4 @@
+import CurlKit
 import Foundation
 import Logging
 import RPC

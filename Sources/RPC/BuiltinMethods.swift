@@ -7,10 +7,11 @@ enum BuiltinMethods {
 
     static func install(into builder: inout RPCRouterBuilder, description: RPCServiceDescription, state: ServerState) {
         let startedAt = Date()
+        let pid = Int64(getpid())  // read once: a system call on every health.check otherwise
         let health = { @Sendable () -> HealthResult in
             HealthResult(
                 status: state.status, service: description.name, version: description.version,
-                pid: Int64(getpid()), uptimeMs: Int64(Date().timeIntervalSince(startedAt) * 1000))
+                pid: pid, uptimeMs: Int64(Date().timeIntervalSince(startedAt) * 1000))
         }
         builder.registerInline("health.check", params: NoParams.self, options: .init(access: .public)) { _, _ in health() }
         builder.register("health.watch", params: NoParams.self, options: .init(access: .public, streaming: true)) { _, context in

@@ -43,7 +43,7 @@ public struct IdentityRegistry: Sendable {
     /// Hex SHA-256 of a token.
     /// - Parameter token: the token.
     public static func digest(of token: String) -> String {
-        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+        Hex.encode(Array(SHA256.hash(data: Data(token.utf8))))
     }
 
     /// Loads `run/identities.json`.

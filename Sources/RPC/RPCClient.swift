@@ -148,10 +148,14 @@ public final class RPCClient: Sendable {
         let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
         let bytes = try encode(id: id, method: method, params: params, options: options, deadline: deadline)
         let channel: any Channel
-        do {
-            channel = try await connect().get()
-        } catch {
-            throw AttemptFailure.notSent(unreachable(error))
+        if let connected = activeChannel() {
+            channel = connected  // the common case: no hop to the event loop and back
+        } else {
+            do {
+                channel = try await connect().get()
+            } catch {
+                throw AttemptFailure.notSent(unreachable(error))
+            }
         }
         let promise = channel.eventLoop.makePromise(of: ByteBuffer.self)
         let outbound = ClientOutbound.call(
@@ -182,6 +186,15 @@ public final class RPCClient: Sendable {
         var bytes = try JSONEncoder().encode(OutgoingRequest(id: id, method: method, params: params, meta: meta))
         bytes.append(UInt8(ascii: "\n"))
         return bytes
+    }
+
+    /// The connection, if it is up. Awaiting `connect()`'s already-succeeded
+    /// future would cost a round trip through the event loop on every call.
+    private func activeChannel() -> (any Channel)? {
+        connection.withLock { state in
+            if case .connected(let channel) = state, channel.isActive { return channel }
+            return nil
+        }
     }
 
     private func connect() -> EventLoopFuture<any Channel> {

@@ -10,12 +10,15 @@ public enum RPCID: Sendable, Hashable, Codable, CustomStringConvertible {
 
     public init(from decoder: any Decoder) throws {
         let single = try decoder.singleValueContainer()
+        // Integers first: they are what clients send, and each failed attempt
+        // builds and throws a DecodingError. The JSON types do not overlap, so
+        // the order changes nothing else.
         if single.decodeNil() {
             self = .null
-        } else if let value = try? single.decode(String.self) {
-            self = .string(value)
         } else if let value = try? single.decode(Int64.self) {
             self = .int(value)
+        } else if let value = try? single.decode(String.self) {
+            self = .string(value)
         } else if let value = try? single.decode(UInt64.self) {
             self = .uint(value)
         } else if let value = try? single.decode(Double.self), value.isFinite, !Self.isBool(single) {

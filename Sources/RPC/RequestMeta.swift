@@ -42,14 +42,22 @@ public struct TraceContext: Sendable, Equatable, CustomStringConvertible {
     /// Parses a `traceparent` value; nil when it is malformed.
     /// - Parameter traceparent: the header value.
     public init?(traceparent: String) {
-        let parts = traceparent.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count == 4, parts[0] == "00",
-              Self.isHex(parts[1], count: 32), Self.isHex(parts[2], count: 16), Self.isHex(parts[3], count: 2),
-              parts[1].contains(where: { $0 != "0" }), parts[2].contains(where: { $0 != "0" })
-        else { return nil }
-        self.traceID = String(parts[1])
-        self.spanID = String(parts[2])
-        self.flags = String(parts[3])
+        // `00-` + 32 hex + `-` + 16 hex + `-` + 2 hex: checked by position, as
+        // this runs on every call a server receives.
+        var text = traceparent
+        let parsed = text.withUTF8 { bytes -> (String, String, String)? in
+            guard bytes.count == 55, bytes[0] == UInt8(ascii: "0"), bytes[1] == UInt8(ascii: "0"),
+                  bytes[2] == Self.dash, bytes[35] == Self.dash, bytes[52] == Self.dash,
+                  Self.isHex(bytes[3..<35]), Self.isHex(bytes[36..<52]), Self.isHex(bytes[53..<55]),
+                  bytes[3..<35].contains(where: { $0 != Self.zero }), bytes[36..<52].contains(where: { $0 != Self.zero })
+            else { return nil }
+            let field = { (range: Range<Int>) in String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self) }
+            return (field(3..<35), field(36..<52), field(53..<55))
+        }
+        guard let (traceID, spanID, flags) = parsed else { return nil }
+        self.traceID = traceID
+        self.spanID = spanID
+        self.flags = flags
     }
 
     private init(traceID: String, spanID: String, flags: String) {
@@ -71,18 +79,23 @@ public struct TraceContext: Sendable, Equatable, CustomStringConvertible {
     /// The header value.
     public var description: String { "00-\(traceID)-\(spanID)-\(flags)" }
 
-    private static func isHex(_ text: Substring, count: Int) -> Bool {
-        text.utf8.count == count && text.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
+    private static let dash = UInt8(ascii: "-")
+    private static let zero = UInt8(ascii: "0")
+
+    /// Lowercase hex digits only.
+    private static func isHex(_ bytes: Slice<UnsafeBufferPointer<UInt8>>) -> Bool {
+        bytes.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
     }
 
+    /// `bytes` random bytes as hex, drawn 8 at a time from the system generator
+    /// (one `getrandom` per 8 bytes, not one per byte).
     private static func randomHex(bytes: Int) -> String {
         var generator = SystemRandomNumberGenerator()
-        var text = ""
-        text.reserveCapacity(bytes * 2)
-        for _ in 0..<bytes {
-            let byte = UInt8.random(in: 0...255, using: &generator)
-            text += byte < 16 ? "0" + String(byte, radix: 16) : String(byte, radix: 16)
+        var raw: [UInt8] = []
+        raw.reserveCapacity(bytes + 7)
+        while raw.count < bytes {
+            withUnsafeBytes(of: generator.next() as UInt64) { raw.append(contentsOf: $0) }
         }
-        return text
+        return Hex.encode(raw.prefix(bytes))
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 
-/// `{"jsonrpc":"2.0","id":<id>,"result":<result>}`. The id is always written,
+/// `{"jsonrpc":"2.0","id":<id>,"result":<result>}` through the encoder: the fallback
+/// of ``ResponseEncoder`` for a result that encodes nothing by itself. The id is always written,
 /// `null` included.
 struct SuccessResponse: Encodable {
     let id: RPCID
@@ -13,21 +14,6 @@ struct SuccessResponse: Encodable {
         try container.encode("2.0", forKey: .jsonrpc)
         try container.encode(id, forKey: .id)
         try container.encode(result, forKey: .result)
-    }
-}
-
-/// `{"jsonrpc":"2.0","id":<id or null>,"error":{"code","message","data":{"status","reason",...}}}`
-struct ErrorResponse: Encodable {
-    let id: RPCID
-    let error: RPCError
-
-    enum Keys: String, CodingKey { case jsonrpc, id, error }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: Keys.self)
-        try container.encode("2.0", forKey: .jsonrpc)
-        try container.encode(id, forKey: .id)
-        try container.encode(ErrorObject(error), forKey: .error)
     }
 }
 
@@ -66,8 +52,20 @@ struct ErrorObject: Codable {
 }
 
 /// Encodes responses to newline-terminated bytes.
+///
+/// The envelope is written by hand, in a fixed key order:
+/// `{"jsonrpc":"2.0","id":<id>,"result":<result>}` (or `"error"`); only the id
+/// and the payload go through `JSONEncoder`. That skips the encoder's work on
+/// the envelope, and lets clients find the id of a response without a second
+/// parse (see ``RPCClientHandler/responseID(in:)``). JSON key order carries no
+/// meaning, so the wire format is unchanged; it is only now always the same.
 struct ResponseEncoder {
     private let encoder: JSONEncoder
+
+    private static let head = Data(#"{"jsonrpc":"2.0","id":"#.utf8)
+    private static let resultKey = Data(#","result":"#.utf8)
+    private static let errorKey = Data(#","error":"#.utf8)
+    private static let tail = Data("}\n".utf8)
 
     init() {
         encoder = JSONEncoder()
@@ -75,15 +73,36 @@ struct ResponseEncoder {
     }
 
     func success(id: RPCID, result: any Encodable) throws -> Data {
-        var data = try encoder.encode(SuccessResponse(id: id, result: result))
-        data.append(UInt8(ascii: "\n"))
-        return data
+        // A result that encodes nothing at all is not a JSON document on its own;
+        // let the encoder handle it inside the envelope, as it always did.
+        guard let body = try? encoder.encode(result) else {
+            var data = try encoder.encode(SuccessResponse(id: id, result: result))
+            data.append(UInt8(ascii: "\n"))
+            return data
+        }
+        return try envelope(id: id, key: Self.resultKey, body: body)
     }
 
     func failure(id: RPCID, error: RPCError) -> Data {
         // An RPCError always encodes: its parts are strings, integers and JSONValues.
-        var data = (try? encoder.encode(ErrorResponse(id: id, error: error))) ?? Data()
-        data.append(UInt8(ascii: "\n"))
+        guard let body = try? encoder.encode(ErrorObject(error)), let data = try? envelope(id: id, key: Self.errorKey, body: body) else {
+            return Data("\n".utf8)
+        }
+        return data
+    }
+
+    private func envelope(id: RPCID, key: Data, body: Data) throws -> Data {
+        var data = Data()
+        data.reserveCapacity(Self.head.count + 24 + key.count + body.count + Self.tail.count)
+        data.append(Self.head)
+        if case .int(let value) = id {
+            data.append(contentsOf: String(value).utf8)
+        } else {
+            data.append(try encoder.encode(id))
+        }
+        data.append(key)
+        data.append(body)
+        data.append(Self.tail)
         return data
     }
 }

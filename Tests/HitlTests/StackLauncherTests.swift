@@ -36,6 +36,11 @@ struct StackLauncherTests {
         #expect(started.services.map(\.name) == services)
         #expect(started.allServing, "\(up.transcript)")
 
+        // The bootstrap of compose/stack.json ran through the ledger's public methods.
+        let balance = try await hitl.run(["call", "ledger", "ledger.balance", #"{"account": "checking"}"#, "--json"])
+        #expect(balance.status == 0, "\(balance.transcript)")
+        #expect(try JSONValue(parsing: balance.stdout)["available"] == "1000.00", "\(balance.stdout)")
+
         // hitl health agrees, service by service.
         let health = try await hitl.run(["health", "--json"])
         #expect(health.status == 0, "\(health.transcript)")

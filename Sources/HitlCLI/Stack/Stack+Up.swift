@@ -53,6 +53,7 @@ extension Stack {
             let budget = definition.services.reduce(StackLimits.upMargin) { $0 + .milliseconds($1.health.startTimeoutMs) }
             let stopBound = Down.bound(servicesCount: definition.services.count)
             let status = try await waitUntilServing(supervisor, connection: connection, budget: budget, stopBound: stopBound)
+            try await Bootstrap.run(definition.bootstrap, in: directory, quiet: global.json)
             try StackTable.print(status, json: global.json)
         }
 

@@ -3,7 +3,7 @@ import Foundation
 import NIOPosix
 import Synchronization
 
-/// An HTTP request to an LLM provider.
+/// An HTTP POST: to an LLM provider, or a webhook receiver.
 public struct HTTPRequest: Sendable {
     /// The full URL.
     public var url: String
@@ -89,7 +89,7 @@ public final class CurlTransport: HTTPTransport {
         pool.start()
     }
 
-    private static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_ALL)) }()
+    static let globalInit: Void = { curl_global_init(Int(CURL_GLOBAL_ALL)) }()
 
     public func send(_ request: HTTPRequest, onBody: (@Sendable (Data) -> Void)?) async throws -> HTTPResponse {
         let cancelled = CancelFlag()
@@ -98,6 +98,18 @@ public final class CurlTransport: HTTPTransport {
         } onCancel: {
             cancelled.set()
         }
+    }
+
+    /// Sends one message over SMTP (`smtp://host:port`), on the transfer pool.
+    /// - Parameters:
+    ///   - url: the server, e.g. `smtp://127.0.0.1:2525`.
+    ///   - from: the envelope sender.
+    ///   - recipients: the envelope recipients.
+    ///   - message: the whole RFC 5322 message (headers, blank line, body).
+    ///   - timeout: how long the exchange may take.
+    /// - Throws: ``TransportError``.
+    public func sendMail(url: String, from: String, to recipients: [String], message: [UInt8], timeout: Duration) async throws {
+        try await pool.runIfActive { try CurlMail(url: url, from: from, recipients: recipients, message: message, timeout: timeout).perform() }
     }
 }
 

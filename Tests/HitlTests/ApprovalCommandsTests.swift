@@ -1,0 +1,52 @@
+import Foundation
+import RPC
+import RPCTesting
+import Testing
+
+/// `hitl approvals`, `hitl approve` and `hitl reject` against a real approval-svc.
+struct ApprovalCommandsTests {
+    @Test func listApproveRejectAndRefuseASecondDecision() async throws {
+        let home = try TestHome.make()
+        defer { home.remove() }
+        let policy = HitlRunner.repositoryRoot.appendingPathComponent("compose/policy.json").path
+        let approval = try await ServiceProcess.launch("approval-svc", service: "approval", home: home, arguments: ["--policy", policy])
+        defer { Task { await approval.terminate() } }
+        let agent = try home.client("approval", as: "agent")
+        var ids: [String] = []
+        for call in ["c1", "c2"] {
+            let submitted = try await agent.call("approval.submit", [
+                "run_id": "r1", "call_id": .string(call), "requested_by": "agent",
+                "action": ["kind": "transfer", "from": "checking", "to": "alice", "amount": "150.00", "currency": "USD"],
+            ] as JSONValue, as: JSONValue.self)
+            ids.append(try #require(submitted["approval_id"]?.stringValue))
+        }
+        let hitl = HitlRunner(home: home)
+
+        let listed = try await hitl.run(["approvals"])
+        #expect(listed.status == 0, "\(listed.transcript)")
+        #expect(listed.stdout.contains("transfer 150.00 USD checking → alice"))
+        #expect(ids.allSatisfy { listed.stdout.contains($0) })
+
+        let approved = try await hitl.run(["approve", ids[0]])
+        #expect(approved.status == 0, "\(approved.transcript)")
+        #expect(approved.stdout.contains("approved") && approved.stdout.contains("by approver1") && approved.stdout.contains("grant issued"))
+
+        let rejected = try await hitl.run(["--as", "approver2", "reject", ids[1], "--reason", "payee not recognised"])
+        #expect(rejected.status == 0, "\(rejected.transcript)")
+        #expect(rejected.stdout.contains("rejected") && rejected.stdout.contains("by approver2"))
+
+        let again = try await hitl.run(["approve", ids[1], "--json"])
+        #expect(again.status == 1)
+        #expect(try JSONValue(parsing: again.stdout)["error"]?["reason"] == "ALREADY_REJECTED")
+
+        let agentTries = try await hitl.run(["--as", "agent", "approve", ids[0]])
+        #expect(agentTries.status == 1)
+        #expect(agentTries.stderr.contains("PERMISSION_DENIED"))
+
+        let missingReason = try await hitl.run(["reject", ids[0]])
+        #expect(missingReason.status == 2, "a reason is required to reject: \(missingReason.transcript)")
+
+        let none = try await hitl.run(["approvals"])
+        #expect(none.stdout.contains("nothing waits for a decision"))
+    }
+}
