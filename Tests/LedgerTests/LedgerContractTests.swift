@@ -11,7 +11,7 @@ struct LedgerContractTests {
     @Test func servesExactlyTheDocumentedMethods() async throws {
         let ledger = try await LedgerHarness.start()
         defer { Task { await ledger.stop() } }
-        let ledgerMethods = Set(ledger.contract.methods.filter { $0.hasPrefix("ledger.") })
+        let ledgerMethods = Set(ledger.contract.methodNames.filter { $0.hasPrefix("ledger.") })
         #expect(ledgerMethods == [
             "ledger.open_account", "ledger.balance", "ledger.accounts", "ledger.deposit", "ledger.transfer", "ledger.hold",
             "ledger.post", "ledger.void", "ledger.statement", "ledger.transfer_batch", "ledger.verify",

@@ -9,9 +9,9 @@ final class StateFixture: Sendable {
     let home: TestHome
     let process: ServiceProcess
     let agent: RPCClient
-    let contract: Contract
+    let contract: ServedContract
 
-    private init(home: TestHome, process: ServiceProcess, agent: RPCClient, contract: Contract) {
+    private init(home: TestHome, process: ServiceProcess, agent: RPCClient, contract: ServedContract) {
         self.home = home
         self.process = process
         self.agent = agent
@@ -24,7 +24,7 @@ final class StateFixture: Sendable {
         let process = try await ServiceProcess.launch("state-svc", service: "state", home: home, arguments: arguments)
         let agent = try home.client("state", as: "agent")
         let document = try await agent.call("rpc.discover", NoParams(), as: JSONValue.self)
-        return StateFixture(home: home, process: process, agent: agent, contract: Contract(document: document))
+        return StateFixture(home: home, process: process, agent: agent, contract: ServedContract(document: document))
     }
 
     /// Starts another state-svc on the same home (after a crash).
@@ -74,7 +74,7 @@ final class StateFixture: Sendable {
             return nil
         } catch let error as RPCError {
             #expect(error.reason == reason, "\(method): \(error)", sourceLocation: sourceLocation)
-            let documented = contract.documentedErrors(method)
+            let documented = Set(contract.documentedErrors(method).map { "\($0.code.map(String.init) ?? "?") \($0.status)/\($0.reason)" })
             let key = "\(error.code) \(error.status.name)/\(error.reason)"
             #expect(documented.contains(key), "\(method) returned \(key), which its contract does not list", sourceLocation: sourceLocation)
             return error

@@ -21,9 +21,9 @@ final class LedgerHarness: Sendable {
     let home: TestHome
     let service: ServiceProcess
     let signer: GrantSigner
-    let contract: ContractSchema
+    let contract: ServedContract
 
-    private init(home: TestHome, service: ServiceProcess, signer: GrantSigner, contract: ContractSchema) {
+    private init(home: TestHome, service: ServiceProcess, signer: GrantSigner, contract: ServedContract) {
         self.home = home
         self.service = service
         self.signer = signer
@@ -36,7 +36,7 @@ final class LedgerHarness: Sendable {
         let signer = try GrantKeys.loadOrCreateSigner(in: home.directory)
         let service = try await ServiceProcess.launch("ledger-svc", service: "ledger", home: home, arguments: arguments)
         let document = try await home.client("ledger", as: nil).call("rpc.discover", NoParams(), as: JSONValue.self)
-        return LedgerHarness(home: home, service: service, signer: signer, contract: ContractSchema(document: document))
+        return LedgerHarness(home: home, service: service, signer: signer, contract: ServedContract(document: document))
     }
 
     /// Restarts the service on the same home (after ``ServiceProcess/kill9()`` or terminate).
@@ -66,7 +66,7 @@ final class LedgerHarness: Sendable {
             return result
         } catch let error as RPCError {
             let pair = "\(error.status.name)/\(error.reason)"
-            #expect(contract.documentedErrors(method).contains(pair), "\(method) returned undocumented error \(pair): \(error.message)")
+            #expect(contract.documentedErrors(method).contains { "\($0.status)/\($0.reason)" == pair }, "\(method) returned undocumented error \(pair): \(error.message)")
             if error.code > -32100 { #expect(error.code == error.status.jsonRPCCode, "\(error)") }
             throw error
         }
