@@ -106,11 +106,12 @@ let package = Package(
         .target(
             name: "ModelSimulator",
             dependencies: ["LLM", "RPC"],
+            resources: [.embedInCode("model.openrpc.json")],
             swiftSettings: strict),
         .executableTarget(
             name: "model-sim",
             dependencies: [
-                "ModelSimulator", "LLM", "RPC",
+                "ModelSimulator", "LLM", "RPC", "ServiceKit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

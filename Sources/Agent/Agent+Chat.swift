@@ -33,7 +33,21 @@ extension Agent {
         if let session = params.sessionID { create["session_id"] = .string(session) }
         let created = try await state.request("state.create_run", JSONValue.object(create), as: CreatedRun.self)
         emit(Self.event("run_started", created.runID, ["mode": .string(document.mode.rawValue)]))
-        return try await advance(runID: created.runID, version: created.version, owner: nil, document: &document, emit: emit)
+        let result = try await advance(runID: created.runID, version: created.version, owner: nil, document: &document, emit: emit)
+        guard result.status == "awaiting_approval", try await anyDecided(document.pending) else { return result }
+        // A human decided while this call was still running, before the run was saved as
+        // awaiting: the decision follower saw a running run and left it, so resume here.
+        return try await resume(runID: created.runID, emit: emit)
+    }
+
+    /// Whether any of the pending calls' approvals is already decided.
+    private func anyDecided(_ pending: [PendingCall]) async throws -> Bool {
+        for call in pending {
+            let record = try await approval.request(
+                "approval.get", ["approval_id": .string(call.approvalID)], as: ApprovalRecord.self, idempotent: true)
+            if record.status != "pending" { return true }
+        }
+        return false
     }
 
     /// Runs the mode's loop from where the document stands, then saves the run
@@ -81,8 +95,20 @@ extension Agent {
             "run_id": .string(runID), "expected_version": .int(version), "status": .string(status), "data": try JSONValue(encoding: document),
         ]
         if let owner { params["owner"] = .string(owner) }
-        return try await state.request("state.save_run", JSONValue.object(params), as: SavedRun.self).version
+        let deadline = ContinuousClock.now + Self.unclaimedSaveWait
+        while true {
+            do {
+                return try await state.request("state.save_run", JSONValue.object(params), as: SavedRun.self).version
+            } catch let error as RPCError where error.reason == "RUN_CLAIMED" && owner == nil && ContinuousClock.now < deadline {
+                // A resume (the follower, or agent.resume) looked at this running run and
+                // will let go of it at once: wait for that rather than fail the chat.
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
     }
+
+    /// How long a chat's save waits for someone else's brief claim on its running run.
+    static let unclaimedSaveWait: Duration = .seconds(10)
 
     /// Tools mode: model turns until it answers in text or a call waits for a human.
     func toolsLoop(runID: String, document: inout RunDocument, emit: AgentEmitter) async throws {

@@ -15,6 +15,11 @@ struct ApprovalEvent: Decodable, Sendable {
     }
 }
 
+/// A run's status, as much as the follower reads of `state.load_run`.
+struct RunStatusRecord: Decodable, Sendable {
+    let status: String
+}
+
 struct CursorRecord: Decodable, Sendable {
     let value: Int64
 }
@@ -76,6 +81,15 @@ public struct DecisionFollower: Service {
     /// resumed by another process are not this follower's to handle.
     private func resume(_ runID: String) async throws {
         do {
+            // A run still in its first call (an auto-approved action, or a decision made
+            // before the chat saved the run) is that call's to finish: it checks its
+            // approvals after saving. Claiming it here would only get in its way.
+            let current = try await agent.state.request(
+                "state.load_run", ["run_id": .string(runID)], as: RunStatusRecord.self, idempotent: true)
+            guard current.status == "awaiting_approval" else {
+                agent.logger.debug("decision follower skips \(runID): \(current.status)")
+                return
+            }
             _ = try await agent.resume(runID: runID) { _ in }
         } catch let error as RPCError where ["RUN_NOT_FOUND", "RUN_CLAIMED", "TERMINAL_STATUS"].contains(error.reason) {
             agent.logger.debug("decision follower skips \(runID): \(error.reason)")

@@ -30,6 +30,7 @@ final class CurlTransfer {
         let bodyBytes = [UInt8](request.body)
         return try bodyBytes.withUnsafeBufferPointer { payload in
             _ = ccurl_setopt_string(handle, CURLOPT_URL, request.url)
+            if let socket = request.unixSocketPath { _ = ccurl_setopt_string(handle, CURLOPT_UNIX_SOCKET_PATH, socket) }
             _ = ccurl_setopt_long(handle, CURLOPT_POST, 1)
             _ = ccurl_setopt_pointer(handle, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: payload.baseAddress))
             _ = ccurl_setopt_off_t(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(payload.count))

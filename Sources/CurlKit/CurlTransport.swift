@@ -15,14 +15,22 @@ public struct HTTPRequest: Sendable {
     public var connectTimeout: Duration
     /// How long the whole exchange may take, streaming included.
     public var totalTimeout: Duration
+    /// Connect to this Unix socket instead of the URL's host and port (the
+    /// URL still names the path and the Host header): the stack's model
+    /// simulator listens on one in the run directory.
+    public var unixSocketPath: String?
 
     /// - Parameters: see the properties.
-    public init(url: String, headers: [(String, String)], body: Data, connectTimeout: Duration, totalTimeout: Duration) {
+    public init(
+        url: String, headers: [(String, String)], body: Data, connectTimeout: Duration, totalTimeout: Duration,
+        unixSocketPath: String? = nil
+    ) {
         self.url = url
         self.headers = headers
         self.body = body
         self.connectTimeout = connectTimeout
         self.totalTimeout = totalTimeout
+        self.unixSocketPath = unixSocketPath
     }
 }
 

@@ -43,8 +43,15 @@ struct Health: AsyncParsableCommand {
         let directory = global.directory
         let timeout = min(global.timeout, 5)
         let json = global.json
+        let skipped = await Self.skippedServices(client: try? global.client(for: Supervisor.serviceName), timeout: timeout)
         let rows = await withTaskGroup(of: (Int, Row).self) { group in
             for (index, name) in names.enumerated() {
+                if let reason = skipped[name] {
+                    let row = Row(service: name, status: SupervisedState.skipped.rawValue, version: nil, pid: nil, uptimeMs: nil,
+                                  socket: directory.socketPath(for: name), error: reason)
+                    group.addTask { (index, row) }
+                    continue
+                }
                 group.addTask { (index, await Self.check(name, directory: directory, timeout: timeout, json: json)) }
             }
             var rows: [(Int, Row)] = []
@@ -62,7 +69,21 @@ struct Health: AsyncParsableCommand {
                 }))
         }
         if rows.contains(where: { $0.status == "UNREACHABLE" }) { throw HitlExit.unreachable.exitCode }
-        if rows.contains(where: { $0.status != HealthStatus.serving.rawValue }) { throw HitlExit.rpcError.exitCode }
+        if rows.contains(where: { ![HealthStatus.serving.rawValue, SupervisedState.skipped.rawValue].contains($0.status) }) {
+            throw HitlExit.rpcError.exitCode
+        }
+    }
+
+    /// Services the running supervisor skipped on purpose (an `unless_env`
+    /// variable is set), with the reason; empty when no supervisor answers.
+    private static func skippedServices(client: RPCClient?, timeout: Double) async -> [String: String] {
+        guard let client else { return [:] }
+        defer { Task { await client.close() } }
+        let options = CallOptions(timeout: .milliseconds(Int64(timeout * 1000)))
+        guard let status = try? await client.call("stack.status", NoParams(), as: StackStatusResult.self, options: options) else { return [:] }
+        return Dictionary(uniqueKeysWithValues: status.services.filter { $0.state == SupervisedState.skipped.rawValue }.map {
+            ($0.name, $0.lastError ?? "skipped")
+        })
     }
 
     private static func check(_ service: String, directory: RunDirectory, timeout: Double, json: Bool) async -> Row {

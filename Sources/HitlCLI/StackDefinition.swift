@@ -105,10 +105,22 @@ public struct StackDefinition: Codable, Sendable, Equatable {
         public var health = HealthSpec()
         /// Restart policy.
         public var restart = RestartSpec()
+        /// Environment variables that make this service unnecessary: when any
+        /// is set (non-empty) the supervisor skips it, and services depending
+        /// on it start without it (the model simulator is skipped when
+        /// OPENAI_API_KEY points the agent at a real model).
+        public var unlessEnv: [String] = []
 
         enum CodingKeys: String, CodingKey {
             case name, executable, args, env, health, restart
             case dependsOn = "depends_on"
+            case unlessEnv = "unless_env"
+        }
+
+        /// The first of ``unlessEnv`` set in `environment`, if any: why the service is skipped.
+        /// - Parameter environment: the supervisor's environment.
+        public func skipReason(in environment: [String: String]) -> String? {
+            unlessEnv.first { !(environment[$0] ?? "").isEmpty }.map { "skipped because \($0) is set" }
         }
 
         public init(from decoder: any Decoder) throws {
@@ -120,6 +132,7 @@ public struct StackDefinition: Codable, Sendable, Equatable {
             dependsOn = try container.decodeIfPresent([String].self, forKey: .dependsOn) ?? []
             health = try container.decodeIfPresent(HealthSpec.self, forKey: .health) ?? HealthSpec()
             restart = try container.decodeIfPresent(RestartSpec.self, forKey: .restart) ?? RestartSpec()
+            unlessEnv = try container.decodeIfPresent([String].self, forKey: .unlessEnv) ?? []
         }
     }
 

@@ -58,7 +58,8 @@ public struct LLMClient: Sendable {
         if let key = configuration.apiKey { headers.append(("Authorization", "Bearer \(key)")) }
         let request = HTTPRequest(
             url: configuration.endpoint, headers: headers, body: body,
-            connectTimeout: configuration.connectTimeout, totalTimeout: configuration.requestTimeout)
+            connectTimeout: configuration.connectTimeout, totalTimeout: configuration.requestTimeout,
+            unixSocketPath: configuration.unixSocketPath)
         let collector = configuration.stream ? StreamCollector(api: configuration.api, onTextDelta: onTextDelta) : nil
         var onBody: (@Sendable (Data) -> Void)?
         if let collector { onBody = { bytes in collector.feed(bytes) } }

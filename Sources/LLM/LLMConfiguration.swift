@@ -23,12 +23,15 @@ public struct LLMConfiguration: Sendable, Equatable {
     public var initialBackoff: Duration
     /// The longest pause between attempts, `Retry-After` included.
     public var maxBackoff: Duration
+    /// Reach the API through this Unix socket (the stack's simulator) instead
+    /// of the base URL's host and port.
+    public var unixSocketPath: String?
 
     /// - Parameters: see the properties.
     public init(
         baseURL: String, apiKey: String?, model: String, api: LLMAPI = .responses, stream: Bool = false,
         connectTimeout: Duration = .seconds(5), requestTimeout: Duration = .seconds(60), maxAttempts: Int = 4,
-        initialBackoff: Duration = .milliseconds(250), maxBackoff: Duration = .seconds(20)
+        initialBackoff: Duration = .milliseconds(250), maxBackoff: Duration = .seconds(20), unixSocketPath: String? = nil
     ) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.apiKey = apiKey
@@ -40,22 +43,52 @@ public struct LLMConfiguration: Sendable, Equatable {
         self.maxAttempts = max(1, maxAttempts)
         self.initialBackoff = initialBackoff
         self.maxBackoff = maxBackoff
+        self.unixSocketPath = unixSocketPath
     }
 
+    /// The variables that point the agent at a model of the user's own.
+    public static let providerVariables = ["OPENAI_API_KEY", "OPENAI_BASE_URL", "HITL_LLM_UNIX_SOCKET"]
+
     /// From the environment: `OPENAI_API_KEY`, `OPENAI_BASE_URL` (default
-    /// `https://api.openai.com/v1`), `HITL_MODEL` (default `gpt-4o-mini`),
+    /// `https://api.openai.com/v1`), `HITL_LLM_UNIX_SOCKET` (reach the base URL
+    /// through a Unix socket), `HITL_MODEL` (default `gpt-4o-mini`),
     /// `HITL_LLM_API` (`responses` or `chat`), `HITL_LLM_STREAM` (`1` to stream).
-    /// - Parameter environment: the variables.
-    /// - Throws: ``LLMError/configuration(_:)`` for an unknown API name.
-    public static func fromEnvironment(_ environment: [String: String] = ProcessInfo.processInfo.environment) throws -> LLMConfiguration {
+    ///
+    /// With none of ``providerVariables`` set, `simulatorSocket` (the stack's
+    /// offline model simulator) is used; with no simulator either, this throws
+    /// rather than calling a provider without a key.
+    /// - Parameters:
+    ///   - environment: the variables.
+    ///   - simulatorSocket: the simulator's HTTP socket, when the stack runs one.
+    /// - Throws: ``LLMError/configuration(_:)`` for an unknown API name or no model at all.
+    public static func fromEnvironment(
+        _ environment: [String: String] = ProcessInfo.processInfo.environment, simulatorSocket: String? = nil
+    ) throws -> LLMConfiguration {
         let apiName = environment["HITL_LLM_API"] ?? "responses"
         guard let api = LLMAPI(rawValue: apiName) else {
             throw LLMError.configuration("HITL_LLM_API is '\(apiName)'; use responses or chat")
         }
-        let key = environment["OPENAI_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+        func value(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
+        let stream = environment["HITL_LLM_STREAM"] == "1"
+        let model = value("HITL_MODEL") ?? "gpt-4o-mini"
+        if providerVariables.allSatisfy({ value($0) == nil }) {
+            guard let simulatorSocket else {
+                throw LLMError.configuration(
+                    "no model is configured: set OPENAI_API_KEY (and OPENAI_BASE_URL for a provider other than OpenAI), "
+                        + "or OPENAI_BASE_URL alone for a local server such as Ollama, or run the stack's model simulator")
+            }
+            return LLMConfiguration(
+                baseURL: "http://model-sim.local/v1", apiKey: nil, model: model, api: api, stream: stream,
+                unixSocketPath: simulatorSocket)
+        }
         return LLMConfiguration(
-            baseURL: environment["OPENAI_BASE_URL"] ?? "https://api.openai.com/v1", apiKey: key,
-            model: environment["HITL_MODEL"] ?? "gpt-4o-mini", api: api, stream: environment["HITL_LLM_STREAM"] == "1")
+            baseURL: value("OPENAI_BASE_URL") ?? "https://api.openai.com/v1", apiKey: value("OPENAI_API_KEY"),
+            model: model, api: api, stream: stream, unixSocketPath: value("HITL_LLM_UNIX_SOCKET"))
+    }
+
+    /// Where requests go, for logs: the endpoint and, if any, the Unix socket. Never the key.
+    public var destination: String {
+        unixSocketPath.map { "\(endpoint) via \($0)" } ?? endpoint
     }
 
     /// The endpoint for the chosen API.

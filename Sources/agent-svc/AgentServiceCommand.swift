@@ -14,8 +14,11 @@ struct AgentServiceCommand: AsyncParsableCommand {
             Serves newline-delimited JSON-RPC 2.0 on <home>/run/agent.sock. Talks to ledger-svc, \
             approval-svc and state-svc in the same home as the `agent` identity, and to an \
             OpenAI-compatible model configured by OPENAI_BASE_URL, OPENAI_API_KEY, HITL_MODEL, \
-            HITL_LLM_API (responses|chat) and HITL_LLM_STREAM. Keeps nothing in memory between \
-            calls; follows approval decisions from a cursor kept in state-svc.
+            HITL_LLM_API (responses|chat) and HITL_LLM_STREAM. With --model-simulator and none \
+            of OPENAI_API_KEY, OPENAI_BASE_URL, HITL_LLM_UNIX_SOCKET set, it talks to the \
+            stack's offline simulator on <home>/run/model-http.sock (what `scripts/stack up` \
+            does when you have no API key). Keeps nothing in memory between calls; follows \
+            approval decisions from a cursor kept in state-svc.
 
             Example:
               agent-svc --home .hitl &
@@ -30,13 +33,22 @@ struct AgentServiceCommand: AsyncParsableCommand {
     @Flag(help: "Do not follow approval decisions (runs resume only through agent.resume).")
     var noFollow = false
 
+    @Flag(help: "Without OPENAI_API_KEY or OPENAI_BASE_URL, use the stack's model simulator (<home>/run/model-http.sock).")
+    var modelSimulator = false
+
     func run() async throws {
         ServiceMain.bootstrapLogging(level: options.logLevel)
         let logger = Logger(label: "agent")
         let agent: Agent
         do {
             try options.directory.prepare()
-            let llm = LLMClient(configuration: try LLMConfiguration.fromEnvironment(), logger: logger)
+            let simulator = modelSimulator ? options.directory.run.appendingPathComponent(Self.simulatorSocket).path : nil
+            let configuration = try LLMConfiguration.fromEnvironment(simulatorSocket: simulator)
+            logger.notice("model", metadata: [
+                "destination": "\(configuration.destination)", "model": "\(configuration.model)", "api": "\(configuration.api.rawValue)",
+                "stream": "\(configuration.stream)", "key": "\(configuration.apiKey == nil ? "none" : "set")",
+            ])
+            let llm = LLMClient(configuration: configuration, logger: logger)
             agent = try Agent(directory: options.directory, llm: llm, account: account, logger: logger)
         } catch {
             logger.critical("cannot start: \(error)")
@@ -53,4 +65,9 @@ struct AgentServiceCommand: AsyncParsableCommand {
         }
         await agent.close()
     }
+}
+
+extension AgentServiceCommand {
+    /// The model simulator's HTTP socket in the run directory (model-sim --stack listens there).
+    static let simulatorSocket = "model-http.sock"
 }

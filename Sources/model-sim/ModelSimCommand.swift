@@ -5,6 +5,7 @@ import LLM
 import Logging
 import ModelSimulator
 import RPC
+import ServiceKit
 import Synchronization
 
 @main
@@ -24,10 +25,21 @@ struct ModelSimCommand: AsyncParsableCommand {
             ([sim:500]) or for every request with --fault: \
             \(SimulatorFault.allCases.map(\.rawValue).joined(separator: ", ")).
 
+            With --stack (how `scripts/stack up` runs it when no OPENAI_API_KEY or \
+            OPENAI_BASE_URL is set), it listens on <home>/run/\(SimulatorService.httpSocket) \
+            instead of a TCP port, and serves health.check and rpc.discover on \
+            <home>/run/\(SimulatorService.name).sock so the supervisor checks and restarts it \
+            like any service; `agent-svc --model-simulator` talks to it there.
+
             Example:
               model-sim --port 8091 &
               OPENAI_BASE_URL=http://127.0.0.1:8091/v1 agent-svc ...
             """)
+
+    @OptionGroup var service: ServiceOptions
+
+    @Flag(help: "Run as a stack service: HTTP on <home>/run/\(SimulatorService.httpSocket), control RPC on <home>/run/\(SimulatorService.name).sock.")
+    var stack = false
 
     @Option(help: "Address to listen on (loopback unless you mean it).")
     var host = "127.0.0.1"
@@ -44,9 +56,6 @@ struct ModelSimCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("How long the 'slow' fault waits, in milliseconds.", valueName: "ms"))
     var slowMs: Int64 = 1500
 
-    @Option(help: ArgumentHelp("Log level.", valueName: "level"))
-    var logLevel = "info"
-
     @Flag(help: "Exit when the process that started this one exits (for tests and supervisors).")
     var exitWithParent = false
 
@@ -58,11 +67,7 @@ struct ModelSimCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = Logger.Level(rawValue: logLevel) ?? .info
-            return handler
-        }
+        ServiceMain.bootstrapLogging(level: service.logLevel)
         let logger = Logger(label: "model-sim")
         if exitWithParent { watchParent(logger: logger) }
         let simulator = SimulatorEndpoint(model: SimulatedModel(globalFault: fault.flatMap(SimulatorFault.init)), slow: .milliseconds(slowMs), logger: logger)
@@ -74,15 +79,28 @@ struct ModelSimCommand: AsyncParsableCommand {
         router.post("/v1/responses") { request, _ in try await simulator.handle(request, api: .responses) }
         router.post("/v1/chat/completions") { request, _ in try await simulator.handle(request, api: .chat) }
         let portFile = self.portFile
+        let httpSocket = stack ? service.directory.run.appendingPathComponent(SimulatorService.httpSocket).path : nil
+        let address: BindAddress = httpSocket.map { .unixDomainSocket(path: $0) } ?? .hostname(host, port: port)
+        if let httpSocket {
+            try service.directory.prepare()
+            try? FileManager.default.removeItem(atPath: httpSocket)  // a leftover of a killed simulator
+        }
         let app = Application(
-            router: router, configuration: .init(address: .hostname(host, port: port), serverName: "model-sim"),
+            router: router, configuration: .init(address: address, serverName: "model-sim"),
             onServerRunning: { channel in
+                if let httpSocket {
+                    chmod(httpSocket, 0o600)
+                    logger.info("model simulator listening (rule-based stand-in, not a language model)", metadata: ["socket": "\(httpSocket)"])
+                    return
+                }
                 let bound = channel.localAddress?.port ?? 0
                 logger.info("model simulator listening (rule-based stand-in, not a language model)", metadata: ["port": "\(bound)"])
                 if let portFile { try? IdentityProvisioner.writePrivate(Data("\(bound)\n".utf8), to: portFile) }
             },
             logger: logger)
-        try await app.runService()
+        guard stack else { return try await app.runService() }
+        // Under the supervisor: the HTTP server and the control socket stop together.
+        try await ServiceMain.run(description: try SimulatorService.description(), options: service, services: [app]) { _ in }
     }
 }
 

@@ -10,7 +10,7 @@ extension Stack {
             discussion: """
                 Asks the supervisor (stack.status). STATE is PENDING, STARTING, SERVING, \
                 NOT_SERVING (running, failing its health check), BACKOFF (crashed, restart \
-                scheduled), STOPPING, STOPPED, EXITED (restart policy 'never') or FAILED \
+                scheduled), STOPPING, STOPPED, EXITED (restart policy 'never'), SKIPPED (an unless_env variable is set) or FAILED \
                 (could not start; the reason is printed below the table).
 
                 Exits 0 when every service is SERVING, 1 when one is not, 3 when the stack \

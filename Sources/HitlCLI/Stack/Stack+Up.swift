@@ -88,7 +88,7 @@ extension Stack {
                 }
                 try await Task.sleep(for: StackLimits.clientPollInterval)
             }
-            let waiting = last?.services.first { $0.state != SupervisedState.serving.rawValue }
+            let waiting = last?.services.first { ![SupervisedState.serving.rawValue, SupervisedState.skipped.rawValue].contains($0.state) }
             let name = waiting?.name ?? "the supervisor"
             try await fail(
                 name, because: "still \(waiting?.state ?? "not answering") after \(budget.milliseconds / 1000) s",

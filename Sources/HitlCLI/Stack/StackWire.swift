@@ -52,9 +52,9 @@ public struct StackStatusResult: Codable, Sendable, Equatable {
         case uptimeMs = "uptime_ms"
     }
 
-    /// True when every service reports SERVING.
+    /// True when every service reports SERVING (or is skipped as not needed).
     public var allServing: Bool {
-        services.allSatisfy { $0.state == SupervisedState.serving.rawValue }
+        services.allSatisfy { [SupervisedState.serving.rawValue, SupervisedState.skipped.rawValue].contains($0.state) }
     }
 }
 
@@ -110,6 +110,8 @@ public enum SupervisedState: String, Codable, Sendable {
     case exited = "EXITED"
     /// Could not be started; `last_error` says why.
     case failed = "FAILED"
+    /// Not needed: one of its `unless_env` variables is set (`last_error` names it).
+    case skipped = "SKIPPED"
 }
 
 /// How a process ended: an exit status or a signal.

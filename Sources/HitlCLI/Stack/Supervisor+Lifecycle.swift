@@ -16,6 +16,12 @@ extension Supervisor {
     func startPending() async {
         for name in order where records[name]?.state == .pending {
             guard !stopFlag.isSet else { return }
+            if let reason = records[name]?.spec.skipReason(in: configuration.environment) {
+                records[name]!.state = .skipped
+                records[name]!.lastError = reason
+                logger.notice("\(name) is not started: \(reason)", metadata: ["service": "\(name)"])
+                continue
+            }
             switch await start(name) {
             case .serving:
                 continue
@@ -165,7 +171,11 @@ extension Supervisor {
     func performRestart(request: Int, service name: String) async {
         guard let reply = waitingRestarts.removeValue(forKey: request) else { return }
         guard let record = records[name] else { return reply.resume(throwing: RPCError.internalError()) }
-        let blocked = record.spec.dependsOn.filter { records[$0]?.state != .serving }
+        if record.state == .skipped {
+            return reply.resume(throwing: RPCError(
+                .failedPrecondition, reason: "SERVICE_SKIPPED", "\(name) is not part of this stack: \(record.lastError ?? "skipped")"))
+        }
+        let blocked = record.spec.dependsOn.filter { ![.serving, .skipped].contains(records[$0]?.state) }
         guard blocked.isEmpty else {
             return reply.resume(throwing: RPCError(
                 .failedPrecondition, reason: "DEPENDENCY_NOT_SERVING",

@@ -98,7 +98,7 @@ extension Supervisor {
         records[name]!.timer = nil
         records[name]!.nextRestartAt = nil
         guard let child = records[name]!.child else {
-            if records[name]!.state != .failed { records[name]!.state = .stopped }
+            if ![.failed, .skipped].contains(records[name]!.state) { records[name]!.state = .stopped }
             return
         }
         records[name]!.state = .stopping
