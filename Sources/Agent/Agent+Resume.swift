@@ -1,3 +1,4 @@
+import Foundation
 import LLM
 import RPC
 
@@ -6,10 +7,13 @@ extension Agent {
     /// claimed (lease + version) so it resumes exactly once whichever process gets there first;
     /// a finished run just reports its result.
     public func resume(runID: String, emit: AgentEmitter) async throws -> RunResult {
-        guard let record = try await claim(runID) else { return try await getRun(runID: runID) }
+        // One lease owner per resume, not per process: two resumes of the same run in
+        // this process (the follower and an agent.resume call) must exclude each other too.
+        let owner = "\(self.owner):\(UUID().uuidString.prefix(8))"
+        guard let record = try await claim(runID, owner: owner) else { return try await getRun(runID: runID) }
         var document = try record.data.decode(as: RunDocument.self)
         guard record.status == "awaiting_approval" else {
-            await release(runID)
+            await release(runID, owner: owner)
             return Self.result(runID: runID, status: record.status, document: document)
         }
         var waiting: [PendingCall] = []
@@ -51,17 +55,17 @@ extension Agent {
         document.pending = waiting
         guard waiting.isEmpty else {
             if decided { _ = try await save(runID: runID, version: record.version, owner: owner, status: "awaiting_approval", document: document) }
-            await release(runID)
+            await release(runID, owner: owner)
             return Self.result(runID: runID, status: "awaiting_approval", document: document)
         }
         let result = try await advance(runID: runID, version: record.version, owner: owner, document: &document, emit: emit)
-        if result.status == "awaiting_approval" { await release(runID) }
+        if result.status == "awaiting_approval" { await release(runID, owner: owner) }
         return result
     }
 
     /// Claims the run; while another process holds it, waits (bounded) for it to finish.
     /// Nil when the run is already finished.
-    private func claim(_ runID: String) async throws -> RunRecord? {
+    private func claim(_ runID: String, owner: String) async throws -> RunRecord? {
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(30)
         while true {
@@ -91,7 +95,7 @@ extension Agent {
         RunResult(runID: runID, status: status, reply: document.reply, pending: document.pending.map(PendingView.init))
     }
 
-    private func release(_ runID: String) async {
+    private func release(_ runID: String, owner: String) async {
         _ = try? await state.request("state.release_run", ["run_id": .string(runID), "owner": .string(owner)], as: JSONValue.self)
     }
 }

@@ -12,7 +12,7 @@ public final class Agent: Sendable {
     let state: RPCClient
     let llm: LLMClient
     let account: String
-    /// This process's lease owner name for state.claim_run.
+    /// This process's name; each resume claims runs as `<owner>:<random>`.
     let owner: String
     let logger: Logger
     /// How long a resume may hold its claim.

@@ -25,8 +25,14 @@ struct HitlRunner {
 
     /// Runs `hitl <arguments>` with HITL_HOME, HITL_COMPOSE and HITL_BIN set, and
     /// waits for it to exit. stdout and stderr go through files, so a detached
-    /// grandchild (the supervisor) can never hold a pipe open.
-    func run(_ arguments: [String]) async throws -> Outcome {
+    /// grandchild (the supervisor) can never hold a pipe open. A developer's own
+    /// model settings (OPENAI_API_KEY, ...) are removed: tests use the simulator
+    /// unless `environment` says otherwise.
+    /// - Parameters:
+    ///   - arguments: after `hitl`.
+    ///   - input: standard input (none: /dev/null).
+    ///   - environment: extra variables.
+    func run(_ arguments: [String], input: String? = nil, environment extra: [String: String] = [:]) async throws -> Outcome {
         let scratch = home.directory.home.appendingPathComponent("cli-\(UUID().uuidString.prefix(8))")
         let outPath = scratch.path + ".out"
         let errPath = scratch.path + ".err"
@@ -40,11 +46,21 @@ struct HitlRunner {
         process.executableURL = URL(fileURLWithPath: Executables.path("hitl"))
         process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
+        for name in ["OPENAI_API_KEY", "OPENAI_BASE_URL", "HITL_LLM_UNIX_SOCKET", "HITL_MODEL", "HITL_LLM_API", "HITL_LLM_STREAM"] {
+            environment[name] = nil
+        }
+        environment.merge(extra) { $1 }
         environment["HITL_HOME"] = home.directory.home.path
         environment["HITL_COMPOSE"] = Self.compose
         environment["HITL_BIN"] = Executables.folder
         process.environment = environment
-        process.standardInput = FileHandle.nullDevice
+        if let input {
+            let inPath = scratch.path + ".in"
+            try Data(input.utf8).write(to: URL(fileURLWithPath: inPath))
+            process.standardInput = try FileHandle(forReadingFrom: URL(fileURLWithPath: inPath))
+        } else {
+            process.standardInput = FileHandle.nullDevice
+        }
         process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
         try process.run()
