@@ -4,6 +4,7 @@ import Foundation
 import LLM
 import Logging
 import ServiceKit
+import ServiceLifecycle
 
 @main
 struct AgentServiceCommand: AsyncParsableCommand {
@@ -33,8 +34,19 @@ struct AgentServiceCommand: AsyncParsableCommand {
     @Flag(help: "Do not follow approval decisions (runs resume only through agent.resume).")
     var noFollow = false
 
+    @Option(help: ArgumentHelp("Seconds between sweeps for runs left running by an agent that died mid-chat.", valueName: "s"))
+    var sweepIntervalS: Int64 = 30
+
+    @Option(help: ArgumentHelp("A running run with no save for this long is ended as abandoned (longer than any chat can take).", valueName: "s"))
+    var staleRunAfterS: Int64 = 900
+
     @Flag(help: "Without OPENAI_API_KEY or OPENAI_BASE_URL, use the stack's model simulator (<home>/run/model-http.sock).")
     var modelSimulator = false
+
+    func validate() throws {
+        guard (1...86_400).contains(sweepIntervalS) else { throw ValidationError("--sweep-interval-s must be between 1 and 86400") }
+        guard (1...604_800).contains(staleRunAfterS) else { throw ValidationError("--stale-run-after-s must be between 1 and 604800") }
+    }
 
     func run() async throws {
         ServiceMain.bootstrapLogging(level: options.logLevel)
@@ -54,7 +66,8 @@ struct AgentServiceCommand: AsyncParsableCommand {
             logger.critical("cannot start: \(error)")
             throw ExitCode.failure
         }
-        let followers: [DecisionFollower] = noFollow ? [] : [DecisionFollower(agent: agent)]
+        let sweeper = RunSweeper(agent: agent, interval: .seconds(sweepIntervalS), staleAfter: .seconds(staleRunAfterS))
+        let followers: [any Service] = (noFollow ? [] : [DecisionFollower(agent: agent)]) + [sweeper]
         do {
             try await ServiceMain.run(description: try AgentService.description(), options: options, services: followers) { router in
                 AgentService.register(&router, agent: agent)

@@ -139,8 +139,10 @@ final class AgentStack: @unchecked Sendable {
     }
 
     /// Starts agent-svc again on the same home.
-    func restartAgent() async throws {
-        agent = try await ServiceProcess.launch("agent-svc", service: "agent", home: home, arguments: agentArguments, environment: environment)
+    /// - Parameter extraArguments: added to the arguments it was first started with.
+    func restartAgent(extraArguments: [String] = []) async throws {
+        agent = try await ServiceProcess.launch(
+            "agent-svc", service: "agent", home: home, arguments: agentArguments + extraArguments, environment: environment)
     }
 
     /// A second agent-svc process on the same services, serving `<home>/run/agent2.sock`.
