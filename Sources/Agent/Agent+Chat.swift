@@ -21,6 +21,9 @@ extension Agent {
         guard !message.isEmpty, message.utf8.count <= 16_000 else {
             throw RPCError.invalidParams(field: "message", "must be 1 to 16000 bytes of text")
         }
+        if let session = params.sessionID, !Self.isSessionID(session) {
+            throw RPCError.invalidParams(field: "session_id", "must be 1 to 128 characters of A-Z a-z 0-9 - _ . (not starting with .)")
+        }
         var history: [ModelMessage] = [.system(Self.systemPrompt)]
         if let session = params.sessionID {
             let loaded = try await state.request("state.load_session", ["session_id": .string(session), "limit": .int(Self.sessionHistoryLimit)], as: SessionRecord.self, idempotent: true)
@@ -38,6 +41,16 @@ extension Agent {
         // A human decided while this call was still running, before the run was saved as
         // awaiting: the decision follower saw a running run and left it, so resume here.
         return try await resume(runID: created.runID, emit: emit)
+    }
+
+    /// What a session id may be (as `Protocols/agent.openrpc.json` says):
+    /// `^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$`.
+    static func isSessionID(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        func allowed(_ byte: UInt8) -> Bool {
+            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || byte == 0x5F || byte == 0x2D || byte == 0x2E
+        }
+        return (1...128).contains(bytes.count) && bytes[0] != 0x2E && bytes.allSatisfy(allowed)
     }
 
     /// Whether any of the pending calls' approvals is already decided.
