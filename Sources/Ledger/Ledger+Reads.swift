@@ -63,14 +63,16 @@ extension Ledger {
             guard try Books.account(db, name) != nil else { throw LedgerError.accountNotFound(name, field: "account") }
             let lines = try db.query("""
                 SELECT p.id, p.entry_id, e.kind, p.amount, e.currency, p.balance_after, e.memo, e.hold_id, e.created_at,
-                       (SELECT q.account FROM postings q WHERE q.entry_id = p.entry_id AND q.id <> p.id)
+                       (SELECT q.account FROM postings q WHERE q.entry_id = p.entry_id AND q.id <> p.id),
+                       e.idempotency_key, e.grant_id
                 FROM postings p JOIN entries e ON e.id = p.entry_id
                 WHERE p.account = ? AND p.id < ? ORDER BY p.id DESC LIMIT ?
                 """, [.text(name), .integer(before), .integer(Int64(limit + 1))]) { row in
                 StatementLine(
                     postingID: row.int(0), entryID: row.int(1), kind: row.text(2), amount: Money.format(row.int(3)),
                     currency: row.text(4), counterparty: row.text(9), balanceAfter: Money.format(row.int(5)),
-                    memo: row.optionalText(6), holdID: row.optionalText(7), createdAt: LedgerTime.format(milliseconds: row.int(8)))
+                    memo: row.optionalText(6), holdID: row.optionalText(7), idempotencyKey: row.optionalText(10),
+                    grantID: row.optionalText(11), createdAt: LedgerTime.format(milliseconds: row.int(8)))
             }
             let page = Array(lines.prefix(limit))
             return StatementResult(

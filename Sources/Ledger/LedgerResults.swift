@@ -115,6 +115,11 @@ public struct StatementLine: Codable, Sendable, Equatable {
     public let balanceAfter: String
     public let memo: String?
     public let holdID: String?
+    /// The key of the call that moved the money (a hold's own key for a posted hold);
+    /// none for opening balances.
+    public let idempotencyKey: String?
+    /// The grant that allowed it; none for opening balances.
+    public let grantID: String?
     public let createdAt: String
 
     enum CodingKeys: String, CodingKey {
@@ -123,6 +128,8 @@ public struct StatementLine: Codable, Sendable, Equatable {
         case entryID = "entry_id"
         case balanceAfter = "balance_after"
         case holdID = "hold_id"
+        case idempotencyKey = "idempotency_key"
+        case grantID = "grant_id"
         case createdAt = "created_at"
     }
 }
