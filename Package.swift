@@ -30,6 +30,7 @@ let package = Package(
         .executable(name: "state-bench", targets: ["state-bench"]),
         .executable(name: "agent-svc", targets: ["agent-svc"]),
         .executable(name: "agent-bench", targets: ["agent-bench"]),
+        .executable(name: "chaos", targets: ["chaos"]),
         .library(name: "RPC", targets: ["RPC"]),
         .library(name: "RPCTesting", targets: ["RPCTesting"]),
     ],
@@ -233,6 +234,15 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict),
+
+        // The crash test of the whole stack (scripts/chaos).
+        .executableTarget(
+            name: "chaos",
+            dependencies: [
+                "HitlCLI", "RPC", "Banking",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
 

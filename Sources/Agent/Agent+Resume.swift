@@ -11,6 +11,17 @@ extension Agent {
         // this process (the follower and an agent.resume call) must exclude each other too.
         let owner = "\(self.owner):\(UUID().uuidString.prefix(8))"
         guard let record = try await claim(runID, owner: owner) else { return try await getRun(runID: runID) }
+        do {
+            return try await resume(runID: runID, claimed: record, owner: owner, emit: emit)
+        } catch {
+            // Whatever failed (a service away, a refusal), let the next attempt in now
+            // rather than when the lease runs out.
+            await release(runID, owner: owner)
+            throw error
+        }
+    }
+
+    private func resume(runID: String, claimed record: RunRecord, owner: String, emit: AgentEmitter) async throws -> RunResult {
         var document = try record.data.decode(as: RunDocument.self)
         guard record.status == "awaiting_approval" else {
             await release(runID, owner: owner)
@@ -37,8 +48,14 @@ extension Agent {
                 }
             default:
                 if let hold = call.holdID {
-                    _ = try await ledger.request(
-                        "ledger.void", ["hold_id": .string(hold), "reason": .string("approval \(decision.status)")], as: JSONValue.self, idempotent: true)
+                    do {
+                        _ = try await ledger.request(
+                            "ledger.void", ["hold_id": .string(hold), "reason": .string("approval \(decision.status)")], as: JSONValue.self,
+                            idempotent: true)
+                    } catch let error as RPCError where ["HOLD_EXPIRED", "HOLD_VOIDED"].contains(error.reason) {
+                        // The hold ran out with the approval (they share their expiry), or was voided
+                        // by an earlier attempt: either way its funds are already free.
+                    }
                 }
                 output = Self.refusalText(status: decision.status, reason: decision.reason)
             }

@@ -1,0 +1,117 @@
+import Foundation
+import HitlCLI
+import RPC
+
+/// The stack under test: started with the real `hitl stack up` on a private
+/// home, from a copy of compose/stack.json tuned for a short run, and
+/// crashed service by service with SIGKILL.
+struct ChaosStack: Sendable {
+    let directory: RunDirectory
+    let binFolder: String
+    let compose: String
+
+    /// What the copy of compose/stack.json changes, so a run of minutes sees
+    /// every outcome: approvals expire after `expirySeconds`, a run whose chat
+    /// died is ended after `staleRunSeconds`, and restarts back off at most 1 s.
+    struct Tuning: Sendable {
+        var expirySeconds: Int
+        var staleRunSeconds: Int
+    }
+
+    /// Writes the tuned stack definition into the home.
+    /// - Parameters:
+    ///   - source: the repository's compose/stack.json.
+    ///   - home: the private home.
+    ///   - tuning: what to shorten.
+    /// - Returns: the path of the copy.
+    static func writeCompose(from source: String, into home: RunDirectory, tuning: Tuning) throws -> String {
+        guard let data = FileManager.default.contents(atPath: source) else {
+            throw ChaosError("cannot read \(source); pass --compose")
+        }
+        let repository = URL(fileURLWithPath: source).deletingLastPathComponent().deletingLastPathComponent()
+        guard case .object(var document) = try JSONValue(parsing: String(decoding: data, as: UTF8.self)),
+              case .array(let services)? = document["services"]
+        else { throw ChaosError("\(source) is not a stack definition") }
+        document["services"] = .array(services.map { service in
+            guard case .object(var spec) = service else { return service }
+            var args: [String] = []
+            if case .array(let given)? = spec["args"] { args = given.compactMap(\.stringValue) }
+            // Relative paths in arguments are relative to the repository.
+            if let index = args.firstIndex(of: "--policy"), index + 1 < args.count, !args[index + 1].hasPrefix("/") {
+                args[index + 1] = repository.appendingPathComponent(args[index + 1]).path
+            }
+            switch spec["name"]?.stringValue {
+            case "approval": args += ["--default-expiry-seconds", "\(tuning.expirySeconds)"]
+            case "agent": args += ["--stale-run-after-s", "\(tuning.staleRunSeconds)", "--sweep-interval-s", "1"]
+            default: break
+            }
+            spec["args"] = .array(args.map(JSONValue.string))
+            spec["restart"] = ["policy": "always", "backoff_initial_ms": 100, "backoff_max_ms": 1000]
+            return .object(spec)
+        })
+        let path = home.home.appendingPathComponent("chaos-stack.json").path
+        try Data(JSONValue.object(document).jsonText(pretty: true).utf8).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    /// `hitl stack <arguments>` on this home; its output goes to logs/chaos-hitl.log.
+    func hitl(_ arguments: [String]) throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binFolder).appendingPathComponent("hitl")
+        process.arguments = ["stack"] + arguments + ["--home", directory.home.path, "--compose", compose]
+        var environment = ProcessInfo.processInfo.environment
+        // A deterministic model: the stack's simulator, whatever the caller has configured.
+        for name in ["OPENAI_API_KEY", "OPENAI_BASE_URL", "HITL_LLM_UNIX_SOCKET"] { environment[name] = nil }
+        environment["HITL_BIN"] = binFolder
+        process.environment = environment
+        try directory.prepare()
+        let log = directory.logs.appendingPathComponent("chaos-hitl.log")
+        if !FileManager.default.fileExists(atPath: log.path) { _ = FileManager.default.createFile(atPath: log.path, contents: nil) }
+        let handle = try FileHandle(forWritingTo: log)
+        handle.seekToEndOfFile()
+        process.standardOutput = handle
+        process.standardError = handle
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        try? handle.close()
+        return process.terminationStatus
+    }
+
+    /// The supervisor's view of every service.
+    func status() async throws -> StackStatusResult {
+        let client = try RPCClient(service: "stack", directory: directory, identity: "operator")
+        defer { Task { await client.close() } }
+        return try await client.call("stack.status", [String: String](), as: StackStatusResult.self, options: .init(timeout: .seconds(5)))
+    }
+
+    /// Kills a service with SIGKILL and waits until the supervisor has it SERVING again.
+    /// - Returns: how long it was away, or nil when it did not come back within `bound`.
+    func crash(_ service: String, bound: Duration = .seconds(60)) async throws -> Duration? {
+        guard let before = try await status().services.first(where: { $0.name == service }), let pid = before.pid else {
+            throw ChaosError("\(service) is not running, so it cannot be killed")
+        }
+        let clock = ContinuousClock()
+        let start = clock.now
+        kill(pid_t(pid), SIGKILL)
+        while clock.now - start < bound {
+            try await Task.sleep(for: .milliseconds(50))
+            if let now = try? await status().services.first(where: { $0.name == service }),
+               now.state == "SERVING", let newPid = now.pid, newPid != pid {
+                return clock.now - start
+            }
+        }
+        return nil
+    }
+
+    /// A client for a service, presenting an identity's token.
+    func client(_ service: String, as identity: String) throws -> RPCClient {
+        try RPCClient(service: service, directory: directory, identity: identity)
+    }
+}
+
+/// A failure of the chaos program itself (not a violation of the system's promises).
+struct ChaosError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
