@@ -11,6 +11,18 @@ extension Agent {
         // this process (the follower and an agent.resume call) must exclude each other too.
         let owner = "\(self.owner):\(UUID().uuidString.prefix(8))"
         guard let record = try await claim(runID, owner: owner) else { return try await getRun(runID: runID) }
+        // Keep the lease while working (a model call may take long), so the lease itself
+        // can be short: a resume killed mid-way blocks the next one for seconds, not minutes.
+        let renewal = Task { [state, leaseMs] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(leaseMs / 3))
+                guard !Task.isCancelled else { return }
+                _ = try? await state.request(
+                    "state.claim_run", ["run_id": .string(runID), "owner": .string(owner), "lease_ms": .int(leaseMs)], as: JSONValue.self,
+                    idempotent: true)
+            }
+        }
+        defer { renewal.cancel() }
         do {
             return try await resume(runID: runID, claimed: record, owner: owner, emit: emit)
         } catch {

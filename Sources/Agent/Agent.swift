@@ -15,8 +15,9 @@ public final class Agent: Sendable {
     /// This process's name; each resume claims runs as `<owner>:<random>`.
     let owner: String
     let logger: Logger
-    /// How long a resume may hold its claim.
-    let leaseMs: Int64 = 60_000
+    /// How long a resume's claim lasts unless renewed; a resume renews it every third of
+    /// this while it works, so after a crash the run is free again within this time.
+    let leaseMs: Int64 = 10_000
     /// How many model turns one call may take before the run fails.
     let maxTurns = 8
     /// How many earlier session messages a new run starts with (keeps run documents small).

@@ -4,9 +4,17 @@ import HitlCLI
 import RPC
 
 @main
-struct ChaosCommand: AsyncParsableCommand {
+struct Chaos: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "chaos",
+        abstract: "Proof under fire: the crash test (default) and the load test of the whole stack.",
+        subcommands: [ChaosCommand.self, LoadCommand.self],
+        defaultSubcommand: ChaosCommand.self)
+}
+
+struct ChaosCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "crash",
         abstract: "Crash test of the whole stack: approval cycles while services are killed with SIGKILL.",
         discussion: """
             Starts the stack of compose/stack.json on a private home (with approvals expiring \

@@ -9,17 +9,33 @@ import Testing
 struct ChaosTests {
     @Test(.timeLimit(.minutes(5)))
     func cyclesWhileServicesAreKilledKeepEveryPromise() throws {
+        let text = try Self.run([
+            "--cycles", "30", "--kills", "8", "--seed", "20261125", "--concurrency", "4", "--expiry-seconds", "3", "--stale-run-seconds", "4",
+        ])
+        #expect(text.status == 0, "\(text.output)")
+        #expect(text.output.hasSuffix("violations: 0\n"), "\(text.output)")
+        #expect(text.output.contains("kills: 8"), "\(text.output)")
+        #expect(!text.output.contains("VIOLATION"), "\(text.output)")
+    }
+
+    /// The load test, short: pending runs survive a whole-stack restart with calls in flight.
+    @Test(.timeLimit(.minutes(5)))
+    func pendingRunsSurviveARestartUnderLoad() throws {
+        let text = try Self.run(["load", "--pending", "20", "--completed", "60", "--concurrency", "16"])
+        #expect(text.status == 0, "\(text.output)")
+        #expect(text.output.contains("paused runs after the restart: 20 of 20 still awaiting approval"), "\(text.output)")
+        #expect(text.output.hasSuffix("problems: 0\n"), "\(text.output)")
+    }
+
+    /// Runs `chaos <arguments>` on a private home; returns its exit status and output.
+    private static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
         let home = try TestHome.make()
         defer { home.remove() }
         let output = home.directory.home.appendingPathComponent("chaos.out")
         _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Executables.path("chaos"))
-        process.arguments = [
-            "--cycles", "30", "--kills", "8", "--seed", "20261125", "--concurrency", "4", "--expiry-seconds", "3", "--stale-run-seconds", "4",
-            "--home", home.directory.home.appendingPathComponent("stack").path,
-            "--compose", HitlRunner.compose,
-        ]
+        process.arguments = arguments + ["--home", home.directory.home.appendingPathComponent("stack").path, "--compose", HitlRunner.compose]
         var environment = ProcessInfo.processInfo.environment
         environment["HITL_BIN"] = Executables.folder
         process.environment = environment
@@ -30,10 +46,6 @@ struct ChaosTests {
         try process.run()
         process.waitUntilExit()
         try handle.close()
-        let text = try String(contentsOf: output, encoding: .utf8)
-        #expect(process.terminationStatus == 0, "\(text)")
-        #expect(text.hasSuffix("violations: 0\n"), "\(text)")
-        #expect(text.contains("kills: 8"), "\(text)")
-        #expect(!text.contains("VIOLATION"), "\(text)")
+        return (process.terminationStatus, try String(contentsOf: output, encoding: .utf8))
     }
 }
