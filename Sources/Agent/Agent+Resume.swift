@@ -51,7 +51,7 @@ extension Agent {
             case "approved", "completed":
                 guard let grant = decision.grant else { throw RPCError.internalError("approval \(call.approvalID) is approved without a grant") }
                 do {
-                    output = try await execute(call.action, grant: grant, holdID: call.holdID, key: "\(runID):\(call.callID)")
+                    output = try await executeRenewing(call, grant: grant, key: "\(runID):\(call.callID)")
                     document.executed.append(call.approvalID)
                 } catch let error as RPCError where Self.isFinal(error) {
                     // Approved but refused by the ledger (e.g. the hold expired): nothing moved; say so.
@@ -90,6 +90,22 @@ extension Agent {
         let result = try await advance(runID: runID, version: record.version, owner: owner, document: &document, emit: emit)
         if result.status == "awaiting_approval" { await release(runID, owner: owner) }
         return result
+    }
+
+    /// Executes an approved call; when its grant ran out before it could be used
+    /// (this agent was down for longer than a grant lives), asks approval-svc for a
+    /// fresh one and executes with that. The ledger's replay check comes before its
+    /// grant check, so GRANT_EXPIRED means the action did not run under this key.
+    private func executeRenewing(_ call: PendingCall, grant: JSONValue, key: String) async throws -> String {
+        do {
+            return try await execute(call.action, grant: grant, holdID: call.holdID, key: key)
+        } catch let error as RPCError where error.reason == "GRANT_EXPIRED" {
+            let renewed = try await approval.request(
+                "approval.renew_grant", ["approval_id": .string(call.approvalID)], as: ApprovalRecord.self, idempotent: true)
+            guard let fresh = renewed.grant else { throw error }
+            logger.notice("grant renewed for a late resume", metadata: ["approval_id": "\(call.approvalID)"])
+            return try await execute(call.action, grant: fresh, holdID: call.holdID, key: key)
+        }
     }
 
     /// Claims the run; while another process holds it, waits (bounded) for it to finish.

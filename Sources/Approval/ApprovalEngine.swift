@@ -12,6 +12,12 @@ public struct ApprovalConfiguration: Sendable {
     public var defaultExpiry: TimeInterval = 86_400
     /// The longest `expires_in` accepted: a month; anything longer is forgotten, not pending.
     public var maximumExpiry: TimeInterval = 30 * 86_400
+    /// How long after its approval a grant may still be renewed (`approval.renew_grant`):
+    /// well inside the ledger's idempotency retention (7 days), so a renewed grant can
+    /// never execute an action a second time under its idempotency key.
+    public var grantRenewalWindow: TimeInterval = 86_400
+    /// A grant with less than this left is renewed; one with more is returned as it is.
+    public var grantRenewalMargin: TimeInterval = 30
 
     public init() {}
 }
@@ -168,6 +174,50 @@ public final class ApprovalEngine: Sendable {
             return try ApprovalStore.view(record, connection: connection)
         }
         notifier.signal()
+        return view
+    }
+
+    // MARK: renew
+
+    /// A fresh grant for an approved action whose grant expired before the
+    /// executor could use it (the agent was down for longer than the grant's
+    /// minutes): same approval, action, approvers and idempotency key; a new
+    /// grant id and validity. Safe because the ledger executes an idempotency key
+    /// (and a hold) once, whatever grant is shown.
+    func renewGrant(_ params: ApprovalIDParams, by identity: Identity) async throws -> ApprovalView {
+        try Validate.text(params.approvalID, field: "approval_id", maximum: Validate.maximumIDLength)
+        let view = try await database.write { [self] connection in
+            var record = try load(params.approvalID, connection: connection)
+            guard record.status == .approved, let current = record.grant else { throw Self.notCompletable(record) }
+            let now = clock.now()
+            if let expires = GrantTime.parse(current.expiresAt), expires.timeIntervalSince(now) > configuration.grantRenewalMargin {
+                return try ApprovalStore.view(record, connection: connection)  // still good: nothing to renew
+            }
+            // Measured from the approval itself, not the last renewal: renewing cannot stretch it.
+            let approvedAtMs = try connection.queryOne(
+                "SELECT at FROM events WHERE approval_id = ? AND type = 'approved' ORDER BY seq LIMIT 1",
+                [.text(record.approvalID)]) { $0.int(0) } ?? record.updatedAt
+            let approvedAt = Date(timeIntervalSince1970: Double(approvedAtMs) / 1000)
+            guard now.timeIntervalSince(approvedAt) <= configuration.grantRenewalWindow else {
+                throw RPCError(
+                    .failedPrecondition, reason: "RENEWAL_WINDOW_PASSED",
+                    "approval \(record.approvalID) was approved too long ago for its grant to be renewed; submit the action again",
+                    details: ["approval_status": .string(record.status.rawValue)])
+            }
+            let body = Grant.Body(
+                grantID: Identifiers.make(prefix: "gr_", bytes: 18), approvalID: current.approvalID,
+                approvalVersion: current.approvalVersion, runID: current.runID, callID: current.callID, action: current.action,
+                idempotencyKey: current.idempotencyKey, approvers: current.approvers, policyVersion: current.policyVersion,
+                issuedAt: now, expiresAt: now.addingTimeInterval(configuration.grantTTL), keyID: signer.keyID)
+            let grant = try signer.sign(body)
+            record.grant = grant
+            record.updatedAt = ApprovalTime.milliseconds(now)
+            try ApprovalStore.update(record, on: connection)
+            try audit("grant_renewed", record, actor: identity.name, at: now, connection: connection, detail: [
+                "previous_grant_id": current.grantID, "grant_id": grant.grantID, "grant_expires_at": grant.expiresAt,
+            ])
+            return try ApprovalStore.view(record, connection: connection)
+        }
         return view
     }
 

@@ -37,6 +37,9 @@ public enum ApprovalService {
         router.register("approval.complete", params: CompleteParams.self, options: executor) { params, context in
             try await engine.complete(params, by: try context.requireIdentity())
         }
+        router.register("approval.renew_grant", params: ApprovalIDParams.self, options: executor) { params, context in
+            try await engine.renewGrant(params, by: try context.requireIdentity())
+        }
         router.register("approval.get", params: ApprovalIDParams.self) { params, _ in
             try await engine.get(params.approvalID)
         }

@@ -51,7 +51,9 @@ struct ConformanceTarget: Sendable, Hashable, CustomTestStringConvertible {
         ConformanceTarget(executable: "state-svc", service: "state"),
         ConformanceTarget(executable: "approval-svc", service: "approval", arguments: ["--policy", Repository.root.appendingPathComponent("compose/policy.json").path]),
         // The generic suites need no model or other service: agent-svc connects lazily.
-        ConformanceTarget(executable: "agent-svc", service: "agent", arguments: ["--no-follow"]),
+        ConformanceTarget(executable: "agent-svc", service: "agent", arguments: ["--no-follow", "--model-simulator"]),
+        // The model simulator's control socket, as the stack runs it.
+        ConformanceTarget(executable: "model-sim", service: "model", arguments: ["--stack"]),
     ]
 
     /// The RPC core's own test service, for the echo-only checks.
