@@ -31,6 +31,26 @@ public struct Action: Sendable, Hashable, Codable {
         self.currency = currency
     }
 
+    /// Writes the action's canonical JSON (members sorted; `from` only when present),
+    /// as `JSONEncoder` with sorted keys would.
+    /// - Parameter json: the writer.
+    public func writeCanonical(into json: inout CanonicalJSON) {
+        json.beginObject()
+        json.key("amount")
+        json.string(amount.description)
+        json.key("currency")
+        json.string(currency)
+        if let from {
+            json.key("from")
+            json.string(from)
+        }
+        json.key("kind")
+        json.string(kind.rawValue)
+        json.key("to")
+        json.string(to)
+        json.endObject()
+    }
+
     /// Checks the shape a grant may bind: a transfer has a distinct payer; a
     /// deposit has none; account names and currency are well formed.
     /// - Throws: ``GrantFormatError`` naming the field.

@@ -102,12 +102,44 @@ public struct Grant: Sendable, Hashable, Codable {
             try container.encode(keyID, forKey: .keyID)
         }
 
-        /// The bytes the signature covers.
-        public var canonicalBytes: Data {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            // Encoding plain strings, integers and arrays cannot fail.
-            return (try? encoder.encode(self)) ?? Data()
+        /// The bytes the signature covers: the canonical JSON of every member,
+        /// written by hand in key order (``CanonicalJSON``). `encode(to:)` above
+        /// gives the same bytes through `JSONEncoder` with sorted keys; the tests hold
+        /// the two equal.
+        public var canonicalBytes: Data { Data(canonicalJSON) }
+
+        /// ``canonicalBytes`` as an array, without the copy into `Data`.
+        public var canonicalJSON: [UInt8] {
+            var json = CanonicalJSON()
+            json.beginObject()
+            json.key("action")
+            action.writeCanonical(into: &json)
+            json.key("approval_id")
+            json.string(approvalID)
+            json.key("approval_version")
+            json.integer(approvalVersion)
+            json.key("approvers")
+            json.beginArray()
+            for approver in approvers { json.string(approver) }
+            json.endArray()
+            json.key("call_id")
+            json.string(callID)
+            json.key("expires_at")
+            json.string(expiresAt)
+            json.key("grant_id")
+            json.string(grantID)
+            json.key("idempotency_key")
+            json.string(idempotencyKey)
+            json.key("issued_at")
+            json.string(issuedAt)
+            json.key("key_id")
+            json.string(keyID)
+            json.key("policy_version")
+            json.string(policyVersion)
+            json.key("run_id")
+            json.string(runID)
+            json.endObject()
+            return json.bytes
         }
     }
 
@@ -162,9 +194,57 @@ public enum GrantTime {
         date.formatted(Date.ISO8601FormatStyle(timeZone: .gmt))
     }
 
-    /// Parses a timestamp; nil when malformed.
+    /// Parses a timestamp; nil when malformed. The grant form
+    /// (`YYYY-MM-DDTHH:MM:SSZ`) is read by a small fixed-format parser, since
+    /// every grant check reads one; anything else goes to Foundation's ISO 8601
+    /// parser, as before.
     public static func parse(_ text: String) -> Date? {
-        try? Date.ISO8601FormatStyle(timeZone: .gmt).parse(text)
+        if let seconds = parseFixed(text) { return Date(timeIntervalSince1970: TimeInterval(seconds)) }
+        return try? Date.ISO8601FormatStyle(timeZone: .gmt).parse(text)
+    }
+
+    /// Seconds since 1970 of `YYYY-MM-DDTHH:MM:SSZ` (a real calendar date, hours
+    /// 0–23, minutes and seconds 0–59); nil for anything else.
+    public static func parseFixed(_ text: String) -> Int64? {
+        var text = text
+        return text.withUTF8 { utf8 -> Int64? in
+            guard utf8.count == 20, utf8[4] == 0x2D, utf8[7] == 0x2D, utf8[10] == 0x54, utf8[13] == 0x3A, utf8[16] == 0x3A,
+                  utf8[19] == 0x5A
+            else { return nil }
+            func number(_ start: Int, _ count: Int) -> Int64? {
+                var value: Int64 = 0
+                for index in start..<(start + count) {
+                    let digit = utf8[index] &- 0x30
+                    guard digit < 10 else { return nil }
+                    value = value * 10 + Int64(digit)
+                }
+                return value
+            }
+            guard let year = number(0, 4), let month = number(5, 2), let day = number(8, 2),
+                  let hour = number(11, 2), let minute = number(14, 2), let second = number(17, 2),
+                  (1...12).contains(month), day >= 1, day <= daysIn(month: month, year: year),
+                  hour < 24, minute < 60, second < 60
+            else { return nil }
+            return daysFromCivil(year: year, month: month, day: day) * 86_400 + hour * 3_600 + minute * 60 + second
+        }
+    }
+
+    private static func daysIn(month: Int64, year: Int64) -> Int64 {
+        switch month {
+        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
+    }
+
+    /// Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
+    private static func daysFromCivil(year: Int64, month: Int64, day: Int64) -> Int64 {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
     }
 }
 

@@ -59,12 +59,14 @@ public enum GrantKeys {
 /// Signs grant bodies. Lives only in approval-svc.
 public struct GrantSigner: Sendable {
     let key: Curve25519.Signing.PrivateKey
+    /// The id of this key, for ``Grant/keyID``.
+    public let keyID: String
 
     /// - Parameter key: the private key (tests make their own).
-    public init(key: Curve25519.Signing.PrivateKey) { self.key = key }
-
-    /// The id of this key, for ``Grant/keyID``.
-    public var keyID: String { GrantKeys.keyID(of: key.publicKey) }
+    public init(key: Curve25519.Signing.PrivateKey) {
+        self.key = key
+        keyID = GrantKeys.keyID(of: key.publicKey)
+    }
 
     /// The matching verifier.
     public var verifier: GrantVerifier { GrantVerifier(key: key.publicKey) }
@@ -74,7 +76,7 @@ public struct GrantSigner: Sendable {
     /// - Throws: when signing fails (it does not for valid keys).
     public func sign(_ body: Grant.Body) throws -> Grant {
         precondition(body.keyID == keyID, "a grant body must name the key that signs it")
-        let signature = try key.signature(for: body.canonicalBytes)
+        let signature = try key.signature(for: body.canonicalJSON)
         return Grant(body: body, signature: Base64URL.encode(signature))
     }
 }
@@ -82,9 +84,14 @@ public struct GrantSigner: Sendable {
 /// Verifies grants. Lives in ledger-svc.
 public struct GrantVerifier: Sendable {
     let key: Curve25519.Signing.PublicKey
+    /// The id of the trusted key, computed once (every check compares it).
+    public let keyID: String
 
     /// - Parameter key: the approval service's public key.
-    public init(key: Curve25519.Signing.PublicKey) { self.key = key }
+    public init(key: Curve25519.Signing.PublicKey) {
+        self.key = key
+        keyID = GrantKeys.keyID(of: key)
+    }
 
     /// Checks that `grant` was signed by this key, is unexpired, and permits
     /// exactly `action` under `idempotencyKey`. Single use is the caller's job
@@ -96,20 +103,8 @@ public struct GrantVerifier: Sendable {
     ///   - now: the current time.
     /// - Throws: ``RPCError`` PERMISSION_DENIED with a precise reason.
     public func verify(_ grant: Grant, permits action: Action, idempotencyKey: String, now: Date = Date()) throws {
-        guard grant.keyID == GrantKeys.keyID(of: key) else {
-            throw Self.denied("GRANT_KEY_UNKNOWN", "the grant was signed by key \(grant.keyID), which this ledger does not trust")
-        }
-        guard let signature = Base64URL.decode(grant.signature),
-              key.isValidSignature(signature, for: grant.body.canonicalBytes)
-        else {
-            throw Self.denied("GRANT_SIGNATURE_INVALID", "the grant's signature does not match its content: it was forged or altered")
-        }
-        guard let expiry = GrantTime.parse(grant.expiresAt) else {
-            throw Self.denied("GRANT_MALFORMED", "the grant's expires_at is not an RFC 3339 time")
-        }
-        guard now < expiry else {
-            throw Self.denied("GRANT_EXPIRED", "the grant expired at \(grant.expiresAt); ask approval-svc for a new decision")
-        }
+        try checkSignature(keyID: grant.keyID, signature: grant.signature, content: grant.body.canonicalJSON)
+        try checkExpiry(grant.expiresAt, now: now)
         guard grant.action == action else {
             throw Self.denied("GRANT_ACTION_MISMATCH", "the grant permits \(Self.describe(grant.action)), not \(Self.describe(action))")
         }
@@ -118,7 +113,27 @@ public struct GrantVerifier: Sendable {
         }
     }
 
-    private static func denied(_ reason: String, _ message: String) -> RPCError {
+    /// The trusted key signed `content`: GRANT_KEY_UNKNOWN, then GRANT_SIGNATURE_INVALID.
+    func checkSignature(keyID grantKeyID: String, signature: String, content: [UInt8]) throws {
+        guard grantKeyID == keyID else {
+            throw Self.denied("GRANT_KEY_UNKNOWN", "the grant was signed by key \(grantKeyID), which this ledger does not trust")
+        }
+        guard let signature = Base64URL.decode(signature), key.isValidSignature(signature, for: content) else {
+            throw Self.denied("GRANT_SIGNATURE_INVALID", "the grant's signature does not match its content: it was forged or altered")
+        }
+    }
+
+    /// `expiresAt` is a time after `now`: GRANT_MALFORMED, then GRANT_EXPIRED.
+    func checkExpiry(_ expiresAt: String, now: Date) throws {
+        guard let expiry = GrantTime.parse(expiresAt) else {  // the fixed-format fast path, for grants
+            throw Self.denied("GRANT_MALFORMED", "the grant's expires_at is not an RFC 3339 time")
+        }
+        guard now < expiry else {
+            throw Self.denied("GRANT_EXPIRED", "the grant expired at \(expiresAt); ask approval-svc for a new decision")
+        }
+    }
+
+    static func denied(_ reason: String, _ message: String) -> RPCError {
         RPCError(.permissionDenied, reason: reason, message)
     }
 
@@ -139,8 +154,15 @@ public enum Base64URL {
 
     /// Decodes text; nil when malformed.
     public static func decode(_ text: String) -> Data? {
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.count % 4 != 0 { base64 += "=" }
-        return Data(base64Encoded: base64)
+        var base64 = Array(text.utf8)
+        for index in base64.indices {
+            switch base64[index] {
+            case UInt8(ascii: "-"): base64[index] = UInt8(ascii: "+")
+            case UInt8(ascii: "_"): base64[index] = UInt8(ascii: "/")
+            default: break
+            }
+        }
+        while base64.count % 4 != 0 { base64.append(UInt8(ascii: "=")) }
+        return Data(base64Encoded: Data(base64))
     }
 }

@@ -101,8 +101,12 @@ enum Books {
 
     /// Throws GRANT_ALREADY_USED if the grant was consumed before.
     static func requireUnused(_ db: SQLiteConnection, grantID: String) throws {
-        let used = try db.queryOne("SELECT 1 FROM used_grants WHERE grant_id = ?", [.text(grantID)]) { _ in true } ?? false
-        guard !used else { throw LedgerError.grantUsed(grantID) }
+        guard try !isUsed(db, grantID: grantID) else { throw LedgerError.grantUsed(grantID) }
+    }
+
+    /// Whether the grant was consumed before.
+    static func isUsed(_ db: SQLiteConnection, grantID: String) throws -> Bool {
+        try db.queryOne("SELECT 1 FROM used_grants WHERE grant_id = ?", [.text(grantID)]) { _ in true } ?? false
     }
 
     /// Consumes a grant in the posting's transaction.

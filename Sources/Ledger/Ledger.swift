@@ -48,8 +48,9 @@ public final class Ledger: Sendable {
     /// Checks a grant's signature, expiry and binding without touching the
     /// database: pure CPU, so it runs on the caller's task, not the writer.
     func check(_ request: MovementRequest, now: Date) -> RPCError? {
+        guard let grant = request.grant else { return LedgerError.grantMissing }
         do {
-            try verifier.verify(request.grant, permits: request.action, idempotencyKey: request.idempotencyKey, now: now)
+            try verifier.verify(grant, permits: request.action, idempotencyKey: request.idempotencyKey, now: now)
             return nil
         } catch let error as RPCError {
             return error
@@ -139,26 +140,36 @@ public final class Ledger: Sendable {
     /// then the accounts and funds; then the entry, the grant consumed and the
     /// key remembered, all in the same transaction.
     static func apply(_ db: SQLiteConnection, _ request: MovementRequest, denial: RPCError?, now: Int64) throws -> EntryResult {
-        let scope = request.kind.rawValue
-        let fingerprint = request.fingerprint
-        if let original = try IdempotencyStore.replayEntry(db, scope: scope, key: request.idempotencyKey, fingerprint: fingerprint) {
-            return original
-        }
+        if let original = try replay(db, request) { return original }
         if let denial { throw denial }
-        try Books.requireUnused(db, grantID: request.grant.grantID)
+        try Books.requireUnused(db, grantID: request.grantID)
+        let result = try move(db, request, now: now)
+        try Books.consume(db, grantID: request.grantID, entryID: result.entryID, now: now)
+        return result
+    }
+
+    /// The original result when the request's key was used before with the same request.
+    /// - Throws: ALREADY_EXISTS/IDEMPOTENCY_KEY_REUSED for a different request.
+    static func replay(_ db: SQLiteConnection, _ request: MovementRequest) throws -> EntryResult? {
+        try IdempotencyStore.replayEntry(db, scope: request.kind.rawValue, key: request.idempotencyKey, fingerprint: request.fingerprint)
+    }
+
+    /// Checks the accounts and funds, writes the entry under `request.grantID`, and
+    /// remembers the key. Consuming the grant is the caller's job.
+    static func move(_ db: SQLiteConnection, _ request: MovementRequest, now: Int64) throws -> EntryResult {
+        let scope = request.kind.rawValue
         let payer = try Books.requireAccount(db, request.from, field: "from", currency: request.currency)
         let payee = try Books.requireAccount(db, request.to, field: request.kind == .deposit ? "account" : "to", currency: request.currency)
         let amount = request.amount.minorUnits
         try Books.requireFunds(db, payer, amount, now: now)
         let entryID = try Books.post(
             db, kind: scope, from: payer, to: payee, amount: amount, currency: request.currency, memo: request.memo,
-            idempotencyKey: request.idempotencyKey, grantID: request.grant.grantID, holdID: nil, now: now)
-        try Books.consume(db, grantID: request.grant.grantID, entryID: entryID, now: now)
-        let result = EntryResult(
+            idempotencyKey: request.idempotencyKey, grantID: request.grantID, holdID: nil, now: now)
+        try IdempotencyStore.remember(
+            db, scope: scope, key: request.idempotencyKey, fingerprint: request.fingerprint, entryID: entryID, now: now)
+        return EntryResult(
             entryID: entryID, kind: scope, from: payer.name, to: payee.name, amount: request.amount.description,
             currency: request.currency, memo: request.memo, idempotencyKey: request.idempotencyKey,
-            grantID: request.grant.grantID, createdAt: LedgerTime.format(milliseconds: now))
-        try IdempotencyStore.remember(db, scope: scope, key: request.idempotencyKey, fingerprint: fingerprint, entryID: entryID, now: now)
-        return result
+            grantID: request.grantID, createdAt: LedgerTime.format(milliseconds: now))
     }
 }

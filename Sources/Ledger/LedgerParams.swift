@@ -114,8 +114,15 @@ public struct TransferParams: Codable, Sendable {
 /// `ledger.transfer_batch` params.
 public struct TransferBatchParams: Codable, Sendable {
     public var transfers: [TransferParams]
-    /// - Parameter transfers: the elements, applied in order.
-    public init(transfers: [TransferParams]) { self.transfers = transfers }
+    /// A grant over the whole batch (its elements then carry none).
+    public var grant: BatchGrant?
+    /// - Parameters:
+    ///   - transfers: the elements, applied in order.
+    ///   - grant: a batch grant covering exactly these transfers, or nil when each carries its own.
+    public init(transfers: [TransferParams], grant: BatchGrant? = nil) {
+        self.transfers = transfers
+        self.grant = grant
+    }
 }
 
 /// `ledger.hold` params.

@@ -15,9 +15,12 @@ struct LedgerBench: AsyncParsableCommand {
         discussion: """
             Starts ledger-svc (from the folder of this executable) on a throw-away home with a
             fresh grant key, then measures signed, durable (synchronous=FULL) transfers with 1
-            client, with 64 concurrent clients, and through ledger.transfer_batch. The baseline
-            is plain Swift on libsqlite3: one BEGIN IMMEDIATE … COMMIT per transfer.
+            client, with 64 concurrent clients, through ledger.transfer_batch with a grant per
+            transfer, and through ledger.transfer_batch under one batch grant per batch. The
+            baseline is plain Swift on libsqlite3: one BEGIN IMMEDIATE … COMMIT per transfer.
             Grants are signed before the clock starts (signing is approval-svc's work).
+            "verify-only" is Ed25519 grant checks alone on every core, in this process: the
+            ceiling for anything that verifies one grant per transfer on this machine.
 
             Example:
               swift build -c release --product ledger-svc && swift build -c release --product ledger-bench
@@ -34,8 +37,12 @@ struct LedgerBench: AsyncParsableCommand {
     var batchSize = 500
     @Option(help: "Concurrent clients sending batches.")
     var batchClients = 4
+    @Option(help: "Transfers through ledger.transfer_batch under one batch grant per batch.")
+    var batchGranted = 100_000
     @Option(help: "Transfers for the naive baseline.")
     var baseline = 500
+    @Option(help: "Grants for the verify-only measurement.")
+    var verifications = 20_000
 
     func run() async throws {
         let home = try TestHome.make()
@@ -43,28 +50,39 @@ struct LedgerBench: AsyncParsableCommand {
         let signer = try GrantKeys.loadOrCreateSigner(in: home.directory)
         let service = try await ServiceProcess.launch("ledger-svc", service: "ledger", home: home)
         defer { Task { await service.terminate() } }
-        let bench = Bench(home: home, signer: signer)
+        let bench = Bench(home: home, signer: signer, serverPID: service.pid)
         try await bench.openAccounts(count: 64)
 
         let naive = try Baseline.run(transfers: baseline, folder: home.directory.data.path)
-        let verifyRate = try bench.verifyRate(count: 2_000)
-        var rows: [(String, Int, Double)] = []
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let oneCore = try await bench.verifyRate(count: verifications / 4, lanes: 1)
+        let allCores = try await bench.verifyRate(count: verifications, lanes: cores)
+        var rows: [(String, Int, Sample)] = []
         rows.append(("1 client, ledger.transfer", single, try await bench.transfers(total: single, clients: 1)))
         rows.append(("64 clients, ledger.transfer", concurrent, try await bench.transfers(total: concurrent, clients: 64)))
-        rows.append(("\(batchClients) clients, transfer_batch of \(batchSize)", batched,
-                     try await bench.batches(total: batched, size: batchSize, clients: batchClients)))
+        rows.append(("\(batchClients) clients, batch of \(batchSize), grant each", batched,
+                     try await bench.batches(total: batched, size: batchSize, clients: batchClients, batchGrant: false)))
+        rows.append(("\(batchClients) clients, batch of \(batchSize), batch grant", batchGranted,
+                     try await bench.batches(total: batchGranted, size: batchSize, clients: batchClients, batchGrant: true)))
         let verdict = try await bench.client.call("ledger.verify", NoParams(), as: VerifyResult.self)
 
-        print("ledger-bench: durable (synchronous=FULL) transfers per second, \(ProcessInfo.processInfo.activeProcessorCount) cores")
-        print(Self.pad("scenario", 40) + Self.pad("transfers", 11) + Self.pad("seconds", 9) + Self.pad("transfers/s", 13) + "vs baseline")
-        print(Self.pad("baseline: 1 tx per transfer, libsqlite3", 40) + Self.pad("\(baseline)", 11)
+        print("ledger-bench: durable (synchronous=FULL) transfers per second, \(cores) cores")
+        print(Self.pad("scenario", 44) + Self.pad("transfers", 11) + Self.pad("seconds", 9) + Self.pad("per second", 13)
+              + Self.pad("vs baseline", 13) + "CPU µs per transfer: ledger-svc (its writer thread), bench client")
+        print(Self.pad("baseline: 1 tx per transfer, libsqlite3", 44) + Self.pad("\(baseline)", 11)
               + Self.pad(String(format: "%.2f", naive.seconds), 9) + Self.pad(String(format: "%.0f", naive.rate), 13) + "1.0x")
-        for (name, count, seconds) in rows {
-            let rate = Double(count) / seconds
-            print(Self.pad(name, 40) + Self.pad("\(count)", 11) + Self.pad(String(format: "%.2f", seconds), 9)
-                  + Self.pad(String(format: "%.0f", rate), 13) + String(format: "%.1fx", rate / naive.rate))
+        for (name, count, sample) in rows {
+            let rate = Double(count) / sample.seconds
+            let perTransfer = { (cpu: Double) in String(format: "%.1f", cpu * 1e6 / Double(max(count, 1))) }
+            print(Self.pad(name, 44) + Self.pad("\(count)", 11) + Self.pad(String(format: "%.2f", sample.seconds), 9)
+                  + Self.pad(String(format: "%.0f", rate), 13) + Self.pad(String(format: "%.1fx", rate / naive.rate), 13)
+                  + "\(perTransfer(sample.server)) (\(perTransfer(sample.writer))), \(perTransfer(sample.client))")
         }
-        print(String(format: "for scale: one core verifies %.0f Ed25519 grants/s (every transfer verifies one)", verifyRate))
+        for (name, rate) in [("verify-only grants/s, 1 core", oneCore), ("verify-only grants/s, \(cores) cores", allCores)] {
+            print(Self.pad(name, 44) + Self.pad("", 11) + Self.pad("", 9) + Self.pad(String(format: "%.0f", rate), 13)
+                  + String(format: "%.1fx", rate / naive.rate))
+        }
+        print("(verify-only: Ed25519 + canonical bytes + expiry per grant, nothing else; the ceiling for one grant per transfer)")
         print("books balanced after the run: \(verdict.balanced) (\(verdict.entries) entries)")
     }
 
@@ -78,10 +96,12 @@ struct Bench {
     let home: TestHome
     let signer: GrantSigner
     let client: RPCClient
+    let serverPID: Int32
 
-    init(home: TestHome, signer: GrantSigner) {
+    init(home: TestHome, signer: GrantSigner, serverPID: Int32) {
         self.home = home
         self.signer = signer
+        self.serverPID = serverPID
         self.client = (try? home.client("ledger", as: "operator")) ?? RPCClient(path: home.socket("ledger"))
     }
 
@@ -104,14 +124,14 @@ struct Bench {
     }
 
     /// Seconds for `total` transfers spread over `clients` connections.
-    func transfers(total: Int, clients: Int) async throws -> Double {
+    func transfers(total: Int, clients: Int) async throws -> Sample {
         let prefix = "t\(clients)"
         let lanes = try (0..<clients).map { lane in
             try stride(from: lane, to: total, by: clients).map { try params($0, lane: lane, prefix: prefix) }
         }
         let connections = try (0..<clients).map { _ in try home.client("ledger", as: "agent") }
         for connection in connections { _ = try await connection.call("ledger.balance", AccountParams(account: "dst"), as: BalanceResult.self) }
-        let start = ContinuousClock.now
+        let meter = Meter(serverPID: serverPID)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for (lane, work) in lanes.enumerated() {
                 group.addTask {
@@ -120,17 +140,23 @@ struct Bench {
             }
             try await group.waitForAll()
         }
-        let elapsed = ContinuousClock.now - start
+        let sample = meter.stop()
         for connection in connections { await connection.close() }
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        return sample
     }
 
-    /// Seconds for `total` transfers sent as batches of `size` over `clients` connections.
-    func batches(total: Int, size: Int, clients: Int) async throws -> Double {
-        let all = try (0..<total).map { try params($0, lane: $0, prefix: "b") }
-        let chunks = stride(from: 0, to: total, by: size).map { TransferBatchParams(transfers: Array(all[$0..<min(total, $0 + size)])) }
+    /// Seconds for `total` transfers sent as batches of `size` over `clients`
+    /// connections: each element with its own grant, or each batch under one batch grant.
+    func batches(total: Int, size: Int, clients: Int, batchGrant: Bool) async throws -> Sample {
+        let prefix = batchGrant ? "g" : "b"
+        let all = try (0..<total).map { try params($0, lane: $0, prefix: prefix) }
+        let chunks = try stride(from: 0, to: total, by: size).map { start in
+            let transfers = Array(all[start..<min(total, start + size)])
+            guard batchGrant else { return TransferBatchParams(transfers: transfers) }
+            return TransferBatchParams(transfers: transfers.map { $0.withoutGrant }, grant: try batchGrantFor(transfers, id: "\(prefix)_\(start)"))
+        }
         let connections = try (0..<clients).map { _ in try home.client("ledger", as: "agent") }
-        let start = ContinuousClock.now
+        let meter = Meter(serverPID: serverPID)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for lane in 0..<clients {
                 group.addTask {
@@ -142,21 +168,112 @@ struct Bench {
             }
             try await group.waitForAll()
         }
-        let elapsed = ContinuousClock.now - start
+        let sample = meter.stop()
         for connection in connections { await connection.close() }
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        return sample
     }
 
-    /// Grants one core verifies per second.
-    func verifyRate(count: Int) throws -> Double {
+    /// One grant over the whole batch, as approval-svc would sign it after a person approved the batch.
+    func batchGrantFor(_ transfers: [TransferParams], id: String) throws -> BatchGrant {
+        let items = try transfers.map {
+            BatchItem(action: Action(kind: .transfer, from: $0.from, to: $0.to, amount: try Amount(parsing: $0.amount)), idempotencyKey: $0.idempotencyKey)
+        }
+        let now = Date()
+        return try signer.sign(BatchGrant(
+            grantID: "gr_batch_\(id)", approvalID: "ap_bench", approvalVersion: 1, batch: BatchSummary(of: items),
+            approvers: ["approver1"], policyVersion: "bench", issuedAt: now, expiresAt: now.addingTimeInterval(3600), keyID: signer.keyID))
+    }
+
+    /// Grants verified per second by `lanes` tasks at once (one per core).
+    func verifyRate(count: Int, lanes: Int) async throws -> Double {
         let grants = try (0..<count).map { try params($0, lane: 0, prefix: "v") }
         let verifier = signer.verifier
         let start = ContinuousClock.now
-        for params in grants {
-            try verifier.verify(params.grant!, permits: params.grant!.action, idempotencyKey: params.idempotencyKey)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for lane in 0..<lanes {
+                group.addTask {
+                    for params in stride(from: lane, to: grants.count, by: lanes).map({ grants[$0] }) {
+                        try verifier.verify(params.grant!, permits: params.grant!.action, idempotencyKey: params.idempotencyKey)
+                    }
+                }
+            }
+            try await group.waitForAll()
         }
         let elapsed = ContinuousClock.now - start
         return Double(count) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+    }
+}
+
+extension TransferParams {
+    /// This element without its own grant (for a batch under a batch grant).
+    var withoutGrant: TransferParams {
+        TransferParams(from: from, to: to, amount: amount, currency: currency, memo: memo, idempotencyKey: idempotencyKey, grant: nil, linked: linked)
+    }
+}
+
+/// One timed phase: wall seconds, and CPU seconds spent by ledger-svc, by its
+/// writer (its `TP-` thread-pool threads: the writer, and readers that are idle
+/// here), and by this process (the clients). CPU time does not depend on how busy
+/// the machine is, so it shows what a phase costs even when wall time is noisy.
+struct Sample {
+    let seconds: Double
+    let server: Double
+    let writer: Double
+    let client: Double
+}
+
+/// Snapshots wall time and CPU time at creation; ``stop()`` gives the differences.
+struct Meter {
+    let serverPID: Int32
+    let start = ContinuousClock.now
+    let server: (all: Double, writer: Double)
+    let client: Double
+
+    init(serverPID: Int32) {
+        self.serverPID = serverPID
+        server = Self.cpu(of: serverPID)
+        client = Self.ownCPU()
+    }
+
+    func stop() -> Sample {
+        let elapsed = ContinuousClock.now - start
+        let now = Self.cpu(of: serverPID)
+        return Sample(
+            seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18,
+            server: now.all - server.all, writer: now.writer - server.writer, client: Self.ownCPU() - client)
+    }
+
+    /// User + system CPU seconds of a process, and of its threads named `TP-…`, from /proc.
+    static func cpu(of pid: Int32) -> (all: Double, writer: Double) {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+        var all = 0.0
+        var writer = 0.0
+        for task in tasks {
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/stat", encoding: .utf8),
+                  let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")") else { continue }
+            let name = stat[stat.index(after: open)..<close]
+            // After ")": state is field 3; utime and stime are fields 14 and 15.
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 12 else { continue }
+            let seconds = ((Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0)) / Double(sysconf(Int32(_SC_CLK_TCK)))
+            all += seconds
+            if name.hasPrefix("TP-") { writer += seconds }
+        }
+        if let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") {
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            if fields.count > 12 {
+                all = ((Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0)) / Double(sysconf(Int32(_SC_CLK_TCK)))
+            }
+        }
+        return (all, writer)
+    }
+
+    static func ownCPU() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let user = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+        let system = Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+        return user + system
     }
 }
 

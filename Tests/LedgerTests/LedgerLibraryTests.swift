@@ -54,6 +54,39 @@ struct LedgerLibraryTests {
         }
     }
 
+    @Test func handWrittenFingerprintsEqualTheJSONEncoderOnes() throws {
+        for memo in ["", "rent", "quote \" slash / back \\ nl \n ctl \u{01}", "café 💸 日本", "\u{2028}\u{7F}"] {
+            let request = MovementRequest(
+                kind: .transfer, from: "checking", to: "alice", amount: try Amount(parsing: "150.5"), currency: "USD", memo: memo,
+                idempotencyKey: "k", grant: nil, grantID: "gr_x")
+            #expect(request.fingerprint == Fingerprint.of([
+                "kind": "transfer", "from": "checking", "to": "alice", "amount": "150.50", "currency": "USD", "memo": memo,
+            ]), "\(memo)")
+        }
+        let hold = HoldRequest(from: "a", to: "b", amount: try Amount(parsing: "1"), currency: "USD", idempotencyKey: "k", expiresAt: 1_800_000_000_123)
+        #expect(hold.fingerprint == Fingerprint.of([
+            "kind": "hold", "from": "a", "to": "b", "amount": "1.00", "currency": "USD", "expires_at": "1800000000123",
+        ]))
+    }
+
+    @Test func handWrittenTimesEqualFoundationsFormatter() {
+        var state: UInt64 = 99
+        var samples: [Int64] = [0, 1, 999, 1_000, 86_399_999, 951_782_400_000, 1_709_164_800_000, 4_102_444_799_999]
+        for _ in 0..<3_000 {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            samples.append(Int64(state >> 22) % 4_102_444_800_000)
+        }
+        for milliseconds in samples {
+            let expected = LedgerTime.formatWithFoundation(milliseconds: milliseconds)
+            let actual = LedgerTime.format(milliseconds: milliseconds)
+            // Foundation goes through a Double and may round the last digit down:
+            // the same second and the same millisecond or one below.
+            #expect(actual.prefix(20) == expected.prefix(20) && actual.count == expected.count, "\(milliseconds): \(actual) vs \(expected)")
+            #expect(LedgerTime.milliseconds(try! Date.ISO8601FormatStyle(includingFractionalSeconds: true, timeZone: .gmt).parse(actual)) / 1000
+                    == milliseconds / 1000, "\(actual)")
+        }
+    }
+
     @Test(arguments: [(Int64(0), "0.00"), (5, "0.05"), (-5, "-0.05"), (123_456, "1234.56"), (-100_000, "-1000.00")])
     func signedAmountsFormatExactly(cents: Int64, text: String) {
         #expect(Money.format(cents) == text)
