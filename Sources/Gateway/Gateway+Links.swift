@@ -63,7 +63,7 @@ extension Gateway {
               SessionStore.constantTimeEqual(cookie, presented)
         else { return Self.staleForm() }
         guard form?.decision == nil || form?.decision == link.decision else { return Self.invalidLink() }
-        var response: Response
+        let response: Response
         do {
             let approval = try await upstream.approval.call(
                 "approval.redeem_link", ["token": .string(link.token), "decision": .string(link.decision)] as JSONValue, as: JSONValue.self,
@@ -75,7 +75,7 @@ extension Gateway {
         } catch let error as RPCError {
             response = await linkRefusal(error, link: link, context: context)
         }
-        response.setCookie(Cookie(name: Self.linkCSRFCookie, value: "", maxAge: 0, path: "/", httpOnly: true, sameSite: .strict))
+        // The form's cookie stays: a resubmitted form then hears "already used" from approval-svc.
         return response
     }
 
