@@ -15,7 +15,7 @@ struct GatewayHTTPTests {
             #expect(page.headers["Content-Type"].first?.hasPrefix("text/html") == true)
             #expect(page.body.contains("<script src=\"/app.js\""))
             #expect(page.headers["Content-Security-Policy"].first?.contains("default-src 'self'") == true)
-            #expect(page.headers["Referrer-Policy"].first == "no-referrer")
+            #expect(page.headers["Referrer-Policy"].first == "same-origin")
             #expect(try await client.get("/app.js").headers["Content-Type"].first?.hasPrefix("text/javascript") == true)
             #expect(try await client.get("/app.css").status == 200)
             // The supervisor's health check and discovery on run/gateway.sock.
@@ -196,7 +196,8 @@ struct GatewayHTTPTests {
             #expect(try await browser.postForm(path, ["csrf": "forged", "decision": "approve"]).status == 403)
             #expect(try await stack.approval(approvalID)["status"]?.stringValue == "pending")
 
-            let confirmed = try await browser.postForm(path, ["csrf": csrf, "decision": "approve"])
+            // As a browser sends it: with the page's own Origin.
+            let confirmed = try await browser.postForm(path, ["csrf": csrf, "decision": "approve"], headers: [("Origin", browser.base)])
             #expect(confirmed.status == 200 && confirmed.body.contains("Approved"))
             #expect(try await stack.waitForRun(runID, status: "completed")["status"]?.stringValue == "completed")
             #expect(try await stack.posted("alice") == "150.00")

@@ -2,7 +2,7 @@
 // and decide pending approvals. Plain JavaScript, no build step.
 "use strict";
 
-const state = { csrf: null, account: "checking", runs: new Map(), decided: new Set(), pollTimer: null };
+const state = { lastDecision: null, csrf: null, account: "checking", runs: new Map(), decided: new Set(), pollTimer: null };
 const $ = (id) => document.getElementById(id);
 
 // ---- HTTP ----------------------------------------------------------------
@@ -108,6 +108,13 @@ function describe(action) {
   return action.kind === "deposit" ? `deposit ${amount} into ${action.to}` : `transfer ${amount} to ${action.to}`;
 }
 
+const decidedText = {
+  approved: "Approved. The agent carries it out.",
+  rejected: "Rejected. The agent is told, and nothing moves.",
+  expired: "The approval expired. Nothing moved.",
+  cancelled: "The approval was withdrawn.",
+};
+
 const toolNames = { get_balance: "checking the balance", deposit_money: "depositing", transfer_money: "transferring" };
 
 function showEvent(name, data) {
@@ -115,15 +122,22 @@ function showEvent(name, data) {
     case "run_started": add("step", `Run ${data.run_id} started (${data.mode === "structured" ? "structured plan" : "tool calls"})`); break;
     case "plan": add("step", `Plan: ${(data.actions || []).map((a) => a.action || a.kind || "step").join(", ")}`); break;
     case "tool_call": add("step", `The agent is ${toolNames[data.name] || data.name}…`); break;
-    case "tool_result": add("step", data.output); break;
+    case "tool_result": add("step", `Result: ${data.output}`); break;
     case "approval_required":
       state.runs.set(data.approval_id, data.run_id);
       add("step waiting", `Waiting for approval: ${describe(data.action)}. Decide on the right.`);
       refreshApprovals();
       break;
-    case "approval_decided": add(`step decided-${data.status}`, `Approval ${data.status}.`); break;
+    case "approval_decided": state.lastDecision = data.status; add(`step decided-${data.status}`, decidedText[data.status] || `Approval ${data.status}.`); break;
     case "message": break; // the reply arrives with run_completed
-    case "run_completed": add("bubble agent done", data.reply || "Done."); refreshBalance(); break;
+    case "run_completed": {
+      // Green only for what went through; a refusal told back is plain news.
+      const refused = (state.lastDecision && state.lastDecision !== "approved") || /^(DENIED|EXPIRED|FAILED)/.test(data.reply || "");
+      add(refused ? "bubble agent done refused" : "bubble agent done", data.reply || "Done.");
+      state.lastDecision = null;
+      refreshBalance();
+      break;
+    }
     case "error": add("bubble agent failed", data.message || "The request could not be completed."); break;
     default: break;
   }
@@ -173,6 +187,7 @@ function renderApprovals(list, now) {
     state.runs.set(approval.approval_id, approval.run_id);
   }
   $("pending-count").textContent = String(list.length);
+  $("pending-count").classList.toggle("zero", list.length === 0);
   $("approvals-empty").hidden = list.length > 0;
 }
 
