@@ -28,7 +28,7 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: "Address to listen on. Anything but loopback exposes the bank to the network: say so with --allow-remote.")
     var host = "127.0.0.1"
 
-    @Option(help: "Port to listen on (0: any free port; see --port-file).")
+    @Option(help: "Port to listen on (0: any free port; see --port-file). $HITL_GATEWAY_PORT, when set, wins (tests, a second stack).")
     var port = 8765
 
     @Option(help: ArgumentHelp("Write the port actually bound to this file once listening.", valueName: "path"))
@@ -49,6 +49,12 @@ struct GatewayCommand: AsyncParsableCommand {
     @Flag(help: "Allow --host to be an address other than loopback.")
     var allowRemote = false
 
+    /// `$HITL_GATEWAY_PORT`: overrides --port, so a test stack or a second stack
+    /// on one machine does not fight over 8765.
+    static var environmentPort: Int? {
+        ProcessInfo.processInfo.environment["HITL_GATEWAY_PORT"].flatMap { Int($0) }.flatMap { (0...65_535).contains($0) ? $0 : nil }
+    }
+
     func validate() throws {
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard (1...4_096).contains(maxStreams) else { throw ValidationError("--max-streams must be between 1 and 4096") }
@@ -65,7 +71,7 @@ struct GatewayCommand: AsyncParsableCommand {
         let logger = Logger(label: "gateway")
         var configuration = GatewayConfiguration(directory: options.directory)
         configuration.host = host
-        configuration.port = port
+        configuration.port = Self.environmentPort ?? port
         configuration.account = account
         configuration.linkIdentity = linkIdentity
         configuration.maximumStreams = maxStreams
@@ -80,8 +86,12 @@ struct GatewayCommand: AsyncParsableCommand {
         }
         let portFile = self.portFile
         let host = self.host
+        let urlFile = options.directory.run.appendingPathComponent("gateway.url").path
         let application = gateway.application { bound in
-            logger.info("gateway listening", metadata: ["url": "http://\(host):\(bound)/"])
+            let url = "http://\(host.contains(":") ? "[\(host)]" : host):\(bound)/"
+            logger.info("gateway listening", metadata: ["url": "\(url)"])
+            // `hitl stack up` and `status` print the page's address from here.
+            try? IdentityProvisioner.writePrivate(Data("\(url)\n".utf8), to: urlFile)
             if let portFile { try? IdentityProvisioner.writePrivate(Data("\(bound)\n".utf8), to: portFile) }
         }
         do {
