@@ -52,6 +52,8 @@ struct ConformanceTarget: Sendable, Hashable, CustomTestStringConvertible {
         ConformanceTarget(executable: "approval-svc", service: "approval", arguments: ["--policy", Repository.root.appendingPathComponent("compose/policy.json").path]),
         // The generic suites need no model or other service: agent-svc connects lazily.
         ConformanceTarget(executable: "agent-svc", service: "agent", arguments: ["--no-follow"]),
+        // Its RPC side serves only the common methods (its work is HTTP); any free port.
+        ConformanceTarget(executable: "gateway", service: "gateway", arguments: ["--port", "0"]),
     ]
 
     /// The RPC core's own test service, for the echo-only checks.
