@@ -31,6 +31,7 @@ let package = Package(
         .executable(name: "agent-svc", targets: ["agent-svc"]),
         .executable(name: "agent-bench", targets: ["agent-bench"]),
         .executable(name: "chaos", targets: ["chaos"]),
+        .executable(name: "gateway", targets: ["gateway"]),
         .library(name: "RPC", targets: ["RPC"]),
         .library(name: "RPCTesting", targets: ["RPCTesting"]),
     ],
@@ -41,6 +42,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
         // C system libraries, each behind a small shim header.
@@ -268,6 +270,35 @@ let package = Package(
             ],
             swiftSettings: strict),
 
+        // The HTTP front door: SSE chat, decisions, approval links and the web page,
+        // speaking to the services only through their RPC clients.
+        .target(
+            name: "Gateway",
+            dependencies: [
+                "RPC",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [
+                .embedInCode("gateway.openrpc.json"),
+                .embedInCode("Web/index.html"),
+                .embedInCode("Web/app.css"),
+                .embedInCode("Web/app.js"),
+            ],
+            swiftSettings: strict),
+        .executableTarget(
+            name: "gateway",
+            dependencies: [
+                "Gateway", "RPC", "ServiceKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+
         // The bundled client, operator tool and stack supervisor.
         .target(
             name: "HitlCLI",
@@ -332,6 +363,17 @@ let package = Package(
         .testTarget(
             name: "AgentTests",
             dependencies: ["Agent", "Banking", "LLM", "RPC", "RPCTesting"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "GatewayTests",
+            dependencies: [
+                "Gateway", "RPC", "RPCTesting",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             swiftSettings: strict),
         .testTarget(
             name: "HitlTests",

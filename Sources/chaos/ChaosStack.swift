@@ -63,6 +63,7 @@ struct ChaosStack: Sendable {
         // A deterministic model: the stack's simulator, whatever the caller has configured.
         for name in ["OPENAI_API_KEY", "OPENAI_BASE_URL", "HITL_LLM_UNIX_SOCKET"] { environment[name] = nil }
         environment["HITL_BIN"] = binFolder
+        environment["HITL_GATEWAY_PORT"] = "0"  // never collide with a stack of the user's on 8765
         process.environment = environment
         try directory.prepare()
         let log = directory.logs.appendingPathComponent("chaos-hitl.log")

@@ -53,6 +53,7 @@ struct HitlRunner {
         environment["HITL_HOME"] = home.directory.home.path
         environment["HITL_COMPOSE"] = Self.compose
         environment["HITL_BIN"] = Executables.folder
+        environment["HITL_GATEWAY_PORT"] = "0"  // the stack's gateway on any free port, not 8765
         process.environment = environment
         if let input {
             let inPath = scratch.path + ".in"

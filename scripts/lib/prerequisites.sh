@@ -4,12 +4,14 @@
 hitl_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 
 # System libraries the package links (libsqlite3, libcurl) and the tools the
-# tests use (python3 for JSON Schema validation, curl for HTTP checks).
+# tests use (python3 for JSON Schema validation, curl for HTTP checks,
+# chromium and chromium-driver for the approval page's browser test).
 HITL_APT_PACKAGES=(libsqlite3-dev libcurl4-openssl-dev python3 python3-venv curl)
+HITL_TEST_APT_PACKAGES=(chromium chromium-driver)
 
 ensure_system_packages() {
   local missing=()
-  for package in "${HITL_APT_PACKAGES[@]}"; do
+  for package in "${HITL_APT_PACKAGES[@]}" "$@"; do
     dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
   done
   if [ ${#missing[@]} -gt 0 ]; then
@@ -39,4 +41,16 @@ ensure_python_jsonschema() {
     "$venv/bin/pip" install -q 'jsonschema>=4.18'
   fi
   export HITL_PYTHON="$venv/bin/python"
+}
+
+# The browser test drives headless Chromium with Selenium, always from .venv
+# (HITL_PYTHON may be the system python, which lacks it).
+ensure_python_selenium() {
+  local venv="$hitl_root/.venv"
+  if ! "$venv/bin/python" -c 'import selenium' >/dev/null 2>&1; then
+    echo "==> installing Python selenium into .venv"
+    [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+    "$venv/bin/pip" install -q 'selenium>=4.20'
+  fi
+  export HITL_BROWSER_PYTHON="$venv/bin/python"
 }

@@ -125,6 +125,12 @@ enum StackTable {
              service.uptimeMs.map(Table.duration) ?? "-", service.socket]
         }
         var lines = [Table.render(header: ["SERVICE", "STATE", "PID", "RESTARTS", "UPTIME", "SOCKET"], rows: rows)]
+        // The gateway writes its address beside its socket once it listens.
+        if let gateway = status.services.first(where: { $0.name == "gateway" && $0.state == SupervisedState.serving.rawValue }),
+           let url = try? String(contentsOfFile: URL(fileURLWithPath: gateway.socket).deletingLastPathComponent()
+                .appendingPathComponent("gateway.url").path, encoding: .utf8) {
+            lines.append("web page: \(url.trimmingCharacters(in: .whitespacesAndNewlines))")
+        }
         for service in status.services {
             if let error = service.lastError, service.state != SupervisedState.serving.rawValue {
                 lines.append("\(service.name): \(error)")

@@ -54,6 +54,8 @@ struct ConformanceTarget: Sendable, Hashable, CustomTestStringConvertible {
         ConformanceTarget(executable: "agent-svc", service: "agent", arguments: ["--no-follow", "--model-simulator"]),
         // The model simulator's control socket, as the stack runs it.
         ConformanceTarget(executable: "model-sim", service: "model", arguments: ["--stack"]),
+        // Its RPC side serves only the common methods (its work is HTTP); any free port.
+        ConformanceTarget(executable: "gateway", service: "gateway", arguments: ["--port", "0"]),
     ]
 
     /// The RPC core's own test service, for the echo-only checks.

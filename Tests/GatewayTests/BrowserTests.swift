@@ -1,0 +1,68 @@
+import Foundation
+import RPC
+import RPCTesting
+import Testing
+
+/// The approval page in headless Chromium (Debian's chromium and
+/// chromium-driver, driven by Selenium from scripts/browser/approval_flow.py),
+/// against the whole stack. Screenshots of every state go to
+/// artifacts/browser/ in the repository (git-ignored).
+@Suite(.serialized, .timeLimit(.minutes(8)))
+struct BrowserTests {
+    @Test func approveAndRejectOnThePage() async throws {
+        try await GatewayStack.with { stack in
+            let token = try stack.home.token("approver1")
+            try runFlow(["--url", "http://127.0.0.1:\(stack.port)", "--token", token, "--flow", "approve", "--expect-balance", "$850.00"])
+            #expect(try await stack.posted("alice") == "150.00")
+            try runFlow(["--url", "http://127.0.0.1:\(stack.port)", "--token", token, "--flow", "reject", "--expect-balance", "$850.00"])
+            #expect(try await stack.posted("alice") == "150.00")
+            #expect(try await stack.posted("checking") == "850.00")
+        }
+    }
+
+    /// Pattern 2: a notification's link, opened and confirmed in the browser,
+    /// approves the transfer; the run completes and a completion notice arrives.
+    @Test func aNotificationLinkApprovesInTheBrowser() async throws {
+        try await GatewayStack.with { stack in
+            let client = try await stack.signedInClient()
+            let required = try #require(try await stack.chat(client, "Transfer $150 to Alice").last)
+            let approvalID = try #require(required.data["approval_id"]?.stringValue)
+            let runID = try #require(required.data["run_id"]?.stringValue)
+            let link = try await stack.link("approve", for: approvalID)
+            try runFlow(["--url", "http://127.0.0.1:\(stack.port)", "--flow", "link", "--link", link])
+            #expect(try await stack.waitForRun(runID, status: "completed")["status"]?.stringValue == "completed")
+            #expect(try await stack.posted("alice") == "150.00")
+            let notice = try await stack.webhook.wait(for: "approval.completed") {
+                $0["type"]?.stringValue == "approval.completed" && $0["approval"]?["approval_id"]?.stringValue == approvalID
+            }
+            #expect(notice["text"]?.stringValue?.hasPrefix("Completed:") == true)
+            #expect(try await stack.approval(approvalID)["approved_by"] == ["link"])
+        }
+    }
+
+    /// Runs the Selenium script; its output is attached to the failure.
+    private func runFlow(_ arguments: [String]) throws {
+        let artifacts = repositoryRoot.appendingPathComponent("artifacts/browser").path
+        let python = ProcessInfo.processInfo.environment["HITL_BROWSER_PYTHON"]
+            ?? repositoryRoot.appendingPathComponent(".venv/bin/python").path
+        guard FileManager.default.isExecutableFile(atPath: python) else {
+            Issue.record("no Python with Selenium at \(python): run scripts/test, which installs chromium, chromium-driver and selenium")
+            return
+        }
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("browser-\(UUID().uuidString).log")
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: output) }
+        let log = try FileHandle(forWritingTo: output)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = [repositoryRoot.appendingPathComponent("scripts/browser/approval_flow.py").path] + arguments + ["--artifacts", artifacts]
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = log
+        process.standardError = log
+        try process.run()
+        process.waitUntilExit()
+        try log.close()
+        let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+        #expect(process.terminationStatus == 0, "the browser flow failed:\n\(text)")
+    }
+}

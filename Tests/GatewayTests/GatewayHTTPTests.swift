@@ -1,0 +1,257 @@
+import Foundation
+import RPC
+import RPCTesting
+import Testing
+
+/// Every endpoint of the gateway over a real socket of the real executable,
+/// in front of the real services.
+@Suite(.serialized, .timeLimit(.minutes(5)))
+struct GatewayHTTPTests {
+    @Test func pageAssetsAndTheCommonRPCMethods() async throws {
+        try await GatewayStack.with { stack in
+            let client = HTTPTestClient(port: stack.port)
+            let page = try await client.get("/")
+            #expect(page.status == 200)
+            #expect(page.headers["Content-Type"].first?.hasPrefix("text/html") == true)
+            #expect(page.body.contains("<script src=\"/app.js\""))
+            #expect(page.headers["Content-Security-Policy"].first?.contains("default-src 'self'") == true)
+            #expect(page.headers["Referrer-Policy"].first == "same-origin")
+            #expect(try await client.get("/app.js").headers["Content-Type"].first?.hasPrefix("text/javascript") == true)
+            #expect(try await client.get("/app.css").status == 200)
+            // The supervisor's health check and discovery on run/gateway.sock.
+            let rpc = RPCClient(path: stack.home.socket("gateway"))
+            let document = try await rpc.call("rpc.discover", NoParams(), as: JSONValue.self)
+            let methods = array(document["methods"]).compactMap { $0["name"]?.stringValue }
+            #expect(Set(methods) == ["health.check", "health.watch", "rpc.discover", "rpc.cancel"])
+            await rpc.close()
+        }
+    }
+
+    @Test func signInOnlyWithAnApproverTokenAndSignOut() async throws {
+        try await GatewayStack.with { stack in
+            let client = HTTPTestClient(port: stack.port)
+            let unauthenticated = try await client.get("/approvals")
+            #expect(unauthenticated.status == 401 && unauthenticated.reason == "SIGN_IN_REQUIRED")
+            #expect(unauthenticated.json["error"]?["status"]?.stringValue == "UNAUTHENTICATED")
+            #expect(try await client.signIn(token: "not-a-token").reason == "UNKNOWN_TOKEN")
+            let agent = try await client.signIn(token: try stack.home.token("agent"))
+            #expect(agent.status == 403 && agent.reason == "ROLE_NOT_ALLOWED")
+            let form = try await client.send("POST", "/login", headers: [("Content-Type", "text/plain")], body: "token")
+            #expect(form.status == 415 && form.reason == "JSON_REQUIRED")
+            let huge = try await client.post("/login", json: ["token": .string(String(repeating: "x", count: 70_000))], csrf: false)
+            #expect(huge.status == 413 && huge.reason == "BODY_TOO_LARGE")
+
+            let signedIn = try await client.signIn(token: try stack.home.token("approver1"))
+            #expect(signedIn.status == 200 && signedIn.json["approver"]?.stringValue == "approver1")
+            let cookie = signedIn.headers["Set-Cookie"].first ?? ""
+            #expect(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"))
+            #expect(try await client.get("/session").json["approver"]?.stringValue == "approver1")
+            #expect(try await client.post("/logout", json: [:], csrf: false).reason == "CSRF_TOKEN_MISMATCH")
+            #expect(try await client.post("/logout", json: [:]).status == 200)
+            #expect(try await client.get("/session").status == 401)
+        }
+    }
+
+    @Test func chatStreamsEveryEventUntilApprovalIsRequired() async throws {
+        try await GatewayStack.with { stack in
+            let client = try await stack.signedInClient()
+            let answer = try await client.post("/chat", json: ["message": "Transfer $150 to Alice"])
+            #expect(answer.status == 200)
+            #expect(answer.headers["Content-Type"].first?.hasPrefix("text/event-stream") == true)
+            let events = answer.events
+            #expect(events.map(\.name) == ["run_started", "tool_call", "approval_required"])
+            #expect(events.map(\.id) == [1, 2, 3])
+            #expect(events.allSatisfy { $0.data["type"]?.stringValue == $0.name && $0.data["request_id"] == nil })
+            let required = try #require(events.last)
+            #expect(required.data["action"]?["amount"]?.stringValue == "150.00")
+            #expect(required.data["action"]?["to"]?.stringValue == "alice")
+            let runID = try #require(required.data["run_id"]?.stringValue)
+
+            let pending = try await client.get("/approvals")
+            let approvals = array(pending.json["approvals"])
+            #expect(approvals.count == 1)
+            #expect(approvals.first?["approval_id"] == required.data["approval_id"])
+            #expect(approvals.first?["grant"] == nil)
+            let run = try await client.get("/runs/\(runID)")
+            #expect(run.json["status"]?.stringValue == "awaiting_approval")
+            #expect(try await client.get("/balance").json["available"]?.stringValue == "850.00")
+
+            let small = try await client.post("/chat", json: ["message": "Check my balance", "mode": "structured"]).events
+            #expect(small.first?.name == "run_started" && small.last?.name == "run_completed")
+            #expect(small.last?.data["reply"]?.stringValue?.isEmpty == false)
+        }
+    }
+
+    @Test func postsWithoutTheCSRFTokenOrFromAnotherSiteAreRefused() async throws {
+        try await GatewayStack.with { stack in
+            let client = try await stack.signedInClient()
+            let missing = try await client.post("/chat", json: ["message": "Transfer $150 to Alice"], csrf: false)
+            #expect(missing.status == 403 && missing.reason == "CSRF_TOKEN_MISMATCH")
+            let wrong = try await client.post("/chat", json: ["message": "Transfer $150 to Alice"], csrf: false, headers: [("X-CSRF-Token", "forged")])
+            #expect(wrong.status == 403 && wrong.reason == "CSRF_TOKEN_MISMATCH")
+            let execute = try await client.post("/execute", json: ["run_id": "run_x", "approval_id": "ap_x", "approved": true], csrf: false)
+            #expect(execute.status == 403 && execute.reason == "CSRF_TOKEN_MISMATCH")
+            let foreign = try await client.post("/chat", json: ["message": "Transfer $150 to Alice"], headers: [("Origin", "http://evil.example")])
+            #expect(foreign.status == 403 && foreign.reason == "CROSS_ORIGIN")
+            // Nothing ran.
+            #expect(try await client.get("/approvals").json["approvals"] == .array([]))
+            #expect(try await stack.available("checking") == "1000.00")
+        }
+    }
+
+    @Test func aClientThatLostTheStreamResumesWithLastEventID() async throws {
+        try await GatewayStack.with { stack in
+            let client = try await stack.signedInClient()
+            // Read one event, then hang up; the run goes on without the client.
+            let cut = try await client.send(
+                "POST", "/chat", headers: [("Content-Type", "application/json"), ("X-CSRF-Token", client.csrf ?? "")],
+                body: #"{"message": "Transfer $150 to Alice"}"#, stopAfter: 1)
+            let first = try #require(cut.events.first)
+            #expect(first.name == "run_started" && first.id == 1)
+            let runID = try #require(first.data["run_id"]?.stringValue)
+            _ = try await stack.waitForRun(runID, status: "awaiting_approval")
+
+            let resumed = try await client.get("/runs/\(runID)/events", headers: [("Last-Event-ID", "1")])
+            #expect(resumed.status == 200)
+            #expect(resumed.events.map(\.id) == [2, 3])
+            #expect(resumed.events.map(\.name) == ["tool_call", "approval_required"])
+            #expect(try await client.get("/runs/\(runID)/events", headers: [("Last-Event-ID", "3")]).events.isEmpty)
+            #expect(try await client.get("/runs/\(runID)/events?last_event_id=2").events.map(\.id) == [3])
+            #expect(try await client.get("/runs/\(runID)/events").events.map(\.id) == [1, 2, 3])
+            let bad = try await client.get("/runs/\(runID)/events", headers: [("Last-Event-ID", "x")])
+            #expect(bad.status == 400 && bad.json["error"]?["field"]?.stringValue == "Last-Event-ID")
+            let unknown = try await client.get("/runs/run_doesnotexist/events")
+            #expect(unknown.status == 404 && unknown.reason == "RUN_NOT_FOUND")
+            #expect(try await client.get("/runs/run_doesnotexist").reason == "RUN_NOT_FOUND")
+        }
+    }
+
+    @Test func executeRecordsTheApprovalAndStreamsTheResumedRun() async throws {
+        try await GatewayStack.with { stack in
+            let client = try await stack.signedInClient()
+            let required = try #require(try await stack.chat(client, "Transfer $150 to Alice").last)
+            let runID = try #require(required.data["run_id"]?.stringValue)
+            let approvalID = try #require(required.data["approval_id"]?.stringValue)
+            let other = try #require(try await stack.chat(client, "Transfer $200 to Bob").last)
+
+            let mismatched = try await client.post("/execute", json: [
+                "run_id": .string(runID), "approval_id": other.data["approval_id"] ?? .null, "approved": true,
+            ])
+            #expect(mismatched.status == 400 && mismatched.reason == "APPROVAL_NOT_IN_RUN")
+            let noDecision = try await client.post("/execute", json: ["run_id": .string(runID), "approval_id": .string(approvalID)])
+            #expect(noDecision.status == 400 && noDecision.json["error"]?["field"]?.stringValue == "approved")
+
+            let answer = try await client.post("/execute", json: ["run_id": .string(runID), "approval_id": .string(approvalID), "approved": true])
+            #expect(answer.status == 200)
+            let events = answer.events
+            #expect(events.last?.name == "run_completed")
+            #expect(events.last?.data["reply"]?.stringValue?.contains("150") == true)
+            #expect(events.compactMap(\.id) == Array((4...).prefix(events.count)), "ids continue the run's: \(events.map(\.id))")
+            #expect(try await stack.posted("checking") == "850.00")
+            #expect(try await stack.posted("alice") == "150.00")
+            let decided = try await stack.approval(approvalID)
+            #expect(decided["approved_by"] == ["approver1"])
+            // Deciding again is refused by approval-svc, with its reason.
+            let again = try await client.post("/execute", json: ["run_id": .string(runID), "approval_id": .string(approvalID), "approved": false])
+            #expect(again.status == 409, "\(again.body)")
+        }
+    }
+
+    @Test func executeRejectionTellsTheAgentAndMovesNothing() async throws {
+        try await GatewayStack.with { stack in
+            let client = try await stack.signedInClient()
+            let required = try #require(try await stack.chat(client, "Transfer $500 to Bob for rent").last)
+            let answer = try await client.post("/execute", json: [
+                "run_id": required.data["run_id"] ?? .null, "approval_id": required.data["approval_id"] ?? .null,
+                "approved": false, "reason": "not this month",
+            ])
+            #expect(answer.events.last?.name == "run_completed")
+            #expect(answer.events.contains { $0.name == "tool_result" && $0.data["output"]?.stringValue?.contains("DENIED: not this month") == true })
+            #expect(try await stack.available("checking") == "1000.00")
+            #expect(try await stack.posted("bob") == "0.00")
+        }
+    }
+
+    @Test func openingALinkDecidesNothingAndOnlyItsPostApprovesOnce() async throws {
+        try await GatewayStack.with { stack in
+            let client = try await stack.signedInClient()
+            let required = try #require(try await stack.chat(client, "Transfer $150 to Alice").last)
+            let approvalID = try #require(required.data["approval_id"]?.stringValue)
+            let runID = try #require(required.data["run_id"]?.stringValue)
+            let link = try await stack.link("approve", for: approvalID)
+            let path = try #require(URL(string: link)).path
+
+            let browser = HTTPTestClient(port: stack.port)
+            for _ in 0..<3 {  // a mail scanner prefetching the link, three times
+                let page = try await browser.get(path + "?decision=approve")
+                #expect(page.status == 200)
+                #expect(page.body.contains("Approve this transfer?") && page.body.contains("$150.00") && page.body.contains("alice"))
+            }
+            #expect(try await stack.approval(approvalID)["status"]?.stringValue == "pending")
+            let csrf = try #require(browser.cookie("hitl_link_csrf"))
+
+            // A POST that did not come from the page (no cookie) decides nothing.
+            let stranger = HTTPTestClient(port: stack.port)
+            #expect(try await stranger.postForm(path, ["csrf": csrf, "decision": "approve"]).status == 403)
+            #expect(try await browser.postForm(path, ["csrf": "forged", "decision": "approve"]).status == 403)
+            #expect(try await stack.approval(approvalID)["status"]?.stringValue == "pending")
+
+            // As a browser sends it: with the page's own Origin.
+            let confirmed = try await browser.postForm(path, ["csrf": csrf, "decision": "approve"], headers: [("Origin", browser.base)])
+            #expect(confirmed.status == 200 && confirmed.body.contains("Approved"))
+            #expect(try await stack.waitForRun(runID, status: "completed")["status"]?.stringValue == "completed")
+            #expect(try await stack.posted("alice") == "150.00")
+
+            // The same link again: used, whichever way it comes back.
+            _ = try await browser.get(path)
+            let reused = try await browser.postForm(path, ["csrf": csrf, "decision": "approve"])
+            #expect(reused.status == 409 && reused.body.contains("already used"))
+            #expect(try await browser.get(path).body.contains("Already decided"))
+            let completed = try await stack.webhook.wait(for: "approval.completed") {
+                $0["type"]?.stringValue == "approval.completed" && $0["approval"]?["approval_id"]?.stringValue == approvalID
+            }
+            #expect(completed["approval"]?["status"]?.stringValue == "completed")
+            // The gateway's events of the run say how it ended, though agent-svc's follower resumed it.
+            #expect(try await client.get("/runs/\(runID)/events", headers: [("Last-Event-ID", "3")]).events.last?.name == "run_completed")
+        }
+    }
+
+    @Test func expiredAndInvalidLinksShowAClearPage() async throws {
+        try await GatewayStack.with { stack in
+            let approval = try stack.home.client("approval", as: "agent")
+            let submitted = try await approval.call("approval.submit", [
+                "run_id": "r-expiring", "call_id": "c1", "requested_by": "agent", "expires_in": 1,
+                "action": ["kind": "transfer", "from": "checking", "to": "alice", "amount": "150.00", "currency": "USD"],
+            ] as JSONValue, as: JSONValue.self)
+            await approval.close()
+            let approvalID = try #require(submitted["approval_id"]?.stringValue)
+            let path = try #require(URL(string: try await stack.link("approve", for: approvalID))).path
+            try await Task.sleep(for: .milliseconds(2_100))
+            let browser = HTTPTestClient(port: stack.port)
+            let expired = try await browser.get(path)
+            #expect(expired.status == 410 && expired.body.contains("This link has expired"))
+            #expect(expired.headers["Set-Cookie"].isEmpty)
+
+            let invalid = try await browser.get("/a/not-a-token")
+            #expect(invalid.status == 404 && invalid.body.contains("This link is not valid"))
+            // A token whose signature was tampered with: shown (the page reads only the payload), refused on POST.
+            let live = try await stack.chat(try await stack.signedInClient(), "Transfer $150 to Alice")
+            let liveID = try #require(live.last?.data["approval_id"]?.stringValue)
+            let livePath = try #require(URL(string: try await stack.link("approve", for: liveID))).path
+            let tampered = String(livePath.dropLast(4)) + "AAAA"
+            #expect(try await browser.get(tampered).status == 200)
+            let csrf = try #require(browser.cookie("hitl_link_csrf"))
+            let refused = try await browser.postForm(tampered, ["csrf": csrf])
+            #expect(refused.status == 404 && refused.body.contains("not valid"))
+            #expect(try await stack.approval(liveID)["status"]?.stringValue == "pending")
+            // The same pages answer on approval-svc's /links/ and on /a/.
+            #expect(try await browser.get(livePath.replacingOccurrences(of: "/links/", with: "/a/")).status == 200)
+        }
+    }
+}
+
+/// The elements of a JSON array (none for anything else).
+func array(_ value: JSONValue?) -> [JSONValue] {
+    if case .array(let elements)? = value { return elements }
+    return []
+}
