@@ -30,6 +30,7 @@ let package = Package(
         .executable(name: "state-bench", targets: ["state-bench"]),
         .executable(name: "agent-svc", targets: ["agent-svc"]),
         .executable(name: "agent-bench", targets: ["agent-bench"]),
+        .executable(name: "rpc-fuzz", targets: ["rpc-fuzz"]),
         .library(name: "RPC", targets: ["RPC"]),
         .library(name: "RPCTesting", targets: ["RPCTesting"]),
     ],
@@ -256,6 +257,17 @@ let package = Package(
             ],
             swiftSettings: strict),
 
+        // The fuzzer: generated lines against every service's socket, checked
+        // against JSON-RPC's rules (a library for the test suite, a program for users).
+        .target(
+            name: "RPCFuzz",
+            dependencies: ["RPC", "RPCTesting"] + nio,
+            swiftSettings: strict),
+        .executableTarget(
+            name: "rpc-fuzz",
+            dependencies: ["RPCFuzz", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict),
+
         // The bundled client, operator tool and stack supervisor.
         .target(
             name: "HitlCLI",
@@ -320,6 +332,15 @@ let package = Package(
         .testTarget(
             name: "AgentTests",
             dependencies: ["Agent", "Banking", "LLM", "RPC", "RPCTesting"],
+            swiftSettings: strict),
+        // A short rpc-fuzz run against every service, and the stack's security checks.
+        .testTarget(
+            name: "FuzzTests",
+            dependencies: ["RPCFuzz", "RPC", "RPCTesting"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "SecurityTests",
+            dependencies: ["RPC", "RPCTesting", "RPCFuzz", "Banking", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict),
         .testTarget(
             name: "HitlTests",
