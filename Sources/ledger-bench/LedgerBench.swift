@@ -36,6 +36,8 @@ struct LedgerBench: AsyncParsableCommand {
     var batchClients = 4
     @Option(help: "Transfers for the naive baseline.")
     var baseline = 500
+    @Flag(help: "Print one JSON object per figure (figure, value, unit, baseline, ratio, target), for scripts/bench.")
+    var jsonl = false
 
     func run() async throws {
         let home = try TestHome.make()
@@ -54,6 +56,7 @@ struct LedgerBench: AsyncParsableCommand {
         rows.append(("\(batchClients) clients, transfer_batch of \(batchSize)", batched,
                      try await bench.batches(total: batched, size: batchSize, clients: batchClients)))
         let verdict = try await bench.client.call("ledger.verify", NoParams(), as: VerifyResult.self)
+        if jsonl { return BenchFigure.print(Self.figures(rows, naive: naive.rate, balanced: verdict.balanced)) }
 
         print("ledger-bench: durable (synchronous=FULL) transfers per second, \(ProcessInfo.processInfo.activeProcessorCount) cores")
         print(Self.pad("scenario", 40) + Self.pad("transfers", 11) + Self.pad("seconds", 9) + Self.pad("transfers/s", 13) + "vs baseline")

@@ -83,7 +83,7 @@ struct SecretsInLogsTests {
             "grant": ["grant_id": "gr_forged", "signature": .string(agentToken)],
         ], as: "agent")
         // A short fuzz run: real tokens in every wrong place, every kind of bad line.
-        var configuration = FuzzConfiguration(seed: 99, linesPerService: 400)
+        var configuration = FuzzConfiguration(seed: 99, linesPerService: 200)
         configuration.lanes = 2
         configuration.oversizeEvery = 400
         _ = try await Fuzzer.run(stack: stack, services: FuzzStack.allServices, configuration: configuration)
