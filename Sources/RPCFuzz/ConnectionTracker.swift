@@ -71,8 +71,12 @@ final class ConnectionTracker: Sendable {
 
     /// Checks one line the service wrote.
     func receive(_ bytes: [UInt8]) {
-        guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(bytes)) else {
-            state.withLock { $0.tally.violation("\(label): the service wrote a line that is not JSON: \(Self.preview(bytes))") }
+        let value: JSONValue
+        do {
+            value = try JSONDecoder().decode(JSONValue.self, from: Data(bytes))
+        } catch {
+            if let path = ProcessInfo.processInfo.environment["RPC_FUZZ_DUMP"] { try? Data(bytes).write(to: URL(fileURLWithPath: path)) }
+            state.withLock { $0.tally.violation("\(label): the service wrote a line that does not parse (\(error)): \(Self.preview(bytes))") }
             return
         }
         state.withLock { state in

@@ -39,6 +39,8 @@ struct LineGenerator {
     let tokens: [String: String]
     private(set) var random: SeededRandom
     private var counter = 0
+    /// Ids handed out so far: every request of a lane, batch entries included, gets its own.
+    private var ids = 0
     private var sweep: Int
     private var raws: [String] = []
 
@@ -93,13 +95,15 @@ struct LineGenerator {
     /// A unique id for a request that must be answered: strings (some with
     /// escapes), small, negative, beyond-2^53 and beyond-Int64 integers.
     private mutating func freshID() -> JSONValue {
+        ids += 1
+        let n = ids
         switch random.weighted([40, 25, 10, 10, 10, 5]) {
-        case 0: .string("q\(counter)")
-        case 1: .int(Int64(counter))
-        case 2: .int(-Int64(counter))
-        case 3: .int(9_007_199_254_740_993 + Int64(counter))
-        case 4: raw(String(UInt64.max - UInt64(counter)))
-        default: .string("q\(counter) é\"\\/\u{1F600}\t")
+        case 0: return .string("q\(n)")
+        case 1: return .int(Int64(n))
+        case 2: return .int(-Int64(n))
+        case 3: return .int(9_007_199_254_740_993 + Int64(n))
+        case 4: return raw(String(UInt64.max - UInt64(n)))
+        default: return .string("q\(n) é\"\\/\u{1F600}\t")
         }
     }
 

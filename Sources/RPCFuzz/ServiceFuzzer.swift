@@ -225,8 +225,14 @@ struct ServiceFuzzer {
             tally.linesSent += 1
             tally.bytesSent += line.bytes.count + 1
             tally.linesByKind["slow-writer", default: 0] += 1
-            for byte in line.bytes + [0x0A] {
-                guard await send([byte], on: connection, tally: &tally, after: lineNumber) else { break writing }
+            // One byte per write for the first 256 bytes, then small pieces (a 10 KB
+            // value byte by byte would take the slow writer longer than the run).
+            let bytes = line.bytes + [0x0A]
+            var offset = 0
+            while offset < bytes.count {
+                let end = offset < 256 ? offset + 1 : min(bytes.count, offset + Int.random(in: 1...512, using: &random))
+                guard await send(Array(bytes[offset..<end]), on: connection, tally: &tally, after: lineNumber) else { break writing }
+                offset = end
                 try? await Task.sleep(for: random.chance(1) ? .milliseconds(300) : .milliseconds(1))
             }
             let clock = ContinuousClock()

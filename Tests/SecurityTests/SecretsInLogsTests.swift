@@ -35,7 +35,7 @@ struct SecretsInLogsTests {
                 Issue.record("\(file) holds \(name): \(line.prefix(300))")
             }
         }
-        #expect(scanned > 100_000, "the logs are too short (\(scanned) bytes) for the scan to mean anything")
+        #expect(scanned > 20_000, "the logs are too short (\(scanned) bytes) for the scan to mean anything")
     }
 
     /// Every secret by name: the API key, each token file's content, the private
