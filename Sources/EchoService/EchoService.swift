@@ -40,7 +40,14 @@ public enum EchoService {
             guard let status = RPCStatus(name: params.status), status != .ok else {
                 throw RPCError.invalidParams(field: "status", "must be a gRPC status name other than OK")
             }
-            throw RPCError(status, reason: params.reason, params.message ?? "failed as requested")
+            // The contract's pattern: a reason that is not upper snake case would put an
+            // error on the wire that breaks the protocol's own rules (found by rpc-fuzz).
+            guard params.reason.range(of: "^[A-Z][A-Z0-9_]*$", options: .regularExpression) != nil else {
+                throw RPCError.invalidParams(field: "reason", "must be upper snake case, like NOT_FOUND")
+            }
+            // An empty message would leave the caller without "what went wrong" (found by rpc-fuzz).
+            let message = params.message.flatMap { $0.isEmpty ? nil : $0 } ?? "failed as requested"
+            throw RPCError(status, reason: params.reason, message)
         }
         router.registerInline("echo.whoami", params: NoParams.self) { _, context in
             let identity = try context.requireIdentity()

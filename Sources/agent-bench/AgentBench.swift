@@ -29,6 +29,8 @@ struct AgentBench: AsyncParsableCommand {
     var concurrency = 64
     @Option(help: ArgumentHelp("The approval policy.", valueName: "path"))
     var policy = "compose/policy.json"
+    @Flag(help: "Print one JSON object per figure (figure, value, unit, baseline, ratio, target), for scripts/bench.")
+    var jsonl = false
 
     func run() async throws {
         let stack = try await BenchStack.start(policy: policy)
@@ -36,6 +38,11 @@ struct AgentBench: AsyncParsableCommand {
             let first = try await stack.cycles(total: sequential, workers: 1)
             let second = try await stack.cycles(total: concurrent, workers: concurrency)
             let bob = try await stack.posted("bob")
+            if jsonl {
+                BenchFigure.print(first.figures("sequential") + second.figures("\(concurrency) concurrent runs"))
+                await stack.stop()
+                return
+            }
             print("agent-bench: full approval cycles (chat → pending → decide → resume → posted), \(ProcessInfo.processInfo.activeProcessorCount) cores")
             print(first.line("sequential"))
             print(second.line("\(concurrency) concurrent runs"))

@@ -43,6 +43,8 @@ struct LedgerBench: AsyncParsableCommand {
     var baseline = 500
     @Option(help: "Grants for the verify-only measurement.")
     var verifications = 20_000
+    @Flag(help: "Print one JSON object per figure (figure, value, unit, baseline, ratio, target), for scripts/bench.")
+    var jsonl = false
 
     func run() async throws {
         let home = try TestHome.make()
@@ -65,6 +67,7 @@ struct LedgerBench: AsyncParsableCommand {
         rows.append(("\(batchClients) clients, batch of \(batchSize), batch grant", batchGranted,
                      try await bench.batches(total: batchGranted, size: batchSize, clients: batchClients, batchGrant: true)))
         let verdict = try await bench.client.call("ledger.verify", NoParams(), as: VerifyResult.self)
+        if jsonl { return BenchFigure.print(Self.figures(rows, naive: naive.rate, balanced: verdict.balanced)) }
 
         print("ledger-bench: durable (synchronous=FULL) transfers per second, \(cores) cores")
         print(Self.pad("scenario", 44) + Self.pad("transfers", 11) + Self.pad("seconds", 9) + Self.pad("per second", 13)

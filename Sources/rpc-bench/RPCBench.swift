@@ -9,7 +9,7 @@ struct RPCBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rpc-bench",
         abstract: "Measures the RPC core's round trips against a C ping-pong and a Python JSON server, in one run.",
-        usage: "rpc-bench [--requests <n>] [--connections <n>] [--quick] [--json] [--server <path>] [--no-python]",
+        usage: "rpc-bench [--requests <n>] [--connections <n>] [--quick] [--json | --jsonl] [--server <path>] [--no-python]",
         discussion: """
             Every server runs in its own process on a Unix socket in a temporary home:
               RPC core     EchoService on the real core (echo-svc next to rpc-bench, or
@@ -59,6 +59,9 @@ struct RPCBench: AsyncParsableCommand {
     @Flag(help: "Print the report as JSON on stdout instead of the table.")
     var json = false
 
+    @Flag(help: "Print one JSON object per figure (figure, value, unit, baseline, ratio, target), for scripts/bench.")
+    var jsonl = false
+
     @Option(help: ArgumentHelp(
         "An echo-svc executable to benchmark instead of the one next to rpc-bench.", valueName: "path"))
     var server: String?
@@ -105,6 +108,7 @@ struct RPCBench: AsyncParsableCommand {
         let report = Report(
             rpcServer: servers.rpc.label, python: servers.pythonVersion, loadAverage: loadAtStart, requestsPerSeries: total,
             connections: connections, series: series, notes: notes)
+        if jsonl { return BenchFigure.print(report.figures) }
         print(json ? try report.json() : report.table)
     }
 

@@ -33,6 +33,9 @@ struct StateBench: AsyncParsableCommand {
     @Option(help: "Bytes of filler in each saved document (a typical run holds a few KiB of messages).")
     var documentBytes: Int = 2_048
 
+    @Flag(help: "Print one JSON object per figure (figure, value, unit, baseline, ratio, target), for scripts/bench.")
+    var jsonl = false
+
     mutating func validate() throws {
         guard seconds > 0, seconds <= 600 else { throw ValidationError("--seconds must be between 0 and 600") }
         guard !clientCounts.isEmpty, clientCounts.allSatisfy({ (1...1024).contains($0) }) else {
@@ -53,7 +56,9 @@ struct StateBench: AsyncParsableCommand {
 
         let baseline = try SQLiteBaseline.measure(
             path: home.directory.data.appendingPathComponent("baseline.sqlite").path, filler: filler, duration: duration)
-        print(String(format: "baseline  plain SQLite, 1 writer, one synchronous=FULL transaction per save: %8.0f round trips/s", baseline))
+        if !jsonl {
+            print(String(format: "baseline  plain SQLite, 1 writer, one synchronous=FULL transaction per save: %8.0f round trips/s", baseline))
+        }
 
         let store = try StateStore(path: home.directory.data.appendingPathComponent("state.sqlite").path, logger: logger)
         let server = RPCServer(
@@ -64,6 +69,10 @@ struct StateBench: AsyncParsableCommand {
         try await server.start()
         for count in clientCounts {
             let rate = try await ServiceLoad.measure(home: home, clients: count, filler: filler, duration: duration)
+            if jsonl {
+                BenchFigure.print([Self.figure(clients: count, rate: rate, baseline: baseline)])
+                continue
+            }
             print(String(
                 format: "state-svc %3d client%@ (save_run + load_run over the socket):                 %8.0f round trips/s  (%.2fx baseline)",
                 count, count == 1 ? " " : "s", rate, rate / baseline))

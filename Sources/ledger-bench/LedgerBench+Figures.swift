@@ -1,0 +1,18 @@
+import RPCTesting
+
+extension LedgerBench {
+    /// Issue 3's target: durable transfers per second with 64 clients or batches.
+    static let target = 30_000.0
+
+    /// The rows as `--jsonl` figures, beside the naive baseline (a run whose books
+    /// did not balance meets no target).
+    static func figures(_ rows: [(String, Int, Sample)], naive: Double, balanced: Bool) -> [BenchFigure] {
+        rows.map { name, count, sample in
+            let rate = Double(count) / sample.seconds
+            let targeted = name.hasPrefix("64 clients") || name.contains("batch")
+            return BenchFigure(
+                "ledger \(name)", rate, unit: "transfers/s", baseline: (naive, "libsqlite3, 1 tx per transfer"),
+                target: targeted ? ("≥ 30000/s", balanced && rate >= target) : nil)
+        }
+    }
+}
