@@ -84,11 +84,19 @@ struct ResponseEncoder {
     }
 
     func failure(id: RPCID, error: RPCError) -> Data {
-        // An RPCError always encodes: its parts are strings, integers and JSONValues.
-        guard let body = try? encoder.encode(ErrorObject(error)), let data = try? envelope(id: id, key: Self.errorKey, body: body) else {
-            return Data("\n".utf8)
+        // Never an empty line (inside a batch that was `[a,,b]`, found by rpc-fuzz): a detail
+        // that cannot be JSON (a non-finite number echoed from the request, say) drops the
+        // details; the status, reason and message always encode.
+        if let body = try? encoder.encode(ErrorObject(error)), let data = try? envelope(id: id, key: Self.errorKey, body: body) {
+            return data
         }
-        return data
+        var bare = error
+        bare.details = [:]
+        if let body = try? encoder.encode(ErrorObject(bare)), let data = try? envelope(id: id, key: Self.errorKey, body: body) {
+            return data
+        }
+        return Self.head + Data(#"null,"error":{"code":-32603,"message":"internal error","data":{"status":"INTERNAL","reason":"INTERNAL"}}}"#.utf8)
+            + Data("\n".utf8)
     }
 
     private func envelope(id: RPCID, key: Data, body: Data) throws -> Data {
