@@ -11,7 +11,7 @@ extension Agent {
         // this process (the follower and an agent.resume call) must exclude each other too.
         let owner = "\(self.owner):\(UUID().uuidString.prefix(8))"
         guard let record = try await claim(runID, owner: owner) else { return try await getRun(runID: runID) }
-        var document = try record.data.decode(as: RunDocument.self)
+        var document = try record.document()
         guard record.status == "awaiting_approval" else {
             await release(runID, owner: owner)
             return Self.result(runID: runID, status: record.status, document: document)
@@ -88,7 +88,7 @@ extension Agent {
     /// A run as it stands in state-svc.
     public func getRun(runID: String) async throws -> RunResult {
         let record = try await state.request("state.load_run", ["run_id": .string(runID)], as: RunRecord.self, idempotent: true)
-        return Self.result(runID: runID, status: record.status, document: try record.data.decode(as: RunDocument.self))
+        return Self.result(runID: runID, status: record.status, document: try record.document())
     }
 
     static func result(runID: String, status: String, document: RunDocument) -> RunResult {
