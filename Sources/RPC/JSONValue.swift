@@ -89,13 +89,6 @@ public enum JSONValue: Sendable, Hashable, Codable {
         return nil
     }
 
-    /// Parses JSON text.
-    /// - Parameter text: one JSON value.
-    /// - Throws: `DecodingError` when the text is not JSON.
-    public init(parsing text: String) throws {
-        self = try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
-    }
-
     /// Compact JSON text with sorted keys (stable for tests and logs).
     public func jsonText(pretty: Bool = false) -> String {
         let encoder = JSONEncoder()
@@ -108,7 +101,7 @@ public enum JSONValue: Sendable, Hashable, Codable {
     /// - Throws: what the value's encoding throws.
     public init(encoding value: some Encodable) throws {
         let data = try JSONEncoder().encode(value)
-        self = try JSONDecoder().decode(JSONValue.self, from: data)
+        self = try JSONValue(parsing: data)
     }
 
     /// Decodes this value as a typed value.

@@ -67,7 +67,7 @@ enum Validation {
 
     /// A value stored as JSON text, parsed back.
     static func decode(_ text: String) throws -> JSONValue {
-        try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+        try JSONValue(parsing: text)
     }
 
     /// A run version as sent by a caller: 1 or more.

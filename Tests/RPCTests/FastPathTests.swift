@@ -134,4 +134,23 @@ struct FastPathTests {
         #expect(ClientWire.response(line, as: [Int].self, decoder: JSONDecoder()).map { _ in true } == nil)
         #expect(ClientWire.response(ByteBuffer(string: #"{"id":7,"jsonrpc":"2.0","result":1}"#), as: Int.self, decoder: JSONDecoder()).map { _ in true } == nil)
     }
+
+    /// The direct JSONValue parser gives what JSONDecoder gives, or steps aside for it.
+    @Test(arguments: [
+        #"{"a":[1,-2,0,true,false,null,"x"],"b":{"c":"q\"uote\\ \/ \b\f\n\r\t \u00e9\u0041 é"},"d":[]}"#,
+        #" [ {} , [ ] , "" , -0 , 9223372036854775807 ] "#,
+        #"{"arguments":"{\"to_account\":\"bob\",\"amount\":\"150.00\"}"}"#,
+        #"[1.5, 2e3]"#, #""\ud83d\ude00""#, #"{"a":1,"a":2}"#, #"18446744073709551615"#,
+    ])
+    func directParserAgreesWithJSONDecoder(_ text: String) throws {
+        let expected = try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+        #expect(try JSONValue(parsing: text) == expected)
+        #expect(try JSONValue(parsing: Data(text.utf8)) == expected)
+    }
+
+    /// (Where JSONDecoder is lenient, as with `[1,]`, the fallback keeps it so.)
+    @Test(arguments: [#"{"a":}"#, #""\x""#, "01", "", "[1"])
+    func directParserRefusesWhatJSONDecoderRefuses(_ text: String) {
+        #expect(throws: (any Error).self) { try JSONValue(parsing: text) }
+    }
 }
