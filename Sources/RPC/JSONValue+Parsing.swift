@@ -121,3 +121,72 @@ enum JSONValueParser {
         return String(decoding: out, as: UTF8.self)
     }
 }
+
+extension JSONValue {
+    /// Compact JSON text written directly, without `JSONEncoder`'s generic
+    /// machinery: what state-svc stores for every saved document. Nil when the
+    /// value holds a fraction (``double(_:)``), whose spelling is left to `JSONEncoder`.
+    /// Object members come in no particular order, as with `JSONEncoder`.
+    public func compactJSON() -> Data? {
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        guard JSONValueWriter.write(self, to: &out) else { return nil }
+        return Data(out)
+    }
+}
+
+/// The writer behind ``JSONValue/compactJSON()``.
+enum JSONValueWriter {
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
+    static func write(_ value: JSONValue, to out: inout [UInt8]) -> Bool {
+        switch value {
+        case .null: out.append(contentsOf: "null".utf8)
+        case .bool(let flag): out.append(contentsOf: (flag ? "true" : "false").utf8)
+        case .int(let number): out.append(contentsOf: String(number).utf8)
+        case .double: return false
+        case .string(let text): writeString(text, to: &out)
+        case .array(let elements):
+            out.append(UInt8(ascii: "["))
+            for (index, element) in elements.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                guard write(element, to: &out) else { return false }
+            }
+            out.append(UInt8(ascii: "]"))
+        case .object(let members):
+            out.append(UInt8(ascii: "{"))
+            var first = true
+            for (key, member) in members {
+                if !first { out.append(UInt8(ascii: ",")) }
+                first = false
+                writeString(key, to: &out)
+                out.append(UInt8(ascii: ":"))
+                guard write(member, to: &out) else { return false }
+            }
+            out.append(UInt8(ascii: "}"))
+        }
+        return true
+    }
+
+    /// A string literal: `"` and `\` escaped, control characters as short escapes or `\u00XX`, the rest as UTF-8.
+    static func writeString(_ text: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
+            case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+            case 0x0A: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+            case 0x0D: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+            case 0x09: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+            case 0x08: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "b")])
+            case 0x0C: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "f")])
+            case 0x00..<0x20:
+                out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0")])
+                out.append(hexDigits[Int(byte >> 4)])
+                out.append(hexDigits[Int(byte & 0x0F)])
+            default: out.append(byte)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
+}

@@ -60,6 +60,7 @@ enum Validation {
 
     /// Compact JSON text of a value.
     static func encode(_ value: JSONValue) throws -> String {
+        if let text = value.compactJSON() { return String(decoding: text, as: UTF8.self) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes]
         return String(decoding: try encoder.encode(value), as: UTF8.self)

@@ -153,4 +153,15 @@ struct FastPathTests {
     func directParserRefusesWhatJSONDecoderRefuses(_ text: String) {
         #expect(throws: (any Error).self) { try JSONValue(parsing: text) }
     }
+
+    /// The direct writer's text parses back to the same value; fractions are left to JSONEncoder.
+    @Test func compactTextRoundTrips() throws {
+        let value: JSONValue = [
+            "s": "q\"uote\\ / \u{8}\u{c}\n\r\t\u{1} é 😀", "i": -9_223_372_036_854_775_807, "b": [true, false, nil],
+            "o": ["nested": [[:], []]], "schema_version": 1,
+        ]
+        let text = try #require(value.compactJSON())
+        #expect(try JSONDecoder().decode(JSONValue.self, from: text) == value)
+        #expect(JSONValue.array([.double(1.5)]).compactJSON() == nil)
+    }
 }
