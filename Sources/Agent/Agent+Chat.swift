@@ -32,9 +32,8 @@ extension Agent {
         history.append(.user(message))
         var document = RunDocument(
             mode: params.mode ?? .tools, account: account, requestedBy: requestedBy, sessionID: params.sessionID, messages: history)
-        var create: [String: JSONValue] = ["data": try JSONValue(encoding: document)]
-        if let session = params.sessionID { create["session_id"] = .string(session) }
-        let created = try await state.request("state.create_run", JSONValue.object(create), as: CreatedRun.self)
+        let created = try await state.request(
+            "state.create_run", typed: CreateRunRequest(data: document, sessionID: params.sessionID), as: CreatedRun.self)
         emit(Self.event("run_started", created.runID, ["mode": .string(document.mode.rawValue)]))
         let result = try await advance(runID: created.runID, version: created.version, owner: nil, document: &document, emit: emit)
         guard result.status == "awaiting_approval", try await anyDecided(document.pending) else { return result }
@@ -104,14 +103,11 @@ extension Agent {
     }
 
     func save(runID: String, version: Int64, owner: String?, status: String, document: RunDocument) async throws -> Int64 {
-        var params: [String: JSONValue] = [
-            "run_id": .string(runID), "expected_version": .int(version), "status": .string(status), "data": try JSONValue(encoding: document),
-        ]
-        if let owner { params["owner"] = .string(owner) }
+        let params = SaveRunRequest(runID: runID, expectedVersion: version, status: status, data: document, owner: owner)
         let deadline = ContinuousClock.now + Self.unclaimedSaveWait
         while true {
             do {
-                return try await state.request("state.save_run", JSONValue.object(params), as: SavedRun.self).version
+                return try await state.request("state.save_run", typed: params, as: SavedRun.self).version
             } catch let error as RPCError where error.reason == "RUN_CLAIMED" && owner == nil && ContinuousClock.now < deadline {
                 // A resume (the follower, or agent.resume) looked at this running run and
                 // will let go of it at once: wait for that rather than fail the chat.

@@ -34,7 +34,7 @@ extension Agent {
     }
 
     private func resume(runID: String, claimed record: RunRecord, owner: String, emit: AgentEmitter) async throws -> RunResult {
-        var document = try record.data.decode(as: RunDocument.self)
+        var document = try record.document()
         guard record.status == "awaiting_approval" else {
             await release(runID, owner: owner)
             return Self.result(runID: runID, status: record.status, document: document)
@@ -133,7 +133,7 @@ extension Agent {
     /// A run as it stands in state-svc.
     public func getRun(runID: String) async throws -> RunResult {
         let record = try await state.request("state.load_run", ["run_id": .string(runID)], as: RunRecord.self, idempotent: true)
-        return Self.result(runID: runID, status: record.status, document: try record.data.decode(as: RunDocument.self))
+        return Self.result(runID: runID, status: record.status, document: try record.document())
     }
 
     static func result(runID: String, status: String, document: RunDocument) -> RunResult {

@@ -109,7 +109,7 @@ extension Agent {
             _ = try? await state.request("state.release_run", ["run_id": .string(runID), "owner": .string(owner)], as: JSONValue.self)
             return false
         }
-        var document = try claimed.data.decode(as: RunDocument.self)
+        var document = try claimed.document()
         let approvals = try await approval.request(
             "approval.list", ["run_id": .string(runID), "limit": .int(500)], as: ApprovalPage.self, idempotent: true).approvals
         var cancelled = 0

@@ -16,15 +16,61 @@ struct ApprovalRecord: Decodable, Sendable {
     }
 }
 
+/// A run as `state.load_run` and `state.claim_run` return it, its document decoded
+/// straight from the response (no JSONValue in between).
 struct RunRecord: Decodable, Sendable {
     let runID: String
     let version: Int64
     let status: String
-    let data: JSONValue
+    /// The document, or why it is not an agent run's (kept, not thrown: the
+    /// record itself is fine, and callers decide what a foreign document means).
+    private let decoded: Result<RunDocument, any Error>
 
     enum CodingKeys: String, CodingKey {
         case runID = "run_id"
         case version, status, data
+    }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        runID = try container.decode(String.self, forKey: .runID)
+        version = try container.decode(Int64.self, forKey: .version)
+        status = try container.decode(String.self, forKey: .status)
+        do {
+            decoded = .success(try container.decode(RunDocument.self, forKey: .data))
+        } catch {
+            decoded = .failure(error)
+        }
+    }
+
+    /// The run's document.
+    /// - Throws: `DecodingError` when the run was not saved by an agent.
+    func document() throws -> RunDocument { try decoded.get() }
+}
+
+/// `state.create_run` params with the document typed (encoded once, on the way out).
+struct CreateRunRequest: Encodable, Sendable {
+    let data: RunDocument
+    let sessionID: String?
+
+    enum CodingKeys: String, CodingKey {
+        case data
+        case sessionID = "session_id"
+    }
+}
+
+/// `state.save_run` params with the document typed.
+struct SaveRunRequest: Encodable, Sendable {
+    let runID: String
+    let expectedVersion: Int64
+    let status: String
+    let data: RunDocument
+    let owner: String?
+
+    enum CodingKeys: String, CodingKey {
+        case runID = "run_id"
+        case expectedVersion = "expected_version"
+        case status, data, owner
     }
 }
 
@@ -61,6 +107,12 @@ extension RPCClient {
     /// A call with JSON params (so literals need no annotation).
     /// - Parameter idempotent: whether a retry after a possible execution is safe.
     func request<R: Decodable>(_ method: String, _ params: JSONValue, as type: R.Type, idempotent: Bool = false) async throws -> R {
+        try await call(method, params, as: R.self, options: .init(idempotent: idempotent))
+    }
+
+    /// A call with typed params.
+    /// - Parameter idempotent: whether a retry after a possible execution is safe.
+    func request<P: Encodable & Sendable, R: Decodable>(_ method: String, typed params: P, as type: R.Type, idempotent: Bool = false) async throws -> R {
         try await call(method, params, as: R.self, options: .init(idempotent: idempotent))
     }
 }

@@ -1,6 +1,7 @@
 import Banking
 import Crypto
 import Foundation
+import RPC
 import SQLiteKit
 
 /// The append-only, hash-chained audit log.
@@ -151,6 +152,6 @@ enum AuditLog {
     }
 
     private static func hex(_ digest: SHA256.Digest) -> String {
-        digest.map { String(format: "%02x", $0) }.joined()
+        Hex.encode(Array(digest))
     }
 }

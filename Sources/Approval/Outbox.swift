@@ -254,7 +254,7 @@ public struct OutboxWorker: Service {
         }
         let signed = Data("\(timestamp).".utf8) + body
         let mac = HMAC<SHA256>.authenticationCode(for: signed, using: SymmetricKey(data: configuration.webhookSecret))
-        let signature = mac.map { String(format: "%02x", $0) }.joined()
+        let signature = Hex.encode(Array(mac))
         return ([
             "Content-Type: application/json", "X-HITL-Delivery-Id: \(deliveryID)", "X-HITL-Timestamp: \(timestamp)",
             "X-HITL-Signature: v1=\(signature)",

@@ -2,7 +2,7 @@ import CCurl
 import Foundation
 
 /// One libcurl transfer. Lives on one pool thread for its whole life; libcurl
-/// calls back into it through an unretained pointer during `perform()`.
+/// calls back into it through an unretained pointer during `perform(handles:)`.
 final class CurlTransfer {
     private let request: HTTPRequest
     private let onBody: (@Sendable (Data) -> Void)?
@@ -18,11 +18,11 @@ final class CurlTransfer {
         self.cancelled = cancelled
     }
 
-    func perform() throws -> HTTPResponse {
-        guard let handle = curl_easy_init() else {
-            throw TransportError(code: -1, message: "curl_easy_init failed")
-        }
-        defer { curl_easy_cleanup(handle) }
+    /// Runs the transfer on a handle from `handles` (whose open connection it may reuse) and gives the handle back.
+    func perform(handles: CurlHandlePool) throws -> HTTPResponse {
+        let pooled = try handles.take()
+        defer { handles.give(pooled) }
+        let handle = pooled.pointer
         var headerList: UnsafeMutablePointer<curl_slist>?
         for (name, value) in request.headers { headerList = curl_slist_append(headerList, "\(name): \(value)") }
         defer { curl_slist_free_all(headerList) }

@@ -80,6 +80,8 @@ public struct TransportError: Error, CustomStringConvertible, Sendable {
 
 /// HTTP through libcurl's easy interface, each transfer on a dedicated thread
 /// of a bounded pool (curl_easy_perform blocks; the cooperative pool must not).
+/// Easy handles are reused, so consecutive requests to one provider (or to the
+/// simulator's socket) ride one keep-alive connection instead of connecting each time.
 public final class CurlTransport: HTTPTransport {
     /// Concurrent transfers: each holds a thread for the length of an LLM call.
     public static let maximumConcurrentTransfers = 16
@@ -87,6 +89,8 @@ public final class CurlTransport: HTTPTransport {
     public static let maximumBodyBytes = 8 << 20
 
     private let pool: NIOThreadPool
+    /// One easy handle per transfer thread, kept with its keep-alive connections.
+    private let handles = CurlHandlePool(capacity: CurlTransport.maximumConcurrentTransfers)
 
     /// The process-wide transport.
     public static let shared = CurlTransport()
@@ -102,7 +106,7 @@ public final class CurlTransport: HTTPTransport {
     public func send(_ request: HTTPRequest, onBody: (@Sendable (Data) -> Void)?) async throws -> HTTPResponse {
         let cancelled = CancelFlag()
         return try await withTaskCancellationHandler {
-            try await pool.runIfActive { try CurlTransfer(request: request, onBody: onBody, cancelled: cancelled).perform() }
+            try await pool.runIfActive { [handles] in try CurlTransfer(request: request, onBody: onBody, cancelled: cancelled).perform(handles: handles) }
         } onCancel: {
             cancelled.set()
         }

@@ -35,7 +35,7 @@ public struct LLMClient: Sendable {
         case .responses: ResponsesCodec.body(request, model: configuration.model, stream: configuration.stream)
         case .chat: ChatCodec.body(request, model: configuration.model, stream: configuration.stream)
         }
-        let bytes = try JSONEncoder().encode(body)
+        let bytes = try body.compactJSON() ?? JSONEncoder().encode(body)  // the direct writer unless a fraction needs JSONEncoder
         var attempt = 1
         while true {
             do {

@@ -1,11 +1,11 @@
 /// Lowercase hexadecimal, written without formatting machinery: it runs on
 /// every authenticated call (token digests) and every trace span.
-enum Hex {
+public enum Hex {
     private static let digits = Array("0123456789abcdef".utf8)
 
     /// Two lowercase hex digits per byte.
     /// - Parameter bytes: the bytes.
-    static func encode<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> String {
+    public static func encode<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> String {
         String(unsafeUninitializedCapacity: bytes.count * 2) { buffer in
             var index = 0
             for byte in bytes {

@@ -183,7 +183,15 @@ public final class RPCClient: Sendable {
         let remaining = max(0, (deadline - .now()).nanoseconds / 1_000_000)
         let meta = RequestMeta(
             deadlineMs: remaining, traceparent: (options.trace?.child() ?? .random()).description, token: options.token ?? token)
-        var bytes = try JSONEncoder().encode(OutgoingRequest(id: id, method: method, params: params, meta: meta))
+        // The envelope is written by hand around the encoded params; params that
+        // carry their own `_meta` (a pass-through JSONValue) are merged by the encoder.
+        let encoder = JSONEncoder()
+        if (params as? JSONValue)?["_meta"] == nil,
+            let bytes = try ClientWire.request(id: id, method: method, params: encoder.encode(params), meta: meta, encoder: encoder)
+        {
+            return bytes
+        }
+        var bytes = try encoder.encode(OutgoingRequest(id: id, method: method, params: params, meta: meta))
         bytes.append(UInt8(ascii: "\n"))
         return bytes
     }
@@ -237,9 +245,12 @@ public final class RPCClient: Sendable {
     }
 
     private static func decode<Result: Decodable>(_ line: ByteBuffer, as type: Result.Type) throws -> Swift.Result<Result, RPCError> {
+        let decoder = JSONDecoder()
+        // The RPC core's own servers write a fixed envelope: decode only its payload.
+        if let decoded = ClientWire.response(line, as: Result.self, decoder: decoder) { return decoded }
         let body: ResponseBody<Result>
         do {
-            body = try JSONDecoder().decode(ResponseBody<Result>.self, from: line)
+            body = try decoder.decode(ResponseBody<Result>.self, from: line)
         } catch {
             throw RPCError(.internal, reason: "BAD_RESPONSE", "the response did not match the expected result: \(error)")
         }

@@ -45,6 +45,8 @@ struct MethodEntry: Sendable {
     let name: String
     let options: RPCMethodOptions
     let decodeParams: @Sendable (KeyedDecodingContainer<DecodedEntry.Keys>) throws -> any Sendable
+    /// Decodes the params object's own bytes (nil: no params) — ``FastEnvelope``'s way.
+    let decodeParamsData: @Sendable (Data?, JSONDecoder) throws -> any Sendable
     let body: Body
 }
 
@@ -86,7 +88,7 @@ public struct RPCRouterBuilder: Sendable {
         handler: @escaping @Sendable (P, RPCContext) async throws -> R
     ) {
         add(MethodEntry(
-            name: method, options: options, decodeParams: Self.decoder(for: P.self),
+            name: method, options: options, decodeParams: Self.decoder(for: P.self), decodeParamsData: Self.dataDecoder(for: P.self),
             body: .async { params, context in try await handler(params as! P, context) }))
     }
 
@@ -102,7 +104,7 @@ public struct RPCRouterBuilder: Sendable {
     ) {
         precondition(!options.streaming, "\(method): a streaming method must be registered with register(_:)")
         add(MethodEntry(
-            name: method, options: options, decodeParams: Self.decoder(for: P.self),
+            name: method, options: options, decodeParams: Self.decoder(for: P.self), decodeParamsData: Self.dataDecoder(for: P.self),
             body: .sync { params, context in try handler(params as! P, context) }))
     }
 
@@ -116,6 +118,12 @@ public struct RPCRouterBuilder: Sendable {
             if container.contains(.params) { return try container.decode(P.self, forKey: .params) }
             return try JSONDecoder().decode(P.self, from: Data("{}".utf8))
         }
+    }
+
+    private static let emptyObject = Data("{}".utf8)
+
+    private static func dataDecoder<P: Decodable & Sendable>(for type: P.Type) -> @Sendable (Data?, JSONDecoder) throws -> any Sendable {
+        { data, decoder in try decoder.decode(P.self, from: data ?? emptyObject) }
     }
 
     /// The finished router.

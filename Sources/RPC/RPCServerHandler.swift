@@ -83,6 +83,13 @@ final class RPCServerHandler: ChannelInboundHandler {
             write(encoder.failure(id: .null, error: .parseError("the line is not valid UTF-8; JSON text must be UTF-8")))
             return
         }
+        // The common request is read by hand, only its params through Codable;
+        // anything unusual goes through the full decoder below, as always.
+        if let call = FastEnvelope.call(in: line, router: core.router, decoder: decoder) {
+            return start(call) { [weak self] data in
+                if let data { self?.write(data) }
+            }
+        }
         let message: IncomingMessage
         do {
             // Only a batch starts with `[`; anything else is decoded as one entry

@@ -60,6 +60,7 @@ enum Validation {
 
     /// Compact JSON text of a value.
     static func encode(_ value: JSONValue) throws -> String {
+        if let text = value.compactJSON() { return String(decoding: text, as: UTF8.self) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes]
         return String(decoding: try encoder.encode(value), as: UTF8.self)
@@ -67,7 +68,7 @@ enum Validation {
 
     /// A value stored as JSON text, parsed back.
     static func decode(_ text: String) throws -> JSONValue {
-        try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+        try JSONValue(parsing: text)
     }
 
     /// A run version as sent by a caller: 1 or more.

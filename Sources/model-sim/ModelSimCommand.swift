@@ -178,7 +178,9 @@ final class SimulatorEndpoint: Sendable {
     }
 
     static func json(_ value: JSONValue, status: HTTPResponse.Status) -> Response {
-        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: value.jsonText())))
+        // The direct writer; JSONEncoder (sorted keys) only for a value with a fraction.
+        let body = value.compactJSON().map { ByteBuffer(bytes: $0) } ?? ByteBuffer(string: value.jsonText())
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
     }
 
     static func error(status: HTTPResponse.Status, message: String) -> Response {
