@@ -41,10 +41,6 @@ public final class SQLiteDatabase: Sendable {
         /// How long a connection waits for a lock held by another process
         /// (`sqlite3` opened by an operator, say) before failing.
         public var busyTimeoutMs = 5_000
-        /// The writer keeps temporary files in memory (`temp_store=MEMORY`): every
-        /// request's savepoint journals the pages it first touches, and as a file
-        /// that was a pwrite per page per request on the writer thread.
-        ///
         /// The writer's page cache, in KiB. A group commit of a few thousand
         /// movements dirties several MiB of pages; with SQLite's default 2 MiB the
         /// cache spills them to the WAL in the middle of the transaction and writes
@@ -77,7 +73,6 @@ public final class SQLiteDatabase: Sendable {
             PRAGMA busy_timeout=\(limits.busyTimeoutMs);
             PRAGMA foreign_keys=ON;
             PRAGMA cache_size=-\(limits.writerCacheKiB);
-            PRAGMA temp_store=MEMORY;
             """)
         let check = try connection.query("PRAGMA quick_check") { $0.text(0) }
         guard check == ["ok"] else { throw SQLiteIntegrityError(path: path, problems: check) }
