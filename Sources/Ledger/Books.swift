@@ -64,6 +64,21 @@ enum Books {
         _ db: SQLiteConnection, kind: String, from payer: AccountRow, to payee: AccountRow, amount: Int64, currency: String,
         memo: String?, idempotencyKey: String?, grantID: String?, holdID: String?, now: Int64
     ) throws -> Int64 {
+        let (entryID, payerAfter, payeeAfter) = try journal(
+            db, kind: kind, from: payer, to: payee, amount: amount, currency: currency, memo: memo,
+            idempotencyKey: idempotencyKey, grantID: grantID, holdID: holdID, now: now)
+        try setBalance(db, payer.name, payerAfter)
+        try setBalance(db, payee.name, payeeAfter)
+        return entryID
+    }
+
+    /// Writes one balanced entry and its two postings, and returns both balances
+    /// after it; the caller keeps `accounts.balance` in step (``post`` at once,
+    /// ``BatchBooks`` once per account at the end of a batch, in the same transaction).
+    static func journal(
+        _ db: SQLiteConnection, kind: String, from payer: AccountRow, to payee: AccountRow, amount: Int64, currency: String,
+        memo: String?, idempotencyKey: String?, grantID: String?, holdID: String?, now: Int64
+    ) throws -> (entryID: Int64, payerAfter: Int64, payeeAfter: Int64) {
         precondition(amount > 0 && payer.name != payee.name, "an entry moves a positive amount between two accounts")
         let payerAfter = payer.balance - amount
         let (payeeAfter, overflow) = payee.balance.addingReportingOverflow(amount)
@@ -79,9 +94,12 @@ enum Books {
             "INSERT INTO postings (entry_id, account, amount, balance_after) VALUES (?, ?, ?, ?), (?, ?, ?, ?)",
             [.integer(entryID), .text(payer.name), .integer(-amount), .integer(payerAfter),
              .integer(entryID), .text(payee.name), .integer(amount), .integer(payeeAfter)])
-        try db.execute("UPDATE accounts SET balance = ? WHERE name = ?", [.integer(payerAfter), .text(payer.name)])
-        try db.execute("UPDATE accounts SET balance = ? WHERE name = ?", [.integer(payeeAfter), .text(payee.name)])
-        return entryID
+        return (entryID, payerAfter, payeeAfter)
+    }
+
+    /// Sets an account's posted balance (always the `balance_after` of its newest posting).
+    static func setBalance(_ db: SQLiteConnection, _ name: String, _ balance: Int64) throws {
+        try db.execute("UPDATE accounts SET balance = ? WHERE name = ?", [.integer(balance), .text(name)])
     }
 
     /// A movement entry as its result: the same values every time it is read.

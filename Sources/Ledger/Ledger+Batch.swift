@@ -107,27 +107,29 @@ extension Ledger {
         _ db: SQLiteConnection, _ prepared: [Prepared], chains: [Range<Int>], coverage: Coverage?, now: Int64
     ) throws -> TransferBatchResult {
         var outcomes = [BatchItemResult?](repeating: nil, count: prepared.count)
+        var books = BatchBooks(now: now)
         // Checked once, in this transaction: a batch grant used by an earlier call moves nothing more.
         let usedBefore = try coverage.map { try Books.isUsed(db, grantID: $0.grantID) } ?? false
         var firstFreshEntry: Int64?
         for chain in chains {
             if chain.count == 1 {
                 let index = chain.lowerBound
-                let outcome = try applyAlone(db, prepared[index], coverage: coverage, usedBefore: usedBefore, now: now, index: index)
+                let outcome = try applyAlone(db, prepared[index], coverage: coverage, usedBefore: usedBefore, books: &books, index: index)
                 outcomes[index] = outcome.item
                 if outcome.fresh, firstFreshEntry == nil { firstFreshEntry = outcome.item.result?.entryID }
                 continue
             }
             try db.execute("SAVEPOINT batch_chain")
+            let booksBefore = books
             var failure: (index: Int, error: RPCError)?
             var results: [(index: Int, result: EntryResult, fresh: Bool)] = []
             for index in chain {
                 do {
                     let (request, denial) = try prepared[index].get()
                     if let coverage {
-                        results.append(try applyCovered(db, request, coverage: coverage, usedBefore: usedBefore, now: now, index: index))
+                        results.append(try applyCovered(db, request, coverage: coverage, usedBefore: usedBefore, books: &books, index: index))
                     } else {
-                        results.append((index, try apply(db, request, denial: denial, now: now), false))
+                        results.append((index, try apply(db, request, denial: denial, now: now) { try books.move($0, $1) }, false))
                     }
                 } catch {
                     failure = (index, (error as? RPCErrorConvertible)?.rpcError ?? RPCError.internalError())
@@ -136,6 +138,7 @@ extension Ledger {
             }
             if let failure {
                 try db.execute("ROLLBACK TO batch_chain")
+                books = booksBefore
                 for index in chain {
                     let error = index == failure.index ? failure.error : LedgerError.linkedFailed(index: failure.index)
                     outcomes[index] = BatchItemResult(index: index, result: nil, error: BatchItemError(error))
@@ -148,6 +151,7 @@ extension Ledger {
             }
             try db.execute("RELEASE batch_chain")
         }
+        try books.flush(db)
         if let coverage, let firstFreshEntry {
             precondition(!usedBefore, "a batch grant used before moves nothing")
             try Books.consume(db, grantID: coverage.grantID, entryID: firstFreshEntry, now: now)
@@ -165,15 +169,16 @@ extension Ledger {
     /// way); anything else it throws is a database failure, rethrown here so the
     /// request's own savepoint rolls the whole batch back.
     private static func applyAlone(
-        _ db: SQLiteConnection, _ element: Prepared, coverage: Coverage?, usedBefore: Bool, now: Int64, index: Int
+        _ db: SQLiteConnection, _ element: Prepared, coverage: Coverage?, usedBefore: Bool, books: inout BatchBooks, index: Int
     ) throws -> (item: BatchItemResult, fresh: Bool) {
         do {
             let (request, denial) = try element.get()
             if let coverage {
-                let outcome = try applyCovered(db, request, coverage: coverage, usedBefore: usedBefore, now: now, index: index)
+                let outcome = try applyCovered(db, request, coverage: coverage, usedBefore: usedBefore, books: &books, index: index)
                 return (BatchItemResult(index: index, result: outcome.result, error: nil), outcome.fresh)
             }
-            return (BatchItemResult(index: index, result: try apply(db, request, denial: denial, now: now), error: nil), false)
+            let result = try apply(db, request, denial: denial, now: books.now) { try books.move($0, $1) }
+            return (BatchItemResult(index: index, result: result, error: nil), false)
         } catch let error as RPCErrorConvertible {
             return (BatchItemResult(index: index, result: nil, error: BatchItemError(error.rpcError)), false)
         }
@@ -182,12 +187,12 @@ extension Ledger {
     /// One element under a batch grant: a replay answers with its original
     /// result; otherwise the grant's verdict, then single use, then the movement.
     private static func applyCovered(
-        _ db: SQLiteConnection, _ request: MovementRequest, coverage: Coverage, usedBefore: Bool, now: Int64, index: Int
+        _ db: SQLiteConnection, _ request: MovementRequest, coverage: Coverage, usedBefore: Bool, books: inout BatchBooks, index: Int
     ) throws -> (index: Int, result: EntryResult, fresh: Bool) {
         if let original = try replay(db, request) { return (index, original, false) }
         if let denial = coverage.denial { throw denial }
         if usedBefore { throw LedgerError.grantUsed(coverage.grantID) }
-        return (index, try move(db, request, now: now), true)
+        return (index, try books.move(db, request), true)
     }
 }
 

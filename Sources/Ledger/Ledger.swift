@@ -140,10 +140,19 @@ public final class Ledger: Sendable {
     /// then the accounts and funds; then the entry, the grant consumed and the
     /// key remembered, all in the same transaction.
     static func apply(_ db: SQLiteConnection, _ request: MovementRequest, denial: RPCError?, now: Int64) throws -> EntryResult {
+        try apply(db, request, denial: denial, now: now) { try move($0, $1, now: now) }
+    }
+
+    /// ``apply(_:_:denial:now:)`` with the movement itself done by `move`
+    /// (``BatchBooks/move(_:_:)`` inside a batch).
+    static func apply(
+        _ db: SQLiteConnection, _ request: MovementRequest, denial: RPCError?, now: Int64,
+        move: (SQLiteConnection, MovementRequest) throws -> EntryResult
+    ) throws -> EntryResult {
         if let original = try replay(db, request) { return original }
         if let denial { throw denial }
         try Books.requireUnused(db, grantID: request.grantID)
-        let result = try move(db, request, now: now)
+        let result = try move(db, request)
         try Books.consume(db, grantID: request.grantID, entryID: result.entryID, now: now)
         return result
     }

@@ -1,9 +1,11 @@
+import Banking
+
 /// Every limit of the ledger, each with the reason for its value.
 public enum LedgerLimits {
     /// Elements in one `ledger.transfer_batch`: each element carries a grant of
     /// about 750 bytes, so 500 stay well under the 1 MiB line limit, and one
     /// batch stays a few milliseconds of writer time.
-    public static let maximumBatchTransfers = 500
+    public static let maximumBatchTransfers = BatchSummary.maximumCount
     /// Page size of `ledger.accounts` when the caller gives none, and its ceiling.
     public static let defaultAccountsPage = 100
     public static let maximumAccountsPage = 500

@@ -126,6 +126,42 @@ struct LedgerLibraryTests {
         await fixture.close()
     }
 
+    /// A batch keeps its accounts in memory while it applies (``BatchBooks``): it
+    /// must still count pending holds, release lapsed ones, refuse what the
+    /// running balance cannot pay, and leave balances equal to their postings.
+    @Test func aBatchCountsHoldsAndRunningBalancesLikeSingleTransfers() async throws {
+        let fixture = try Fixture()
+        let ledger = fixture.ledger
+        _ = try await ledger.openAccount(OpenAccountParams(account: "a", openingBalance: "100"))
+        _ = try await ledger.openAccount(OpenAccountParams(account: "b", openingBalance: "5"))
+        _ = try await ledger.openAccount(OpenAccountParams(account: "c"))
+        let soon = GrantTime.format(fixture.clock.now.addingTimeInterval(60))
+        let later = GrantTime.format(fixture.clock.now.addingTimeInterval(7200))
+        _ = try await ledger.hold(HoldParams(from: "a", to: "c", amount: "50", idempotencyKey: "lapses", expiresAt: soon))
+        _ = try await ledger.hold(HoldParams(from: "a", to: "c", amount: "40", idempotencyKey: "stays", expiresAt: later))
+        fixture.advance(61)  // the 50.00 hold lapsed: a has 100 - 40 = 60 available
+        func element(_ from: String, _ to: String, _ amount: String, _ key: String) throws -> TransferParams {
+            TransferParams(from: from, to: to, amount: amount, idempotencyKey: key,
+                           grant: try fixture.grant(.transfer, from: from, to: to, amount: amount, key: key))
+        }
+        let outcome = try await ledger.transferBatch(TransferBatchParams(transfers: [
+            try element("a", "b", "35", "e1"),   // 60 → 25 available
+            try element("a", "b", "25.01", "e2"), // more than the 25.00 left
+            try element("b", "c", "40", "e3"),   // b got 35 in this batch: 40 of its 40
+            try element("a", "c", "25", "e4"),   // exactly what is left
+            try element("b", "a", "0.01", "e5"), // b is empty now
+        ]))
+        #expect(outcome.results.map { $0.error?.reason } == [nil, "INSUFFICIENT_FUNDS", nil, nil, "INSUFFICIENT_FUNDS"])
+        #expect(outcome.applied == 3)
+        let a = try await ledger.balance(AccountParams(account: "a"))
+        #expect(a.posted == "40.00" && a.held == "40.00" && a.available == "0.00")
+        #expect(try await ledger.balance(AccountParams(account: "b")).posted == "0.00")
+        #expect(try await ledger.balance(AccountParams(account: "c")).posted == "65.00")
+        #expect(try await ledger.expireDueHolds() == 0, "the batch recorded the lapsed hold's expiry")
+        #expect(try await ledger.verify().balanced)
+        await fixture.close()
+    }
+
     /// After the idempotency key is forgotten (past retention), replaying the
     /// same request with the same grant still moves nothing: the grant was consumed.
     @Test func aGrantWorksOnceEvenAfterItsKeyIsForgotten() async throws {
