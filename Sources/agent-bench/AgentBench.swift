@@ -45,7 +45,9 @@ struct AgentBench: AsyncParsableCommand {
             }
             print("agent-bench: full approval cycles (chat → pending → decide → resume → posted), \(ProcessInfo.processInfo.activeProcessorCount) cores")
             print(first.line("sequential"))
+            print(first.cpuLine)
             print(second.line("\(concurrency) concurrent runs"))
+            print(second.cpuLine)
             print("bob received \(bob) (expected \(150 * (sequential + concurrent)).00)")
         } catch {
             await stack.stop()
@@ -61,6 +63,17 @@ struct Figures {
     let seconds: Double
     let pauses: [Double]
     let resumes: [Double]
+    /// CPU seconds each process spent in the scenario (services, model-sim, this bench).
+    let cpu: [(process: String, seconds: Double)]
+
+    /// CPU milliseconds per cycle, all processes together.
+    var cpuPerCycle: Double { cpu.reduce(0) { $0 + $1.seconds } * 1000 / Double(max(cycles, 1)) }
+
+    /// CPU per cycle by process: where a cycle's cost goes, whatever else the machine did.
+    var cpuLine: String {
+        let parts = cpu.map { String(format: "%@ %.2f", $0.process, $0.seconds * 1000 / Double(max(cycles, 1))) }
+        return String(format: "  CPU ms per cycle: %.2f in all (", cpuPerCycle) + parts.joined(separator: ", ") + ")"
+    }
 
     func line(_ name: String) -> String {
         func percentile(_ values: [Double], _ p: Double) -> Double {
@@ -131,9 +144,16 @@ final class BenchStack: @unchecked Sendable {
         return try await client.call("ledger.balance", ["account": .string(account)] as JSONValue, as: JSONValue.self)["posted"]?.stringValue ?? "?"
     }
 
+    /// CPU seconds so far of every process of the stack, and of this bench.
+    func cpuSeconds() -> [(process: String, seconds: Double)] {
+        services.map { ($0.service + "-svc", ProcessCPU.seconds(of: $0.pid).all) }
+            + [("model-sim", ProcessCPU.seconds(of: simulator.processIdentifier).all), ("bench", ProcessCPU.ownSeconds())]
+    }
+
     /// Runs `total` cycles with `workers` in flight.
     func cycles(total: Int, workers: Int) async throws -> Figures {
         let clock = ContinuousClock()
+        let cpuBefore = cpuSeconds()
         let started = clock.now
         let samples = try await withThrowingTaskGroup(of: [(Double, Double)].self) { group in
             for worker in 0..<workers {
@@ -145,7 +165,8 @@ final class BenchStack: @unchecked Sendable {
             return all
         }
         let seconds = (clock.now - started) / .seconds(1)
-        return Figures(cycles: total, seconds: seconds, pauses: samples.map(\.0), resumes: samples.map(\.1))
+        let cpu = zip(cpuSeconds(), cpuBefore).map { (process: $0.process, seconds: $0.seconds - $1.seconds) }
+        return Figures(cycles: total, seconds: seconds, pauses: samples.map(\.0), resumes: samples.map(\.1), cpu: cpu)
     }
 
     private func worker(cycles: Int) async throws -> [(Double, Double)] {

@@ -13,6 +13,7 @@ extension Figures {
             BenchFigure("agent pause p50, \(name)", percentile(pauses, 0.5), unit: "ms"),
             BenchFigure("agent resume p50, \(name)", percentile(resumes, 0.5), unit: "ms"),
             BenchFigure("agent resume p99, \(name)", percentile(resumes, 0.99), unit: "ms"),
+            BenchFigure("agent CPU per cycle (all processes), \(name)", cpuPerCycle, unit: "ms"),
         ]
     }
 }

@@ -246,38 +246,12 @@ struct Meter {
             server: now.all - server.all, writer: now.writer - server.writer, client: Self.ownCPU() - client)
     }
 
-    /// User + system CPU seconds of a process, and of its threads named `TP-…`, from /proc.
     static func cpu(of pid: Int32) -> (all: Double, writer: Double) {
-        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
-        var all = 0.0
-        var writer = 0.0
-        for task in tasks {
-            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/stat", encoding: .utf8),
-                  let open = stat.firstIndex(of: "("), let close = stat.lastIndex(of: ")") else { continue }
-            let name = stat[stat.index(after: open)..<close]
-            // After ")": state is field 3; utime and stime are fields 14 and 15.
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
-            guard fields.count > 12 else { continue }
-            let seconds = ((Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0)) / Double(sysconf(Int32(_SC_CLK_TCK)))
-            all += seconds
-            if name.hasPrefix("TP-") { writer += seconds }
-        }
-        if let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") {
-            let fields = stat[stat.index(after: close)...].split(separator: " ")
-            if fields.count > 12 {
-                all = ((Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0)) / Double(sysconf(Int32(_SC_CLK_TCK)))
-            }
-        }
-        return (all, writer)
+        let cpu = ProcessCPU.seconds(of: pid)
+        return (cpu.all, cpu.threads)
     }
 
-    static func ownCPU() -> Double {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        let user = Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
-        let system = Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
-        return user + system
-    }
+    static func ownCPU() -> Double { ProcessCPU.ownSeconds() }
 }
 
 /// The naive baseline: one durable transaction per transfer, no batching.
