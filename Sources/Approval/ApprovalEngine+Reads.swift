@@ -57,7 +57,11 @@ extension ApprovalEngine {
     func audit(of approvalID: String) async throws -> [AuditRecord] {
         try Validate.text(approvalID, field: "approval_id", maximum: Validate.maximumIDLength)
         return try await database.read { [self] connection in
-            _ = try load(approvalID, connection: connection)
+            if approvalID.hasPrefix(Self.batchPrefix) {
+                _ = try loadBatch(approvalID, connection: connection)
+            } else {
+                _ = try load(approvalID, connection: connection)
+            }
             return try AuditLog.records(of: approvalID, on: connection)
         }
     }

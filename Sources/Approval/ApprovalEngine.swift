@@ -113,7 +113,7 @@ public final class ApprovalEngine: Sendable {
         return try ApprovalStore.view(record, connection: connection)
     }
 
-    private func expiry(_ seconds: Int64?) throws -> TimeInterval {
+    func expiry(_ seconds: Int64?) throws -> TimeInterval {
         guard let seconds else { return configuration.defaultExpiry }
         guard seconds >= 1, TimeInterval(seconds) <= configuration.maximumExpiry else {
             throw RPCError.invalidParams(
@@ -239,7 +239,7 @@ public final class ApprovalEngine: Sendable {
                     var record = try load(approvalID, connection: connection)
                     _ = try expireIfDue(&record, now: now, connection: connection)
                 }
-                return due.count
+                return due.count + (try expireDueBatches(now: now, connection: connection))
             }
             total += count
             if count < Self.expiryBatch { break }
@@ -254,7 +254,11 @@ public final class ApprovalEngine: Sendable {
     /// When the next pending approval expires, if any is pending.
     public func nextExpiry() async throws -> Date? {
         try await database.read { connection in
-            try connection.queryOne("SELECT MIN(expires_at) FROM approvals WHERE status = 'pending'") { $0.optionalInt(0) } ?? nil
+            try connection.queryOne("""
+                SELECT MIN(expires_at) FROM (
+                    SELECT MIN(expires_at) AS expires_at FROM approvals WHERE status = 'pending'
+                    UNION ALL SELECT MIN(expires_at) FROM batch_approvals WHERE status = 'pending')
+                """) { $0.optionalInt(0) } ?? nil
         }.map { ApprovalTime.date(milliseconds: $0) }
     }
 
@@ -292,22 +296,27 @@ public final class ApprovalEngine: Sendable {
     ) throws {
         try AuditLog.append(
             .init(at: now, approvalID: record.approvalID, step: step, actor: actor, version: record.version,
-                  policyVersion: record.policyVersion, action: record.action, detail: detail),
+                  policyVersion: record.policyVersion, actionHash: AuditLog.actionHash(record.action), detail: detail),
             on: connection)
     }
 
     /// Why a decision (or cancellation) is refused: the approval is no longer pending.
     static func notDecidable(_ record: ApprovalRecord) -> RPCError {
-        let (reason, what): (String, String) = switch record.status {
+        notDecidable(approvalID: record.approvalID, status: record.status, expiresAt: record.expiresAt)
+    }
+
+    /// Why an approval (single or batch) in `status` can no longer be decided.
+    static func notDecidable(approvalID: String, status: ApprovalStatus, expiresAt: Int64) -> RPCError {
+        let (reason, what): (String, String) = switch status {
         case .approved: ("ALREADY_APPROVED", "was already approved")
         case .rejected: ("ALREADY_REJECTED", "was already rejected")
         case .cancelled: ("APPROVAL_CANCELLED", "was cancelled")
-        case .expired: ("APPROVAL_EXPIRED", "expired at \(ApprovalTime.format(milliseconds: record.expiresAt))")
+        case .expired: ("APPROVAL_EXPIRED", "expired at \(ApprovalTime.format(milliseconds: expiresAt))")
         case .completed: ("ALREADY_COMPLETED", "was already approved and executed")
         case .pending: ("NOT_PENDING", "is pending")
         }
-        return RPCError(.failedPrecondition, reason: reason, "approval \(record.approvalID) \(what); it can no longer be decided",
-            details: ["approval_status": .string(record.status.rawValue)])
+        return RPCError(.failedPrecondition, reason: reason, "approval \(approvalID) \(what); it can no longer be decided",
+            details: ["approval_status": .string(status.rawValue)])
     }
 
     /// Why `complete` is refused.
@@ -343,6 +352,8 @@ enum Validate {
     static let defaultPageSize = 50
     /// list pages: bounded response size (each approval is about 1 KiB).
     static let maximumPageSize = 500
+    /// A batch transfer's ledger idempotency key: the ledger's own limit.
+    static let maximumIdempotencyKeyLength = 256
 
     static func text(_ value: String, field: String, maximum: Int) throws {
         guard !value.isEmpty else { throw RPCError.invalidParams(field: field, "must not be empty") }

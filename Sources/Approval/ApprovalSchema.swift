@@ -114,5 +114,41 @@ enum ApprovalSchema {
                 used_at INTEGER
             );
             """),
+        Migration(3, """
+            -- Batches of transfers (a payroll) approved as a whole by people; an
+            -- approval issues one batch grant over their count, total and digest.
+            -- One version each (a changed batch is a new batch). Their steps go into
+            -- the same audit chain; they are not in the events feed, which agents follow.
+            CREATE TABLE batch_approvals (
+                seq INTEGER PRIMARY KEY,
+                approval_id TEXT NOT NULL UNIQUE,
+                batch_id TEXT NOT NULL UNIQUE,
+                status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected', 'expired')),
+                transfers TEXT NOT NULL,
+                count INTEGER NOT NULL CHECK (count >= 1),
+                total TEXT NOT NULL,
+                currency TEXT NOT NULL,
+                digest TEXT NOT NULL,
+                requested_by TEXT NOT NULL,
+                submitted_by TEXT NOT NULL,
+                required_approvers INTEGER NOT NULL CHECK (required_approvers >= 1),
+                policy_version TEXT NOT NULL,
+                policy_rule TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL,
+                expires_at INTEGER NOT NULL,
+                reason TEXT,
+                grant_json TEXT
+            );
+            CREATE INDEX batch_approvals_pending_expiry ON batch_approvals (status, expires_at);
+            CREATE TABLE batch_votes (
+                approval_id TEXT NOT NULL REFERENCES batch_approvals (approval_id),
+                approver TEXT NOT NULL,
+                decision TEXT NOT NULL,
+                reason TEXT,
+                at INTEGER NOT NULL,
+                PRIMARY KEY (approval_id, approver)
+            );
+            """),
     ]
 }

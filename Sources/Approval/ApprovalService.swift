@@ -40,6 +40,18 @@ public enum ApprovalService {
         router.register("approval.renew_grant", params: ApprovalIDParams.self, options: executor) { params, context in
             try await engine.renewGrant(params, by: try context.requireIdentity())
         }
+        router.register("approval.submit_batch", params: SubmitBatchParams.self, options: .init(access: .roles(["operator"]))) { params, context in
+            try await engine.submitBatch(params, by: try context.requireIdentity())
+        }
+        router.register("approval.decide_batch", params: DecideBatchParams.self, options: approver) { params, context in
+            try await engine.decideBatch(params, by: try context.requireIdentity())
+        }
+        router.register("approval.get_batch", params: ApprovalIDParams.self) { params, _ in
+            try await engine.getBatch(params.approvalID)
+        }
+        router.register("approval.list_batches", params: ListBatchesParams.self) { params, _ in
+            try await engine.listBatches(params)
+        }
         router.register("approval.get", params: ApprovalIDParams.self) { params, _ in
             try await engine.get(params.approvalID)
         }

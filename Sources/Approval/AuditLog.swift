@@ -24,7 +24,9 @@ enum AuditLog {
         let actor: String
         let version: Int64
         let policyVersion: String
-        let action: Action
+        /// SHA-256 (hex) of what was decided: ``AuditLog/actionHash(_:)`` of an
+        /// action, or a batch's digest (which is that SHA-256 over all its transfers).
+        let actionHash: String
         let detail: [String: String]
     }
 
@@ -59,7 +61,7 @@ enum AuditLog {
         let at = ApprovalTime.format(entry.at)
         let hashed = Hashed(
             seq: seq, at: at, approvalID: entry.approvalID, step: entry.step, actor: entry.actor, version: entry.version,
-            policyVersion: entry.policyVersion, actionHash: actionHash(entry.action), detail: detail, prevHash: prevHash)
+            policyVersion: entry.policyVersion, actionHash: entry.actionHash, detail: detail, prevHash: prevHash)
         let hash = digest(hashed)
         try connection.execute(
             """

@@ -52,8 +52,28 @@ public struct Policy: Sendable, Equatable {
     /// - Parameter action: a validated action.
     /// - Returns: the approvers needed, and the rule that said so.
     public func evaluate(_ action: Action) -> Decision {
-        for rule in rules where rule.kind == action.kind {
-            if let above = rule.above, action.amount <= above { continue }
+        evaluate(action.kind, minorUnits: action.amount.minorUnits)
+    }
+
+    /// Decides how a batch of transfers (a payroll) must be approved: always by
+    /// people, and never by fewer than its strictest transfer needs, nor than its
+    /// total would need as one transfer (a hundred $99 payments are $9,900 of risk).
+    /// - Parameter actions: the batch's validated transfers (at least one).
+    /// - Returns: at least one approver; the rule is `batch:` and the rule that set
+    ///   the number (the total's on a tie), or `batch:always-a-person` when no rule asks for anyone.
+    public func evaluate(batch actions: [Action]) -> Decision {
+        precondition(!actions.isEmpty, "a batch holds at least one transfer")
+        let total = actions.reduce(Int64(0)) { $0 + $1.amount.minorUnits }
+        var strictest = evaluate(.transfer, minorUnits: total)
+        for decision in actions.lazy.map(evaluate) where decision.approvers > strictest.approvers { strictest = decision }
+        guard strictest.approvers > 0 else { return Decision(approvers: 1, rule: "batch:always-a-person", version: version) }
+        return Decision(approvers: strictest.approvers, rule: "batch:" + strictest.rule, version: version)
+    }
+
+    /// The first rule for `kind` whose threshold `minorUnits` exceeds decides.
+    private func evaluate(_ kind: Action.Kind, minorUnits: Int64) -> Decision {
+        for rule in rules where rule.kind == kind {
+            if let above = rule.above, minorUnits <= above.minorUnits { continue }
             return Decision(approvers: rule.approvers, rule: rule.name, version: version)
         }
         return Decision(approvers: 1, rule: "default", version: version)

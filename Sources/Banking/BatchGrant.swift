@@ -21,6 +21,10 @@ public struct BatchItem: Sendable, Hashable {
 /// What a batch grant covers: how many transfers, their total, and the digest
 /// that binds each of them, in order.
 public struct BatchSummary: Sendable, Hashable, Codable {
+    /// The most transfers one batch (and so one batch grant) holds: one
+    /// `ledger.transfer_batch` call, which stays well under the 1 MiB line limit.
+    public static let maximumCount = 500
+
     /// Transfers in the batch.
     public let count: Int
     /// The sum of their amounts, with two fraction digits (may exceed one movement's maximum).

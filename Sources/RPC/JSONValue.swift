@@ -89,6 +89,12 @@ public enum JSONValue: Sendable, Hashable, Codable {
         return nil
     }
 
+    /// The elements inside `.array`, or nil.
+    public var arrayValues: [JSONValue]? {
+        if case .array(let values) = self { return values }
+        return nil
+    }
+
     /// Compact JSON text with sorted keys (stable for tests and logs).
     public func jsonText(pretty: Bool = false) -> String {
         let encoder = JSONEncoder()

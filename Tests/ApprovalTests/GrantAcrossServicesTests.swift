@@ -136,4 +136,46 @@ struct GrantAcrossServicesTests {
         let books = try await stack.client("ledger", as: "operator").call("ledger.verify", JSONValue.object([:]), as: JSONValue.self)
         #expect(books["balanced"] == .bool(true))
     }
+
+    /// A payroll approved once by a person in approval-svc executes in ledger-svc
+    /// through `ledger.transfer_batch` under the batch grant, exactly once, and the
+    /// grant covers no other batch.
+    @Test func aBatchGrantFromApprovalExecutesThatBatchOnce() async throws {
+        let stack = try await Self.start()
+        defer { Task { await stack.stop() } }
+        let transfers: [JSONValue] = [
+            ["from": "checking", "to": "alice", "amount": "120.00", "idempotency_key": "pay-1"],
+            ["from": "checking", "to": "bob", "amount": "80.50", "idempotency_key": "pay-2"],
+            ["from": "checking", "to": "alice", "amount": "99.50", "idempotency_key": "pay-3"],
+        ]
+        let submitted = try await stack.client("approval", as: "operator").call("approval.submit_batch", [
+            "batch_id": "payroll-1", "requested_by": "payroll-office", "transfers": .array(transfers),
+        ] as JSONValue, as: JSONValue.self)
+        let approvalID = try #require(submitted["approval_id"]?.stringValue)
+        let decided = try await stack.client("approval", as: "approver1").call("approval.decide_batch", [
+            "approval_id": .string(approvalID), "decision": "approve",
+        ] as JSONValue, as: JSONValue.self)
+        let grant = try #require(decided["grant"])
+        let ledger = try stack.client("ledger", as: "agent")
+
+        // Another batch under this grant (one amount changed): refused element by element, nothing moves.
+        var altered = transfers
+        altered[1] = ["from": "checking", "to": "bob", "amount": "800.50", "idempotency_key": "pay-2"]
+        let refused = try await ledger.call("ledger.transfer_batch", ["transfers": .array(altered), "grant": grant] as JSONValue, as: JSONValue.self)
+        #expect(refused["applied"] == 0)
+        #expect(refused["results"]?.arrayValues?.allSatisfy { $0["error"]?["reason"] == "GRANT_BATCH_MISMATCH" } == true)
+        #expect(try await Self.available(stack, "checking") == "1000.00")
+
+        let applied = try await ledger.call("ledger.transfer_batch", ["transfers": .array(transfers), "grant": grant] as JSONValue, as: JSONValue.self)
+        #expect(applied["applied"] == 3)
+        #expect(try await Self.available(stack, "checking") == "700.00")
+        #expect(try await Self.available(stack, "alice") == "219.50")
+        #expect(try await Self.available(stack, "bob") == "80.50")
+        // The same call again answers as before and moves nothing more.
+        let replay = try await ledger.call("ledger.transfer_batch", ["transfers": .array(transfers), "grant": grant] as JSONValue, as: JSONValue.self)
+        #expect(replay["results"] == applied["results"])
+        #expect(try await Self.available(stack, "checking") == "700.00")
+        let books = try await stack.client("ledger", as: "operator").call("ledger.verify", JSONValue.object([:]), as: JSONValue.self)
+        #expect(books["balanced"] == .bool(true))
+    }
 }

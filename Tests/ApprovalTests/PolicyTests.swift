@@ -27,6 +27,23 @@ struct PolicyTests {
         #expect(decision.version == policy.version)
     }
 
+    /// A batch needs a person always, never fewer than its strictest transfer, and
+    /// never fewer than its total would as one transfer.
+    @Test(arguments: [
+        (["30.00", "30.00", "30.00"], 1, "batch:always-a-person"),
+        (["50.00", "50.00", "50.00"], 1, "batch:transfer-over-100-one-approver"),
+        (["20000.00", "1.00"], 2, "batch:large-transfer-two-approvers"),
+        (Array(repeating: "60.00", count: 200), 2, "batch:large-transfer-two-approvers"),
+        (["150.00"], 1, "batch:transfer-over-100-one-approver"),
+    ])
+    func aBatchIsDecidedByItsStrictestTransferOrItsTotal(amounts: [String], approvers: Int, rule: String) throws {
+        let policy = try Policy.load(path: Self.shipped)
+        let decision = policy.evaluate(batch: try amounts.map(Self.transfer))
+        #expect(decision.approvers == approvers)
+        #expect(decision.rule == rule)
+        #expect(decision.version == policy.version)
+    }
+
     @Test func anActionNoRuleMatchesNeedsOnePerson() throws {
         let policy = try Policy.parse(Data(#"{"version": "v", "rules": [{"name": "d", "kind": "deposit", "approvers": 0}]}"#.utf8))
         let decision = policy.evaluate(try Self.transfer("1.00"))

@@ -232,10 +232,5 @@ struct LedgerContractTests {
 }
 
 extension JSONValue {
-    var arrayValues: [JSONValue]? {
-        if case .array(let values) = self { return values }
-        return nil
-    }
-
     var arrayCount: Int? { arrayValues?.count }
 }
