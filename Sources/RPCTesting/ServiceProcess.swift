@@ -55,7 +55,10 @@ public final class ServiceProcess: Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Executables.path(executable))
         process.arguments = ["--home", home.directory.home.path] + arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        // A test process that ends before its clean-up ran must not leave this service behind
+        // (ServiceKit's ServiceMain.exitWithParentVariable).
+        process.environment = ProcessInfo.processInfo.environment
+            .merging(["HITL_EXIT_WITH_PARENT": "1"]) { $1 }.merging(environment) { $1 }
         let logPath = home.directory.logs.appendingPathComponent("\(service).log").path
         try home.directory.prepare()
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)

@@ -8,6 +8,9 @@ import ServiceLifecycle
 /// directory, the RPC server and any helpers in one `ServiceGroup` that shuts
 /// down gracefully on SIGTERM or SIGINT.
 public enum ServiceMain {
+    /// Set to `1`, the service stops when the process that started it exits (see ``ParentWatch``).
+    public static let exitWithParentVariable = "HITL_EXIT_WITH_PARENT"
+
     /// Bootstraps logging once per process: one line per event on stderr.
     /// - Parameters:
     ///   - level: the lowest level written.
@@ -42,8 +45,12 @@ public enum ServiceMain {
             let server = RPCServer(
                 description: description, configuration: configuration, identities: identities, logger: logger,
                 register: register)
+            var helpers = services
+            if ProcessInfo.processInfo.environment[exitWithParentVariable] == "1" {
+                helpers.append(ParentWatch(parent: getppid(), logger: logger))
+            }
             let group = ServiceGroup(
-                services: [server] + services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+                services: [server] + helpers, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
             try await group.run()
         } catch let error as ServerStartupError {
             logger.critical("cannot start: \(error.description)")
