@@ -13,6 +13,19 @@ struct AccountRow {
     var isExternal: Bool { kind == "external" }
 }
 
+/// A grant as the ledger consumes it: once per grant id, and once per approval.
+///
+/// approval-svc may issue a fresh grant for an approval whose grant ran out
+/// before it was used (`approval.renew_grant`); the fresh one has a new grant id,
+/// so single use by grant id alone would let one approval execute twice (say, a
+/// hold posted under the first grant and a transfer under the same key with the
+/// second: different idempotency scopes). An approval executes at most once.
+struct GrantUse: Sendable, Hashable {
+    let grantID: String
+    /// The approval the grant decides (a single or a batch approval).
+    let approvalID: String
+}
+
 /// The state of a hold.
 enum HoldState: String, Sendable {
     case pending, posted, voided, expired
@@ -117,20 +130,28 @@ enum Books {
         }
     }
 
-    /// Throws GRANT_ALREADY_USED if the grant was consumed before.
-    static func requireUnused(_ db: SQLiteConnection, grantID: String) throws {
-        guard try !isUsed(db, grantID: grantID) else { throw LedgerError.grantUsed(grantID) }
+    /// Throws GRANT_ALREADY_USED if the grant, or another grant for the same
+    /// approval, was consumed before.
+    static func requireUnused(_ db: SQLiteConnection, _ use: GrantUse) throws {
+        if let earlier = try usedBy(db, use) { throw LedgerError.grantUsed(use, earlier: earlier) }
     }
 
-    /// Whether the grant was consumed before.
-    static func isUsed(_ db: SQLiteConnection, grantID: String) throws -> Bool {
-        try db.queryOne("SELECT 1 FROM used_grants WHERE grant_id = ?", [.text(grantID)]) { _ in true } ?? false
+    /// Whether the grant, or another grant for the same approval, was consumed before.
+    static func isUsed(_ db: SQLiteConnection, _ use: GrantUse) throws -> Bool {
+        try usedBy(db, use) != nil
     }
 
-    /// Consumes a grant in the posting's transaction.
-    static func consume(_ db: SQLiteConnection, grantID: String, entryID: Int64, now: Int64) throws {
-        try db.execute("INSERT INTO used_grants (grant_id, entry_id, used_at) VALUES (?, ?, ?)",
-                       [.text(grantID), .integer(entryID), .integer(now)])
+    /// The grant id consumed earlier under `use`'s grant id or approval id, if any.
+    private static func usedBy(_ db: SQLiteConnection, _ use: GrantUse) throws -> String? {
+        try db.queryOne(
+            "SELECT grant_id FROM used_grants WHERE grant_id = ? OR approval_id = ? LIMIT 1",
+            [.text(use.grantID), .text(use.approvalID)]) { $0.text(0) }
+    }
+
+    /// Consumes a grant, and its approval, in the posting's transaction.
+    static func consume(_ db: SQLiteConnection, _ use: GrantUse, entryID: Int64, now: Int64) throws {
+        try db.execute("INSERT INTO used_grants (grant_id, approval_id, entry_id, used_at) VALUES (?, ?, ?, ?)",
+                       [.text(use.grantID), .text(use.approvalID), .integer(entryID), .integer(now)])
     }
 }
 

@@ -9,7 +9,7 @@ extension Ledger {
 
     /// A batch grant's verdict on a whole batch, computed before the write.
     struct Coverage: Sendable {
-        let grantID: String
+        let use: GrantUse
         /// Why the grant does not permit this batch (PERMISSION_DENIED), or nil.
         let denial: RPCError?
     }
@@ -42,8 +42,8 @@ extension Ledger {
                 "a batch under a batch grant (params.grant) carries no grants of its own; drop one or the other")
         }
         let now = clock()
-        let prepared = await prepare(transfers, batchGrantID: params.grant?.grantID, now: now)
-        let coverage = params.grant.map { Coverage(grantID: $0.grantID, denial: verdict(on: $0, for: prepared, now: now)) }
+        let prepared = await prepare(transfers, batchGrant: params.grant?.use, now: now)
+        let coverage = params.grant.map { Coverage(use: $0.use, denial: verdict(on: $0, for: prepared, now: now)) }
         let chains = Self.chains(transfers)
         let nowMs = LedgerTime.milliseconds(now)
         return try await database.write { db in try Self.applyBatch(db, prepared, chains: chains, coverage: coverage, now: nowMs) }
@@ -67,13 +67,13 @@ extension Ledger {
 
     /// Validates and verifies every element, spread over the cores: Ed25519
     /// verification is the costliest part of a transfer and needs no database.
-    func prepare(_ transfers: [TransferParams], batchGrantID: String?, now: Date) async -> [Prepared] {
+    func prepare(_ transfers: [TransferParams], batchGrant: GrantUse?, now: Date) async -> [Prepared] {
         let lanes = max(1, min(ProcessInfo.processInfo.activeProcessorCount, transfers.count / 32 + 1))
         let size = (transfers.count + lanes - 1) / lanes
         return await withTaskGroup(of: (Int, [Prepared]).self) { group in
             for lane in 0..<lanes {
                 let range = min(transfers.count, lane * size)..<min(transfers.count, (lane + 1) * size)
-                group.addTask { (lane, range.map { self.prepareOne(transfers[$0], index: $0, batchGrantID: batchGrantID, now: now) }) }
+                group.addTask { (lane, range.map { self.prepareOne(transfers[$0], index: $0, batchGrant: batchGrant, now: now) }) }
             }
             var parts: [(Int, [Prepared])] = []
             for await part in group { parts.append(part) }
@@ -83,10 +83,10 @@ extension Ledger {
 
     /// Validates one element (fields named `transfers[i].…`) and checks its own
     /// grant; under a batch grant there is none to check here.
-    func prepareOne(_ transfer: TransferParams, index: Int, batchGrantID: String?, now: Date) -> Prepared {
+    func prepareOne(_ transfer: TransferParams, index: Int, batchGrant: GrantUse?, now: Date) -> Prepared {
         do {
-            let request = try Validate.transfer(transfer, prefix: "transfers[\(index)].", batchGrantID: batchGrantID)
-            return .success((request: request, denial: batchGrantID == nil ? check(request, now: now) : nil))
+            let request = try Validate.transfer(transfer, prefix: "transfers[\(index)].", batchGrant: batchGrant)
+            return .success((request: request, denial: batchGrant == nil ? check(request, now: now) : nil))
         } catch {
             return .failure((error as? RPCErrorConvertible)?.rpcError ?? RPCError.internalError())
         }
@@ -109,7 +109,7 @@ extension Ledger {
         var outcomes = [BatchItemResult?](repeating: nil, count: prepared.count)
         var books = BatchBooks(now: now)
         // Checked once, in this transaction: a batch grant used by an earlier call moves nothing more.
-        let usedBefore = try coverage.map { try Books.isUsed(db, grantID: $0.grantID) } ?? false
+        let usedBefore = try coverage.map { try Books.isUsed(db, $0.use) } ?? false
         var firstFreshEntry: Int64?
         for chain in chains {
             if chain.count == 1 {
@@ -154,7 +154,7 @@ extension Ledger {
         try books.flush(db)
         if let coverage, let firstFreshEntry {
             precondition(!usedBefore, "a batch grant used before moves nothing")
-            try Books.consume(db, grantID: coverage.grantID, entryID: firstFreshEntry, now: now)
+            try Books.consume(db, coverage.use, entryID: firstFreshEntry, now: now)
         }
         let results = outcomes.map { $0! }
         let applied = results.count { $0.result != nil }
@@ -191,7 +191,7 @@ extension Ledger {
     ) throws -> (index: Int, result: EntryResult, fresh: Bool) {
         if let original = try replay(db, request) { return (index, original, false) }
         if let denial = coverage.denial { throw denial }
-        if usedBefore { throw LedgerError.grantUsed(coverage.grantID) }
+        if usedBefore { throw LedgerError.grantUsed(coverage.use, earlier: coverage.use.grantID) }
         return (index, try books.move(db, request), true)
     }
 }

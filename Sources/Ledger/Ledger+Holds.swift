@@ -115,7 +115,7 @@ extension Ledger {
                 guard hold.expiresAt > now else { throw LedgerError.holdClosed(holdID, state: .expired) }
             }
             if let denial { throw denial }
-            try Books.requireUnused(db, grantID: grant.grantID)
+            try Books.requireUnused(db, grant.use)
             try db.execute("UPDATE holds SET state = 'posted', resolved_at = ?, grant_id = ? WHERE id = ? AND state = 'pending'",
                            [.integer(now), .text(grant.grantID), .integer(hold.id)])
             let payer = try Books.requireAccount(db, hold.from, field: "from", currency: hold.currency)
@@ -125,7 +125,7 @@ extension Ledger {
             let entryID = try Books.post(
                 db, kind: "hold_post", from: payer, to: payee, amount: hold.amount, currency: hold.currency, memo: nil,
                 idempotencyKey: hold.idempotencyKey, grantID: grant.grantID, holdID: holdID, now: now)
-            try Books.consume(db, grantID: grant.grantID, entryID: entryID, now: now)
+            try Books.consume(db, grant.use, entryID: entryID, now: now)
             try db.execute("UPDATE holds SET entry_id = ? WHERE id = ?", [.integer(entryID), .integer(hold.id)])
             guard let posted = try HoldRow.load(db, holdID) else { throw RPCError.internalError() }
             assert(posted.state == .posted && posted.entryID == entryID)

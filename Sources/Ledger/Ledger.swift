@@ -151,9 +151,9 @@ public final class Ledger: Sendable {
     ) throws -> EntryResult {
         if let original = try replay(db, request) { return original }
         if let denial { throw denial }
-        try Books.requireUnused(db, grantID: request.grantID)
+        try Books.requireUnused(db, request.use)
         let result = try move(db, request)
-        try Books.consume(db, grantID: request.grantID, entryID: result.entryID, now: now)
+        try Books.consume(db, request.use, entryID: result.entryID, now: now)
         return result
     }
 

@@ -40,9 +40,11 @@ public enum LedgerError {
         "this call moves money and needs a grant from approval-svc in params.grant", details: ["field": .string("grant")])
 
     /// PERMISSION_DENIED/GRANT_ALREADY_USED.
-    static func grantUsed(_ grantID: String) -> RPCError {
-        RPCError(.permissionDenied, reason: "GRANT_ALREADY_USED",
-                 "grant \(grantID.prefix(80)) was already used; a grant executes exactly once", details: ["field": .string("grant.grant_id")])
+    static func grantUsed(_ use: GrantUse, earlier: String) -> RPCError {
+        let message = earlier == use.grantID
+            ? "grant \(use.grantID.prefix(80)) was already used; a grant executes exactly once"
+            : "approval \(use.approvalID.prefix(80)) was already executed (under grant \(earlier.prefix(80))); an approval executes exactly once"
+        return RPCError(.permissionDenied, reason: "GRANT_ALREADY_USED", message, details: ["field": .string("grant.grant_id")])
     }
 
     /// NOT_FOUND/HOLD_NOT_FOUND.

@@ -18,11 +18,13 @@ struct MovementRequest: Sendable {
     let grant: Grant?
     /// The grant consumed when this movement is applied: its own, or the batch grant's.
     let grantID: String
+    /// The approval that grant decides.
+    let approvalID: String
     /// SHA-256 of the canonical request without its grant, computed once, off the writer.
     let fingerprint: [UInt8]
 
     init(kind: Action.Kind, from: String, to: String, amount: Amount, currency: String, memo: String?,
-         idempotencyKey: String, grant: Grant?, grantID: String) {
+         idempotencyKey: String, grant: Grant?, use: GrantUse) {
         self.kind = kind
         self.from = from
         self.to = to
@@ -31,10 +33,14 @@ struct MovementRequest: Sendable {
         self.memo = memo
         self.idempotencyKey = idempotencyKey
         self.grant = grant
-        self.grantID = grantID
+        grantID = use.grantID
+        approvalID = use.approvalID
         fingerprint = Fingerprint.canonical([("amount", amount.description), ("currency", currency), ("from", from),
                                              ("kind", kind.rawValue), ("memo", memo ?? ""), ("to", to)])
     }
+
+    /// What single use consumes.
+    var use: GrantUse { GrantUse(grantID: grantID, approvalID: approvalID) }
 
     /// What the grant must permit, member for member.
     var action: Action {
@@ -142,12 +148,12 @@ enum Validate {
         let own = try grant(params.grant)
         return MovementRequest(
             kind: .deposit, from: Ledger.externalAccount, to: to, amount: amount, currency: code, memo: memo,
-            idempotencyKey: key, grant: own, grantID: own.grantID)
+            idempotencyKey: key, grant: own, use: own.use)
     }
 
     /// A transfer between two customer accounts; `prefix` names batch elements (`transfers[3].`);
-    /// `batchGrantID` is set for an element of a batch under a batch grant (it carries no grant of its own).
-    static func transfer(_ params: TransferParams, prefix: String = "", batchGrantID: String? = nil) throws -> MovementRequest {
+    /// `batchGrant` is set for an element of a batch under a batch grant (it carries no grant of its own).
+    static func transfer(_ params: TransferParams, prefix: String = "", batchGrant: GrantUse? = nil) throws -> MovementRequest {
         let from = try account(params.from, field: prefix + "from")
         let to = try account(params.to, field: prefix + "to")
         guard from != Ledger.externalAccount else { throw LedgerError.externalAccount(field: prefix + "from") }
@@ -157,10 +163,10 @@ enum Validate {
         let code = try currency(params.currency, field: prefix + "currency")
         let memo = try text(params.memo, field: prefix + "memo", limit: LedgerLimits.maximumMemoLength)
         let key = try idempotencyKey(params.idempotencyKey, field: prefix + "idempotency_key")
-        let own = batchGrantID == nil ? try grant(params.grant) : nil
+        let own = batchGrant == nil ? try grant(params.grant) : nil
         return MovementRequest(
             kind: .transfer, from: from, to: to, amount: amount, currency: code, memo: memo, idempotencyKey: key,
-            grant: own, grantID: own?.grantID ?? batchGrantID ?? "")
+            grant: own, use: own?.use ?? batchGrant ?? GrantUse(grantID: "", approvalID: ""))
     }
 
     static func hold(_ params: HoldParams, now: Date) throws -> HoldRequest {
@@ -183,4 +189,14 @@ enum Validate {
             currency: try currency(params.currency, field: "currency"),
             idempotencyKey: try idempotencyKey(params.idempotencyKey, field: "idempotency_key"), expiresAt: expiresAt)
     }
+}
+
+extension Grant {
+    /// What the ledger consumes when this grant executes.
+    var use: GrantUse { GrantUse(grantID: grantID, approvalID: approvalID) }
+}
+
+extension BatchGrant {
+    /// What the ledger consumes when this batch grant executes.
+    var use: GrantUse { GrantUse(grantID: grantID, approvalID: approvalID) }
 }

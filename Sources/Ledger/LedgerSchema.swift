@@ -8,7 +8,7 @@ import SQLiteKit
 /// - `entries` and `postings`: the journal. Every entry has exactly two
 ///   postings that sum to zero (debit the payer, credit the payee).
 /// - `holds`: reserved funds awaiting approval; pending, posted, voided or expired.
-/// - `used_grants`: every grant id consumed, in the posting's own transaction.
+/// - `used_grants`: every grant id consumed, with its approval id (each at most once), in the posting's own transaction.
 /// - `idempotency`: key → request fingerprint and the original result: the
 ///   entry it wrote (the result is rebuilt from it, identically), or the result's JSON.
 public enum LedgerSchema {
@@ -79,6 +79,13 @@ public enum LedgerSchema {
             CREATE INDEX idempotency_by_age ON idempotency(created_at);
             INSERT INTO accounts (name, display_name, kind, currency, balance, opening_balance, opened_at)
                 VALUES ('external', 'External funds (bank equity)', 'external', 'USD', 0, 0, 0);
+            """),
+        // An approval executes once, whatever grant it comes with: approval-svc may
+        // renew a grant that ran out unused, and the fresh one has a new grant_id.
+        // Rows from before this migration have no approval_id and keep their grant_id rule.
+        Migration(2, """
+            ALTER TABLE used_grants ADD COLUMN approval_id TEXT;
+            CREATE UNIQUE INDEX used_grants_by_approval ON used_grants (approval_id) WHERE approval_id IS NOT NULL;
             """),
     ]
 }

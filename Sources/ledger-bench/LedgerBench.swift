@@ -120,7 +120,7 @@ struct Bench {
         let action = Action(kind: .transfer, from: "src\(lane % 64)", to: "dst", amount: try Amount(parsing: "1.00"))
         let now = Date()
         let grant = try signer.sign(Grant.Body(
-            grantID: "gr_\(prefix)_\(index)", approvalID: "ap_bench", approvalVersion: 1, runID: "bench", callID: key, action: action,
+            grantID: "gr_\(prefix)_\(index)", approvalID: "ap_\(prefix)_\(index)", approvalVersion: 1, runID: "bench", callID: key, action: action,
             idempotencyKey: key, approvers: ["policy:auto"], policyVersion: "bench", issuedAt: now, expiresAt: now.addingTimeInterval(3600),
             keyID: signer.keyID))
         return TransferParams(from: action.from!, to: "dst", amount: "1.00", idempotencyKey: key, grant: grant)
@@ -183,7 +183,7 @@ struct Bench {
         }
         let now = Date()
         return try signer.sign(BatchGrant(
-            grantID: "gr_batch_\(id)", approvalID: "ap_bench", approvalVersion: 1, batch: BatchSummary(of: items),
+            grantID: "gr_batch_\(id)", approvalID: "ap_batch_\(id)", approvalVersion: 1, batch: BatchSummary(of: items),
             approvers: ["approver1"], policyVersion: "bench", issuedAt: now, expiresAt: now.addingTimeInterval(3600), keyID: signer.keyID))
     }
 

@@ -21,8 +21,9 @@ struct LedgerBatchGrantTests {
         covering elements: [Element], signer: GrantSigner, expiresIn: TimeInterval = 3600, keyID: String? = nil
     ) throws -> BatchGrant {
         let now = Date()
+        let id = UUID().uuidString.replacingOccurrences(of: "-", with: "")
         return try signer.sign(BatchGrant(
-            grantID: "gr_" + UUID().uuidString.replacingOccurrences(of: "-", with: ""), approvalID: "ap_payroll", approvalVersion: 1,
+            grantID: "gr_" + id, approvalID: "ap_payroll_" + id, approvalVersion: 1,
             batch: BatchSummary(of: try items(elements)), approvers: ["approver1"], policyVersion: "test-1",
             issuedAt: now.addingTimeInterval(-60), expiresAt: now.addingTimeInterval(expiresIn), keyID: keyID ?? signer.keyID))
     }

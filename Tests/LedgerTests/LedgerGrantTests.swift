@@ -76,4 +76,36 @@ struct LedgerGrantTests {
         #expect(try await ledger.balance("alice").0 == "150.00")
         try await ledger.expectBalanced()
     }
+
+    /// approval-svc may renew a grant that ran out unused (approval.renew_grant): the
+    /// fresh grant has a new grant id for the same approval, action and key. However
+    /// the two grants are used (a hold posted and a transfer, in either order, which
+    /// are different idempotency scopes), the approval moves money once.
+    @Test func aRenewedGrantCannotExecuteAnApprovalASecondTime() async throws {
+        let ledger = try await LedgerHarness.start()
+        defer { Task { await ledger.stop() } }
+        try await ledger.open("checking", "1000.00")
+        try await ledger.open("bob")
+        let expiry = JSONValue.string(GrantTime.format(Date().addingTimeInterval(3600)))
+        for (order, approval) in [("post, then transfer", "ap_renewed_1"), ("transfer, then post", "ap_renewed_2")] {
+            let key = "run:\(approval)"
+            let first = try JSONValue(encoding: try ledger.grant(.transfer, from: "checking", to: "bob", amount: "150.00", key: key, approvalID: approval))
+            let renewed = try JSONValue(encoding: try ledger.grant(.transfer, from: "checking", to: "bob", amount: "150.00", key: key, approvalID: approval))
+            #expect(first["grant_id"] != renewed["grant_id"])
+            let hold = try await ledger.call("ledger.hold", [
+                "from": "checking", "to": "bob", "amount": "150.00", "idempotency_key": .string(key), "expires_at": expiry,
+            ], as: "agent")
+            let transfer: JSONValue = ["from": "checking", "to": "bob", "amount": "150.00", "idempotency_key": .string(key)]
+            if order == "post, then transfer" {
+                _ = try await ledger.call("ledger.post", ["hold_id": hold["hold_id"]!, "grant": first], as: "agent")
+                try await ledger.expectError("ledger.transfer", transfer.with("grant", renewed), as: "agent", .permissionDenied, "GRANT_ALREADY_USED")
+            } else {
+                _ = try await ledger.call("ledger.transfer", transfer.with("grant", first), as: "agent")
+                try await ledger.expectError("ledger.post", ["hold_id": hold["hold_id"]!, "grant": renewed], as: "agent", .permissionDenied, "GRANT_ALREADY_USED")
+                _ = try await ledger.call("ledger.void", ["hold_id": hold["hold_id"]!, "reason": "executed by transfer"], as: "agent")
+            }
+        }
+        #expect(try await ledger.balance("bob").0 == "300.00", "two approvals, two movements of 150.00: no more")
+        try await ledger.expectBalanced()
+    }
 }

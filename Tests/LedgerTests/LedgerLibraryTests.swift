@@ -33,10 +33,11 @@ struct LedgerLibraryTests {
 
         func advance(_ seconds: TimeInterval) { clock.time.withLock { $0 = $0.addingTimeInterval(seconds) } }
 
-        func grant(_ kind: Action.Kind, from: String?, to: String, amount: String, key: String) throws -> Grant {
+        func grant(_ kind: Action.Kind, from: String?, to: String, amount: String, key: String, approvalID: String? = nil) throws -> Grant {
             let issued = clock.now
+            let id = UUID().uuidString.prefix(8)
             return try signer.sign(Grant.Body(
-                grantID: "gr_" + UUID().uuidString.prefix(8), approvalID: "ap", approvalVersion: 1, runID: "r", callID: key,
+                grantID: "gr_" + id, approvalID: approvalID ?? "ap_" + id, approvalVersion: 1, runID: "r", callID: key,
                 action: Action(kind: kind, from: from, to: to, amount: try Amount(parsing: amount)), idempotencyKey: key,
                 approvers: ["policy:auto"], policyVersion: "t", issuedAt: issued, expiresAt: issued.addingTimeInterval(30 * 86400),
                 keyID: signer.keyID))
@@ -58,7 +59,7 @@ struct LedgerLibraryTests {
         for memo in ["", "rent", "quote \" slash / back \\ nl \n ctl \u{01}", "café 💸 日本", "\u{2028}\u{7F}"] {
             let request = MovementRequest(
                 kind: .transfer, from: "checking", to: "alice", amount: try Amount(parsing: "150.5"), currency: "USD", memo: memo,
-                idempotencyKey: "k", grant: nil, grantID: "gr_x")
+                idempotencyKey: "k", grant: nil, use: GrantUse(grantID: "gr_x", approvalID: "ap_x"))
             #expect(request.fingerprint == Fingerprint.of([
                 "kind": "transfer", "from": "checking", "to": "alice", "amount": "150.50", "currency": "USD", "memo": memo,
             ]), "\(memo)")

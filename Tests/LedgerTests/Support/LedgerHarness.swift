@@ -98,13 +98,13 @@ final class LedgerHarness: Sendable {
     func grant(
         _ kind: Action.Kind, from: String? = nil, to: String, amount: String, key: String, currency: String = "USD",
         expiresIn: TimeInterval = 3600, grantID: String = "gr_" + UUID().uuidString.replacingOccurrences(of: "-", with: ""),
-        signer: GrantSigner? = nil
+        signer: GrantSigner? = nil, approvalID: String? = nil
     ) throws -> Grant {
         let signer = signer ?? self.signer
         let action = Action(kind: kind, from: from, to: to, amount: try Amount(parsing: amount), currency: currency)
         let now = Date()
         let body = Grant.Body(
-            grantID: grantID, approvalID: "ap_test", approvalVersion: 1, runID: "run_test", callID: key, action: action,
+            grantID: grantID, approvalID: approvalID ?? "ap_" + grantID.dropFirst(3), approvalVersion: 1, runID: "run_test", callID: key, action: action,
             idempotencyKey: key, approvers: ["policy:auto"], policyVersion: "test-1", issuedAt: now.addingTimeInterval(-60),
             expiresAt: now.addingTimeInterval(expiresIn), keyID: signer.keyID)
         return try signer.sign(body)
