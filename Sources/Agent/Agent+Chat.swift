@@ -35,11 +35,25 @@ extension Agent {
         let created = try await state.request(
             "state.create_run", typed: CreateRunRequest(data: document, sessionID: params.sessionID), as: CreatedRun.self)
         emit(Self.event("run_started", created.runID, ["mode": .string(document.mode.rawValue)]))
-        let result = try await advance(runID: created.runID, version: created.version, owner: nil, document: &document, emit: emit)
-        guard result.status == "awaiting_approval", try await anyDecided(document.pending) else { return result }
-        // A human decided while this call was still running, before the run was saved as
-        // awaiting: the decision follower saw a running run and left it, so resume here.
-        return try await resume(runID: created.runID, emit: emit)
+        do {
+            let result = try await advance(runID: created.runID, version: created.version, owner: nil, document: &document, emit: emit)
+            guard result.status == "awaiting_approval", try await anyDecided(document.pending) else { return result }
+            // A human decided while this call was still running, before the run was saved as
+            // awaiting: the decision follower saw a running run and left it, so resume here.
+            return try await resume(runID: created.runID, emit: emit)
+        } catch let error as RPCError where error.status == .unavailable {
+            throw Self.interrupted(created.runID, by: error)
+        }
+    }
+
+    /// The run exists and may have done part of its work (an action executed, a hold
+    /// placed) when a service it needs went away: not UNAVAILABLE, which tells clients
+    /// that nothing happened and a retry is safe; a retried chat would start a second run.
+    static func interrupted(_ runID: String, by error: RPCError) -> RPCError {
+        RPCError(.aborted, reason: "RUN_INTERRUPTED",
+            "run \(runID) started, then stopped: \(error.message). It may have done part of its work; "
+                + "see agent.get_run \(runID) rather than sending the message again (an unfinished run is ended by the sweeper)",
+            details: ["run_id": .string(runID)])
     }
 
     /// What a session id may be (as `Protocols/agent.openrpc.json` says):

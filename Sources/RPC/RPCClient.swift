@@ -10,7 +10,10 @@ import Synchronization
 /// drop. A call that could not be delivered (socket missing, connection
 /// refused, server draining) is retried with capped, jittered backoff inside
 /// its deadline; a call that may have executed is retried only when
-/// ``CallOptions/idempotent`` says that is safe.
+/// ``CallOptions/idempotent`` says that is safe. An UNAVAILABLE answer counts as
+/// "not delivered" only with reason DRAINING (the RPC core refused it before any
+/// handler ran); any other UNAVAILABLE came from a handler, which may have done
+/// part of its work first (a service passing on a downstream failure).
 public final class RPCClient: Sendable {
     private enum Connection {
         case idle
@@ -123,8 +126,8 @@ public final class RPCClient: Sendable {
                 switch try Self.decode(line, as: Result.self) {
                 case .success(let result):
                     return result
-                case .failure(let error) where error.status == .unavailable:
-                    failure = error  // the server took nothing: safe to retry
+                case .failure(let error) where error.status == .unavailable && (options.idempotent || Self.refusedBeforeDispatch(error)):
+                    failure = error
                 case .failure(let error):
                     throw error
                 }
@@ -140,6 +143,12 @@ public final class RPCClient: Sendable {
             try await Task.sleep(nanoseconds: UInt64(pause.nanoseconds))
             attempt += 1
         }
+    }
+
+    /// Whether the server refused the call before any handler ran (it is draining):
+    /// then retrying is safe for any call.
+    static func refusedBeforeDispatch(_ error: RPCError) -> Bool {
+        error.status == .unavailable && error.reason == "DRAINING"
     }
 
     private func attemptOnce<Params: Encodable & Sendable>(

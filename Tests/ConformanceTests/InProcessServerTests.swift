@@ -8,7 +8,7 @@ import Testing
 /// The client and the server together, in this process: what a black-box test
 /// cannot see, such as whether the server's handler really stopped.
 struct InProcessServerTests {
-    static let contract = #"{"openrpc":"1.3.2","info":{"title":"t","version":"0"},"methods":[{"name":"t.wait","params":[],"result":{"name":"r","schema":{}}}]}"#
+    static let contract = #"{"openrpc":"1.3.2","info":{"title":"t","version":"0"},"methods":[{"name":"t.wait","params":[],"result":{"name":"r","schema":{}}},{"name":"t.unavailable","params":[],"result":{"name":"r","schema":{}}}]}"#
 
     /// What the handler saw: started, then cancelled (or finished).
     final class Probe: Sendable {
@@ -36,6 +36,11 @@ struct InProcessServerTests {
                 }
                 probe.record("finished")
                 return true
+            }
+            // A handler that did part of its work, then met a downstream service that was away.
+            router.register("t.unavailable", params: NoParams.self, options: .init(access: .public)) { _, _ -> Bool in
+                probe.record("called")
+                throw RPCError.unavailable("a downstream service is restarting", reason: "DOWNSTREAM_UNAVAILABLE")
             }
         }
         try await server.start()
@@ -66,6 +71,24 @@ struct InProcessServerTests {
             #expect(error?.status == .cancelled)
             try await waitFor("cancelled", in: probe)
             #expect(probe.seen == ["started", "cancelled"], "the server's handler must be cancelled too")
+            await client.close()
+        }
+    }
+
+    /// UNAVAILABLE from a handler (not the core's DRAINING) may follow work already
+    /// done: a call that is not idempotent is not sent again; an idempotent one is.
+    @Test func aHandlersUnavailableIsRetriedOnlyForIdempotentCalls() async throws {
+        try await withServer { home, probe in
+            let client = RPCClient(path: home.socket("t"))
+            let once = await #expect(throws: RPCError.self) {
+                try await client.call("t.unavailable", NoParams(), as: Bool.self, options: .init(timeout: .seconds(1)))
+            }
+            #expect(once?.reason == "DOWNSTREAM_UNAVAILABLE")
+            #expect(probe.seen == ["called"], "a call that may have done work is sent once")
+            _ = await #expect(throws: RPCError.self) {
+                try await client.call("t.unavailable", NoParams(), as: Bool.self, options: .init(timeout: .milliseconds(400), idempotent: true))
+            }
+            #expect(probe.seen.count > 2, "an idempotent call is retried within its deadline: \(probe.seen.count - 1) attempts")
             await client.close()
         }
     }
