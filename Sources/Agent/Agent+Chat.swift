@@ -79,25 +79,32 @@ extension Agent {
     /// Runs the mode's loop from where the document stands, then saves the run
     /// (awaiting_approval, completed or failed) and reports the result.
     func advance(runID: String, version: Int64, owner: String?, document: inout RunDocument, emit: AgentEmitter) async throws -> RunResult {
+        var run = RunHandle(runID: runID, version: version, owner: owner)
         let status: String
         do {
             switch document.mode {
-            case .tools: try await toolsLoop(runID: runID, document: &document, emit: emit)
-            case .structured: try await structuredLoop(runID: runID, document: &document, emit: emit)
+            case .tools: try await toolsLoop(&run, document: &document, emit: emit)
+            case .structured: try await structuredLoop(&run, document: &document, emit: emit)
             }
             status = document.pending.isEmpty ? "completed" : "awaiting_approval"
+        } catch let error as RPCError where owner != nil && Self.isTransient(error) {
+            // A resume that met one of our services away: the human's decision must not be
+            // lost, so the run stays where its last save left it (paused, or a checkpoint)
+            // and the next attempt (the follower, the reconciler, agent.resume) continues it.
+            throw error
         } catch {
             let rpc = (error as? any RPCErrorConvertible)?.rpcError ?? RPCError.internalError()
             logger.error("run failed", metadata: ["run_id": "\(runID)", "error": "\(error)"])
             emit(Self.event("error", runID, ["reason": .string(rpc.reason), "message": .string(rpc.message)]))
+            let released = await releasePending(document.pending, runID: runID, reason: "the run failed: \(rpc.message)")
+            document.pending = []
             document.reply = "The request could not be completed: \(rpc.message)"
-            _ = try await save(runID: runID, version: version, owner: owner, status: "failed", document: document)
-            await complete(document.executed)
+                + (released > 0 ? " \(released) action(s) waiting for approval were cancelled and their held funds released." : "")
+            _ = try await save(runID: runID, version: run.version, owner: owner, status: "failed", document: document)
             return RunResult(runID: runID, status: "failed", reply: document.reply, pending: [])
         }
-        _ = try await save(runID: runID, version: version, owner: owner, status: status, document: document)
+        _ = try await save(runID: runID, version: run.version, owner: owner, status: status, document: document)
         if status == "completed" {
-            await complete(document.executed)
             if let session = document.sessionID, let reply = document.reply {
                 let user = document.messages.last(where: { if case .user = $0 { true } else { false } })
                 let appended: [ModelMessage] = [user, ModelMessage.assistant(text: reply, toolCalls: [])].compactMap { $0 }
@@ -133,24 +140,104 @@ extension Agent {
     /// How long a chat's save waits for someone else's brief claim on its running run.
     static let unclaimedSaveWait: Duration = .seconds(10)
 
+    /// Whether an error means one of this system's services was away for a moment
+    /// (the work can continue later), not that the run cannot go on. The model's
+    /// failures (`LLM_*`) end the run: they were already retried by the LLM client.
+    static func isTransient(_ error: RPCError) -> Bool {
+        [.unavailable, .deadlineExceeded, .aborted, .cancelled].contains(error.status) && !error.reason.hasPrefix("LLM_")
+    }
+
+    /// Cancels the approvals of calls still waiting for a human and voids their holds,
+    /// for a run that ends without them (best effort: an approval that cannot be
+    /// cancelled now expires; a hold that cannot be voided expires with it).
+    /// - Returns: how many were released.
+    func releasePending(_ pending: [PendingCall], runID: String, reason: String) async -> Int {
+        for call in pending {
+            _ = try? await approval.request(
+                "approval.cancel", ["approval_id": .string(call.approvalID), "reason": .string(String(reason.prefix(500)))],
+                as: JSONValue.self, idempotent: true)
+            await voidHold(call.holdID, reason: "run ended without a decision")
+        }
+        return pending.count
+    }
+
+    /// Voids a hold; one already voided, expired or posted needs nothing more.
+    func voidHold(_ holdID: String?, reason: String) async {
+        guard let holdID else { return }
+        do {
+            _ = try await ledger.request(
+                "ledger.void", ["hold_id": .string(holdID), "reason": .string(reason)], as: JSONValue.self, idempotent: true)
+        } catch let error as RPCError where ["HOLD_EXPIRED", "HOLD_VOIDED", "HOLD_ALREADY_POSTED"].contains(error.reason) {
+            return
+        } catch {
+            logger.warning("could not void a hold; it is released at its expiry", metadata: ["hold_id": "\(holdID)", "error": "\(error)"])
+        }
+    }
+
+    /// Saves the run as it stands while it is still being worked on (see ``RunHandle``).
+    func checkpoint(_ run: inout RunHandle, _ document: RunDocument) async throws {
+        run.version = try await save(runID: run.runID, version: run.version, owner: run.owner, status: run.workingStatus, document: document)
+    }
+
     /// Tools mode: model turns until it answers in text or a call waits for a human.
-    func toolsLoop(runID: String, document: inout RunDocument, emit: AgentEmitter) async throws {
+    ///
+    /// A turn that asks for tools is saved before any of its calls runs. If this
+    /// process dies (or a service goes away) while they run, the next attempt finds
+    /// the turn's unanswered calls and runs those, with the same call ids and so the
+    /// same idempotency keys, instead of asking the model again: a real model would
+    /// answer with new call ids, and its actions would run a second time under new keys.
+    func toolsLoop(_ run: inout RunHandle, document: inout RunDocument, emit: AgentEmitter) async throws {
         for _ in 0..<maxTurns {
             guard document.pending.isEmpty else { return }
-            let reply = try await llm.complete(ModelRequest(messages: document.messages, tools: Self.tools))
-            document.messages.append(reply.message)
-            if reply.toolCalls.isEmpty {
-                document.reply = reply.text ?? ""
-                emit(Self.event("message", runID, ["text": .string(document.reply ?? "")]))
-                return
+            let calls: [ToolCall]
+            if let unanswered = document.unansweredToolCalls {
+                calls = unanswered
+            } else {
+                let reply = try await llm.complete(ModelRequest(messages: document.messages, tools: Self.tools))
+                document.messages.append(reply.message)
+                if reply.toolCalls.isEmpty {
+                    document.reply = reply.text ?? ""
+                    emit(Self.event("message", run.runID, ["text": .string(document.reply ?? "")]))
+                    return
+                }
+                calls = reply.toolCalls
+                try await checkpoint(&run, document)
             }
-            for call in reply.toolCalls {
-                switch try await handle(call, runID: runID, document: &document, emit: emit) {
+            for call in calls {
+                switch try await handle(call, runID: run.runID, document: &document, emit: emit) {
                 case .done(let output): document.messages.append(.toolResult(callID: call.id, output: output))
                 case .pending(let pending): document.pending.append(pending)
                 }
             }
         }
         throw RPCError(.resourceExhausted, reason: "TOO_MANY_TURNS", "the model did not answer within \(maxTurns) turns")
+    }
+}
+
+/// Where a run's next save goes: the version it was read at, and the lease owner
+/// (nil while `agent.chat` works on its own new run).
+struct RunHandle: Sendable {
+    let runID: String
+    var version: Int64
+    let owner: String?
+
+    /// What a checkpoint saves the run as while it is still being worked on: a chat's
+    /// run stays `running` (if its process dies, the sweeper ends it); a resume's stays
+    /// `awaiting_approval` under its claim (if it dies, the run is resumed again from
+    /// the checkpoint once the claim lapses).
+    var workingStatus: String { owner == nil ? "running" : "awaiting_approval" }
+}
+
+extension RunDocument {
+    /// The calls of the newest model turn that have neither a result nor a pending
+    /// approval: a turn saved by a checkpoint whose calls did not all run. Nil when
+    /// every call was answered (the model speaks next).
+    var unansweredToolCalls: [ToolCall]? {
+        guard let index = messages.lastIndex(where: { if case .assistant = $0 { true } else { false } }),
+              case .assistant(_, let calls) = messages[index], !calls.isEmpty else { return nil }
+        var answered = Set(pending.map(\.callID))
+        for case .toolResult(let callID, _) in messages[(index + 1)...] { answered.insert(callID) }
+        let open = calls.filter { !answered.contains($0.id) }
+        return open.isEmpty ? nil : open
     }
 }

@@ -16,6 +16,7 @@ extension Agent {
             do {
                 let output = try await execute(action, grant: grant, holdID: nil, key: "\(runID):\(callID)")
                 document.executed.append(record.approvalID)
+                await complete([record.approvalID])
                 return .done(output)
             } catch let error as RPCError where Self.isFinal(error) {
                 // Approved, but the ledger refused (e.g. insufficient funds): nothing moved; the model is told.
@@ -81,7 +82,9 @@ extension Agent {
         }
     }
 
-    /// Reports executed approvals' outcomes (best effort: the money has already moved).
+    /// Reports executed approvals' outcomes, right after the movement (best effort: the
+    /// money has already moved; a resume that runs the movement again, as a ledger
+    /// replay, reports it again, and approval.complete takes the same report once).
     func complete(_ approvalIDs: [String], outcome: String = "succeeded", detail: String? = nil) async {
         var report: [String: JSONValue] = ["status": .string(outcome)]
         if let detail { report["detail"] = .string(String(detail.prefix(1000))) }

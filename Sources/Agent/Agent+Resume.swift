@@ -1,3 +1,4 @@
+import Banking
 import Foundation
 import LLM
 import RPC
@@ -51,24 +52,20 @@ extension Agent {
             case "approved", "completed":
                 guard let grant = decision.grant else { throw RPCError.internalError("approval \(call.approvalID) is approved without a grant") }
                 do {
-                    output = try await executeRenewing(call, grant: grant, key: "\(runID):\(call.callID)")
+                    output = try await executeApproved(call, as: decision.action ?? call.action, grant: grant, key: "\(runID):\(call.callID)")
                     document.executed.append(call.approvalID)
+                    await complete([call.approvalID])
                 } catch let error as RPCError where Self.isFinal(error) {
-                    // Approved but refused by the ledger (e.g. the hold expired): nothing moved; say so.
+                    // Approved but refused by the ledger (e.g. the hold expired): nothing moved; say
+                    // so, and free what the hold still reserves.
                     output = "FAILED: \(error.message)"
+                    await voidHold(call.holdID, reason: "approved action refused: \(error.reason)")
                     await complete([call.approvalID], outcome: "failed", detail: error.message)
                 }
             default:
-                if let hold = call.holdID {
-                    do {
-                        _ = try await ledger.request(
-                            "ledger.void", ["hold_id": .string(hold), "reason": .string("approval \(decision.status)")], as: JSONValue.self,
-                            idempotent: true)
-                    } catch let error as RPCError where ["HOLD_EXPIRED", "HOLD_VOIDED"].contains(error.reason) {
-                        // The hold ran out with the approval (they share their expiry), or was voided
-                        // by an earlier attempt: either way its funds are already free.
-                    }
-                }
+                // The hold may have run out with the approval (they share their expiry), or been
+                // voided by an earlier attempt: either way its funds are free after this.
+                await voidHold(call.holdID, reason: "approval \(decision.status)")
                 output = Self.refusalText(status: decision.status, reason: decision.reason)
             }
             decided = true
@@ -92,19 +89,42 @@ extension Agent {
         return result
     }
 
-    /// Executes an approved call; when its grant ran out before it could be used
+    /// Executes what the approval approved. As submitted: the hold is posted. Edited by
+    /// the approver (another amount or payee: a new version, whose grant binds the
+    /// edit): the hold for the submitted action is voided and the edited action runs as
+    /// its own movement, under the same idempotency key. What was approved is exactly
+    /// what runs; the model is told when it differs from what it asked for.
+    private func executeApproved(_ call: PendingCall, as approved: Action, grant: JSONValue, key: String) async throws -> String {
+        guard approved != call.action else {
+            return try await executeRenewing(approved, approvalID: call.approvalID, grant: grant, holdID: call.holdID, key: key)
+        }
+        await voidHold(call.holdID, reason: "the approver edited the action")
+        let done = try await executeRenewing(approved, approvalID: call.approvalID, grant: grant, holdID: nil, key: key)
+        return done + " (The approver changed the request: \(Self.describe(call.action)) was asked for.)"
+    }
+
+    /// Executes an approved action; when its grant ran out before it could be used
     /// (this agent was down for longer than a grant lives), asks approval-svc for a
     /// fresh one and executes with that. The ledger's replay check comes before its
-    /// grant check, so GRANT_EXPIRED means the action did not run under this key.
-    private func executeRenewing(_ call: PendingCall, grant: JSONValue, key: String) async throws -> String {
+    /// grant check, so GRANT_EXPIRED means the action did not run under this key (and
+    /// the ledger executes an approval once, whichever of its grants is presented).
+    private func executeRenewing(_ action: Action, approvalID: String, grant: JSONValue, holdID: String?, key: String) async throws -> String {
         do {
-            return try await execute(call.action, grant: grant, holdID: call.holdID, key: key)
+            return try await execute(action, grant: grant, holdID: holdID, key: key)
         } catch let error as RPCError where error.reason == "GRANT_EXPIRED" {
             let renewed = try await approval.request(
-                "approval.renew_grant", ["approval_id": .string(call.approvalID)], as: ApprovalRecord.self, idempotent: true)
+                "approval.renew_grant", ["approval_id": .string(approvalID)], as: ApprovalRecord.self, idempotent: true)
             guard let fresh = renewed.grant else { throw error }
-            logger.notice("grant renewed for a late resume", metadata: ["approval_id": "\(call.approvalID)"])
-            return try await execute(call.action, grant: fresh, holdID: call.holdID, key: key)
+            logger.notice("grant renewed for a late resume", metadata: ["approval_id": "\(approvalID)"])
+            return try await execute(action, grant: fresh, holdID: holdID, key: key)
+        }
+    }
+
+    /// An action in words, for the model.
+    static func describe(_ action: Action) -> String {
+        switch action.kind {
+        case .transfer: "a transfer of $\(action.amount) to \(action.to)"
+        case .deposit: "a deposit of $\(action.amount)"
         }
     }
 

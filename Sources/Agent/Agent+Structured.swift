@@ -22,11 +22,17 @@ extension Agent {
 
     /// Structured mode: one plan from the model (one corrective retry), then each
     /// step in order through the same interception as tools mode; a pending step pauses the plan.
-    func structuredLoop(runID: String, document: inout RunDocument, emit: AgentEmitter) async throws {
+    ///
+    /// The plan is saved before its first step runs, so a run that is continued after
+    /// a failure carries on with the same plan (steps `step-N` keep their idempotency
+    /// keys) instead of asking the model for a new one.
+    func structuredLoop(_ run: inout RunHandle, document: inout RunDocument, emit: AgentEmitter) async throws {
+        let runID = run.runID
         if document.plan == nil {
             let plan = try await requestPlan(document: &document)
             document.plan = plan
             emit(Self.event("plan", runID, ["actions": try JSONValue(encoding: plan)]))
+            try await checkpoint(&run, document)
         }
         let plan = document.plan ?? []
         while document.pending.isEmpty && document.position < plan.count {

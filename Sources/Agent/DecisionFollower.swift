@@ -69,11 +69,31 @@ public struct DecisionFollower: Service {
         defer { watch.cancel() }
         var position = start
         for await event in events {
-            if Self.decisions.contains(event.type) { try await resume(event.runID) }
+            if Self.decisions.contains(event.type) { try await resumeRetrying(event) }
             _ = try await agent.state.request(
                 "state.set_cursor", ["name": .string(Self.cursorName), "value": .int(event.seq), "expected": .int(position)],
                 as: JSONValue.self)
             position = event.seq
+        }
+    }
+
+    /// Attempts per decision before the follower moves on: one run that cannot be
+    /// resumed now (a service away, a document too large) must not hold up every
+    /// later decision. The run stays paused and the reconciler resumes it later.
+    static let attemptsPerEvent = 4
+
+    private func resumeRetrying(_ event: ApprovalEvent) async throws {
+        for attempt in 1...Self.attemptsPerEvent {
+            do {
+                return try await resume(event.runID)
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch where attempt < Self.attemptsPerEvent {
+                agent.logger.warning("decision follower: resuming \(event.runID) failed (attempt \(attempt)): \(error)")
+                try await Task.sleep(for: .milliseconds(250 << attempt))
+            } catch {
+                agent.logger.error("decision follower moves past \(event.runID) after \(attempt) attempts; the reconciler resumes it later: \(error)")
+            }
         }
     }
 

@@ -5,13 +5,15 @@ import RPC
 struct ApprovalRecord: Decodable, Sendable {
     let approvalID: String
     let status: String
+    /// The current version's action: what its grant binds (an approver may have edited it).
+    let action: Action?
     let expiresAt: String
     let reason: String?
     let grant: JSONValue?
 
     enum CodingKeys: String, CodingKey {
         case approvalID = "approval_id"
-        case status, reason, grant
+        case status, reason, grant, action
         case expiresAt = "expires_at"
     }
 }

@@ -22,7 +22,7 @@ struct RunDocument: Codable, Sendable {
     var position: Int = 0
     /// Structured mode: each step's outcome, in order.
     var results: [String] = []
-    /// Approvals executed in this run, reported with approval.complete at the end.
+    /// Approvals executed in this run (each reported with approval.complete as it ran).
     var executed: [String] = []
     var reply: String?
 

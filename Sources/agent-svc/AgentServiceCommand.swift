@@ -40,12 +40,18 @@ struct AgentServiceCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("A running run with no save for this long is ended as abandoned (longer than any chat can take).", valueName: "s"))
     var staleRunAfterS: Int64 = 900
 
+    @Option(help: ArgumentHelp(
+        "A paused run whose approval was decided but that nobody resumed for this long is resumed by the sweeper (not with --no-follow).",
+        valueName: "s"))
+    var reconcileAfterS: Int64 = 60
+
     @Flag(help: "Without OPENAI_API_KEY or OPENAI_BASE_URL, use the stack's model simulator (<home>/run/model-http.sock).")
     var modelSimulator = false
 
     func validate() throws {
         guard (1...86_400).contains(sweepIntervalS) else { throw ValidationError("--sweep-interval-s must be between 1 and 86400") }
         guard (1...604_800).contains(staleRunAfterS) else { throw ValidationError("--stale-run-after-s must be between 1 and 604800") }
+        guard (1...86_400).contains(reconcileAfterS) else { throw ValidationError("--reconcile-after-s must be between 1 and 86400") }
     }
 
     func run() async throws {
@@ -66,7 +72,9 @@ struct AgentServiceCommand: AsyncParsableCommand {
             logger.critical("cannot start: \(error)")
             throw ExitCode.failure
         }
-        let sweeper = RunSweeper(agent: agent, interval: .seconds(sweepIntervalS), staleAfter: .seconds(staleRunAfterS))
+        let sweeper = RunSweeper(
+            agent: agent, interval: .seconds(sweepIntervalS), staleAfter: .seconds(staleRunAfterS),
+            reconcileAfter: noFollow ? nil : .seconds(reconcileAfterS))
         let followers: [any Service] = (noFollow ? [] : [DecisionFollower(agent: agent)]) + [sweeper]
         do {
             try await ServiceMain.run(description: try AgentService.description(), options: options, services: followers) { router in

@@ -112,6 +112,11 @@ struct Invariants: Sendable {
             let status = approval["status"]?.stringValue ?? "?"
             report.approvals[status, default: 0] += 1
             if status == "pending" { report.violations.append("approval \(id) is still pending after settling") }
+            // Approved by people but never executed: a human's decision was lost. (The policy's
+            // own approvals may be left unexecuted by a chat that died; its run says so.)
+            if status == "approved", (approval["required_approvers"]?.intValue ?? 0) > 0 {
+                report.violations.append("approval \(id) was approved by \(approval["approved_by"]?.jsonText() ?? "?") but never executed")
+            }
             if !submitted.contains(id) { report.violations.append("approval \(id) has no submitted event in the feed") }
             byKey["\(approval["run_id"]?.stringValue ?? "?"):\(approval["call_id"]?.stringValue ?? "?")"] = approval
         }

@@ -139,10 +139,14 @@ final class AgentStack: @unchecked Sendable {
     }
 
     /// Starts agent-svc again on the same home.
-    /// - Parameter extraArguments: added to the arguments it was first started with.
-    func restartAgent(extraArguments: [String] = []) async throws {
+    /// - Parameters:
+    ///   - extraArguments: added to the arguments it was first started with.
+    ///   - follow: whether it follows decisions (nil: as it was first started).
+    func restartAgent(extraArguments: [String] = [], follow: Bool? = nil) async throws {
+        var arguments = agentArguments
+        if let follow { arguments = arguments.filter { $0 != "--no-follow" } + (follow ? [] : ["--no-follow"]) }
         agent = try await ServiceProcess.launch(
-            "agent-svc", service: "agent", home: home, arguments: agentArguments + extraArguments, environment: environment)
+            "agent-svc", service: "agent", home: home, arguments: arguments + extraArguments, environment: environment)
     }
 
     /// A second agent-svc process on the same services, serving `<home>/run/agent2.sock`.

@@ -1,0 +1,57 @@
+import Foundation
+import RPC
+
+extension Agent {
+    /// Resumes runs paused for a human whose decision was made but never acted on.
+    ///
+    /// The decision follower resumes a run when its approval is decided, but it
+    /// leaves a run that is still `running` to its own `agent.chat` (which checks
+    /// its approvals after saving), and it gives up on a run another process holds.
+    /// If that chat died right after saving, or that other resume failed (a
+    /// service away) or died after a checkpoint, the run would wait forever for a
+    /// decision already taken. This finds such runs: paused, quiet for `quietFor`,
+    /// unclaimed, and with an approval no longer pending (or, after a checkpoint, no
+    /// pending calls at all), and resumes each exactly as the follower would.
+    /// - Parameters:
+    ///   - quietFor: how long a paused run must have gone without a save.
+    ///   - cursor: where the previous sweep stopped (nil: from the start).
+    ///   - now: the current time.
+    ///   - limit: at most this many paused runs are looked at per sweep.
+    /// - Returns: the runs resumed, and where the next sweep starts (nil: from the start).
+    public func resumeStalledRuns(
+        quietFor: Duration, after cursor: String?, now: Date = Date(), limit: Int = 200
+    ) async throws -> (resumed: [String], next: String?) {
+        let cutoff = now.addingTimeInterval(-Double(quietFor.components.seconds))
+        var params: [String: JSONValue] = ["status": "awaiting_approval", "limit": .int(Int64(limit))]
+        if let cursor { params["cursor"] = .string(cursor) }
+        let page = try await state.request("state.list_runs", .object(params), as: RunPage.self, idempotent: true)
+        var resumed: [String] = []
+        for run in page.runs {
+            guard let updated = Timestamps.parse(run.updatedAt), updated < cutoff else { continue }
+            if let lease = run.lease.flatMap({ Timestamps.parse($0.expiresAt) }), lease > now { continue }
+            guard try await isDue(run.runID) else { continue }
+            logger.notice("resuming a paused run whose decision nobody acted on", metadata: ["run_id": "\(run.runID)"])
+            do {
+                let result = try await resume(runID: run.runID) { _ in }
+                if result.status != "awaiting_approval" { resumed.append(run.runID) }
+            } catch let error as RPCError where ["RUN_CLAIMED", "TERMINAL_STATUS", "RUN_NOT_FOUND"].contains(error.reason) {
+                continue  // someone else got there first
+            }
+        }
+        return (resumed, page.nextCursor)
+    }
+
+    /// Whether a paused run can go on: one of its approvals was decided, or it has
+    /// none left (a resume saved a checkpoint and died before finishing).
+    private func isDue(_ runID: String) async throws -> Bool {
+        let record = try await state.request("state.load_run", ["run_id": .string(runID)], as: RunRecord.self, idempotent: true)
+        guard record.status == "awaiting_approval", let document = try? record.document() else { return false }
+        if document.pending.isEmpty { return true }
+        for call in document.pending {
+            let decision = try await approval.request(
+                "approval.get", ["approval_id": .string(call.approvalID)], as: ApprovalRecord.self, idempotent: true)
+            if decision.status != "pending" { return true }
+        }
+        return false
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+import RPC
+import Testing
+
+/// What an approval cycle must survive beyond a plain crash: an approver who edits
+/// the action, a resume that died right after saving a model turn, and a decision
+/// the decision follower never acted on.
+@Suite(.serialized)
+struct RecoveryTests {
+    /// What was approved is exactly what runs: the edit (another amount and payee),
+    /// not the submitted action, and the funds held for the submitted one come back.
+    @Test func anEditedApprovalRunsTheEditAndReleasesTheHold() async throws {
+        try await AgentStack.with { stack in
+            let paused = try await stack.chat("Transfer $150 to Alice")
+            let pending = try #require(paused.pending.first)
+            #expect(try await stack.books("checking") == "1000.00/850.00")
+            let edited: JSONValue = ["kind": "transfer", "from": "checking", "to": "bob", "amount": "120.00", "currency": "USD"]
+            _ = try await stack.call(
+                "approval", "approval.decide",
+                ["approval_id": .string(pending.approval_id), "decision": "approve", "edited_action": edited],
+                identity: "approver1", as: JSONValue.self)
+
+            let done = try await stack.resume(paused.run_id)
+            #expect(done.status == "completed")
+            #expect(done.reply?.contains("Transferred $120.00 to bob.") == true, "\(String(describing: done.reply))")
+            #expect(done.reply?.contains("a transfer of $150.00 to alice was asked for") == true, "the model is told")
+            #expect(try await stack.books("bob") == "120.00/120.00")
+            #expect(try await stack.books("alice") == "0.00/0.00")
+            #expect(try await stack.books("checking") == "880.00/880.00", "the hold for $150.00 was released")
+            let approval = try await stack.call("approval", "approval.get", ["approval_id": .string(pending.approval_id)], as: JSONValue.self)
+            #expect(approval["status"]?.stringValue == "completed")
+            // Resumed again: nothing moves twice.
+            _ = try await stack.resume(paused.run_id)
+            #expect(try await stack.books("bob") == "120.00/120.00")
+        }
+    }
+
+    /// A resume saves the model's turn before running its tool calls. If it died
+    /// after that save, the next resume runs those calls (same call id, same
+    /// idempotency key) instead of asking the model again: a real model would
+    /// answer with new call ids, and the deposit would run twice under new keys.
+    @Test func aSavedModelTurnRunsItsOwnCallsOnceWhenResumed() async throws {
+        try await AgentStack.with { stack in
+            let callID = "call_from_a_real_model_7f3a9c"
+            let document: JSONValue = [
+                "schema_version": 1, "mode": "tools", "account": "checking", "requested_by": "agent",
+                "messages": [
+                    ["role": "system", "content": "You are a banking assistant."],
+                    ["role": "user", "content": "Deposit $50 into my account"],
+                    ["role": "assistant", "tool_calls": [["id": .string(callID), "name": "deposit_money", "arguments": #"{"amount":"50.00"}"#]]],
+                ],
+                "pending": [], "position": 0, "results": [], "executed": [],
+            ]
+            // The state such a resume leaves: paused, its turn saved, no call run yet.
+            let created = try await stack.call("state", "state.create_run", ["data": document], identity: "agent", as: JSONValue.self)
+            let runID = try #require(created["run_id"]?.stringValue)
+            _ = try await stack.call(
+                "state", "state.save_run",
+                ["run_id": .string(runID), "expected_version": created["version"] ?? 1, "status": "awaiting_approval", "data": document],
+                identity: "agent", as: JSONValue.self)
+
+            let done = try await stack.resume(runID)
+            #expect(done.status == "completed")
+            #expect(done.reply == "Deposited $50.00 into checking.")
+            _ = try await stack.resume(runID)
+            #expect(try await stack.books("checking") == "1050.00/1050.00", "one deposit")
+            let statement = try await stack.call("ledger", "ledger.statement", ["account": "checking"], as: JSONValue.self)
+            let deposits = (statement["entries"]?.arrayValues ?? []).filter { $0["kind"]?.stringValue == "deposit" }
+            #expect(deposits.map { $0["idempotency_key"]?.stringValue } == ["\(runID):\(callID)"], "the saved call's own key")
+        }
+    }
+
+    /// A decision nobody acted on (the follower skipped it: its run was still in its
+    /// chat, or another resume held it and then failed) is found by the reconciler.
+    @Test func aDecisionTheFollowerNeverActedOnIsResumedByTheReconciler() async throws {
+        try await AgentStack.with { stack in
+            let paused = try await stack.chat("Transfer $500 to Bob for rent")
+            try await stack.decide(try #require(paused.pending.first).approval_id, "approve")
+            // Move the follower's cursor past every decision, as if it had skipped this one.
+            let events = try await stack.call("approval", "approval.events", ["after_seq": 0, "limit": 1000], as: JSONValue.self)
+            let last = events["last_seq"] ?? 0
+            let cursor = try await stack.call(
+                "state", "state.get_cursor", ["name": "agent.approvals"], identity: "agent", as: JSONValue.self)
+            _ = try await stack.call(
+                "state", "state.set_cursor", ["name": "agent.approvals", "value": last, "expected": cursor["value"] ?? 0],
+                identity: "agent", as: JSONValue.self)
+
+            await stack.killAgent()
+            try await stack.restartAgent(extraArguments: ["--sweep-interval-s", "1", "--reconcile-after-s", "1"], follow: true)
+            #expect(try await stack.waitForStatus(paused.run_id, "completed") == "completed")
+            #expect(try await stack.books("bob") == "500.00/500.00")
+            #expect(try await stack.books("checking") == "500.00/500.00")
+        }
+    }
+}
