@@ -77,7 +77,8 @@ public enum ApprovalService {
         router.register("approval.verify_audit", params: NoParams.self) { _, _ in
             try await engine.verifyAudit()
         }
-        router.register("approval.redeem_link", params: RedeemLinkParams.self, options: .init(access: .roles(["operator", "approver"]))) { params, _ in
+        // `gateway`: the HTTP gateway's own role, which nothing that moves money accepts.
+        router.register("approval.redeem_link", params: RedeemLinkParams.self, options: .init(access: .roles(["gateway", "approver", "operator"]))) { params, _ in
             try await engine.redeemLink(params)
         }
         router.register("approval.deliveries", params: ApprovalIDParams.self) { params, _ in

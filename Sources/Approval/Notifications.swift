@@ -95,13 +95,21 @@ struct NotificationPayload: Codable, Sendable {
 }
 
 extension ApprovalEngine {
+    /// The decisions a notice carries links for. A link is not a person, so an
+    /// approval that needs more than one approver gets no approve link (people
+    /// sign in to the page to approve it; `redeemLink` refuses one anyway);
+    /// a reject link is always safe: any rejection rejects.
+    static func linkDecisions(for record: ApprovalRecord) -> [Decision] {
+        record.requiredApprovers > 1 ? [.reject] : [.approve, .reject]
+    }
+
     /// Enqueues the "approval needed" notice for each configured channel, with
-    /// fresh approve/reject links per channel, in the caller's transaction.
+    /// fresh links per channel (see ``linkDecisions(for:)``), in the caller's transaction.
     func enqueueRequested(_ record: ApprovalRecord, connection: SQLiteConnection) throws {
         guard let linkSigner else { return }
         for channel in notifications.channels {
             var links: [String: String] = [:]
-            for decision in [Decision.approve, .reject] {
+            for decision in Self.linkDecisions(for: record) {
                 let nonce = Identifiers.make(prefix: "", bytes: 16)
                 let expiry = record.expiresAt / 1000
                 try connection.execute(
@@ -112,10 +120,14 @@ extension ApprovalEngine {
                 links[decision.rawValue] = "\(notifications.linkBaseURL)/links/\(token)?decision=\(decision.rawValue)"
             }
             let view = try ApprovalStore.view(record, connection: connection)
+            let approve = links["approve"].map { "Approve: \($0)" } ?? """
+                To approve, sign in at \(notifications.linkBaseURL)/ (this needs \(record.requiredApprovers) \
+                different approvers, so there is no approve link).
+                """
             let text = """
                 Approval needed: \(Self.describe(record.action)) (requested by \(record.requestedBy), \
                 approval \(record.approvalID), expires \(view.expiresAt)).
-                Approve: \(links["approve"] ?? "")
+                \(approve)
                 Reject: \(links["reject"] ?? "")
                 """
             try enqueue(channel: channel, payload: .init(type: "approval.requested", approval: view, links: links, text: text),

@@ -71,11 +71,12 @@ extension ApprovalEngine {
             guard link.used == nil else {
                 throw RPCError(.failedPrecondition, reason: "LINK_ALREADY_USED", "this link was already used; a link decides once")
             }
+            try refuseApproveLinkNeedingPeople(payload, connection: connection)
             _ = try connection.execute(
                 "UPDATE link_tokens SET used_at = ? WHERE nonce = ?",
                 [.integer(ApprovalTime.milliseconds(clock.now())), .text(payload.n)])
-            // Every link counts as the same approver, "link": whoever holds the
-            // links of several channels still fills at most one approver's place.
+            // Every link counts as the same approver, "link", and only ever on an
+            // approval that needs one person (see `refuseApproveLinkNeedingPeople`).
             let decider = Identity(name: "link", role: "approver")
             let params = DecideParams(
                 approvalID: payload.a, decision: payload.d, reason: "decided by \(link.recipient) link", editedAction: nil,
@@ -84,6 +85,24 @@ extension ApprovalEngine {
         }
         notifier.signal()
         return try outcome.get()
+    }
+
+    /// An approve link never counts toward an approval that needs more than one
+    /// approver: a link is not a person, and whoever holds a notice could otherwise
+    /// fill a second seat beside their own vote on the page. Such approvals get no
+    /// approve links (``enqueueRequested(_:connection:)``); this refuses any issued
+    /// before that rule. Rejections stay: any rejection rejects. An approval that is
+    /// no longer pending, or at another version, is left for `decide` to refuse
+    /// with its own reason.
+    /// - Throws: FAILED_PRECONDITION `LINK_NEEDS_SIGN_IN`.
+    private func refuseApproveLinkNeedingPeople(_ payload: LinkSigner.Payload, connection: SQLiteConnection) throws {
+        guard payload.d == .approve else { return }
+        let record = try load(payload.a, connection: connection)
+        guard record.status == .pending, record.version == payload.v, record.requiredApprovers > 1 else { return }
+        throw RPCError(.failedPrecondition, reason: "LINK_NEEDS_SIGN_IN",
+            "approval \(record.approvalID) needs \(record.requiredApprovers) different approvers, and a link is not one: "
+                + "sign in to the approval page to approve it (a reject link still rejects)",
+            details: ["required_approvers": .int(Int64(record.requiredApprovers))])
     }
 
     func deliveries(of approvalID: String) async throws -> [DeliveryView] {

@@ -85,6 +85,15 @@ enum Field {
         return text
     }
 
+    /// An approval version (1 or more), or nil when absent.
+    static func version(_ object: [String: JSONValue], _ key: String) throws -> Int64? {
+        guard let value = object[key], value != .null else { return nil }
+        guard let version = value.intValue, version >= 1, version <= Int64(Int32.max) else {
+            throw GatewayError.invalid(key, "must be the approval's version as shown (a whole number, 1 or more)")
+        }
+        return version
+    }
+
     static func identifier(_ object: [String: JSONValue], _ key: String) throws -> String {
         let text = try string(object, key, maximum: 128) ?? ""
         guard text.range(of: "^[A-Za-z0-9_.:-]{1,128}$", options: .regularExpression) != nil else {

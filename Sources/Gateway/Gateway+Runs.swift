@@ -46,6 +46,9 @@ extension Gateway {
         let approvalID = try Field.identifier(body, "approval_id")
         guard case .bool(let approved)? = body["approved"] else { throw GatewayError.invalid("approved", "must be true or false") }
         var decide: [String: JSONValue] = ["approval_id": .string(approvalID), "decision": .string(approved ? "approve" : "reject")]
+        // The version the person saw: approval-svc refuses a vote for any other
+        // (409 VERSION_MISMATCH), so nobody approves an edit they never saw.
+        if let version = try Field.version(body, "version") { decide["version"] = .int(version) }
         if let reason = try Field.string(body, "reason", maximum: 1_000, required: false), !reason.isEmpty { decide["reason"] = .string(reason) }
         if let edited = body["edited_action"], edited != .null {
             guard approved else { throw GatewayError.invalid("edited_action", "only an approval can edit the action") }

@@ -19,7 +19,8 @@ public final class Gateway: Sendable {
     /// - Parameters:
     ///   - configuration: where to listen, whom to call, the limits.
     ///   - logger: where the gateway logs.
-    /// - Throws: ``RunDirectoryError`` when the tokens it needs are missing.
+    /// - Throws: ``RunDirectoryError`` when the agent's token is missing (a missing
+    ///   link identity only stops links, with a warning here).
     public init(configuration: GatewayConfiguration, logger: Logger) throws {
         self.configuration = configuration
         self.upstream = try Upstream(configuration: configuration)
@@ -28,6 +29,11 @@ public final class Gateway: Sendable {
         self.journal = RunJournal(maximumRuns: configuration.maximumJournalRuns, maximumEvents: configuration.maximumEventsPerRun)
         self.streams = StreamLimiter(maximum: configuration.maximumStreams)
         self.logger = logger
+        if !upstream.hasLinkToken {
+            logger.warning("approve/reject links answer 503 until the link identity has a token", metadata: [
+                "identity": "\(configuration.linkIdentity)", "path": "\(configuration.directory.tokenPath(for: configuration.linkIdentity))",
+            ])
+        }
     }
 
     /// Closes the connections to the services.

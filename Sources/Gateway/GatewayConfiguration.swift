@@ -11,8 +11,11 @@ public struct GatewayConfiguration: Sendable {
     public var port = 8765
     /// The user's own account, whose balance the page shows (the agent's `--account`).
     public var account = "checking"
-    /// The identity that redeems approve/reject links (approval-svc records every link as the approver `link`).
-    public var linkIdentity = "operator"
+    /// The identity that redeems approve/reject links and reads approvals for their
+    /// pages (approval-svc records every link as the approver `link`). The stack's
+    /// `gateway` identity has the `gateway` role: approval.redeem_link and reads,
+    /// nothing that opens accounts, moves money or decides as a person.
+    public var linkIdentity = "gateway"
 
     /// The largest request body read. Chat messages are at most 16,000 bytes; decisions are small.
     public var maximumBodyBytes = 64 * 1024
@@ -36,8 +39,23 @@ public struct GatewayConfiguration: Sendable {
         self.directory = directory
     }
 
-    /// Whether `host` is a loopback address.
+    /// Whether `host` is a loopback address: an IPv4 address in 127.0.0.0/8 or
+    /// the IPv6 address ::1. Names (even `localhost`) are not: what a name
+    /// resolves to is up to the resolver, so they need `--allow-remote`.
     public var isLoopback: Bool {
-        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+        Self.isLoopbackAddress(host)
+    }
+
+    /// Whether `text` is literally a loopback IP address (see ``isLoopback``).
+    /// - Parameter text: an address as given to `--host`.
+    public static func isLoopbackAddress(_ text: String) -> Bool {
+        var v4 = in_addr()
+        if inet_pton(AF_INET, text, &v4) == 1 {
+            return UInt32(bigEndian: v4.s_addr) >> 24 == 127
+        }
+        var v6 = in6_addr()
+        guard inet_pton(AF_INET6, text, &v6) == 1 else { return false }
+        let bytes = withUnsafeBytes(of: &v6) { Array($0) }
+        return bytes.dropLast().allSatisfy { $0 == 0 } && bytes.last == 1
     }
 }

@@ -6,9 +6,15 @@ import RPC
 /// no script, so they work in any browser and a mail client's preview.
 enum LinkPage {
     /// The confirmation page: what the link would do, and one button that does it.
-    static func confirm(_ link: LinkToken, approval: JSONValue, csrf: String, path: String) -> String {
+    /// `approveByLink` is false when the approval needs several people, so the
+    /// message has no approve link and approving happens on the signed-in page.
+    static func confirm(_ link: LinkToken, approval: JSONValue, csrf: String, path: String, approveByLink: Bool) -> String {
         let approve = link.decision == "approve"
         let verb = approve ? "Approve" : "Reject"
+        let instead = approve
+            ? "To reject instead, use the Reject link from the same message."
+            : approveByLink ? "To approve instead, use the Approve link from the same message."
+            : "To approve instead, sign in to the approvals page: this one needs more than one approver."
         return document(title: "\(verb) this transfer?", body: """
             <p class="eyebrow">Approval \(escape(link.approvalID))</p>
             <h1>\(verb) this \(escape(approval["action"]?["kind"]?.stringValue ?? "action"))?</h1>
@@ -21,7 +27,7 @@ enum LinkPage {
             </form>
             <p class="hint">Nothing happens until you press \(verb). This link works once and expires \
             \(escape(approval["expires_at"]?.stringValue ?? "")). \
-            \(approve ? "To reject instead, use the Reject link from the same message." : "To approve instead, use the Approve link from the same message.")</p>
+            \(instead)</p>
             """)
     }
 

@@ -58,26 +58,41 @@ struct RunView: Codable, Sendable {
 /// The services the gateway calls, through their RPC clients only:
 /// agent-svc as the agent, approval-svc as the signed-in approver (links as
 /// ``GatewayConfiguration/linkIdentity``), ledger-svc for the balance.
+/// With the default link identity the gateway holds no operator token.
 final class Upstream: Sendable {
     let agent: RPCClient
     let approval: RPCClient
     let ledger: RPCClient
-    let linkToken: String
     let account: String
+    private let directory: RunDirectory
+    private let linkIdentity: String
 
     /// How long a plain call may take; agent calls that run the model get ``agentTimeout``.
     static let callTimeout: Duration = .seconds(30)
     /// The agent's streaming methods are allowed 600 s (its own default).
     static let agentTimeout: Duration = .seconds(600)
 
-    /// - Throws: ``RunDirectoryError`` when the agent or link identity has no token.
+    /// - Throws: ``RunDirectoryError`` when the agent identity has no token.
+    ///   A missing link identity only stops links (see ``linkToken()``).
     init(configuration: GatewayConfiguration) throws {
         let directory = configuration.directory
         agent = try RPCClient(service: "agent", directory: directory, identity: "agent")
         approval = RPCClient(path: directory.socketPath(for: "approval"))
         ledger = try RPCClient(service: "ledger", directory: directory, identity: "agent")
-        linkToken = try IdentityProvisioner.token(for: configuration.linkIdentity, in: directory)
         account = configuration.account
+        self.directory = directory
+        linkIdentity = configuration.linkIdentity
+    }
+
+    /// Whether the link identity has a token in the run directory now.
+    var hasLinkToken: Bool { (try? linkToken()) != nil }
+
+    /// The token links are redeemed with, read when needed: a run directory
+    /// provisioned before the `gateway` identity existed gets it at the next
+    /// `hitl init` or stack start without restarting the gateway.
+    /// - Throws: ``RunDirectoryError`` when the link identity has no token.
+    func linkToken() throws -> String {
+        try IdentityProvisioner.token(for: linkIdentity, in: directory)
     }
 
     func close() async {

@@ -194,9 +194,10 @@ public struct StackDefinition: Codable, Sendable, Equatable {
         for call in bootstrap where !identities.contains(where: { $0.name == call.identity }) {
             throw RunDirectoryError("\(path): bootstrap calls \(call.method) as '\(call.identity)', which is not an identity of the stack")
         }
-        let roles: Set = ["operator", "agent", "approver"]
+        // gateway: the HTTP gateway's own role (approval.redeem_link and reads, nothing that moves money).
+        let roles: Set = ["operator", "agent", "approver", "gateway"]
         for identity in identities where !roles.contains(identity.role) {
-            throw RunDirectoryError("\(path): identity \(identity.name) has role '\(identity.role)'; use operator, agent or approver")
+            throw RunDirectoryError("\(path): identity \(identity.name) has role '\(identity.role)'; use operator, agent, approver or gateway")
         }
     }
 

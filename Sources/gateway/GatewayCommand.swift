@@ -15,8 +15,12 @@ struct GatewayCommand: AsyncParsableCommand {
             Protocols/gateway.openapi.json) and the common RPC methods (health.check, \
             rpc.discover) on <home>/run/gateway.sock for the stack supervisor. Calls agent-svc \
             as the agent identity, approval-svc as the signed-in approver, and redeems \
-            approve/reject links as --link-identity. Approvers sign in on the page with their \
-            token from <home>/run/tokens/<name>.token.
+            approve/reject links as --link-identity (the stack's `gateway` identity, whose role \
+            may redeem links and read, and nothing else; the gateway holds no operator token). \
+            Approvers sign in on the page with their token from <home>/run/tokens/<name>.token.
+
+            --host must be a loopback IP address (127.0.0.0/8 or ::1) unless --allow-remote \
+            is given; names, even localhost, count as remote.
 
             Example:
               gateway --home .hitl --port 8765 &
@@ -25,7 +29,7 @@ struct GatewayCommand: AsyncParsableCommand {
 
     @OptionGroup var options: ServiceOptions
 
-    @Option(help: "Address to listen on. Anything but loopback exposes the bank to the network: say so with --allow-remote.")
+    @Option(help: "IP address to listen on. Anything but loopback (127.0.0.0/8, ::1) exposes the bank to the network: say so with --allow-remote.")
     var host = "127.0.0.1"
 
     @Option(help: "Port to listen on (0: any free port; see --port-file). $HITL_GATEWAY_PORT, when set, wins (tests, a second stack).")
@@ -37,8 +41,8 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The user's own account, whose balance the page shows.", valueName: "name"))
     var account = "checking"
 
-    @Option(help: ArgumentHelp("The identity that redeems approve/reject links (operator or an approver).", valueName: "name"))
-    var linkIdentity = "operator"
+    @Option(help: ArgumentHelp("The identity that redeems approve/reject links (role gateway; approval-svc also accepts approver or operator, which can do far more).", valueName: "name"))
+    var linkIdentity = "gateway"
 
     @Option(help: ArgumentHelp("Event streams open at once.", valueName: "count"))
     var maxStreams = 64
@@ -59,10 +63,9 @@ struct GatewayCommand: AsyncParsableCommand {
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard (1...4_096).contains(maxStreams) else { throw ValidationError("--max-streams must be between 1 and 4096") }
         guard (1_024...(16 << 20)).contains(maxBodyBytes) else { throw ValidationError("--max-body-bytes must be between 1024 and 16777216") }
-        var probe = GatewayConfiguration(directory: RunDirectory(home: "/"))
-        probe.host = host
-        guard probe.isLoopback || allowRemote else {
-            throw ValidationError("--host \(host) is not loopback; add --allow-remote if the gateway really should be reachable from the network")
+        guard GatewayConfiguration.isLoopbackAddress(host) || allowRemote else {
+            throw ValidationError(
+                "--host \(host) is not a loopback IP address (127.0.0.0/8 or ::1); add --allow-remote if the gateway really should be reachable from the network")
         }
     }
 

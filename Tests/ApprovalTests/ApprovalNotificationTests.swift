@@ -1,8 +1,10 @@
 import Approval
+import Banking
 import Crypto
 import Foundation
 import RPC
 import RPCTesting
+import SQLiteKit
 import Testing
 
 /// Notifications from the outbox: a webhook receiver and an SMTP sink on loopback.
@@ -104,22 +106,120 @@ struct ApprovalNotificationTests {
         #expect(Self.validSignature(receiver.requests[1]))
         #expect(sink.messages[1].contains("Subject: Completed:"))
 
-        // Links fill at most one approver's place: the two-approver tier still needs a person.
+        // A link is not a person: the two-approver tier gets no approve link, in any channel.
         let large = try await harness.submit(Actions.transfer("20000.00"))
         #expect(try await Self.eventually { receiver.requests.count == 3 && sink.messages.count == 3 })
         let largeBody = try JSONValue(parsing: String(decoding: receiver.requests[2].body, as: UTF8.self))
-        let webhookApprove = try #require(largeBody["links"]?["approve"]?.stringValue)
-        let mailApprove = try #require(sink.messages[2].split(separator: "\n").first { $0.hasPrefix("Approve: ") }?.dropFirst(9))
-        let first = try await redeem(token(webhookApprove), "approve", "operator").decode(as: ApprovalView.self)
-        #expect(first.status == .pending)
-        #expect(first.approvedBy == ["link"])
-        let second = try await redeem(token(String(mailApprove)), "approve", "operator").decode(as: ApprovalView.self)
-        #expect(second.status == .pending, "a second link counts as the same approver")
-        let decided = try await harness.decide(large.approvalID, as: "approver1")
+        #expect(largeBody["links"]?["approve"] == nil, "no approve link for an approval that needs two people")
+        #expect(largeBody["links"]?["reject"]?.stringValue?.hasPrefix("https://gateway.example/links/v1.") == true)
+        #expect(largeBody["text"]?.stringValue?.contains("To approve, sign in at https://gateway.example/") == true)
+        let largeMail = sink.messages[2]
+        #expect(!largeMail.split(separator: "\n").contains { $0.hasPrefix("Approve: ") })
+        #expect(largeMail.contains("To approve, sign in at https://gateway.example/"))
+        #expect(try await harness.decide(large.approvalID, as: "approver1").status == .pending)
+        let decided = try await harness.decide(large.approvalID, as: "approver2")
         #expect(decided.status == .approved)
-        #expect(decided.grant?.approvers == ["approver1", "link"])
+        #expect(decided.grant?.approvers == ["approver1", "approver2"])
         #expect(try await harness.verifyAudit().ok)
         await harness.stop()
+    }
+
+    /// The identities of these tests: the default ones and the gateway's own.
+    static let identities = TestHome.defaultIdentities + [Identity(name: "gateway", role: "gateway")]
+
+    /// An approve link as approval-svc issued them before approvals that need
+    /// several people stopped getting one: signed with its key and stored as issued.
+    static func legacyApproveToken(for approvalID: String, in home: TestHome) throws -> String {
+        let keyText = try String(contentsOfFile: home.directory.run.appendingPathComponent("link-signing.key").path, encoding: .utf8)
+        let key = SymmetricKey(data: try #require(Data(base64Encoded: keyText.trimmingCharacters(in: .whitespacesAndNewlines))))
+        let database = try SQLiteConnection(path: home.directory.data.appendingPathComponent("approval.sqlite").path)
+        try database.executeScript("PRAGMA busy_timeout=5000")
+        let (version, expiresAt) = try #require(try database.queryOne(
+            "SELECT version, expires_at FROM approvals WHERE approval_id = ?", [.text(approvalID)]) { ($0.int(0), $0.int(1)) })
+        let nonce = UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        _ = try database.execute(
+            "INSERT INTO link_tokens (nonce, approval_id, version, decision, recipient, expires_at) VALUES (?, ?, ?, 'approve', 'webhook', ?)",
+            [.text(nonce), .text(approvalID), .integer(version), .integer(expiresAt)])
+        let payload = #"{"a":"\#(approvalID)","d":"approve","e":\#(expiresAt / 1000),"n":"\#(nonce)","v":\#(version)}"#
+        let body = Base64URL.encode(Data(payload.utf8))
+        let mac = HMAC<SHA256>.authenticationCode(for: Data(body.utf8), using: key)
+        return "v1.\(body).\(Base64URL.encode(Data(mac)))"
+    }
+
+    /// An approve link never fills a seat of an approval that needs two people,
+    /// not even one issued before such approvals stopped getting them; reject
+    /// links still reject, and one-person approvals still approve by link. The
+    /// gateway's own role redeems links and can do nothing else that matters.
+    @Test func anApproveLinkNeverCountsTowardSeveralApprovers() async throws {
+        let receiver = try WebhookReceiver.start()
+        defer { receiver.server.stop() }
+        let home = try TestHome.make(identities: Self.identities)
+        let harness = try await ApprovalHarness.start(arguments: [
+            "--webhook-url", "http://127.0.0.1:\(receiver.server.port)/hook", "--webhook-secret-file", try Self.secretFile(in: home),
+        ], home: home)
+        defer { Task { await harness.finish() } }
+        let redeem = { (token: String, decision: String) in
+            try await harness.call("approval.redeem_link", as: "gateway", ["token": .string(token), "decision": .string(decision)])
+        }
+
+        let large = try await harness.submit(Actions.transfer("20000.00"))
+        let notice = try await Self.notice(for: large.approvalID, in: receiver)
+        #expect(notice["links"]?["approve"] == nil)
+        #expect(notice["links"]?["reject"] != nil)
+        let legacy = try Self.legacyApproveToken(for: large.approvalID, in: home)
+        await expectError("approval.redeem_link", .failedPrecondition, "LINK_NEEDS_SIGN_IN") { _ = try await redeem(legacy, "approve") }
+        #expect(try await harness.get(large.approvalID).approvedBy.isEmpty, "the refused link counted for nobody")
+        // approver1 on the page, then the link: still one person.
+        #expect(try await harness.decide(large.approvalID, as: "approver1").status == .pending)
+        await expectError("approval.redeem_link", .failedPrecondition, "LINK_NEEDS_SIGN_IN") { _ = try await redeem(legacy, "approve") }
+        let stillOne = try await harness.get(large.approvalID)
+        #expect(stillOne.status == .pending && stillOne.approvedBy == ["approver1"])
+        let approved = try await harness.decide(large.approvalID, as: "approver2")
+        #expect(approved.grant?.approvers == ["approver1", "approver2"])
+
+        // Any rejection rejects: the reject link of a two-approver approval works.
+        let second = try await harness.submit(Actions.transfer("15000.00"))
+        let secondNotice = try await Self.notice(for: second.approvalID, in: receiver)
+        #expect(secondNotice["links"]?["approve"] == nil)
+        let reject = try #require(secondNotice["links"]?["reject"]?.stringValue)
+        let rejectToken = String(reject.split(separator: "/").last!.split(separator: "?").first!)
+        #expect(try await redeem(rejectToken, "reject").decode(as: ApprovalView.self).status == .rejected)
+
+        // One person needed: the approve link still approves, as the approver "link".
+        let small = try await harness.submit(Actions.transfer("150.00"))
+        let smallNotice = try await Self.notice(for: small.approvalID, in: receiver)
+        let approve = try #require(smallNotice["links"]?["approve"]?.stringValue)
+        let approveToken = String(approve.split(separator: "/").last!.split(separator: "?").first!)
+        let byLink = try await redeem(approveToken, "approve").decode(as: ApprovalView.self)
+        #expect(byLink.status == .approved && byLink.grant?.approvers == ["link"])
+
+        // The gateway's role may redeem links and read, and nothing that decides, submits or finishes.
+        await expectError("approval.decide", .permissionDenied, "ROLE_NOT_ALLOWED") {
+            _ = try await harness.decide(large.approvalID, as: "gateway")
+        }
+        await expectError("approval.submit", .permissionDenied, "ROLE_NOT_ALLOWED") {
+            _ = try await harness.call("approval.submit", as: "gateway", [
+                "run_id": "r-gw", "call_id": "c1", "requested_by": "gateway", "action": .object(Actions.transfer("150.00")),
+            ])
+        }
+        await expectError("approval.complete", .permissionDenied, "ROLE_NOT_ALLOWED") {
+            _ = try await harness.call("approval.complete", as: "gateway", [
+                "approval_id": .string(small.approvalID), "outcome": .object(["status": "succeeded"]),
+            ])
+        }
+        #expect(try await harness.verifyAudit().ok)
+        await harness.stop()
+    }
+
+    /// The "approval needed" notice of an approval, once it arrived (at most 10 s).
+    static func notice(for approvalID: String, in receiver: WebhookReceiver) async throws -> JSONValue {
+        var found: JSONValue?
+        _ = try await eventually {
+            found = receiver.requests.compactMap { try? JSONValue(parsing: String(decoding: $0.body, as: UTF8.self)) }
+                .first { $0["type"] == "approval.requested" && $0["approval"]?["approval_id"]?.stringValue == approvalID }
+            return found != nil
+        }
+        return try #require(found, "no notice for \(approvalID)")
     }
 
     @Test func aReceiverThatWasDownGetsTheNoticeLaterWithTheSameDeliveryID() async throws {

@@ -40,6 +40,27 @@ struct BrowserTests {
         }
     }
 
+    /// A click counts only for the version the page showed: approver2 edits the
+    /// transfer while approver1's page still shows the old one; approver1's click
+    /// decides nothing, the page says so and shows the new version, and approver1
+    /// rejects that.
+    @Test func aClickOnAnEditedApprovalDecidesNothingAndShowsTheNewVersion() async throws {
+        try await GatewayStack.with { stack in
+            try runFlow([
+                "--url", "http://127.0.0.1:\(stack.port)", "--token", try stack.home.token("approver1"),
+                "--token2", try stack.home.token("approver2"), "--flow", "stale", "--expect-balance", "$1,000.00",
+            ])
+            let client = try stack.home.client("approval")
+            let rejected = try await client.call("approval.list", ["status": "rejected"] as JSONValue, as: JSONValue.self)
+            await client.close()
+            let approval = try #require(rejected["approvals"]?.arrayValues?.first)
+            #expect(approval["version"]?.intValue == 2)
+            #expect(approval["action"]?["amount"]?.stringValue == "12000.00")
+            #expect(try await stack.posted("alice") == "0.00")
+            #expect(try await stack.posted("checking") == "1000.00")
+        }
+    }
+
     /// Runs the Selenium script; its output is attached to the failure.
     private func runFlow(_ arguments: [String]) throws {
         let artifacts = repositoryRoot.appendingPathComponent("artifacts/browser").path

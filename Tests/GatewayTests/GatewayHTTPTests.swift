@@ -1,4 +1,5 @@
 import Foundation
+import Gateway
 import RPC
 import RPCTesting
 import Testing
@@ -19,7 +20,7 @@ struct GatewayHTTPTests {
             #expect(try await client.get("/app.js").headers["Content-Type"].first?.hasPrefix("text/javascript") == true)
             #expect(try await client.get("/app.css").status == 200)
             // The supervisor's health check and discovery on run/gateway.sock.
-            let rpc = RPCClient(path: stack.home.socket("gateway"))
+            let rpc = RPCClient(path: stack.gatewayHome.socket("gateway"))
             let document = try await rpc.call("rpc.discover", NoParams(), as: JSONValue.self)
             let methods = array(document["methods"]).compactMap { $0["name"]?.stringValue }
             #expect(Set(methods) == ["health.check", "health.watch", "rpc.discover", "rpc.cancel"])
@@ -246,6 +247,187 @@ struct GatewayHTTPTests {
             #expect(try await stack.approval(liveID)["status"]?.stringValue == "pending")
             // The same pages answer on approval-svc's /links/ and on /a/.
             #expect(try await browser.get(livePath.replacingOccurrences(of: "/links/", with: "/a/")).status == 200)
+        }
+    }
+}
+
+/// The defects of links, versions, the gateway's identity and its address check.
+@Suite(.serialized, .timeLimit(.minutes(5)))
+struct GatewayLeastPrivilegeTests {
+    /// A link is not a person: an approve link of an approval that needs two
+    /// approvers is never in a notice, and one issued before that rule shows a
+    /// "sign in" page (or its JSON error) and counts for nobody, even beside one
+    /// approver's vote. The reject link of the same approval still rejects.
+    @Test func anApproveLinkOfATwoApproverApprovalSendsThePersonToSignIn() async throws {
+        try await GatewayStack.with { stack in
+            let agent = try stack.home.client("approval", as: "agent")
+            let submitted = try await agent.call("approval.submit", [
+                "run_id": "r-two-people", "call_id": "c1", "requested_by": "agent",
+                "action": ["kind": "transfer", "from": "checking", "to": "alice", "amount": "15000.00", "currency": "USD"],
+            ] as JSONValue, as: JSONValue.self)
+            await agent.close()
+            let approvalID = try #require(submitted["approval_id"]?.stringValue)
+            #expect(submitted["required_approvers"]?.intValue == 2)
+            let notice = try await stack.webhook.wait(for: "approval.requested for \(approvalID)") {
+                $0["type"]?.stringValue == "approval.requested" && $0["approval"]?["approval_id"]?.stringValue == approvalID
+            }
+            #expect(notice["links"]?["approve"] == nil, "a two-approver approval gets no approve link")
+            let rejectLink = try #require(notice["links"]?["reject"]?.stringValue)
+            let rejectPath = try #require(URL(string: rejectLink)).path
+
+            let legacy = try stack.legacyApproveLink(for: approvalID)
+            let browser = HTTPTestClient(port: stack.port)
+            let page = try await browser.get(legacy)
+            #expect(page.status == 409 && page.body.contains("Sign in to approve this one") && page.body.contains("2 different approvers"))
+            #expect(page.headers["Set-Cookie"].isEmpty, "no form to confirm")
+            let json = try await browser.get(legacy, headers: [("Accept", "application/json")])
+            #expect(json.status == 409 && json.reason == "LINK_NEEDS_SIGN_IN")
+            #expect(json.json["error"]?["status"]?.stringValue == "FAILED_PRECONDITION")
+
+            // A form from another link's page, posted to the legacy link: approval-svc refuses it.
+            let reject = try await browser.get(rejectPath)
+            #expect(reject.status == 200 && reject.body.contains("sign in to the approvals page"))
+            let csrf = try #require(browser.cookie("hitl_link_csrf"))
+            let origin = [("Origin", browser.base)]
+            let refused = try await browser.postForm(legacy, ["csrf": csrf, "decision": "approve"], headers: origin)
+            #expect(refused.status == 409 && refused.body.contains("Sign in to approve this one"), "\(refused.status) \(refused.body)")
+            #expect(try await stack.approval(approvalID)["approved_by"] == .array([]))
+            // One approver on the page, then the link: still one person.
+            let approver1 = try stack.home.client("approval", as: "approver1")
+            _ = try await approver1.call("approval.decide", ["approval_id": .string(approvalID), "decision": "approve"] as JSONValue, as: JSONValue.self)
+            await approver1.close()
+            let again = try await browser.postForm(legacy, ["csrf": csrf, "decision": "approve"], headers: origin + [("Accept", "application/json")])
+            #expect(again.status == 409 && again.reason == "LINK_NEEDS_SIGN_IN")
+            let pending = try await stack.approval(approvalID)
+            #expect(pending["status"]?.stringValue == "pending" && pending["approved_by"] == ["approver1"])
+
+            // Any rejection rejects.
+            let rejected = try await browser.postForm(rejectPath, ["csrf": csrf, "decision": "reject"], headers: origin)
+            #expect(rejected.status == 200 && rejected.body.contains("Rejected"))
+            #expect(try await stack.approval(approvalID)["status"]?.stringValue == "rejected")
+        }
+    }
+
+    /// An approver's click counts only for the version the page showed: an edit
+    /// by someone else in between makes it 409 VERSION_MISMATCH, and nothing is decided.
+    @Test func executeRefusesAVoteForAVersionTheApproverDidNotSee() async throws {
+        try await GatewayStack.with { stack in
+            let client = try await stack.signedInClient()
+            let required = try #require(try await stack.chat(client, "Transfer $150 to Alice").last)
+            let runID = try #require(required.data["run_id"]?.stringValue)
+            let approvalID = try #require(required.data["approval_id"]?.stringValue)
+            let shown = try #require(array(try await client.get("/approvals").json["approvals"]).first)
+            #expect(shown["version"]?.intValue == 1)
+
+            // approver2 edits it into a two-approver transfer (and approves that).
+            let approver2 = try stack.home.client("approval", as: "approver2")
+            let edited = try await approver2.call("approval.decide", [
+                "approval_id": .string(approvalID), "decision": "approve", "version": 1,
+                "edited_action": ["kind": "transfer", "from": "checking", "to": "alice", "amount": "12000.00", "currency": "USD"],
+            ] as JSONValue, as: JSONValue.self)
+            await approver2.close()
+            #expect(edited["version"]?.intValue == 2 && edited["status"]?.stringValue == "pending")
+
+            let bad = try await client.post("/execute", json: [
+                "run_id": .string(runID), "approval_id": .string(approvalID), "approved": true, "version": "one",
+            ])
+            #expect(bad.status == 400 && bad.json["error"]?["field"]?.stringValue == "version")
+            let stale = try await client.post("/execute", json: [
+                "run_id": .string(runID), "approval_id": .string(approvalID), "approved": true, "version": 1,
+            ])
+            #expect(stale.status == 409 && stale.reason == "VERSION_MISMATCH", "\(stale.status) \(stale.body)")
+            let untouched = try await stack.approval(approvalID)
+            #expect(untouched["status"]?.stringValue == "pending" && untouched["approved_by"] == ["approver2"])
+            #expect(array(try await client.get("/approvals").json["approvals"]).first?["version"]?.intValue == 2)
+
+            // Seen and decided at version 2: counted.
+            let rejected = try await client.post("/execute", json: [
+                "run_id": .string(runID), "approval_id": .string(approvalID), "approved": false, "version": 2, "reason": "too much",
+            ])
+            #expect(rejected.status == 200 && rejected.events.last?.name == "run_completed")
+            #expect(try await stack.approval(approvalID)["status"]?.stringValue == "rejected")
+            #expect(try await stack.available("checking") == "1000.00")
+        }
+    }
+
+    /// The gateway's home holds no operator token, and its own identity may
+    /// redeem links and read but not open accounts, move money, or decide.
+    /// Without its token, links answer 503 and say why; with it back, they work.
+    @Test func theGatewayRedeemsLinksWithItsOwnRoleAndHoldsNoOperatorToken() async throws {
+        try await GatewayStack.with { stack in
+            #expect(!FileManager.default.fileExists(atPath: stack.gatewayHome.directory.tokenPath(for: "operator")))
+            let refusals: [(String, String, JSONValue)] = [
+                ("ledger", "ledger.open_account", ["account": "eve", "opening_balance": "1000000.00"]),
+                ("ledger", "ledger.deposit", ["to": "checking", "amount": "1.00", "idempotency_key": "k1"]),
+                ("ledger", "ledger.transfer", ["from": "checking", "to": "bob", "amount": "1.00", "idempotency_key": "k2"]),
+                ("ledger", "ledger.hold", ["from": "checking", "to": "bob", "amount": "1.00", "idempotency_key": "k3"]),
+                ("approval", "approval.decide", ["approval_id": "ap_x", "decision": "approve"]),
+                ("approval", "approval.submit", ["run_id": "r", "call_id": "c", "requested_by": "gateway", "action": [
+                    "kind": "transfer", "from": "checking", "to": "bob", "amount": "1.00", "currency": "USD"]]),
+                ("approval", "approval.complete", ["approval_id": "ap_x", "outcome": ["status": "succeeded"]]),
+                ("state", "state.list_runs", [:]),
+            ]
+            for (service, method, params) in refusals {
+                let client = try stack.home.client(service, as: "gateway")
+                do {
+                    _ = try await client.call(method, params, as: JSONValue.self)
+                    Issue.record("the gateway's identity may call \(method)")
+                } catch let error as RPCError {
+                    #expect(error.reason == "ROLE_NOT_ALLOWED", "\(method): \(error)")
+                }
+                await client.close()
+            }
+            #expect(try await stack.available("checking") == "1000.00")
+
+            let client = try await stack.signedInClient()
+            let required = try #require(try await stack.chat(client, "Transfer $150 to Alice").last)
+            let approvalID = try #require(required.data["approval_id"]?.stringValue)
+            let path = try #require(URL(string: try await stack.link("reject", for: approvalID))).path
+            let tokenPath = stack.gatewayHome.directory.tokenPath(for: "gateway")
+            let token = try String(contentsOfFile: tokenPath, encoding: .utf8)
+            try FileManager.default.removeItem(atPath: tokenPath)
+            let browser = HTTPTestClient(port: stack.port)
+            let missing = try await browser.get(path)
+            #expect(missing.status == 503 && missing.body.contains("Links are not set up"))
+            #expect(try await browser.get(path, headers: [("Accept", "application/json")]).reason == "LINK_IDENTITY_MISSING")
+            try IdentityProvisioner.writePrivate(Data(token.utf8), to: tokenPath)
+            #expect(try await browser.get(path).status == 200)
+            let csrf = try #require(browser.cookie("hitl_link_csrf"))
+            let rejected = try await browser.postForm(path, ["csrf": csrf, "decision": "reject"], headers: [("Origin", browser.base)])
+            #expect(rejected.status == 200 && rejected.body.contains("Rejected"))
+        }
+    }
+
+    /// Loopback means a loopback IP address, parsed: not a name that starts with "127.".
+    @Test(arguments: [
+        ("127.0.0.1", true), ("127.1.2.3", true), ("127.255.255.255", true), ("::1", true), ("0:0:0:0:0:0:0:1", true),
+        ("127.evil.example", false), ("127.0.0.1.evil.example", false), ("localhost", false), ("128.0.0.1", false),
+        ("0.0.0.0", false), ("::", false), ("::2", false), ("::ffff:8.8.8.8", false), ("", false), ("127.", false),
+    ])
+    func loopbackIsAnAddressNotAPrefix(host: String, loopback: Bool) {
+        var configuration = GatewayConfiguration(directory: RunDirectory(home: "/nonexistent"))
+        configuration.host = host
+        #expect(configuration.isLoopback == loopback, "\(host)")
+    }
+
+    @Test func theGatewayRefusesANameThatLooksLikeLoopback() async throws {
+        let home = try TestHome.make(identities: GatewayStack.identities)
+        defer { home.remove() }
+        for host in ["127.evil.example", "localhost"] {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: Executables.path("gateway"))
+            process.arguments = ["--home", home.directory.home.path, "--host", host, "--port", "0"]
+            let errors = Pipe()
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = errors
+            try process.run()
+            // A gateway that accepted the host would listen: stop it rather than wait forever.
+            for _ in 0..<400 where process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+            if process.isRunning { process.terminate() }
+            process.waitUntilExit()
+            let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            #expect(process.terminationStatus == 64, "\(host): exit \(process.terminationStatus): \(text)")
+            #expect(text.contains("is not a loopback IP address") && text.contains("--allow-remote"), "\(host): \(text)")
         }
     }
 }

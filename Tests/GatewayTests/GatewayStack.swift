@@ -73,17 +73,30 @@ final class WebhookReceiver: Sendable {
 /// approval-svc (notifying a test webhook, links pointing at this gateway),
 /// ledger-svc with `checking` ($1,000.00), `alice` and `bob`, agent-svc
 /// following decisions, and the gateway on a free port.
+///
+/// The gateway runs on a home of its own (``gatewayHome``) that holds only what
+/// it may use: the services' sockets, the identities' digests, and the tokens of
+/// `agent` and `gateway`. No operator token is in its reach.
 final class GatewayStack: @unchecked Sendable {
     // @unchecked: set once in `start`, then only read.
     let home: TestHome
+    let gatewayHome: TestHome
     let processes: [ServiceProcess]
     let simulator: Process
     let webhook: WebhookReceiver
     let port: Int
     var gateway: ServiceProcess { processes.last! }
 
-    private init(home: TestHome, processes: [ServiceProcess], simulator: Process, webhook: WebhookReceiver, port: Int) {
+    /// The stack's identities: the default ones and the gateway's own (role gateway).
+    static let identities = TestHome.defaultIdentities + [Identity(name: "gateway", role: "gateway")]
+    /// The tokens the gateway's home holds.
+    static let gatewayTokens = ["agent", "gateway"]
+    /// The services the gateway calls.
+    static let gatewayCalls = ["agent", "approval", "ledger"]
+
+    private init(home: TestHome, gatewayHome: TestHome, processes: [ServiceProcess], simulator: Process, webhook: WebhookReceiver, port: Int) {
         self.home = home
+        self.gatewayHome = gatewayHome
         self.processes = processes
         self.simulator = simulator
         self.webhook = webhook
@@ -102,7 +115,7 @@ final class GatewayStack: @unchecked Sendable {
     }
 
     static func start() async throws -> GatewayStack {
-        let home = try TestHome.make()
+        let home = try TestHome.make(identities: identities)
         let webhook = try await WebhookReceiver.start()
         let simulatorPort = home.directory.home.appendingPathComponent("sim-port").path
         let simulator = try launchSimulator(portFile: simulatorPort)
@@ -128,11 +141,30 @@ final class GatewayStack: @unchecked Sendable {
         let agent = try await ServiceProcess.launch("agent-svc", service: "agent", home: home, environment: [
             "OPENAI_BASE_URL": "http://127.0.0.1:\(simPort)/v1", "OPENAI_API_KEY": "sk-test", "HITL_MODEL": "sim", "HITL_LLM_API": "responses",
         ])
-        let gateway = try await ServiceProcess.launch("gateway", service: "gateway", home: home, arguments: [
+        let gatewayHome = try makeGatewayHome(for: home)
+        let gateway = try await ServiceProcess.launch("gateway", service: "gateway", home: gatewayHome, arguments: [
             "--port", "\(gatewayPort)", "--port-file", gatewayPortFile,
         ])
         let port = try await readPort(gatewayPortFile, process: gateway.process, name: "gateway")
-        return GatewayStack(home: home, processes: [state, approval, ledger, agent, gateway], simulator: simulator, webhook: webhook, port: port)
+        return GatewayStack(
+            home: home, gatewayHome: gatewayHome, processes: [state, approval, ledger, agent, gateway], simulator: simulator,
+            webhook: webhook, port: port)
+    }
+
+    /// The gateway's own home: links to the sockets of the services it calls and
+    /// to the identities file (digests only), and copies of its two tokens.
+    private static func makeGatewayHome(for home: TestHome) throws -> TestHome {
+        let gatewayHome = try TestHome.make(identities: [])
+        let files = FileManager.default
+        try files.removeItem(at: gatewayHome.directory.identities)
+        try files.createSymbolicLink(atPath: gatewayHome.directory.identities.path, withDestinationPath: home.directory.identities.path)
+        for service in gatewayCalls {
+            try files.createSymbolicLink(atPath: gatewayHome.socket(service), withDestinationPath: home.socket(service))
+        }
+        for identity in gatewayTokens {
+            try IdentityProvisioner.writePrivate(Data(try home.token(identity).utf8), to: gatewayHome.directory.tokenPath(for: identity))
+        }
+        return gatewayHome
     }
 
     func stop() async {
@@ -140,8 +172,52 @@ final class GatewayStack: @unchecked Sendable {
         simulator.terminate()
         simulator.waitUntilExit()
         webhook.stop()
+        gatewayHome.remove()
         home.remove()
     }
+
+    /// An approve link of `approvalID` as approval-svc issued them before an
+    /// approval that needs several people stopped getting one: signed with its
+    /// link key and stored as issued (by python3's sqlite3 and hmac, which this
+    /// test target does not link). Returns the link's path on the gateway.
+    func legacyApproveLink(for approvalID: String) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [
+            "python3", "-c", Self.mintLegacyLink, home.directory.data.appendingPathComponent("approval.sqlite").path,
+            home.directory.run.appendingPathComponent("link-signing.key").path, approvalID,
+        ]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let token = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard process.terminationStatus == 0, token.hasPrefix("v1.") else {
+            throw RunDirectoryError("could not mint a legacy link (python3 exited \(process.terminationStatus))")
+        }
+        return "/links/\(token)"
+    }
+
+    /// approval-svc's link format: `v1.<base64url sorted-keys JSON>.<base64url HMAC-SHA256 of the middle part>`.
+    private static let mintLegacyLink = """
+        import base64, hashlib, hmac, json, secrets, sqlite3, sys
+        database, key_file, approval = sys.argv[1:4]
+        key = base64.b64decode(open(key_file).read().strip())
+        connection = sqlite3.connect(database, timeout=10)
+        version, expires_at = connection.execute(
+            "SELECT version, expires_at FROM approvals WHERE approval_id = ?", (approval,)).fetchone()
+        nonce = secrets.token_hex(16)
+        with connection:
+            connection.execute(
+                "INSERT INTO link_tokens (nonce, approval_id, version, decision, recipient, expires_at) "
+                "VALUES (?, ?, ?, 'approve', 'webhook', ?)", (nonce, approval, version, expires_at))
+        encode = lambda raw: base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+        payload = {"a": approval, "d": "approve", "e": expires_at // 1000, "n": nonce, "v": version}
+        body = encode(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode())
+        print("v1." + body + "." + encode(hmac.new(key, body.encode(), hashlib.sha256).digest()))
+        """
 
     /// A client signed in as `approver1`.
     func signedInClient(as approver: String = "approver1") async throws -> HTTPTestClient {

@@ -12,12 +12,18 @@ Flows:
   reject   the same with Reject (and a reason); the balance stays --expect-balance
   link     open a notification's approve link (--link), see the confirmation page,
            confirm, see "Approved"; open the link again: "Already decided"
+  stale    sign in, ask for the transfer, see the approval; while the page is not
+           looking (its refresh paused), a second approver (--token2) edits it over
+           HTTP; click Approve on what the page still shows: nothing is decided, the
+           page says so and shows the new version; reject that version
 A screenshot of each state goes to --artifacts. Exit 0 on success; 1 with a message
 (and failure.png / failure.html) otherwise.
 """
 import argparse
+import json
 import os
 import sys
+import urllib.request
 
 from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
@@ -92,6 +98,39 @@ class Flow:
         return reply
 
 
+class OtherApprover:
+    """A second approver using the gateway's JSON API (no browser), as another person's page would."""
+
+    def __init__(self, url, token):
+        self.url = url
+        self.cookie = None
+        self.csrf = None
+        answer, headers = self.call("POST", "/login", {"token": token})
+        self.cookie = headers.get("Set-Cookie", "").split(";")[0]
+        self.csrf = json.loads(answer)["csrf_token"]
+
+    def call(self, method, path, body=None):
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        if self.cookie:
+            headers["Cookie"] = self.cookie
+        if self.csrf:
+            headers["X-CSRF-Token"] = self.csrf
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
+        with urllib.request.urlopen(request, timeout=WAIT_SECONDS) as response:
+            return response.read().decode(), response.headers
+
+    def edit(self, approval_id, amount):
+        """Approves `approval_id` with its amount changed: a new version, waiting for more people."""
+        approvals = json.loads(self.call("GET", "/approvals")[0])["approvals"]
+        approval = next(a for a in approvals if a["approval_id"] == approval_id)
+        edited = dict(approval["action"], amount=amount)
+        self.call("POST", "/execute", {"run_id": approval["run_id"], "approval_id": approval_id, "approved": True,
+                                       "version": approval["version"], "edited_action": edited})
+
+
 def run(args):
     os.makedirs(args.artifacts, exist_ok=True)
     driver = browser()
@@ -114,6 +153,19 @@ def run(args):
             driver.get(args.link)
             flow.text_in("h1#outcome", "Already decided")
             flow.shot("3-link-reopened")
+        elif args.flow == "stale":
+            flow.sign_in(args.url, args.token)
+            card = flow.chat_until_approval("Transfer $150 to Alice")
+            # The page stops looking for changes, as a slow or backgrounded tab would.
+            driver.execute_script("clearInterval(state.pollTimer)")
+            OtherApprover(args.url, args.token2).edit(card.get_attribute("data-id"), "12000.00")
+            card.find_element(By.CSS_SELECTOR, ".button.approve").click()
+            flow.text_in(".timeline .bubble.stale", "changed by someone else")
+            edited = flow.visible("#approvals .approval.edited")
+            flow.text_in("#approvals .approval.edited .amount", "$12,000.00")
+            flow.text_in("#approvals .approval.edited .edited-notice", "version 2")
+            flow.shot("1-stale-click-refused")
+            flow.decide(edited, False, "Not that much", args.expect_balance)
         print("ok")
         return 0
     except (AssertionError, TimeoutException) as error:
@@ -130,13 +182,16 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", required=True, help="the gateway, e.g. http://127.0.0.1:8765")
     parser.add_argument("--token", help="an approver token (approve and reject flows)")
-    parser.add_argument("--flow", required=True, choices=["approve", "reject", "link"])
+    parser.add_argument("--token2", help="a second approver's token (stale flow)")
+    parser.add_argument("--flow", required=True, choices=["approve", "reject", "link", "stale"])
     parser.add_argument("--expect-balance", default="$850.00", help="the available balance shown at the end")
     parser.add_argument("--link", help="the approve link from a notification (link flow)")
     parser.add_argument("--artifacts", default="artifacts/browser", help="where screenshots go")
     args = parser.parse_args()
-    if args.flow in ("approve", "reject") and not args.token:
-        parser.error("--token is needed for the approve and reject flows")
+    if args.flow in ("approve", "reject", "stale") and not args.token:
+        parser.error("--token is needed for the approve, reject and stale flows")
+    if args.flow == "stale" and not args.token2:
+        parser.error("--token2 (a second approver) is needed for the stale flow")
     if args.flow == "link" and not args.link:
         parser.error("--link is needed for the link flow")
     sys.exit(run(args))

@@ -179,6 +179,12 @@ function renderApprovals(list, now) {
   for (const card of [...container.children]) if (!open.has(card.dataset.id)) card.remove();
   for (const approval of list) {
     let card = container.querySelector(`[data-id="${CSS.escape(approval.approval_id)}"]`);
+    if (card && card.dataset.version !== String(approval.version) && !card.classList.contains("busy")) {
+      // Edited elsewhere: show what it says now; a click then decides that version.
+      const fresh = approvalCard(approval, true);
+      card.replaceWith(fresh);
+      card = fresh;
+    }
     if (!card) {
       card = approvalCard(approval);
       container.appendChild(card);
@@ -191,11 +197,13 @@ function renderApprovals(list, now) {
   $("approvals-empty").hidden = list.length > 0;
 }
 
-function approvalCard(approval) {
+function approvalCard(approval, edited) {
   const action = approval.action;
   const card = document.createElement("li");
-  card.className = "approval";
+  card.className = edited ? "approval edited" : "approval";
   card.dataset.id = approval.approval_id;
+  // The version shown is the version decided: POST /execute sends it back.
+  card.dataset.version = String(approval.version);
   const headline = document.createElement("div");
   headline.className = "headline";
   const amount = document.createElement("span");
@@ -228,7 +236,15 @@ function approvalCard(approval) {
   approve.addEventListener("click", () => decide(approval, true, reason.value, card));
   reject.addEventListener("click", () => decide(approval, false, reason.value, card));
   actions.append(approve, reject);
-  card.append(headline, what, meta, reason, actions);
+  card.append(headline, what, meta);
+  if (edited) {
+    const notice = document.createElement("p");
+    notice.className = "edited-notice";
+    notice.setAttribute("role", "status");
+    notice.textContent = `Changed since you first saw it (now version ${approval.version}). Review it again before you decide.`;
+    card.append(notice);
+  }
+  card.append(reason, actions);
   return card;
 }
 
@@ -237,9 +253,21 @@ async function decide(approval, approved, reason, card) {
   for (const button of card.querySelectorAll("button")) button.disabled = true;
   state.decided.add(approval.approval_id);
   add("bubble user", `${approved ? "Approve" : "Reject"} ${describe(approval.action)}${reason ? ` — ${reason}` : ""}`);
+  const body = { run_id: approval.run_id, approval_id: approval.approval_id, version: approval.version, approved, reason: reason || undefined };
   try {
-    await streamRun("/execute", { run_id: approval.run_id, approval_id: approval.approval_id, approved, reason: reason || undefined }, approval.run_id);
+    await streamRun("/execute", body, approval.run_id);
   } catch (error) {
+    if (error.reason === "VERSION_MISMATCH") {
+      // Someone edited it after this card was drawn: nothing was decided; show the new version.
+      state.decided.delete(approval.approval_id);
+      add("bubble agent failed stale", "Nothing was decided: this request was changed by someone else after you opened it. " +
+        "Its new version is shown on the right; review it and decide again.");
+      card.classList.remove("busy");
+      for (const button of card.querySelectorAll("button")) button.disabled = false;
+      card.dataset.version = "stale";  // the next refresh draws the new version in its place
+      refreshApprovals();
+      return;
+    }
     add("bubble agent failed", error.message);
     card.classList.remove("busy");
     for (const button of card.querySelectorAll("button")) button.disabled = false;
