@@ -156,22 +156,13 @@ extension Agent {
             _ = try? await approval.request(
                 "approval.cancel", ["approval_id": .string(call.approvalID), "reason": .string(String(reason.prefix(500)))],
                 as: JSONValue.self, idempotent: true)
-            await voidHold(call.holdID, reason: "run ended without a decision")
+            do {
+                try await voidHold(call.holdID, reason: "run ended without a decision")
+            } catch {
+                logger.warning("could not void a hold; it is released at its expiry", metadata: ["hold_id": "\(call.holdID ?? "")", "error": "\(error)"])
+            }
         }
         return pending.count
-    }
-
-    /// Voids a hold; one already voided, expired or posted needs nothing more.
-    func voidHold(_ holdID: String?, reason: String) async {
-        guard let holdID else { return }
-        do {
-            _ = try await ledger.request(
-                "ledger.void", ["hold_id": .string(holdID), "reason": .string(reason)], as: JSONValue.self, idempotent: true)
-        } catch let error as RPCError where ["HOLD_EXPIRED", "HOLD_VOIDED", "HOLD_ALREADY_POSTED"].contains(error.reason) {
-            return
-        } catch {
-            logger.warning("could not void a hold; it is released at its expiry", metadata: ["hold_id": "\(holdID)", "error": "\(error)"])
-        }
     }
 
     /// Saves the run as it stands while it is still being worked on (see ``RunHandle``).

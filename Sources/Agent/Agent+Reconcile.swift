@@ -29,13 +29,21 @@ extension Agent {
         for run in page.runs {
             guard let updated = Timestamps.parse(run.updatedAt), updated < cutoff else { continue }
             if let lease = run.lease.flatMap({ Timestamps.parse($0.expiresAt) }), lease > now { continue }
-            guard try await isDue(run.runID) else { continue }
-            logger.notice("resuming a paused run whose decision nobody acted on", metadata: ["run_id": "\(run.runID)"])
+            // One run that cannot go on now must not keep the others waiting: it is tried
+            // again at the next pass over it, the rest carry on.
             do {
+                guard try await isDue(run.runID) else { continue }
+                logger.notice("resuming a paused run whose decision nobody acted on", metadata: ["run_id": "\(run.runID)"])
                 let result = try await resume(runID: run.runID) { _ in }
                 if result.status != "awaiting_approval" { resumed.append(run.runID) }
             } catch let error as RPCError where ["RUN_CLAIMED", "TERMINAL_STATUS", "RUN_NOT_FOUND"].contains(error.reason) {
                 continue  // someone else got there first
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                logger.warning("reconciler could not resume a run; it is tried again later", metadata: [
+                    "run_id": "\(run.runID)", "error": "\(error)",
+                ])
             }
         }
         return (resumed, page.nextCursor)

@@ -44,30 +44,11 @@ extension Agent {
         var decided = false
         for call in document.pending {
             let decision = try await approval.request("approval.get", ["approval_id": .string(call.approvalID)], as: ApprovalRecord.self, idempotent: true)
-            let output: String
-            switch decision.status {
-            case "pending":
+            guard decision.status != "pending" else {
                 waiting.append(call)
                 continue
-            case "approved", "completed":
-                guard let grant = decision.grant else { throw RPCError.internalError("approval \(call.approvalID) is approved without a grant") }
-                do {
-                    output = try await executeApproved(call, as: decision.action ?? call.action, grant: grant, key: "\(runID):\(call.callID)")
-                    document.executed.append(call.approvalID)
-                    await complete([call.approvalID])
-                } catch let error as RPCError where Self.isFinal(error) {
-                    // Approved but refused by the ledger (e.g. the hold expired): nothing moved; say
-                    // so, and free what the hold still reserves.
-                    output = "FAILED: \(error.message)"
-                    await voidHold(call.holdID, reason: "approved action refused: \(error.reason)")
-                    await complete([call.approvalID], outcome: "failed", detail: error.message)
-                }
-            default:
-                // The hold may have run out with the approval (they share their expiry), or been
-                // voided by an earlier attempt: either way its funds are free after this.
-                await voidHold(call.holdID, reason: "approval \(decision.status)")
-                output = Self.refusalText(status: decision.status, reason: decision.reason)
             }
+            let output = try await settle(call, decision: decision, runID: runID, document: &document)
             decided = true
             emit(Self.event("approval_decided", runID, ["approval_id": .string(call.approvalID), "status": .string(decision.status)]))
             emit(Self.event("tool_result", runID, ["call_id": .string(call.callID), "output": .string(output)]))
@@ -87,45 +68,6 @@ extension Agent {
         let result = try await advance(runID: runID, version: record.version, owner: owner, document: &document, emit: emit)
         if result.status == "awaiting_approval" { await release(runID, owner: owner) }
         return result
-    }
-
-    /// Executes what the approval approved. As submitted: the hold is posted. Edited by
-    /// the approver (another amount or payee: a new version, whose grant binds the
-    /// edit): the hold for the submitted action is voided and the edited action runs as
-    /// its own movement, under the same idempotency key. What was approved is exactly
-    /// what runs; the model is told when it differs from what it asked for.
-    private func executeApproved(_ call: PendingCall, as approved: Action, grant: JSONValue, key: String) async throws -> String {
-        guard approved != call.action else {
-            return try await executeRenewing(approved, approvalID: call.approvalID, grant: grant, holdID: call.holdID, key: key)
-        }
-        await voidHold(call.holdID, reason: "the approver edited the action")
-        let done = try await executeRenewing(approved, approvalID: call.approvalID, grant: grant, holdID: nil, key: key)
-        return done + " (The approver changed the request: \(Self.describe(call.action)) was asked for.)"
-    }
-
-    /// Executes an approved action; when its grant ran out before it could be used
-    /// (this agent was down for longer than a grant lives), asks approval-svc for a
-    /// fresh one and executes with that. The ledger's replay check comes before its
-    /// grant check, so GRANT_EXPIRED means the action did not run under this key (and
-    /// the ledger executes an approval once, whichever of its grants is presented).
-    private func executeRenewing(_ action: Action, approvalID: String, grant: JSONValue, holdID: String?, key: String) async throws -> String {
-        do {
-            return try await execute(action, grant: grant, holdID: holdID, key: key)
-        } catch let error as RPCError where error.reason == "GRANT_EXPIRED" {
-            let renewed = try await approval.request(
-                "approval.renew_grant", ["approval_id": .string(approvalID)], as: ApprovalRecord.self, idempotent: true)
-            guard let fresh = renewed.grant else { throw error }
-            logger.notice("grant renewed for a late resume", metadata: ["approval_id": "\(approvalID)"])
-            return try await execute(action, grant: fresh, holdID: holdID, key: key)
-        }
-    }
-
-    /// An action in words, for the model.
-    static func describe(_ action: Action) -> String {
-        switch action.kind {
-        case .transfer: "a transfer of $\(action.amount) to \(action.to)"
-        case .deposit: "a deposit of $\(action.amount)"
-        }
     }
 
     /// Claims the run; while another process holds it, waits (bounded) for it to finish.
@@ -156,8 +98,11 @@ extension Agent {
         return Self.result(runID: runID, status: record.status, document: try record.document())
     }
 
+    /// A run as callers see it. A run saved `awaiting_approval` with nothing waiting for
+    /// a human is a resume's checkpoint: in progress (or to be continued), so `running`.
     static func result(runID: String, status: String, document: RunDocument) -> RunResult {
-        RunResult(runID: runID, status: status, reply: document.reply, pending: document.pending.map(PendingView.init))
+        let shown = status == "awaiting_approval" && document.pending.isEmpty ? "running" : status
+        return RunResult(runID: runID, status: shown, reply: document.reply, pending: document.pending.map(PendingView.init))
     }
 
     private func release(_ runID: String, owner: String) async {

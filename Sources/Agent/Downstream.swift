@@ -7,6 +7,8 @@ struct ApprovalRecord: Decodable, Sendable {
     let status: String
     /// The current version's action: what its grant binds (an approver may have edited it).
     let action: Action?
+    /// Distinct people the current version needs (0: approved by the policy).
+    let requiredApprovers: Int?
     let expiresAt: String
     let reason: String?
     let grant: JSONValue?
@@ -14,6 +16,7 @@ struct ApprovalRecord: Decodable, Sendable {
     enum CodingKeys: String, CodingKey {
         case approvalID = "approval_id"
         case status, reason, grant, action
+        case requiredApprovers = "required_approvers"
         case expiresAt = "expires_at"
     }
 }

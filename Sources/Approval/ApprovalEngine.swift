@@ -182,8 +182,8 @@ public final class ApprovalEngine: Sendable {
     /// A fresh grant for an approved action whose grant expired before the
     /// executor could use it (the agent was down for longer than the grant's
     /// minutes): same approval, action, approvers and idempotency key; a new
-    /// grant id and validity. Safe because the ledger executes an idempotency key
-    /// (and a hold) once, whatever grant is shown.
+    /// grant id and validity. Safe because the ledger executes an approval once,
+    /// whichever of its grants is shown (it records every consumed grant's approval id).
     func renewGrant(_ params: ApprovalIDParams, by identity: Identity) async throws -> ApprovalView {
         try Validate.text(params.approvalID, field: "approval_id", maximum: Validate.maximumIDLength)
         let view = try await database.write { [self] connection in
@@ -354,6 +354,20 @@ enum Validate {
     static let maximumPageSize = 500
     /// A batch transfer's ledger idempotency key: the ledger's own limit.
     static let maximumIdempotencyKeyLength = 256
+
+    /// A list page's size and where it starts (cursors are `c<seq>`, as lists return them).
+    /// - Throws: INVALID_ARGUMENT naming `limit`, or INVALID_CURSOR naming `cursor`.
+    static func page(limit: Int?, cursor: String?) throws -> (limit: Int, after: Int64) {
+        let limit = limit ?? defaultPageSize
+        guard (1...maximumPageSize).contains(limit) else {
+            throw RPCError.invalidParams(field: "limit", "must be between 1 and \(maximumPageSize)")
+        }
+        guard let cursor else { return (limit, 0) }
+        guard cursor.hasPrefix("c"), let value = Int64(cursor.dropFirst()), value >= 0 else {
+            throw RPCError.invalidParams(field: "cursor", "is not a cursor this service returned", reason: "INVALID_CURSOR")
+        }
+        return (limit, value)
+    }
 
     static func text(_ value: String, field: String, maximum: Int) throws {
         guard !value.isEmpty else { throw RPCError.invalidParams(field: field, "must not be empty") }

@@ -59,6 +59,7 @@ struct RecoveryTests {
                 ["run_id": .string(runID), "expected_version": created["version"] ?? 1, "status": "awaiting_approval", "data": document],
                 identity: "agent", as: JSONValue.self)
 
+            #expect(try await stack.getRun(runID).status == "running", "a saved turn is work in progress, not a pause for a human")
             let done = try await stack.resume(runID)
             #expect(done.status == "completed")
             #expect(done.reply == "Deposited $50.00 into checking.")
@@ -68,6 +69,74 @@ struct RecoveryTests {
             let deposits = (statement["entries"]?.arrayValues ?? []).filter { $0["kind"]?.stringValue == "deposit" }
             #expect(deposits.map { $0["idempotency_key"]?.stringValue } == ["\(runID):\(callID)"], "the saved call's own key")
         }
+    }
+
+    /// The same replay when the first attempt got further before it died: its call is
+    /// settled by what happened since (executed, or decided by people), never denied
+    /// for being seen twice, never run twice, and the hold it placed is what is posted
+    /// or released.
+    @Test func aReplayedCallIsSettledByWhatItsFirstAttemptDid() async throws {
+        try await AgentStack.with { stack in
+            let expiry = JSONValue.string(Date().addingTimeInterval(3600).formatted(Date.ISO8601FormatStyle(timeZone: .gmt)))
+            // (a) The deposit ran and was reported; the run was not saved after.
+            let deposit = try await Self.savedTurn(stack, "deposit_money", #"{"amount":"50.00"}"#, "Deposit $50 into my account")
+            let auto = try await stack.call("approval", "approval.submit", [
+                "run_id": .string(deposit.runID), "call_id": .string(deposit.callID), "requested_by": "agent",
+                "action": ["kind": "deposit", "to": "checking", "amount": "50.00", "currency": "USD"],
+            ], identity: "agent", as: JSONValue.self)
+            _ = try await stack.call("ledger", "ledger.deposit", [
+                "account": "checking", "amount": "50.00", "idempotency_key": .string("\(deposit.runID):\(deposit.callID)"), "grant": auto["grant"]!,
+            ], identity: "agent", as: JSONValue.self)
+            _ = try await stack.call("approval", "approval.complete", [
+                "approval_id": auto["approval_id"]!, "outcome": ["status": "succeeded"],
+            ], identity: "agent", as: JSONValue.self)
+            // (b), (c) A transfer was submitted and held; then a person approved (b) or rejected (c) it.
+            var held: [(runID: String, approvalID: String)] = []
+            for payee in ["alice", "bob"] {
+                let turn = try await Self.savedTurn(stack, "transfer_money", #"{"to_account":"\#(payee)","amount":"150.00"}"#, "Transfer $150 to \(payee)")
+                let submitted = try await stack.call("approval", "approval.submit", [
+                    "run_id": .string(turn.runID), "call_id": .string(turn.callID), "requested_by": "agent",
+                    "action": ["kind": "transfer", "from": "checking", "to": .string(payee), "amount": "150.00", "currency": "USD"],
+                ], identity: "agent", as: JSONValue.self)
+                _ = try await stack.call("ledger", "ledger.hold", [
+                    "from": "checking", "to": .string(payee), "amount": "150.00", "currency": "USD",
+                    "idempotency_key": .string("\(turn.runID):\(turn.callID)"), "expires_at": submitted["expires_at"] ?? expiry,
+                ], identity: "agent", as: JSONValue.self)
+                held.append((turn.runID, submitted["approval_id"]?.stringValue ?? ""))
+            }
+            #expect(try await stack.books("checking") == "1050.00/750.00")
+            try await stack.decide(held[0].approvalID, "approve")
+            try await stack.decide(held[1].approvalID, "reject", reason: "not this month")
+
+            let done = try await [stack.resume(deposit.runID), stack.resume(held[0].runID), stack.resume(held[1].runID)]
+            #expect(done.map(\.status) == ["completed", "completed", "completed"])
+            #expect(done.map(\.reply) == ["Deposited $50.00 into checking.", "Transferred $150.00 to alice.", "DENIED: not this month"])
+            #expect(try await stack.books("checking") == "900.00/900.00", "one deposit, one transfer, the rejected hold released")
+            #expect(try await stack.books("alice") == "150.00/150.00")
+            #expect(try await stack.books("bob") == "0.00/0.00")
+        }
+    }
+
+    /// A run as a resume leaves it when it dies right after saving a model turn that
+    /// asked for one tool: paused, the turn saved, the call not run. Returns the run and the call id.
+    static func savedTurn(_ stack: AgentStack, _ tool: String, _ arguments: String, _ request: String) async throws -> (runID: String, callID: String) {
+        let callID = "call_" + UUID().uuidString.prefix(12).lowercased()
+        let document: JSONValue = [
+            "schema_version": 1, "mode": "tools", "account": "checking", "requested_by": "agent",
+            "messages": [
+                ["role": "system", "content": "You are a banking assistant."],
+                ["role": "user", "content": .string(request)],
+                ["role": "assistant", "tool_calls": [["id": .string(callID), "name": .string(tool), "arguments": .string(arguments)]]],
+            ],
+            "pending": [], "position": 0, "results": [], "executed": [],
+        ]
+        let created = try await stack.call("state", "state.create_run", ["data": document], identity: "agent", as: JSONValue.self)
+        let runID = try #require(created["run_id"]?.stringValue)
+        _ = try await stack.call(
+            "state", "state.save_run",
+            ["run_id": .string(runID), "expected_version": created["version"] ?? 1, "status": "awaiting_approval", "data": document],
+            identity: "agent", as: JSONValue.self)
+        return (runID, callID)
     }
 
     /// A decision nobody acted on (the follower skipped it: its run was still in its
