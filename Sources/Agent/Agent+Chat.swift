@@ -32,11 +32,24 @@ extension Agent {
         history.append(.user(message))
         var document = RunDocument(
             mode: params.mode ?? .tools, account: account, requestedBy: requestedBy, sessionID: params.sessionID, messages: history)
+        // The model's first turn comes before the run exists, so creating the run saves that
+        // turn: the run's first save is also its first checkpoint (its calls run after it),
+        // one durable write fewer per chat. A first turn that fails is recorded as the run failing.
+        var firstTurnFailure: (any Error)?
+        do {
+            try await firstTurn(&document)
+        } catch {
+            firstTurnFailure = error
+        }
         let created = try await state.request(
             "state.create_run", typed: CreateRunRequest(data: document, sessionID: params.sessionID), as: CreatedRun.self)
         emit(Self.event("run_started", created.runID, ["mode": .string(document.mode.rawValue)]))
+        if firstTurnFailure == nil, let plan = document.plan {
+            emit(Self.event("plan", created.runID, ["actions": try JSONValue(encoding: plan)]))
+        }
         do {
-            let result = try await advance(runID: created.runID, version: created.version, owner: nil, document: &document, emit: emit)
+            let result = try await advance(
+                runID: created.runID, version: created.version, owner: nil, document: &document, emit: emit, failure: firstTurnFailure)
             guard result.status == "awaiting_approval", try await anyDecided(document.pending) else { return result }
             // A human decided while this call was still running, before the run was saved as
             // awaiting: the decision follower saw a running run and left it, so resume here.
@@ -76,12 +89,25 @@ extension Agent {
         return false
     }
 
+    /// The model's first turn of a new run: a reply (text, or tool calls still to run)
+    /// or, in structured mode, the validated plan.
+    func firstTurn(_ document: inout RunDocument) async throws {
+        switch document.mode {
+        case .tools: _ = try await modelTurn(&document)
+        case .structured: document.plan = try await requestPlan(document: &document)
+        }
+    }
+
     /// Runs the mode's loop from where the document stands, then saves the run
     /// (awaiting_approval, completed or failed) and reports the result.
-    func advance(runID: String, version: Int64, owner: String?, document: inout RunDocument, emit: AgentEmitter) async throws -> RunResult {
+    /// - Parameter failure: an error the run already met (its first model turn), which fails it at once.
+    func advance(
+        runID: String, version: Int64, owner: String?, document: inout RunDocument, emit: AgentEmitter, failure: (any Error)? = nil
+    ) async throws -> RunResult {
         var run = RunHandle(runID: runID, version: version, owner: owner)
         let status: String
         do {
+            if let failure { throw failure }
             switch document.mode {
             case .tools: try await toolsLoop(&run, document: &document, emit: emit)
             case .structured: try await structuredLoop(&run, document: &document, emit: emit)
@@ -165,6 +191,16 @@ extension Agent {
         return pending.count
     }
 
+    /// Asks the model for its next turn and appends it; a text answer becomes the reply.
+    /// - Returns: whether the model asked for tools (its calls are then unanswered).
+    func modelTurn(_ document: inout RunDocument) async throws -> Bool {
+        let reply = try await llm.complete(ModelRequest(messages: document.messages, tools: Self.tools))
+        document.messages.append(reply.message)
+        guard reply.toolCalls.isEmpty else { return true }
+        document.reply = reply.text ?? ""
+        return false
+    }
+
     /// Saves the run as it stands while it is still being worked on (see ``RunHandle``).
     func checkpoint(_ run: inout RunHandle, _ document: RunDocument) async throws {
         run.version = try await save(runID: run.runID, version: run.version, owner: run.owner, status: run.workingStatus, document: document)
@@ -183,16 +219,12 @@ extension Agent {
             let calls: [ToolCall]
             if let unanswered = document.unansweredToolCalls {
                 calls = unanswered
-            } else {
-                let reply = try await llm.complete(ModelRequest(messages: document.messages, tools: Self.tools))
-                document.messages.append(reply.message)
-                if reply.toolCalls.isEmpty {
-                    document.reply = reply.text ?? ""
-                    emit(Self.event("message", run.runID, ["text": .string(document.reply ?? "")]))
-                    return
-                }
-                calls = reply.toolCalls
+            } else if document.reply == nil, try await modelTurn(&document) {
                 try await checkpoint(&run, document)
+                calls = document.unansweredToolCalls ?? []
+            } else {
+                emit(Self.event("message", run.runID, ["text": .string(document.reply ?? "")]))
+                return
             }
             for call in calls {
                 switch try await handle(call, runID: run.runID, document: &document, emit: emit) {

@@ -52,7 +52,7 @@ extension Agent {
         emit(Self.event("message", runID, ["text": .string(document.reply ?? "")]))
     }
 
-    private func requestPlan(document: inout RunDocument) async throws -> [PlanStep] {
+    func requestPlan(document: inout RunDocument) async throws -> [PlanStep] {
         var messages = document.messages
         var problem = ""
         for attempt in 0..<2 {

@@ -10,14 +10,16 @@ struct AbandonedRunTests {
     @Test(.timeLimit(.minutes(2)))
     func aChatWhoseAgentDiedIsEndedAndItsHoldReleased() async throws {
         try await AgentStack.with { stack in
-            // The agent dies while the model is thinking (the simulator's slow fault).
-            let chat = Task { try? await stack.chat("Deposit $200 into my account [sim:slow]") }
-            let runID = try await Self.firstRunningRun(stack)
+            // What a chat that died had done: its run created (still running), a $500 transfer
+            // submitted for approval and its funds held, exactly as agent-svc does it.
             await stack.killAgent()
-            _ = await chat.value
-
-            // What that chat had done before it died: a $500 transfer submitted for
-            // approval and its funds held, exactly as agent-svc does it.
+            let document: JSONValue = [
+                "schema_version": 1, "mode": "tools", "account": "checking", "requested_by": "agent",
+                "messages": [["role": "system", "content": "You are a banking assistant."], ["role": "user", "content": "Transfer $500 to Bob"]],
+                "pending": [], "position": 0, "results": [], "executed": [],
+            ]
+            let created = try await stack.call("state", "state.create_run", ["data": document], identity: "agent", as: JSONValue.self)
+            let runID = try #require(created["run_id"]?.stringValue)
             let submitted = try await stack.call(
                 "approval", "approval.submit",
                 [
@@ -53,15 +55,5 @@ struct AbandonedRunTests {
             #expect(try await stack.getRun(paused.run_id).status == "awaiting_approval")
             #expect(try await stack.books("checking") == "1000.00/850.00")
         }
-    }
-
-    /// Polls state-svc until a run is `running`; returns its id.
-    private static func firstRunningRun(_ stack: AgentStack) async throws -> String {
-        for _ in 0..<200 {
-            let page = try await stack.call("state", "state.list_runs", ["status": "running"], as: JSONValue.self)
-            if case .array(let runs)? = page["runs"], let id = runs.first?["run_id"]?.stringValue { return id }
-            try await Task.sleep(for: .milliseconds(10))
-        }
-        throw RunDirectoryError("no run became running within 2 s")
     }
 }
