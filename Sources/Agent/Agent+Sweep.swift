@@ -78,7 +78,14 @@ extension Agent {
             for run in page.runs {
                 guard let updated = Timestamps.parse(run.updatedAt), updated < cutoff else { continue }
                 if let lease = run.lease.flatMap({ Timestamps.parse($0.expiresAt) }), lease > now { continue }
-                if try await abandon(run.runID, version: run.version) { ended.append(run.runID) }
+                // One run that cannot be ended now must not keep the others running: it is tried again next sweep.
+                do {
+                    if try await abandon(run.runID, version: run.version) { ended.append(run.runID) }
+                } catch is CancellationError {
+                    throw CancellationError()
+                } catch {
+                    logger.warning("sweeper could not end a run; it is tried again later", metadata: ["run_id": "\(run.runID)", "error": "\(error)"])
+                }
             }
             seen += page.runs.count
             cursor = page.nextCursor
@@ -105,11 +112,11 @@ extension Agent {
         } catch let error as RPCError where ["VERSION_CONFLICT", "RUN_CLAIMED", "TERMINAL_STATUS", "RUN_NOT_FOUND"].contains(error.reason) {
             return false
         }
-        guard claimed.status == "running" else {
+        guard claimed.status == "running", var document = try? claimed.document() else {
+            // Moved on, or not an agent's run (state-svc keeps other callers' runs): not ours to end.
             _ = try? await state.request("state.release_run", ["run_id": .string(runID), "owner": .string(owner)], as: JSONValue.self)
             return false
         }
-        var document = try claimed.document()
         let approvals = try await approval.request(
             "approval.list", ["run_id": .string(runID), "limit": .int(500)], as: ApprovalPage.self, idempotent: true).approvals
         var cancelled = 0

@@ -111,10 +111,8 @@ public struct DecisionFollower: Service {
                 return
             }
             _ = try await agent.resume(runID: runID) { _ in }
-        } catch let error as RPCError where ["RUN_NOT_FOUND", "RUN_CLAIMED", "TERMINAL_STATUS"].contains(error.reason) {
+        } catch let error as RPCError where ["RUN_NOT_FOUND", "RUN_CLAIMED", "TERMINAL_STATUS", "NOT_AN_AGENT_RUN"].contains(error.reason) {
             agent.logger.debug("decision follower skips \(runID): \(error.reason)")
-        } catch is DecodingError {
-            agent.logger.debug("decision follower skips \(runID): not an agent run")
         } catch let error as RPCError where Agent.isFinal(error) {
             // A run that cannot continue must not block every later decision.
             agent.logger.error("decision follower could not resume \(runID): \(error)")

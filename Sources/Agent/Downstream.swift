@@ -49,8 +49,16 @@ struct RunRecord: Decodable, Sendable {
     }
 
     /// The run's document.
-    /// - Throws: `DecodingError` when the run was not saved by an agent.
-    func document() throws -> RunDocument { try decoded.get() }
+    /// - Throws: FAILED_PRECONDITION/NOT_AN_AGENT_RUN when the run was not saved by an agent
+    ///   (state-svc keeps any caller's runs; only agent-svc's can be continued here).
+    func document() throws -> RunDocument {
+        do {
+            return try decoded.get()
+        } catch {
+            throw RPCError(.failedPrecondition, reason: "NOT_AN_AGENT_RUN",
+                "run \(runID.prefix(128)) was not created by agent-svc: its document is not an agent run, so the agent cannot show or continue it")
+        }
+    }
 }
 
 /// `state.create_run` params with the document typed (encoded once, on the way out).

@@ -45,7 +45,15 @@ struct AgentContractTests {
                 ("agent.resume", unknownRun, "RUN_NOT_FOUND"),
                 ("agent.watch_run", unknownRun, "RUN_NOT_FOUND"),
             ]
-            for (method, params, reason) in cases {
+            // A run state-svc keeps for some other caller: not the agent's to show or continue.
+            let foreign = try await stack.call("state", "state.create_run", ["data": ["schema_version": 1, "note": "not an agent run"]],
+                                               identity: "agent", as: JSONValue.self)
+            let foreignRun: JSONValue = ["run_id": foreign["run_id"] ?? .null]
+            let foreignCases: [(String, JSONValue, String)] = [
+                ("agent.get_run", foreignRun, "NOT_AN_AGENT_RUN"), ("agent.resume", foreignRun, "NOT_AN_AGENT_RUN"),
+                ("agent.watch_run", foreignRun, "NOT_AN_AGENT_RUN"),
+            ]
+            for (method, params, reason) in cases + foreignCases {
                 try await checker.expectError(stack.home, method, params, reason: reason, token: "agent")
             }
             for method in ["agent.chat", "agent.get_run", "agent.resume", "agent.watch_run"] {
