@@ -106,18 +106,7 @@ extension ApprovalEngine {
     }
 
     func listBatches(_ params: ListBatchesParams) async throws -> ListBatchesResult {
-        let limit = params.limit ?? Validate.defaultPageSize
-        guard (1...Validate.maximumPageSize).contains(limit) else {
-            throw RPCError.invalidParams(field: "limit", "must be between 1 and \(Validate.maximumPageSize)")
-        }
-        var after: Int64 = 0
-        if let cursor = params.cursor {
-            guard cursor.hasPrefix("c"), let value = Int64(cursor.dropFirst()), value >= 0 else {
-                throw RPCError.invalidParams(field: "cursor", "is not a cursor this service returned", reason: "INVALID_CURSOR")
-            }
-            after = value
-        }
-        let start = after
+        let (limit, start) = try Validate.page(limit: params.limit, cursor: params.cursor)
         return try await database.read { connection in
             var sql = "SELECT approval_id FROM batch_approvals WHERE seq > ?"
             var values: [SQLiteValue] = [.integer(start)]

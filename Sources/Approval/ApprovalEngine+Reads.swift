@@ -16,17 +16,7 @@ extension ApprovalEngine {
     }
 
     func list(_ params: ListParams) async throws -> ListResult {
-        let limit = params.limit ?? Validate.defaultPageSize
-        guard (1...Validate.maximumPageSize).contains(limit) else {
-            throw RPCError.invalidParams(field: "limit", "must be between 1 and \(Validate.maximumPageSize)")
-        }
-        var after: Int64 = 0
-        if let cursor = params.cursor {
-            guard cursor.hasPrefix("c"), let value = Int64(cursor.dropFirst()), value >= 0 else {
-                throw RPCError.invalidParams(field: "cursor", "is not a cursor this service returned", reason: "INVALID_CURSOR")
-            }
-            after = value
-        }
+        let (limit, after) = try Validate.page(limit: params.limit, cursor: params.cursor)
         try Validate.optionalText(params.runID, field: "run_id", maximum: Validate.maximumIDLength)
         let start = after
         return try await database.read { connection in

@@ -45,10 +45,7 @@ struct BatchBooks {
         changed.insert(payee.name)
         try IdempotencyStore.remember(
             db, scope: scope, key: request.idempotencyKey, fingerprint: request.fingerprint, entryID: entryID, now: now)
-        return EntryResult(
-            entryID: entryID, kind: scope, from: payer.name, to: payee.name, amount: request.amount.description,
-            currency: request.currency, memo: request.memo, idempotencyKey: request.idempotencyKey,
-            grantID: request.grantID, createdAt: LedgerTime.format(milliseconds: now))
+        return EntryResult(request, entryID: entryID, now: now)
     }
 
     /// Writes every changed balance back; the batch's transaction then holds the
@@ -94,5 +91,15 @@ extension AccountRow {
     /// The same account with another balance.
     func with(balance: Int64) -> AccountRow {
         AccountRow(name: name, displayName: displayName, kind: kind, currency: currency, balance: balance)
+    }
+}
+
+extension EntryResult {
+    /// The result of `request`, journaled as `entryID` at `now`: what a replay of it returns too.
+    init(_ request: MovementRequest, entryID: Int64, now: Int64) {
+        self.init(
+            entryID: entryID, kind: request.kind.rawValue, from: request.from, to: request.to, amount: request.amount.description,
+            currency: request.currency, memo: request.memo, idempotencyKey: request.idempotencyKey,
+            grantID: request.grantID, createdAt: LedgerTime.format(milliseconds: now))
     }
 }

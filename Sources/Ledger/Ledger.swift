@@ -176,9 +176,6 @@ public final class Ledger: Sendable {
             idempotencyKey: request.idempotencyKey, grantID: request.grantID, holdID: nil, now: now)
         try IdempotencyStore.remember(
             db, scope: scope, key: request.idempotencyKey, fingerprint: request.fingerprint, entryID: entryID, now: now)
-        return EntryResult(
-            entryID: entryID, kind: scope, from: payer.name, to: payee.name, amount: request.amount.description,
-            currency: request.currency, memo: request.memo, idempotencyKey: request.idempotencyKey,
-            grantID: request.grantID, createdAt: LedgerTime.format(milliseconds: now))
+        return EntryResult(request, entryID: entryID, now: now)
     }
 }
