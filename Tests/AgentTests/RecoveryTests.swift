@@ -41,24 +41,8 @@ struct RecoveryTests {
     /// answer with new call ids, and the deposit would run twice under new keys.
     @Test func aSavedModelTurnRunsItsOwnCallsOnceWhenResumed() async throws {
         try await AgentStack.with { stack in
-            let callID = "call_from_a_real_model_7f3a9c"
-            let document: JSONValue = [
-                "schema_version": 1, "mode": "tools", "account": "checking", "requested_by": "agent",
-                "messages": [
-                    ["role": "system", "content": "You are a banking assistant."],
-                    ["role": "user", "content": "Deposit $50 into my account"],
-                    ["role": "assistant", "tool_calls": [["id": .string(callID), "name": "deposit_money", "arguments": #"{"amount":"50.00"}"#]]],
-                ],
-                "pending": [], "position": 0, "results": [], "executed": [],
-            ]
             // The state such a resume leaves: paused, its turn saved, no call run yet.
-            let created = try await stack.call("state", "state.create_run", ["data": document], identity: "agent", as: JSONValue.self)
-            let runID = try #require(created["run_id"]?.stringValue)
-            _ = try await stack.call(
-                "state", "state.save_run",
-                ["run_id": .string(runID), "expected_version": created["version"] ?? 1, "status": "awaiting_approval", "data": document],
-                identity: "agent", as: JSONValue.self)
-
+            let (runID, callID) = try await Self.savedTurn(stack, "deposit_money", #"{"amount":"50.00"}"#, "Deposit $50 into my account")
             #expect(try await stack.getRun(runID).status == "running", "a saved turn is work in progress, not a pause for a human")
             let done = try await stack.resume(runID)
             #expect(done.status == "completed")
