@@ -8,9 +8,11 @@ struct ApprovalEvent: Decodable, Sendable {
     let seq: Int64
     let type: String
     let runID: String
+    /// When the change happened (RFC 3339).
+    let at: String?
 
     enum CodingKeys: String, CodingKey {
-        case seq, type
+        case seq, type, at
         case runID = "run_id"
     }
 }
@@ -30,6 +32,13 @@ struct CursorRecord: Decodable, Sendable {
 public struct DecisionFollower: Service {
     public static let cursorName = "agent.approvals"
     static let decisions: Set<String> = ["approved", "rejected", "expired", "cancelled"]
+    /// How old a decision must be before the follower resumes its run. Whoever decided
+    /// interactively (the gateway's POST /execute, `hitl chat`) resumes the run at once
+    /// and streams its events to the person who decided; the follower is the backstop
+    /// for decisions made elsewhere (a link, `hitl approve`, while agent-svc was down),
+    /// so it lets them go first instead of racing them to the claim. Events are read in
+    /// order, so in a steady stream the follower is at most this far behind.
+    static let interactiveGrace: Duration = .milliseconds(500)
     let agent: Agent
     let pollInterval: Duration
 
@@ -69,12 +78,24 @@ public struct DecisionFollower: Service {
         defer { watch.cancel() }
         var position = start
         for await event in events {
-            if Self.decisions.contains(event.type) { try await resumeRetrying(event) }
+            if Self.decisions.contains(event.type) {
+                try await Self.waitForGrace(after: event)
+                try await resumeRetrying(event)
+            }
             _ = try await agent.state.request(
                 "state.set_cursor", ["name": .string(Self.cursorName), "value": .int(event.seq), "expected": .int(position)],
                 as: JSONValue.self)
             position = event.seq
         }
+    }
+
+    /// Sleeps until the event is ``interactiveGrace`` old (no wait for older events).
+    static func waitForGrace(after event: ApprovalEvent, now: Date = Date()) async throws {
+        guard let text = event.at, let at = Timestamps.parse(text) else { return }
+        let age = now.timeIntervalSince(at)
+        let grace = Double(interactiveGrace.components.attoseconds) / 1e18 + Double(interactiveGrace.components.seconds)
+        guard age < grace else { return }
+        try await Task.sleep(for: .milliseconds(Int64((grace - age) * 1000)))
     }
 
     /// Attempts per decision before the follower moves on: one run that cannot be
