@@ -1,4 +1,3 @@
-import Banking
 import Foundation
 import LLM
 import RPC

@@ -16,9 +16,8 @@ extension ApprovalEngine {
     }
 
     func list(_ params: ListParams) async throws -> ListResult {
-        let (limit, after) = try Validate.page(limit: params.limit, cursor: params.cursor)
+        let (limit, start) = try Validate.page(limit: params.limit, cursor: params.cursor)
         try Validate.optionalText(params.runID, field: "run_id", maximum: Validate.maximumIDLength)
-        let start = after
         return try await database.read { connection in
             var sql = "SELECT \(ApprovalStore.columns) FROM approvals WHERE seq > ?"
             var values: [SQLiteValue] = [.integer(start)]
