@@ -32,7 +32,7 @@ extension ApprovalEngine {
             let now = clock.now()
             let nowMs = ApprovalTime.milliseconds(now)
             let items = transfers.map(\.item)
-            let decision = policy.evaluate(batch: items.map(\.action))
+            let decision = policies.current.evaluate(batch: items.map(\.action))
             let record = BatchApprovalRecord(
                 seq: 0, approvalID: Identifiers.make(prefix: Self.batchPrefix, bytes: 15), batchID: params.batchID,
                 status: .pending, transfers: transfers, summary: BatchSummary(of: items), requestedBy: params.requestedBy,
@@ -96,6 +96,41 @@ extension ApprovalEngine {
             return .success(try BatchApprovalStore.view(record, connection: connection))
         }
         return try outcome.get()
+    }
+
+    /// Records how a batch's execution ended: `succeeded` → completed; `failed` (some
+    /// transfers did not run) → failed, with the detail as the reason. Reporting the same
+    /// outcome again returns the batch unchanged.
+    func completeBatch(_ params: CompleteParams, by identity: Identity) async throws -> BatchApprovalView {
+        try Validate.text(params.approvalID, field: "approval_id", maximum: Validate.maximumIDLength)
+        guard ["succeeded", "failed"].contains(params.outcome.status) else {
+            throw RPCError.invalidParams(field: "outcome.status", "must be 'succeeded' or 'failed'")
+        }
+        try Validate.optionalText(params.outcome.detail, field: "outcome.detail", maximum: Validate.maximumReasonLength)
+        return try await database.write { [self] connection in
+            var record = try loadBatch(params.approvalID, connection: connection)
+            if [.completed, .failed].contains(record.status), record.outcome == params.outcome {
+                return try BatchApprovalStore.view(record, connection: connection)  // a retry
+            }
+            guard record.status == .approved else {
+                throw RPCError(.failedPrecondition, reason: record.status == .pending ? "NOT_APPROVED" : "ALREADY_COMPLETED",
+                    "batch \(record.approvalID) is \(record.status.rawValue); only an approved batch can be completed, once",
+                    details: ["approval_status": .string(record.status.rawValue)])
+            }
+            let now = clock.now()
+            record.status = params.outcome.status == "succeeded" ? .completed : .failed
+            record.outcome = params.outcome
+            if record.status == .failed { record.reason = params.outcome.detail ?? "the executor reported a failure" }
+            record.updatedAt = ApprovalTime.milliseconds(now)
+            try BatchApprovalStore.update(record, on: connection)
+            try audit(record.status.rawValue, record, actor: identity.name, at: now, connection: connection, detail: [
+                "outcome": params.outcome.status, "detail": params.outcome.detail ?? "", "grant_id": record.grant?.grantID ?? "",
+            ])
+            logger.info("batch completed", metadata: [
+                "approval.id": "\(record.approvalID)", "batch.outcome": "\(params.outcome.status)",
+            ])
+            return try BatchApprovalStore.view(record, connection: connection)
+        }
     }
 
     func getBatch(_ approvalID: String) async throws -> BatchApprovalView {
@@ -204,7 +239,7 @@ extension ApprovalEngine {
         return try transfers.enumerated().map { index, transfer in
             let field = "transfers[\(index)]"
             let normalized = BatchTransfer(from: transfer.from, to: transfer.to, amount: transfer.amount,
-                                           currency: transfer.currency ?? "USD", idempotencyKey: transfer.idempotencyKey)
+                                           currency: transfer.currency ?? "USD", memo: transfer.memo, idempotencyKey: transfer.idempotencyKey)
             try Validate.action(normalized.item.action, field: field)
             guard normalized.currency == currency else {
                 throw RPCError.invalidParams(field: "\(field).currency",

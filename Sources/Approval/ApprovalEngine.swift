@@ -29,18 +29,22 @@ public final class ApprovalEngine: Sendable {
     static let expiryBatch = 500
 
     let database: SQLiteDatabase
-    let policy: Policy
+    /// The policy in force (reloaded by ``PolicyWatcher``); read once per decision.
+    public let policies: PolicySource
+    /// Who the people are and which accounts they own (reloaded by ``IdentityWatcher``).
+    public let identities: LiveIdentities
     let signer: GrantSigner
     let clock: ApprovalClock
     let configuration: ApprovalConfiguration
-    let notifier = EventNotifier()
+    let notifier = ChangeNotifier()
     let logger: Logger
     let notifications: NotificationConfiguration
     let linkSigner: LinkSigner?
 
     /// - Parameters:
     ///   - database: the approval database (opened with ``ApprovalEngine/migrations``).
-    ///   - policy: the validated policy.
+    ///   - policies: the policy in force.
+    ///   - identities: the stack's identities: requesters must be people who own the paying account.
     ///   - signer: the grant signing key.
     ///   - clock: where time comes from.
     ///   - configuration: lifetimes.
@@ -48,14 +52,16 @@ public final class ApprovalEngine: Sendable {
     ///   - notifications: where notices go (default: nowhere).
     ///   - linkSigner: signs approve/reject links (nil: notices carry no links, redeem_link refuses).
     public init(
-        database: SQLiteDatabase, policy: Policy, signer: GrantSigner, clock: ApprovalClock = .system,
+        database: SQLiteDatabase, policies: PolicySource, identities: LiveIdentities, signer: GrantSigner,
+        clock: ApprovalClock = .system,
         configuration: ApprovalConfiguration = .init(), logger: Logger,
         notifications: NotificationConfiguration = .init(), linkSigner: LinkSigner? = nil
     ) {
         self.notifications = notifications
         self.linkSigner = linkSigner
         self.database = database
-        self.policy = policy
+        self.policies = policies
+        self.identities = identities
         self.signer = signer
         self.clock = clock
         self.configuration = configuration
@@ -73,15 +79,18 @@ public final class ApprovalEngine: Sendable {
         try Validate.text(params.requestedBy, field: "requested_by", maximum: Validate.maximumNameLength)
         try Validate.action(params.action, field: "action")
         let expiresIn = try expiry(params.expiresIn)
+        try requireRequester(params.requestedBy, owning: params.action)
+        let policy = policies.current
+        try Self.requireCurrency(params.action, field: "action.currency", held: policy)
         let view = try await database.write { [self] connection in
-            try submit(params, expiresIn: expiresIn, by: identity, connection: connection)
+            try submit(params, expiresIn: expiresIn, policy: policy, by: identity, connection: connection)
         }
         notifier.signal()
         return view
     }
 
     private func submit(
-        _ params: SubmitParams, expiresIn: TimeInterval, by identity: Identity, connection: SQLiteConnection
+        _ params: SubmitParams, expiresIn: TimeInterval, policy: Policy, by identity: Identity, connection: SQLiteConnection
     ) throws -> ApprovalView {
         if let existing = try ApprovalStore.find(runID: params.runID, callID: params.callID, on: connection) {
             guard existing.originalAction == params.action else {
@@ -92,18 +101,26 @@ public final class ApprovalEngine: Sendable {
         }
         let now = clock.now()
         let nowMs = ApprovalTime.milliseconds(now)
-        let decision = policy.evaluate(params.action)
+        let history = try ApprovalStore.history(
+            of: params.action, windows: policy.windows(for: params.action.kind), now: nowMs, excluding: nil, connection: connection)
+        let decision = policy.evaluate(params.action, history: history)
         var record = ApprovalRecord(
             seq: 0, approvalID: Identifiers.make(prefix: "ap_", bytes: 15), runID: params.runID, callID: params.callID,
             version: 1, status: .pending, action: params.action, originalAction: params.action,
             requestedBy: params.requestedBy, submittedBy: identity.name, requiredApprovers: decision.approvers,
             policyVersion: decision.version, policyRule: decision.rule, createdAt: nowMs, updatedAt: nowMs,
-            expiresAt: ApprovalTime.milliseconds(now.addingTimeInterval(expiresIn)))
+            expiresAt: ApprovalTime.milliseconds(now.addingTimeInterval(expiresIn)),
+            requesterMayApprove: decision.requesterMayApprove, policyFigures: decision.figures)
         try ApprovalStore.insert(record, on: connection)
         try ApprovalStore.appendEvent("submitted", for: record, actor: identity.name, at: nowMs, connection: connection)
         try audit("submitted", record, actor: identity.name, at: now, connection: connection, detail: [
             "requested_by": params.requestedBy, "required_approvers": "\(decision.approvers)", "policy_rule": decision.rule,
+            "policy_figures": ApprovalStore.json(decision.figures), "requester_may_approve": "\(decision.requesterMayApprove)",
             "expires_at": ApprovalTime.format(milliseconds: record.expiresAt),
+        ])
+        logger.info("approval submitted", metadata: [
+            "approval.id": "\(record.approvalID)", "run.id": "\(record.runID)", "policy.rule": "\(decision.rule)",
+            "approval.required": "\(decision.approvers)", "requested_by": "\(params.requestedBy)",
         ])
         if decision.approvers == 0 {
             try approve(&record, approvers: ["policy:auto"], actor: "policy:auto", at: now, connection: connection)
@@ -155,19 +172,22 @@ public final class ApprovalEngine: Sendable {
         try Validate.optionalText(params.outcome.detail, field: "outcome.detail", maximum: Validate.maximumReasonLength)
         let view = try await database.write { [self] connection in
             var record = try load(params.approvalID, connection: connection)
-            if record.status == .completed, record.outcome == params.outcome {
+            if [.completed, .failed].contains(record.status), record.outcome == params.outcome {
                 return try ApprovalStore.view(record, connection: connection)  // a retry
             }
             guard record.status == .approved else { throw Self.notCompletable(record) }
             let now = clock.now()
-            record.status = .completed
+            // An approved action that could not be executed ends as failed, with the reason:
+            // it never stays approved, and people and the model see why.
+            record.status = params.outcome.status == "succeeded" ? .completed : .failed
+            if record.status == .failed { record.reason = params.outcome.detail ?? "the executor reported a failure" }
             record.outcome = params.outcome
             record.updatedAt = ApprovalTime.milliseconds(now)
             try ApprovalStore.update(record, on: connection)
             try ApprovalStore.appendEvent(
-                "completed", for: record, actor: identity.name, at: record.updatedAt, reason: params.outcome.detail,
+                record.status.rawValue, for: record, actor: identity.name, at: record.updatedAt, reason: params.outcome.detail,
                 connection: connection)
-            try audit("completed", record, actor: identity.name, at: now, connection: connection, detail: [
+            try audit(record.status.rawValue, record, actor: identity.name, at: now, connection: connection, detail: [
                 "outcome": params.outcome.status, "detail": params.outcome.detail ?? "", "grant_id": record.grant?.grantID ?? "",
             ])
             try enqueueCompleted(record, connection: connection)
@@ -313,6 +333,7 @@ public final class ApprovalEngine: Sendable {
         case .cancelled: ("APPROVAL_CANCELLED", "was cancelled")
         case .expired: ("APPROVAL_EXPIRED", "expired at \(ApprovalTime.format(milliseconds: expiresAt))")
         case .completed: ("ALREADY_COMPLETED", "was already approved and executed")
+        case .failed: ("EXECUTION_FAILED", "was approved but could not be executed")
         case .pending: ("NOT_PENDING", "is pending")
         }
         return RPCError(.failedPrecondition, reason: reason, "approval \(approvalID) \(what); it can no longer be decided",
@@ -321,7 +342,7 @@ public final class ApprovalEngine: Sendable {
 
     /// Why `complete` is refused.
     static func notCompletable(_ record: ApprovalRecord) -> RPCError {
-        if record.status == .completed {
+        if [.completed, .failed].contains(record.status) {
             return RPCError(.failedPrecondition, reason: "ALREADY_COMPLETED",
                 "approval \(record.approvalID) was already completed with outcome '\(record.outcome?.status ?? "")'",
                 details: ["approval_status": .string(record.status.rawValue)])

@@ -3,9 +3,11 @@ import Foundation
 import RPC
 
 /// Where an approval is in its life. Only `pending` can change by a decision;
-/// `approved` can only become `completed`; the rest are final.
+/// `approved` can only become `completed` (executed) or `failed` (it could not be
+/// executed: an unknown payee, a batch that failed part-way; the reason says why);
+/// the rest are final.
 public enum ApprovalStatus: String, Sendable, Codable, CaseIterable {
-    case pending, approved, rejected, expired, cancelled, completed
+    case pending, approved, rejected, expired, cancelled, completed, failed
 }
 
 /// An approval as callers see it (`approval.get`, `submit`, `decide`, ...).
@@ -29,26 +31,52 @@ public struct ApprovalView: Sendable, Codable, Equatable {
     /// Approvers who approved the current version, sorted.
     public let approvedBy: [String]
     public let policyVersion: String
+    /// The rule (tier or budget) that set ``requiredApprovers``.
     public let policyRule: String
+    /// The figures that decided: `amount`, and for a window `window`, `window_total`
+    /// (or `window_count`) and `limit`; after an edit, `edited_by` and why a second person is needed.
+    public let policyFigures: [String: String]
+    /// Whether the requester's own approval counts at this tier (never at a two-person tier).
+    public let requesterMayApprove: Bool
     public let createdAt: String
     public let updatedAt: String
     /// When a pending approval expires.
     public let expiresAt: String
-    /// The reason given with a rejection, cancellation or expiry.
+    /// The reason given with a rejection, cancellation, expiry or failed execution.
     public let reason: String?
-    /// What the executor reported (`completed` only).
+    /// What the executor reported (`completed` and `failed` only).
     public let outcome: Outcome?
-    /// The signed grant (`approved` and `completed` only).
+    /// The signed grant (`approved`, `completed` and `failed` only), shown only to the
+    /// roles that execute (agent, operator): a grant is for the ledger, not for people's screens.
     public let grant: Grant?
 
     enum CodingKeys: String, CodingKey {
         case approvalID = "approval_id", runID = "run_id", callID = "call_id", version, status, action
         case originalAction = "original_action", requestedBy = "requested_by", submittedBy = "submitted_by"
         case requiredApprovers = "required_approvers", approvedBy = "approved_by"
-        case policyVersion = "policy_version", policyRule = "policy_rule"
+        case policyVersion = "policy_version", policyRule = "policy_rule", policyFigures = "policy_figures"
+        case requesterMayApprove = "requester_may_approve"
         case createdAt = "created_at", updatedAt = "updated_at", expiresAt = "expires_at"
         case reason, outcome, grant
     }
+
+    /// The same view without its grant.
+    func withoutGrant() -> ApprovalView {
+        ApprovalView(
+            approvalID: approvalID, runID: runID, callID: callID, version: version, status: status, action: action,
+            originalAction: originalAction, requestedBy: requestedBy, submittedBy: submittedBy, requiredApprovers: requiredApprovers,
+            approvedBy: approvedBy, policyVersion: policyVersion, policyRule: policyRule, policyFigures: policyFigures,
+            requesterMayApprove: requesterMayApprove, createdAt: createdAt, updatedAt: updatedAt, expiresAt: expiresAt,
+            reason: reason, outcome: outcome, grant: nil)
+    }
+}
+
+/// Roles that see grants in what approval-svc returns: those that execute approved actions.
+enum GrantReaders {
+    static let roles: Set<String> = ["agent", "operator"]
+
+    /// Whether `identity` may see grants.
+    static func allows(_ identity: Identity?) -> Bool { identity.map { roles.contains($0.role) } ?? false }
 }
 
 /// What the executor reports after running an approved action.
@@ -62,7 +90,7 @@ public struct Outcome: Sendable, Codable, Equatable {
 /// One state change, with a gap-free sequence number.
 public struct ApprovalEvent: Sendable, Codable, Equatable {
     public let seq: Int64
-    /// submitted, edited, approved, rejected, expired, cancelled, completed, notified.
+    /// submitted, edited, approved, rejected, expired, cancelled, completed, failed, notified.
     public let type: String
     public let approvalID: String
     public let runID: String

@@ -150,5 +150,70 @@ enum ApprovalSchema {
                 PRIMARY KEY (approval_id, approver)
             );
             """),
+        Migration(4, """
+            -- The policy judges an action on its account's recent history: the action's
+            -- kind, account (a transfer's payer, a deposit's receiver), currency and
+            -- amount as columns, indexed for the window sums, filled in for older rows.
+            -- Each decision keeps whether the requester's own vote counts and the figures
+            -- that decided it.
+            ALTER TABLE approvals ADD COLUMN kind TEXT NOT NULL DEFAULT '';
+            ALTER TABLE approvals ADD COLUMN account TEXT NOT NULL DEFAULT '';
+            ALTER TABLE approvals ADD COLUMN currency TEXT NOT NULL DEFAULT '';
+            ALTER TABLE approvals ADD COLUMN amount_minor INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE approvals ADD COLUMN requester_may_approve INTEGER NOT NULL DEFAULT 0;
+            ALTER TABLE approvals ADD COLUMN policy_figures TEXT NOT NULL DEFAULT '{}';
+            UPDATE approvals SET
+                kind = json_extract(action, '$.kind'),
+                account = COALESCE(json_extract(action, '$.from'), json_extract(action, '$.to')),
+                currency = json_extract(action, '$.currency'),
+                amount_minor = CAST(REPLACE(json_extract(action, '$.amount'), '.', '') AS INTEGER);
+            CREATE INDEX approvals_account_window ON approvals (account, kind, created_at);
+
+            -- A batch reports how its execution ended: completed, or failed part-way with
+            -- the reason; it never stays approved. The status CHECK widens, which SQLite
+            -- does by rebuilding the two batch tables (votes first, so no reference dangles).
+            CREATE TABLE batch_approvals_v4 (
+                seq INTEGER PRIMARY KEY,
+                approval_id TEXT NOT NULL UNIQUE,
+                batch_id TEXT NOT NULL UNIQUE,
+                status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected', 'expired', 'completed', 'failed')),
+                transfers TEXT NOT NULL,
+                count INTEGER NOT NULL CHECK (count >= 1),
+                total TEXT NOT NULL,
+                currency TEXT NOT NULL,
+                digest TEXT NOT NULL,
+                requested_by TEXT NOT NULL,
+                submitted_by TEXT NOT NULL,
+                required_approvers INTEGER NOT NULL CHECK (required_approvers >= 1),
+                policy_version TEXT NOT NULL,
+                policy_rule TEXT NOT NULL,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL,
+                expires_at INTEGER NOT NULL,
+                reason TEXT,
+                grant_json TEXT,
+                outcome TEXT
+            );
+            INSERT INTO batch_approvals_v4 (seq, approval_id, batch_id, status, transfers, count, total, currency, digest,
+                requested_by, submitted_by, required_approvers, policy_version, policy_rule, created_at, updated_at, expires_at,
+                reason, grant_json)
+            SELECT seq, approval_id, batch_id, status, transfers, count, total, currency, digest, requested_by, submitted_by,
+                required_approvers, policy_version, policy_rule, created_at, updated_at, expires_at, reason, grant_json
+            FROM batch_approvals;
+            CREATE TABLE batch_votes_v4 (
+                approval_id TEXT NOT NULL REFERENCES batch_approvals_v4 (approval_id),
+                approver TEXT NOT NULL,
+                decision TEXT NOT NULL,
+                reason TEXT,
+                at INTEGER NOT NULL,
+                PRIMARY KEY (approval_id, approver)
+            );
+            INSERT INTO batch_votes_v4 SELECT approval_id, approver, decision, reason, at FROM batch_votes;
+            DROP TABLE batch_votes;
+            DROP TABLE batch_approvals;
+            ALTER TABLE batch_approvals_v4 RENAME TO batch_approvals;
+            ALTER TABLE batch_votes_v4 RENAME TO batch_votes;
+            CREATE INDEX batch_approvals_pending_expiry ON batch_approvals (status, expires_at);
+            """),
     ]
 }

@@ -29,7 +29,7 @@ public enum ApprovalService {
             try await engine.submit(params, by: try context.requireIdentity())
         }
         router.register("approval.decide", params: DecideParams.self, options: approver) { params, context in
-            try await engine.decide(params, by: try context.requireIdentity())
+            shown(try await engine.decide(params, by: try context.requireIdentity()), to: context)
         }
         router.register("approval.cancel", params: CancelParams.self, options: executor) { params, context in
             try await engine.cancel(params, by: try context.requireIdentity())
@@ -44,19 +44,24 @@ public enum ApprovalService {
             try await engine.submitBatch(params, by: try context.requireIdentity())
         }
         router.register("approval.decide_batch", params: DecideBatchParams.self, options: approver) { params, context in
-            try await engine.decideBatch(params, by: try context.requireIdentity())
+            shown(try await engine.decideBatch(params, by: try context.requireIdentity()), to: context)
         }
-        router.register("approval.get_batch", params: ApprovalIDParams.self) { params, _ in
-            try await engine.getBatch(params.approvalID)
+        router.register("approval.complete_batch", params: CompleteParams.self, options: executor) { params, context in
+            try await engine.completeBatch(params, by: try context.requireIdentity())
         }
-        router.register("approval.list_batches", params: ListBatchesParams.self) { params, _ in
-            try await engine.listBatches(params)
+        router.register("approval.get_batch", params: ApprovalIDParams.self) { params, context in
+            shown(try await engine.getBatch(params.approvalID), to: context)
         }
-        router.register("approval.get", params: ApprovalIDParams.self) { params, _ in
-            try await engine.get(params.approvalID)
+        router.register("approval.list_batches", params: ListBatchesParams.self) { params, context in
+            let page = try await engine.listBatches(params)
+            return ListBatchesResult(batches: page.batches.map { shown($0, to: context) }, nextCursor: page.nextCursor)
         }
-        router.register("approval.list", params: ListParams.self) { params, _ in
-            try await engine.list(params)
+        router.register("approval.get", params: ApprovalIDParams.self) { params, context in
+            shown(try await engine.get(params.approvalID), to: context)
+        }
+        router.register("approval.list", params: ListParams.self) { params, context in
+            let page = try await engine.list(params)
+            return ListResult(approvals: page.approvals.map { shown($0, to: context) }, nextCursor: page.nextCursor)
         }
         router.register("approval.events", params: EventsParams.self) { params, _ in
             let after = try cursor(params.afterSeq)
@@ -78,12 +83,25 @@ public enum ApprovalService {
             try await engine.verifyAudit()
         }
         // `gateway`: the HTTP gateway's own role, which nothing that moves money accepts.
-        router.register("approval.redeem_link", params: RedeemLinkParams.self, options: .init(access: .roles(["gateway", "approver", "operator"]))) { params, _ in
-            try await engine.redeemLink(params)
+        router.register("approval.redeem_link", params: RedeemLinkParams.self, options: .init(access: .roles(["gateway", "approver", "operator"]))) { params, context in
+            shown(try await engine.redeemLink(params), to: context)
+        }
+        router.register("approval.preview_link", params: PreviewLinkParams.self, options: .init(access: .roles(["gateway", "approver", "operator"]))) { params, _ in
+            try await engine.previewLink(params)
         }
         router.register("approval.deliveries", params: ApprovalIDParams.self) { params, _ in
             DeliveriesResult(deliveries: try await engine.deliveries(of: params.approvalID))
         }
+    }
+
+    /// An approval as `context`'s caller may see it: grants only for the roles that execute.
+    private static func shown(_ view: ApprovalView, to context: RPCContext) -> ApprovalView {
+        GrantReaders.allows(context.identity) ? view : view.withoutGrant()
+    }
+
+    /// A batch as `context`'s caller may see it: grants only for the roles that execute.
+    private static func shown(_ view: BatchApprovalView, to context: RPCContext) -> BatchApprovalView {
+        GrantReaders.allows(context.identity) ? view : view.withoutGrant()
     }
 
     private static func cursor(_ afterSeq: Int64?) throws -> Int64 {

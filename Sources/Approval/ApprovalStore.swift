@@ -23,13 +23,18 @@ struct ApprovalRecord: Sendable {
     var reason: String?
     var outcome: Outcome?
     var grant: Grant?
+    /// Whether the requester's own approval counts (set by the deciding rule).
+    var requesterMayApprove: Bool
+    /// The figures that decided the current version (amount, window total, limit, ...).
+    var policyFigures: [String: String]
 }
 
 /// Reads and writes the approval tables on one connection (inside the caller's transaction).
 enum ApprovalStore {
     static let columns = """
         seq, approval_id, run_id, call_id, version, status, action, original_action, requested_by, submitted_by,
-        required_approvers, policy_version, policy_rule, created_at, updated_at, expires_at, reason, outcome, grant_json
+        required_approvers, policy_version, policy_rule, created_at, updated_at, expires_at, reason, outcome, grant_json,
+        requester_may_approve, policy_figures
         """
 
     static func find(_ approvalID: String, on connection: SQLiteConnection) throws -> ApprovalRecord? {
@@ -46,10 +51,12 @@ enum ApprovalStore {
             """
             INSERT INTO approvals (approval_id, run_id, call_id, version, status, action, original_action, requested_by,
                 submitted_by, required_approvers, policy_version, policy_rule, created_at, updated_at, expires_at,
-                reason, outcome, grant_json)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                reason, outcome, grant_json, requester_may_approve, policy_figures, kind, account, currency, amount_minor)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
-            [.text(approval.approvalID), .text(approval.runID), .text(approval.callID)] + mutableValues(approval, leading: true))
+            [.text(approval.approvalID), .text(approval.runID), .text(approval.callID)] + mutableValues(approval, leading: true)
+                + [.text(approval.action.kind.rawValue), .text(approval.action.account), .text(approval.action.currency),
+                   .integer(approval.action.amount.minorUnits)])
         try connection.execute(
             "INSERT INTO approval_versions (approval_id, version, action, edited_by, created_at) VALUES (?, 1, ?, ?, ?)",
             [.text(approval.approvalID), .text(json(approval.action)), .text(approval.submittedBy), .integer(approval.createdAt)])
@@ -60,10 +67,11 @@ enum ApprovalStore {
         let changed = try connection.execute(
             """
             UPDATE approvals SET version = ?, status = ?, action = ?, required_approvers = ?, policy_version = ?,
-                policy_rule = ?, updated_at = ?, reason = ?, outcome = ?, grant_json = ?
+                policy_rule = ?, updated_at = ?, reason = ?, outcome = ?, grant_json = ?, requester_may_approve = ?,
+                policy_figures = ?, amount_minor = ?
             WHERE approval_id = ?
             """,
-            mutableValues(approval, leading: false) + [.text(approval.approvalID)])
+            mutableValues(approval, leading: false) + [.integer(approval.action.amount.minorUnits), .text(approval.approvalID)])
         precondition(changed == 1, "an approval that was read must be updatable")
     }
 
@@ -76,13 +84,15 @@ enum ApprovalStore {
                 .integer(Int64(approval.requiredApprovers)), .text(approval.policyVersion), .text(approval.policyRule),
                 .integer(approval.createdAt), .integer(approval.updatedAt), .integer(approval.expiresAt),
                 optional(approval.reason), optional(approval.outcome.map { json($0) }), optional(approval.grant.map { json($0) }),
+                .integer(approval.requesterMayApprove ? 1 : 0), .text(json(approval.policyFigures)),
             ]
         }
         return [
             .integer(approval.version), .text(approval.status.rawValue), .text(json(approval.action)),
             .integer(Int64(approval.requiredApprovers)), .text(approval.policyVersion), .text(approval.policyRule),
             .integer(approval.updatedAt), optional(approval.reason), optional(approval.outcome.map { json($0) }),
-            optional(approval.grant.map { json($0) }),
+            optional(approval.grant.map { json($0) }), .integer(approval.requesterMayApprove ? 1 : 0),
+            .text(json(approval.policyFigures)),
         ]
     }
 
@@ -124,11 +134,44 @@ enum ApprovalStore {
             status: approval.status, action: approval.action, originalAction: approval.originalAction,
             requestedBy: approval.requestedBy, submittedBy: approval.submittedBy,
             requiredApprovers: approval.requiredApprovers, approvedBy: try approvers(of: approval, connection: connection),
-            policyVersion: approval.policyVersion, policyRule: approval.policyRule,
+            policyVersion: approval.policyVersion, policyRule: approval.policyRule, policyFigures: approval.policyFigures,
+            requesterMayApprove: approval.requesterMayApprove,
             createdAt: ApprovalTime.format(milliseconds: approval.createdAt),
             updatedAt: ApprovalTime.format(milliseconds: approval.updatedAt),
             expiresAt: ApprovalTime.format(milliseconds: approval.expiresAt),
             reason: approval.reason, outcome: approval.outcome, grant: approval.grant)
+    }
+
+    // MARK: history
+
+    /// What the policy needs of `action`'s account over each window: the live total of
+    /// its kind (pending, approved, executed; `excluding` the approval being re-decided)
+    /// and what the policy approved by itself (the count and total of approvals that
+    /// needed nobody and were not reported failed). Read inside the deciding
+    /// transaction, so two submissions never both spend the same budget.
+    static func history(
+        of action: Action, windows: Set<PolicyWindow>, now: Int64, excluding approvalID: String?, connection: SQLiteConnection
+    ) throws -> PolicyHistory {
+        var live: [PolicyWindow: Int64] = [:]
+        var auto: [PolicyWindow: PolicyHistory.Usage] = [:]
+        for window in windows {
+            let since = now - window.seconds * 1000
+            let row = try connection.queryOne(
+                """
+                SELECT
+                    COALESCE(SUM(CASE WHEN status IN ('pending', 'approved', 'completed') THEN amount_minor END), 0),
+                    COALESCE(SUM(CASE WHEN required_approvers = 0 AND status IN ('approved', 'completed') THEN amount_minor END), 0),
+                    COUNT(CASE WHEN required_approvers = 0 AND status IN ('approved', 'completed') THEN 1 END)
+                FROM approvals
+                WHERE account = ? AND kind = ? AND currency = ? AND created_at > ? AND approval_id != ?
+                """,
+                [.text(action.account), .text(action.kind.rawValue), .text(action.currency), .integer(since),
+                 .text(approvalID ?? "")]
+            ) { ($0.int(0), $0.int(1), Int($0.int(2))) }
+            live[window] = row?.0 ?? 0
+            auto[window] = PolicyHistory.Usage(total: row?.1 ?? 0, count: row?.2 ?? 0)
+        }
+        return PolicyHistory(live: live, autoApproved: auto)
     }
 
     // MARK: events
@@ -173,7 +216,8 @@ enum ApprovalStore {
             requestedBy: row.text(8), submittedBy: row.text(9), requiredApprovers: Int(row.int(10)),
             policyVersion: row.text(11), policyRule: row.text(12), createdAt: row.int(13), updatedAt: row.int(14),
             expiresAt: row.int(15), reason: row.optionalText(16), outcome: try row.optionalText(17).map { try decode($0) },
-            grant: try row.optionalText(18).map { try decode($0) })
+            grant: try row.optionalText(18).map { try decode($0) }, requesterMayApprove: row.int(19) != 0,
+            policyFigures: try decode(row.text(20)))
     }
 
     private static func decodeStatus(_ text: String) throws -> ApprovalStatus {

@@ -4,22 +4,24 @@ import RPC
 import SQLiteKit
 
 /// One transfer of a batch, as submitted: exactly the fields the batch grant
-/// binds (the ledger's `transfer_batch` element without `memo`, `grant`, `linked`).
+/// binds (the ledger's `transfer_batch` element without `grant` and `linked`).
 public struct BatchTransfer: Sendable, Codable, Equatable {
     public let from: String
     public let to: String
     public let amount: Amount
     public let currency: String?
+    /// What it is for ("December salary"): part of what the grant binds.
+    public let memo: String?
     public let idempotencyKey: String
 
     enum CodingKeys: String, CodingKey {
-        case from, to, amount, currency
+        case from, to, amount, currency, memo
         case idempotencyKey = "idempotency_key"
     }
 
     /// What the ledger will be asked to execute for this element.
     var item: BatchItem {
-        BatchItem(action: Action(kind: .transfer, from: from, to: to, amount: amount, currency: currency ?? "USD"),
+        BatchItem(action: Action(kind: .transfer, from: from, to: to, amount: amount, currency: currency ?? "USD", memo: memo),
                   idempotencyKey: idempotencyKey)
     }
 }
@@ -29,7 +31,8 @@ public struct BatchApprovalView: Sendable, Codable, Equatable {
     public let approvalID: String
     /// The submitter's id for the batch: submitting it again returns this approval.
     public let batchID: String
-    /// pending, approved, rejected or expired.
+    /// pending, approved, rejected, expired, completed (executed) or failed (the executor
+    /// reported that it could not run it all; `reason` says why).
     public let status: ApprovalStatus
     /// Count, total, currency and digest: what the grant signs.
     public let batch: BatchSummary
@@ -47,7 +50,9 @@ public struct BatchApprovalView: Sendable, Codable, Equatable {
     public let updatedAt: String
     public let expiresAt: String
     public let reason: String?
-    /// The signed batch grant (`approved` only).
+    /// What the executor reported (`completed` and `failed` only).
+    public let outcome: Outcome?
+    /// The signed batch grant (`approved` and after), shown only to the roles that execute.
     public let grant: BatchGrant?
 
     enum CodingKeys: String, CodingKey {
@@ -56,7 +61,16 @@ public struct BatchApprovalView: Sendable, Codable, Equatable {
         case requiredApprovers = "required_approvers", approvedBy = "approved_by"
         case policyVersion = "policy_version", policyRule = "policy_rule"
         case createdAt = "created_at", updatedAt = "updated_at", expiresAt = "expires_at"
-        case reason, grant
+        case reason, outcome, grant
+    }
+
+    /// The same view without its grant.
+    func withoutGrant() -> BatchApprovalView {
+        BatchApprovalView(
+            approvalID: approvalID, batchID: batchID, status: status, batch: batch, transfers: transfers, requestedBy: requestedBy,
+            submittedBy: submittedBy, requiredApprovers: requiredApprovers, approvedBy: approvedBy, policyVersion: policyVersion,
+            policyRule: policyRule, createdAt: createdAt, updatedAt: updatedAt, expiresAt: expiresAt, reason: reason,
+            outcome: outcome, grant: nil)
     }
 }
 
@@ -107,6 +121,7 @@ struct BatchApprovalRecord: Sendable {
     let expiresAt: Int64
     var reason: String?
     var grant: BatchGrant?
+    var outcome: Outcome?
 
     /// Batches have one version: a changed payroll is a new batch.
     static let version: Int64 = 1
@@ -116,7 +131,7 @@ struct BatchApprovalRecord: Sendable {
 enum BatchApprovalStore {
     static let columns = """
         seq, approval_id, batch_id, status, transfers, count, total, currency, digest, requested_by, submitted_by,
-        required_approvers, policy_version, policy_rule, created_at, updated_at, expires_at, reason, grant_json
+        required_approvers, policy_version, policy_rule, created_at, updated_at, expires_at, reason, grant_json, outcome
         """
 
     static func find(_ approvalID: String, on connection: SQLiteConnection) throws -> BatchApprovalRecord? {
@@ -144,9 +159,10 @@ enum BatchApprovalStore {
     /// Writes back what a decision or expiry changes.
     static func update(_ batch: BatchApprovalRecord, on connection: SQLiteConnection) throws {
         let changed = try connection.execute(
-            "UPDATE batch_approvals SET status = ?, updated_at = ?, reason = ?, grant_json = ? WHERE approval_id = ?",
+            "UPDATE batch_approvals SET status = ?, updated_at = ?, reason = ?, grant_json = ?, outcome = ? WHERE approval_id = ?",
             [.text(batch.status.rawValue), .integer(batch.updatedAt), batch.reason.map { .text($0) } ?? .null,
-             batch.grant.map { .text(ApprovalStore.json($0)) } ?? .null, .text(batch.approvalID)])
+             batch.grant.map { .text(ApprovalStore.json($0)) } ?? .null, batch.outcome.map { .text(ApprovalStore.json($0)) } ?? .null,
+             .text(batch.approvalID)])
         precondition(changed == 1, "a batch approval that was read must be updatable")
     }
 
@@ -176,7 +192,8 @@ enum BatchApprovalStore {
             requiredApprovers: batch.requiredApprovers, approvedBy: try approvers(of: batch.approvalID, connection: connection),
             policyVersion: batch.policyVersion, policyRule: batch.policyRule,
             createdAt: ApprovalTime.format(milliseconds: batch.createdAt), updatedAt: ApprovalTime.format(milliseconds: batch.updatedAt),
-            expiresAt: ApprovalTime.format(milliseconds: batch.expiresAt), reason: batch.reason, grant: batch.grant)
+            expiresAt: ApprovalTime.format(milliseconds: batch.expiresAt), reason: batch.reason, outcome: batch.outcome,
+            grant: batch.grant)
     }
 
     private static func record(_ row: SQLiteRow) throws -> BatchApprovalRecord {
@@ -190,6 +207,7 @@ enum BatchApprovalStore {
             requestedBy: row.text(9), submittedBy: row.text(10), requiredApprovers: Int(row.int(11)),
             policyVersion: row.text(12), policyRule: row.text(13), createdAt: row.int(14), updatedAt: row.int(15),
             expiresAt: row.int(16), reason: row.optionalText(17),
-            grant: try row.optionalText(18).map { try JSONDecoder().decode(BatchGrant.self, from: Data($0.utf8)) })
+            grant: try row.optionalText(18).map { try JSONDecoder().decode(BatchGrant.self, from: Data($0.utf8)) },
+            outcome: try row.optionalText(19).map { try JSONDecoder().decode(Outcome.self, from: Data($0.utf8)) })
     }
 }

@@ -33,6 +33,23 @@ struct RedeemLinkParams: Decodable, Sendable {
     let decision: Decision
 }
 
+struct PreviewLinkParams: Decodable, Sendable {
+    let token: String
+}
+
+/// What a link would do, for the page that asks a person to confirm it.
+struct LinkPreview: Encodable, Sendable {
+    let decision: Decision
+    /// The approval version the link was issued for.
+    let version: Int64
+    let expiresAt: String
+    /// Whether it was used already (a link decides once).
+    let used: Bool
+    let approval: ApprovalView
+
+    enum CodingKeys: String, CodingKey { case decision, version, used, approval, expiresAt = "expires_at" }
+}
+
 struct DeliveriesResult: Encodable, Sendable {
     let deliveries: [DeliveryView]
 }
@@ -60,6 +77,7 @@ extension ApprovalEngine {
         guard clock.now().timeIntervalSince1970 < TimeInterval(payload.e) else {
             throw RPCError(.failedPrecondition, reason: "LINK_EXPIRED", "the link expired; decide in the approval list instead")
         }
+        let policy = policies.current
         let outcome = try await database.write { [self] connection -> Result<ApprovalView, RPCError> in
             guard let link = try connection.queryOne(
                 "SELECT approval_id, version, decision, recipient, used_at FROM link_tokens WHERE nonce = ?", [.text(payload.n)],
@@ -81,10 +99,34 @@ extension ApprovalEngine {
             let params = DecideParams(
                 approvalID: payload.a, decision: payload.d, reason: "decided by \(link.recipient) link", editedAction: nil,
                 version: payload.v)
-            return try decide(params, by: decider, connection: connection)
+            return try decide(params, version: payload.v, policy: policy, by: decider, connection: connection)
         }
         notifier.signal()
         return try outcome.get()
+    }
+
+    /// What a link would do, once its signature and record check out: the page that
+    /// asks a person to confirm shows nothing for a token this service did not sign.
+    /// - Throws: PERMISSION_DENIED `LINK_INVALID`, FAILED_PRECONDITION `LINK_EXPIRED`.
+    func previewLink(_ params: PreviewLinkParams) async throws -> LinkPreview {
+        guard params.token.utf8.count <= 1_024, let linkSigner, let payload = linkSigner.verify(params.token) else {
+            throw RPCError(.permissionDenied, reason: "LINK_INVALID", "the link token is not one this service signed")
+        }
+        guard clock.now().timeIntervalSince1970 < TimeInterval(payload.e) else {
+            throw RPCError(.failedPrecondition, reason: "LINK_EXPIRED", "the link expired; decide in the approval list instead")
+        }
+        return try await database.read { [self] connection in
+            guard let used = try connection.queryOne(
+                "SELECT used_at FROM link_tokens WHERE nonce = ? AND approval_id = ? AND version = ? AND decision = ?",
+                [.text(payload.n), .text(payload.a), .integer(payload.v), .text(payload.d.rawValue)], { $0.optionalInt(0) })
+            else {
+                throw RPCError(.permissionDenied, reason: "LINK_INVALID", "the link token is not one this service issued")
+            }
+            let view = try ApprovalStore.view(try load(payload.a, connection: connection), connection: connection)
+            return LinkPreview(
+                decision: payload.d, version: payload.v, expiresAt: ApprovalTime.format(milliseconds: payload.e * 1000),
+                used: used != nil, approval: view.withoutGrant())
+        }
     }
 
     /// An approve link never counts toward an approval that needs more than one

@@ -16,6 +16,12 @@ public struct Action: Sendable, Hashable, Codable {
     public let amount: Amount
     /// ISO 4217 code; `USD` is the only currency the default books hold.
     public let currency: String
+    /// What it is for ("rent"), as the journal records it: part of what is approved and
+    /// signed, so nobody can add or change it after the decision.
+    public let memo: String?
+
+    /// The longest memo: a line on a statement, not a document.
+    public static let maximumMemoLength = 140
 
     /// - Parameters:
     ///   - kind: deposit or transfer.
@@ -23,16 +29,27 @@ public struct Action: Sendable, Hashable, Codable {
     ///   - to: the receiving account.
     ///   - amount: how much.
     ///   - currency: ISO 4217 code.
-    public init(kind: Kind, from: String?, to: String, amount: Amount, currency: String = "USD") {
+    ///   - memo: what it is for (nil: nothing said).
+    public init(kind: Kind, from: String?, to: String, amount: Amount, currency: String = "USD", memo: String? = nil) {
         self.kind = kind
         self.from = from
         self.to = to
         self.amount = amount
         self.currency = currency
+        self.memo = memo
     }
 
-    /// Writes the action's canonical JSON (members sorted; `from` only when present),
-    /// as `JSONEncoder` with sorted keys would.
+    /// The account whose limits the action counts against: a transfer's payer, a deposit's receiver.
+    public var account: String { from ?? to }
+
+    /// The same action with another amount, payee or memo: what an approver may change.
+    /// - Parameters: see ``init(kind:from:to:amount:currency:memo:)``.
+    public func edited(to: String? = nil, amount: Amount? = nil, memo: String?? = nil) -> Action {
+        Action(kind: kind, from: from, to: to ?? self.to, amount: amount ?? self.amount, currency: currency, memo: memo ?? self.memo)
+    }
+
+    /// Writes the action's canonical JSON (members sorted; `from` and `memo` only when
+    /// present), as `JSONEncoder` with sorted keys would.
     /// - Parameter json: the writer.
     public func writeCanonical(into json: inout CanonicalJSON) {
         json.beginObject()
@@ -46,6 +63,10 @@ public struct Action: Sendable, Hashable, Codable {
         }
         json.key("kind")
         json.string(kind.rawValue)
+        if let memo {
+            json.key("memo")
+            json.string(memo)
+        }
         json.key("to")
         json.string(to)
         json.endObject()
@@ -67,6 +88,14 @@ public struct Action: Sendable, Hashable, Codable {
         guard amount.minorUnits > 0 else { throw GrantFormatError(field: "action.amount", "must be more than zero") }
         guard currency.count == 3, currency.utf8.allSatisfy({ (65...90).contains($0) }) else {
             throw GrantFormatError(field: "action.currency", "must be a three-letter ISO 4217 code such as USD")
+        }
+        if let memo {
+            guard !memo.isEmpty, memo.count <= Self.maximumMemoLength else {
+                throw GrantFormatError(field: "action.memo", "must be 1 to \(Self.maximumMemoLength) characters (leave it out to say nothing)")
+            }
+            guard !memo.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+                throw GrantFormatError(field: "action.memo", "must be one line of text without control characters")
+            }
         }
     }
 }

@@ -139,7 +139,8 @@ public struct GrantVerifier: Sendable {
 
     private static func describe(_ action: Action) -> String {
         let source = action.from.map { " from \($0)" } ?? ""
-        return "\(action.kind.rawValue) of \(action.amount) \(action.currency)\(source) to \(action.to)"
+        let memo = action.memo.map { " for \"\($0)\"" } ?? " (no memo)"
+        return "\(action.kind.rawValue) of \(action.amount) \(action.currency)\(source) to \(action.to)\(memo)"
     }
 }
 

@@ -18,17 +18,18 @@ struct HoldRow: Sendable {
     let entryID: Int64?
     let grantID: String?
     let voidReason: String?
+    let memo: String?
 
     var holdID: String { "hold_\(id)" }
 
-    /// The transfer a grant must permit to post this hold.
+    /// The transfer a grant must permit to post this hold, its memo included.
     var action: Action? {
-        Amount(minorUnits: amount).map { Action(kind: .transfer, from: from, to: to, amount: $0, currency: currency) }
+        Amount(minorUnits: amount).map { Action(kind: .transfer, from: from, to: to, amount: $0, currency: currency, memo: memo) }
     }
 
     var result: HoldResult {
         HoldResult(
-            holdID: holdID, state: state.rawValue, from: from, to: to, amount: Money.format(amount), currency: currency,
+            holdID: holdID, state: state.rawValue, from: from, to: to, amount: Money.format(amount), currency: currency, memo: memo,
             idempotencyKey: idempotencyKey, expiresAt: LedgerTime.format(milliseconds: expiresAt),
             createdAt: LedgerTime.format(milliseconds: createdAt), entryID: entryID, grantID: grantID, voidReason: voidReason,
             resolvedAt: resolvedAt.map { LedgerTime.format(milliseconds: $0) })
@@ -44,13 +45,13 @@ struct HoldRow: Sendable {
         guard let id = rowID(holdID) else { return nil }
         return try db.queryOne("""
             SELECT id, from_account, to_account, amount, currency, idempotency_key, state, expires_at, created_at,
-                   resolved_at, entry_id, grant_id, void_reason FROM holds WHERE id = ?
+                   resolved_at, entry_id, grant_id, void_reason, memo FROM holds WHERE id = ?
             """, [.integer(id)]) { row in
             HoldRow(
                 id: row.int(0), from: row.text(1), to: row.text(2), amount: row.int(3), currency: row.text(4),
                 idempotencyKey: row.text(5), state: HoldState(rawValue: row.text(6)) ?? .expired, expiresAt: row.int(7),
                 createdAt: row.int(8), resolvedAt: row.optionalInt(9), entryID: row.optionalInt(10),
-                grantID: row.optionalText(11), voidReason: row.optionalText(12))
+                grantID: row.optionalText(11), voidReason: row.optionalText(12), memo: row.optionalText(13))
         }
     }
 }
@@ -76,10 +77,10 @@ extension Ledger {
             _ = try Books.requireAccount(db, request.to, field: "to", currency: request.currency)
             try Books.requireFunds(db, payer, request.amount.minorUnits, now: now)
             try db.execute("""
-                INSERT INTO holds (from_account, to_account, amount, currency, idempotency_key, state, expires_at, created_at)
-                VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)
+                INSERT INTO holds (from_account, to_account, amount, currency, idempotency_key, state, expires_at, created_at, memo)
+                VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)
                 """, [.text(request.from), .text(request.to), .integer(request.amount.minorUnits), .text(request.currency),
-                      .text(request.idempotencyKey), .integer(request.expiresAt), .integer(now)])
+                      .text(request.idempotencyKey), .integer(request.expiresAt), .integer(now), request.memo.map { .text($0) } ?? .null])
             guard let row = try HoldRow.load(db, "hold_\(db.lastInsertRowID)") else { throw RPCError.internalError() }
             let result = row.result
             try IdempotencyStore.remember(
@@ -123,7 +124,7 @@ extension Ledger {
             // The hold reserved these funds, so they are there: a failure here is a defect, and it rolls back.
             try Books.requireFunds(db, payer, hold.amount, now: now)
             let entryID = try Books.post(
-                db, kind: "hold_post", from: payer, to: payee, amount: hold.amount, currency: hold.currency, memo: nil,
+                db, kind: "hold_post", from: payer, to: payee, amount: hold.amount, currency: hold.currency, memo: hold.memo,
                 idempotencyKey: hold.idempotencyKey, grantID: grant.grantID, holdID: holdID, now: now)
             try Books.consume(db, grant.use, entryID: entryID, now: now)
             try db.execute("UPDATE holds SET entry_id = ? WHERE id = ?", [.integer(entryID), .integer(hold.id)])

@@ -14,8 +14,9 @@ public enum LedgerLimits {
     public static let maximumStatementPage = 500
     /// Idempotency keys: `run_id:call_id` fits easily; longer keys are a client bug.
     public static let maximumIdempotencyKeyLength = 256
-    /// Free text (memo, display name, void reason): enough for people, bounded for storage.
-    public static let maximumMemoLength = 256
+    /// A memo is part of the approved action, so it is as long as an action's may be.
+    public static let maximumMemoLength = Action.maximumMemoLength
+    /// Free text (display name, void reason): enough for people, bounded for storage.
     public static let maximumDisplayNameLength = 128
     public static let maximumVoidReasonLength = 256
     /// A hold waits for a human: approvals expire after 24 h by default; 30 days

@@ -131,21 +131,27 @@ public struct HoldParams: Codable, Sendable {
     public var to: String
     public var amount: String
     public var currency: String?
+    /// The transfer's memo: posting the hold needs a grant for exactly this memo.
+    public var memo: String?
     public var idempotencyKey: String
     public var expiresAt: String
 
     /// - Parameters: the wire fields (`expires_at` is RFC 3339 UTC, whole seconds).
-    public init(from: String, to: String, amount: String, currency: String? = nil, idempotencyKey: String, expiresAt: String) {
+    public init(
+        from: String, to: String, amount: String, currency: String? = nil, memo: String? = nil, idempotencyKey: String,
+        expiresAt: String
+    ) {
         self.from = from
         self.to = to
         self.amount = amount
         self.currency = currency
+        self.memo = memo
         self.idempotencyKey = idempotencyKey
         self.expiresAt = expiresAt
     }
 
     enum CodingKeys: String, CodingKey {
-        case from, to, amount, currency
+        case from, to, amount, currency, memo
         case idempotencyKey = "idempotency_key"
         case expiresAt = "expires_at"
     }

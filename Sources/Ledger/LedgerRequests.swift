@@ -42,9 +42,9 @@ struct MovementRequest: Sendable {
     /// What single use consumes.
     var use: GrantUse { GrantUse(grantID: grantID, approvalID: approvalID) }
 
-    /// What the grant must permit, member for member.
+    /// What the grant must permit, member for member (the memo included).
     var action: Action {
-        Action(kind: kind, from: kind == .deposit ? nil : from, to: to, amount: amount, currency: currency)
+        Action(kind: kind, from: kind == .deposit ? nil : from, to: to, amount: amount, currency: currency, memo: memo)
     }
 
     /// What a batch grant must cover for this element.
@@ -58,12 +58,19 @@ struct HoldRequest: Sendable {
     let to: String
     let amount: Amount
     let currency: String
+    let memo: String?
     let idempotencyKey: String
     let expiresAt: Int64
 
+    /// A hold without a memo keeps the fingerprint it had before holds carried one.
     var fingerprint: [UInt8] {
-        Fingerprint.canonical([("amount", amount.description), ("currency", currency), ("expires_at", String(expiresAt)),
-                               ("from", from), ("kind", "hold"), ("to", to)])
+        var fields: [(key: StaticString, value: String)] = [
+            ("amount", amount.description), ("currency", currency), ("expires_at", String(expiresAt)), ("from", from),
+            ("kind", "hold"),
+        ]
+        if let memo { fields.append(("memo", memo)) }
+        fields.append(("to", to))
+        return Fingerprint.canonical(fields)
     }
 }
 
@@ -187,6 +194,7 @@ enum Validate {
         return HoldRequest(
             from: from, to: to, amount: try Amount.positive(params.amount, field: "amount"),
             currency: try currency(params.currency, field: "currency"),
+            memo: try text(params.memo, field: "memo", limit: LedgerLimits.maximumMemoLength),
             idempotencyKey: try idempotencyKey(params.idempotencyKey, field: "idempotency_key"), expiresAt: expiresAt)
     }
 }

@@ -77,6 +77,8 @@ public struct HoldResult: Codable, Sendable, Equatable {
     public let to: String
     public let amount: String
     public let currency: String
+    /// The transfer's memo, when it has one.
+    public let memo: String?
     public let idempotencyKey: String
     public let expiresAt: String
     public let createdAt: String
@@ -89,7 +91,7 @@ public struct HoldResult: Codable, Sendable, Equatable {
     public let resolvedAt: String?
 
     enum CodingKeys: String, CodingKey {
-        case state, from, to, amount, currency
+        case state, from, to, amount, currency, memo
         case holdID = "hold_id"
         case idempotencyKey = "idempotency_key"
         case expiresAt = "expires_at"

@@ -87,5 +87,10 @@ public enum LedgerSchema {
             ALTER TABLE used_grants ADD COLUMN approval_id TEXT;
             CREATE UNIQUE INDEX used_grants_by_approval ON used_grants (approval_id) WHERE approval_id IS NOT NULL;
             """),
+        // A hold carries its transfer's memo: the memo is part of the approved action,
+        // so posting the hold must present a grant for exactly that memo.
+        Migration(3, """
+            ALTER TABLE holds ADD COLUMN memo TEXT;
+            """),
     ]
 }

@@ -88,7 +88,10 @@ struct ApprovalServiceCommand: AsyncParsableCommand {
         }
         try await ServiceMain.run(
             description: try ApprovalService.description(), options: options,
-            services: [ExpiryTimer(engine: engine), OutboxWorker(engine: engine)]
+            services: [
+                ExpiryTimer(engine: engine), OutboxWorker(engine: engine), PolicyWatcher(source: engine.policies, logger: logger),
+            ],
+            identities: engine.identities
         ) { router in
             ApprovalService.register(&router, engine: engine)
         }
@@ -97,10 +100,11 @@ struct ApprovalServiceCommand: AsyncParsableCommand {
 
     private func open(logger: Logger) throws -> ApprovalEngine {
         let path = Policy.locate(policy)
-        let loaded = try Policy.load(path: path)
-        logger.info("policy loaded", metadata: ["policy.path": "\(path)", "policy.version": "\(loaded.version)"])
+        let policies = try PolicySource(path: path)
+        logger.info("policy loaded", metadata: ["policy.path": "\(path)", "policy.version": "\(policies.current.version)"])
         let directory = options.directory
         try directory.prepare()
+        let identities = try LiveIdentities(directory: directory)
         let signer = try GrantKeys.loadOrCreateSigner(in: directory)
         let database = try SQLiteDatabase(
             path: directory.data.appendingPathComponent("approval.sqlite").path, migrations: ApprovalEngine.migrations,
@@ -109,7 +113,7 @@ struct ApprovalServiceCommand: AsyncParsableCommand {
         configuration.grantTTL = TimeInterval(grantTTLSeconds)
         configuration.defaultExpiry = TimeInterval(defaultExpirySeconds)
         return ApprovalEngine(
-            database: database, policy: loaded, signer: signer, clock: Self.clock(logger: logger),
+            database: database, policies: policies, identities: identities, signer: signer, clock: Self.clock(logger: logger),
             configuration: configuration, logger: logger, notifications: try notifications(),
             linkSigner: try LinkSigner.loadOrCreate(in: directory))
     }

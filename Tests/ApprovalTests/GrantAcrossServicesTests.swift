@@ -68,7 +68,7 @@ struct GrantAcrossServicesTests {
         let agentLedger = try stack.client("ledger", as: "agent")
 
         let submitted = try await agentApproval.call("approval.submit", [
-            "run_id": "run_1", "call_id": "call_1", "action": Self.transfer("150.00"), "requested_by": "agent",
+            "run_id": "run_1", "call_id": "call_1", "action": Self.transfer("150.00"), "requested_by": "operator",
         ] as JSONValue, as: JSONValue.self)
         #expect(submitted["status"] == "pending")
         #expect(submitted["grant"] == nil)
@@ -87,10 +87,13 @@ struct GrantAcrossServicesTests {
         } != nil)
 
         let decided = try await stack.client("approval", as: "approver1").call("approval.decide", [
-            "approval_id": .string(approvalID), "decision": "approve",
+            "approval_id": .string(approvalID), "decision": "approve", "version": 1,
         ] as JSONValue, as: JSONValue.self)
         #expect(decided["status"] == "approved")
-        let grant = try #require(decided["grant"])
+        #expect(decided["grant"] == nil, "the approver does not get the grant")
+        // The executor reads it.
+        let grant = try #require(try await stack.client("approval", as: "agent").call(
+            "approval.get", ["approval_id": .string(approvalID)] as JSONValue, as: JSONValue.self)["grant"])
 
         let posted = try await agentLedger.call("ledger.post", ["hold_id": .string(holdID), "grant": grant] as JSONValue, as: JSONValue.self)
         #expect(posted["state"] == "posted")
@@ -111,7 +114,7 @@ struct GrantAcrossServicesTests {
         let stack = try await Self.start()
         defer { Task { await stack.stop() } }
         let submitted = try await stack.client("approval", as: "agent").call("approval.submit", [
-            "run_id": "run_2", "call_id": "call_1", "action": Self.transfer("50.00", to: "bob"), "requested_by": "agent",
+            "run_id": "run_2", "call_id": "call_1", "action": Self.transfer("50.00", to: "bob"), "requested_by": "operator",
         ] as JSONValue, as: JSONValue.self)
         #expect(submitted["status"] == "approved")
         let grant = try #require(submitted["grant"])
@@ -155,7 +158,9 @@ struct GrantAcrossServicesTests {
         let decided = try await stack.client("approval", as: "approver1").call("approval.decide_batch", [
             "approval_id": .string(approvalID), "decision": "approve",
         ] as JSONValue, as: JSONValue.self)
-        let grant = try #require(decided["grant"])
+        #expect(decided["status"] == "approved" && decided["grant"] == nil)
+        let grant = try #require(try await stack.client("approval", as: "operator").call(
+            "approval.get_batch", ["approval_id": .string(approvalID)] as JSONValue, as: JSONValue.self)["grant"])
         let ledger = try stack.client("ledger", as: "agent")
 
         // Another batch under this grant (one amount changed): refused element by element, nothing moves.

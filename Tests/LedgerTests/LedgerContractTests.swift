@@ -65,7 +65,12 @@ struct LedgerContractTests {
         try await ledger.open("checking", "1000.00")
         try await ledger.open("alice")
 
-        let depositGrant = try ledger.grant(.deposit, to: "checking", amount: "25.50", key: "run1:call1")
+        // The memo is part of what was approved: a grant without it does not cover it.
+        let bare = try ledger.grant(.deposit, to: "checking", amount: "25.50", key: "run1:call1")
+        try await ledger.expectError("ledger.deposit", [
+            "account": "checking", "amount": "25.5", "memo": "paycheck", "idempotency_key": "run1:call1", "grant": try JSONValue(encoding: bare),
+        ], as: "agent", .permissionDenied, "GRANT_ACTION_MISMATCH")
+        let depositGrant = try ledger.grant(.deposit, to: "checking", amount: "25.50", key: "run1:call1", memo: "paycheck")
         let deposit: JSONValue = ["account": "checking", "amount": "25.5", "memo": "paycheck", "idempotency_key": "run1:call1",
                                   "grant": try JSONValue(encoding: depositGrant)]
         let deposited = try await ledger.call("ledger.deposit", deposit, as: "agent")
@@ -173,7 +178,7 @@ struct LedgerContractTests {
             (good.with("idempotency_key", nil), "MISSING_FIELD", "idempotency_key"),
             (good.with("idempotency_key", ""), "INVALID_FIELD", "idempotency_key"),
             (good.with("idempotency_key", .string(String(repeating: "k", count: 257))), "INVALID_FIELD", "idempotency_key"),
-            (good.with("memo", .string(String(repeating: "m", count: 257))), "INVALID_FIELD", "memo"),
+            (good.with("memo", .string(String(repeating: "m", count: 141))), "INVALID_FIELD", "memo"),
             (good.with("currency", "usd"), "INVALID_FIELD", "currency"),
             (good.with("linked", true), "INVALID_FIELD", "linked"),
             (good.with("amount", nil), "MISSING_FIELD", "amount"),

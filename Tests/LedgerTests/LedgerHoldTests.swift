@@ -8,6 +8,32 @@ import Testing
 struct LedgerHoldTests {
     static func expiry(_ seconds: TimeInterval) -> JSONValue { .string(GrantTime.format(Date().addingTimeInterval(seconds))) }
 
+    /// A hold carries its transfer's memo: it posts only under a grant for exactly that
+    /// memo, and the journal records it.
+    @Test func aHoldPostsOnlyUnderAGrantForItsMemo() async throws {
+        let ledger = try await LedgerHarness.start()
+        defer { Task { await ledger.stop() } }
+        try await ledger.open("checking", "1000.00")
+        try await ledger.open("bob")
+        let request: JSONValue = [
+            "from": "checking", "to": "bob", "amount": "500.00", "memo": "rent", "idempotency_key": "run:rent", "expires_at": Self.expiry(3600),
+        ]
+        let hold = try await ledger.call("ledger.hold", request, as: "agent")
+        #expect(hold["memo"] == "rent")
+        try await ledger.expectError("ledger.hold", request.with("memo", "rent, December"), as: "agent", .alreadyExists, "IDEMPOTENCY_KEY_REUSED")
+        let holdID = try #require(hold["hold_id"])
+        for memo in [nil, "groceries"] as [String?] {
+            let other = try ledger.grant(.transfer, from: "checking", to: "bob", amount: "500.00", key: "run:rent", memo: memo)
+            try await ledger.expectError(
+                "ledger.post", ["hold_id": holdID, "grant": try JSONValue(encoding: other)], as: "agent", .permissionDenied, "GRANT_ACTION_MISMATCH")
+        }
+        let grant = try ledger.grant(.transfer, from: "checking", to: "bob", amount: "500.00", key: "run:rent", memo: "rent")
+        let posted = try await ledger.call("ledger.post", ["hold_id": holdID, "grant": try JSONValue(encoding: grant)], as: "agent")
+        #expect(posted["state"] == "posted")
+        let statement = try await ledger.call("ledger.statement", ["account": "bob"])
+        #expect(statement["entries"]?.arrayValues?.last?["memo"] == "rent")
+    }
+
     @Test func holdsReservePostAndVoidAtMostOnce() async throws {
         let ledger = try await LedgerHarness.start()
         defer { Task { await ledger.stop() } }

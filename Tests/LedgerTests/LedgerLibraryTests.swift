@@ -64,9 +64,16 @@ struct LedgerLibraryTests {
                 "kind": "transfer", "from": "checking", "to": "alice", "amount": "150.50", "currency": "USD", "memo": memo,
             ]), "\(memo)")
         }
-        let hold = HoldRequest(from: "a", to: "b", amount: try Amount(parsing: "1"), currency: "USD", idempotencyKey: "k", expiresAt: 1_800_000_000_123)
+        let hold = HoldRequest(
+            from: "a", to: "b", amount: try Amount(parsing: "1"), currency: "USD", memo: nil, idempotencyKey: "k", expiresAt: 1_800_000_000_123)
         #expect(hold.fingerprint == Fingerprint.of([
             "kind": "hold", "from": "a", "to": "b", "amount": "1.00", "currency": "USD", "expires_at": "1800000000123",
+        ]))
+        // A hold with a memo fingerprints it too, in key order; one without keeps its old bytes.
+        let rent = HoldRequest(
+            from: "a", to: "b", amount: try Amount(parsing: "1"), currency: "USD", memo: "rent", idempotencyKey: "k", expiresAt: 1_800_000_000_123)
+        #expect(rent.fingerprint == Fingerprint.of([
+            "kind": "hold", "from": "a", "to": "b", "amount": "1.00", "currency": "USD", "expires_at": "1800000000123", "memo": "rent",
         ]))
     }
 

@@ -94,7 +94,7 @@ final class ApprovalHarness: @unchecked Sendable {
 
     func submit(
         run: String = "run-\(UUID().uuidString.prefix(8))", call: String = "call-1", _ action: [String: JSONValue],
-        requestedBy: String = "alice", expiresIn: Int64? = nil
+        requestedBy: String = "operator", expiresIn: Int64? = nil
     ) async throws -> ApprovalView {
         var params: [String: JSONValue] = [
             "run_id": .string(run), "call_id": .string(call), "action": .object(action), "requested_by": .string(requestedBy),
@@ -103,6 +103,8 @@ final class ApprovalHarness: @unchecked Sendable {
         return try await self.call("approval.submit", as: "agent", params).decode(as: ApprovalView.self)
     }
 
+    /// Votes; without `version`, on the version the approval is at now (as a person who
+    /// just looked at it would), or version 1 when there is no such approval.
     func decide(
         _ approvalID: String, as approver: String?, _ decision: String = "approve", reason: String? = nil,
         edited: [String: JSONValue]? = nil, version: Int64? = nil
@@ -110,8 +112,15 @@ final class ApprovalHarness: @unchecked Sendable {
         var params: [String: JSONValue] = ["approval_id": .string(approvalID), "decision": .string(decision)]
         if let reason { params["reason"] = .string(reason) }
         if let edited { params["edited_action"] = .object(edited) }
-        if let version { params["version"] = .int(version) }
+        var current = version
+        if current == nil { current = (try? await get(approvalID).version) ?? 1 }
+        params["version"] = .int(current ?? 1)
         return try await call("approval.decide", as: approver, params).decode(as: ApprovalView.self)
+    }
+
+    /// The grant of an approval, as the roles that execute see it.
+    func grant(_ approvalID: String) async throws -> Grant? {
+        try await get(approvalID).grant
     }
 
     func get(_ approvalID: String) async throws -> ApprovalView {

@@ -96,12 +96,12 @@ final class LedgerHarness: Sendable {
 
     /// A grant signed by the key the service trusts (or by `signer`).
     func grant(
-        _ kind: Action.Kind, from: String? = nil, to: String, amount: String, key: String, currency: String = "USD",
+        _ kind: Action.Kind, from: String? = nil, to: String, amount: String, key: String, currency: String = "USD", memo: String? = nil,
         expiresIn: TimeInterval = 3600, grantID: String = "gr_" + UUID().uuidString.replacingOccurrences(of: "-", with: ""),
         signer: GrantSigner? = nil, approvalID: String? = nil
     ) throws -> Grant {
         let signer = signer ?? self.signer
-        let action = Action(kind: kind, from: from, to: to, amount: try Amount(parsing: amount), currency: currency)
+        let action = Action(kind: kind, from: from, to: to, amount: try Amount(parsing: amount), currency: currency, memo: memo)
         let now = Date()
         let body = Grant.Body(
             grantID: grantID, approvalID: approvalID ?? "ap_" + grantID.dropFirst(3), approvalVersion: 1, runID: "run_test", callID: key, action: action,
