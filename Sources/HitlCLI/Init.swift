@@ -21,11 +21,19 @@ struct Init: AsyncParsableCommand {
     func run() async throws {
         let definition = try StackDefinition.load(path: StackDefinition.locate(compose))
         let directory = global.directory
-        let registry = try IdentityProvisioner.provision(
-            definition.identities.map { Identity(name: $0.name, role: $0.role) }, in: directory)
+        let listed = Set(definition.identities.map(\.name))
+        let before = IdentityProvisioner.provisionedNames(in: directory)
+        let registry = try IdentityProvisioner.provision(definition.identities.map(\.identity), in: directory)
+        // Identities no longer in the stack definition are revoked: their tokens stop
+        // working within a second in every running service, and their sessions end.
+        let removed = try IdentityProvisioner.revoke(before.subtracting(listed), in: directory)
         Output.out("run directory \(directory.home.path): \(registry.identities.count) identities")
         for identity in definition.identities {
-            Output.out("  \(identity.name) (\(identity.role)): \(directory.tokenPath(for: identity.name))")
+            let owns = (identity.accounts ?? []).isEmpty ? "" : ", owns \((identity.accounts ?? []).joined(separator: ", "))"
+            Output.out("  \(identity.name) (\(identity.role)\(owns)): \(directory.tokenPath(for: identity.name))")
+        }
+        for name in removed {
+            Output.out("  \(name): removed (no longer in the stack definition); its token no longer works")
         }
     }
 }

@@ -9,8 +9,14 @@ public struct StackDefinition: Codable, Sendable, Equatable {
     public struct IdentitySpec: Codable, Sendable, Equatable {
         /// e.g. `approver1`.
         public let name: String
-        /// `operator`, `agent` or `approver`.
+        /// `operator`, `agent`, `approver`, `user` or `gateway`.
         public let role: String
+        /// The ledger accounts this person owns: the agent acts for them only on these,
+        /// and approval-svc refuses an action on any other (the first is their default).
+        public let accounts: [String]?
+
+        /// The identity to provision.
+        public var identity: Identity { Identity(name: name, role: role, accounts: accounts ?? []) }
     }
 
     /// How a service's health is checked.
@@ -195,9 +201,18 @@ public struct StackDefinition: Codable, Sendable, Equatable {
             throw RunDirectoryError("\(path): bootstrap calls \(call.method) as '\(call.identity)', which is not an identity of the stack")
         }
         // gateway: the HTTP gateway's own role (approval.redeem_link and reads, nothing that moves money).
-        let roles: Set = ["operator", "agent", "approver", "gateway"]
+        // user: a person who may ask the agent to act on their accounts, and decides nothing.
+        let roles: Set = ["operator", "agent", "approver", "user", "gateway"]
         for identity in identities where !roles.contains(identity.role) {
-            throw RunDirectoryError("\(path): identity \(identity.name) has role '\(identity.role)'; use operator, agent, approver or gateway")
+            throw RunDirectoryError("\(path): identity \(identity.name) has role '\(identity.role)'; use operator, agent, approver, user or gateway")
+        }
+        for identity in identities {
+            for account in identity.accounts ?? [] where account.range(of: "^[a-z][a-z0-9_-]{0,63}$", options: .regularExpression) == nil {
+                throw RunDirectoryError("\(path): identity \(identity.name) lists account '\(account)'; account names are lowercase letters, digits, '_' or '-', starting with a letter")
+            }
+            if identity.accounts?.isEmpty == false, !Identity.personRoles.contains(identity.role) {
+                throw RunDirectoryError("\(path): identity \(identity.name) has role \(identity.role) and lists accounts; only people (operator, approver, user) own accounts")
+            }
         }
     }
 

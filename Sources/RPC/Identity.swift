@@ -1,28 +1,44 @@
 import Crypto
 import Foundation
 
-/// Who is calling: a name from the run directory and the role it was given.
+/// Who is calling: a name from the run directory, the role it was given, and the
+/// ledger accounts it owns (a person's own accounts, on which the agent may act for them).
 public struct Identity: Sendable, Codable, Hashable, CustomStringConvertible {
     /// The identity's name, e.g. `approver1`.
     public let name: String
     /// The role, e.g. `operator`, `agent` or `approver`.
     public let role: String
+    /// The accounts it owns, in the order compose lists them (the first is its default).
+    public let accounts: [String]
 
     /// - Parameters:
     ///   - name: the identity's name.
     ///   - role: its role.
-    public init(name: String, role: String) {
+    ///   - accounts: the accounts it owns.
+    public init(name: String, role: String, accounts: [String] = []) {
         self.name = name
         self.role = role
+        self.accounts = accounts
     }
+
+    /// Roles that belong to people, who may ask the agent to act for them (be a requester).
+    /// The agent and the gateway are programs: they act for people, never as one.
+    public static let personRoles: Set<String> = ["operator", "approver", "user"]
+
+    /// Whether this identity is a person (see ``personRoles``).
+    public var isPerson: Bool { Self.personRoles.contains(role) }
+
+    /// Whether it owns `account`.
+    public func owns(_ account: String) -> Bool { accounts.contains(account) }
 
     public var description: String { "\(name)(\(role))" }
 }
 
 /// Maps presented tokens to identities. Services hold only SHA-256 digests of
 /// the tokens, never the tokens themselves.
-public struct IdentityRegistry: Sendable {
+public struct IdentityRegistry: Sendable, Equatable {
     private let byDigest: [String: Identity]
+    private let byName: [String: Identity]
 
     /// All known identities.
     public var identities: [Identity] { Array(byDigest.values) }
@@ -30,14 +46,29 @@ public struct IdentityRegistry: Sendable {
     /// - Parameter entries: digests (hex SHA-256 of the token) and identities.
     public init(entries: [(digest: String, identity: Identity)]) {
         var map: [String: Identity] = [:]
-        for entry in entries { map[entry.digest] = entry.identity }
+        var names: [String: Identity] = [:]
+        for entry in entries {
+            map[entry.digest] = entry.identity
+            names[entry.identity.name] = entry.identity
+        }
         self.byDigest = map
+        self.byName = names
     }
+
+    /// The identity with this name, or nil when there is none (or it was removed).
+    /// - Parameter name: e.g. `approver1`.
+    public func identity(named name: String) -> Identity? { byName[name] }
 
     /// The identity a token belongs to, or nil for an unknown token.
     /// - Parameter token: the token from `params._meta.token`.
     public func identify(token: String) -> Identity? {
         byDigest[Self.digest(of: token)]
+    }
+
+    /// The identity whose token has this digest, or nil.
+    /// - Parameter digest: hex SHA-256 of a token (``digest(of:)``).
+    public func identify(digest: String) -> Identity? {
+        byDigest[digest]
     }
 
     /// Hex SHA-256 of a token.
@@ -57,7 +88,7 @@ public struct IdentityRegistry: Sendable {
         }
         do {
             let file = try JSONDecoder().decode(IdentitiesFile.self, from: data)
-            return IdentityRegistry(entries: file.identities.map { ($0.tokenSHA256, Identity(name: $0.name, role: $0.role)) })
+            return IdentityRegistry(entries: file.identities.map { ($0.tokenSHA256, $0.identity) })
         } catch {
             throw RunDirectoryError("\(url.path) is not a valid identities file (\(error)); delete it and run `hitl init`")
         }
@@ -69,11 +100,14 @@ struct IdentitiesFile: Codable {
     struct Entry: Codable {
         let name: String
         let role: String
+        let accounts: [String]?
         let tokenSHA256: String
         enum CodingKeys: String, CodingKey {
-            case name, role
+            case name, role, accounts
             case tokenSHA256 = "token_sha256"
         }
+
+        var identity: Identity { Identity(name: name, role: role, accounts: accounts ?? []) }
     }
     let identities: [Entry]
 }
@@ -104,12 +138,44 @@ public enum IdentityProvisioner {
                 token = newToken()
                 try writePrivate(Data(token.utf8), to: path)
             }
-            entries.append(.init(name: identity.name, role: identity.role, tokenSHA256: IdentityRegistry.digest(of: token)))
+            entries.append(.init(
+                name: identity.name, role: identity.role, accounts: identity.accounts.isEmpty ? nil : identity.accounts,
+                tokenSHA256: IdentityRegistry.digest(of: token)))
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try writePrivate(try encoder.encode(IdentitiesFile(identities: entries)), to: directory.identities.path)
-        return IdentityRegistry(entries: entries.map { ($0.tokenSHA256, Identity(name: $0.name, role: $0.role)) })
+        return IdentityRegistry(entries: entries.map { ($0.tokenSHA256, $0.identity) })
+    }
+
+    /// Revokes identities: they leave `run/identities.json` and their token files are
+    /// deleted. Services reload the file within ``IdentityWatcher/pollInterval`` (or on
+    /// SIGHUP) and refuse the tokens from then on; the gateway ends their sessions.
+    /// - Parameters:
+    ///   - names: the identities to remove (unknown names are ignored).
+    ///   - directory: the run directory.
+    /// - Returns: the names that were removed.
+    /// - Throws: when the files cannot be read or written.
+    @discardableResult
+    public static func revoke(_ names: Set<String>, in directory: RunDirectory) throws -> [String] {
+        guard let data = FileManager.default.contents(atPath: directory.identities.path) else { return [] }
+        let file = try JSONDecoder().decode(IdentitiesFile.self, from: data)
+        let kept = file.identities.filter { !names.contains($0.name) }
+        let removed = file.identities.filter { names.contains($0.name) }.map(\.name)
+        guard !removed.isEmpty else { return [] }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try writePrivate(try encoder.encode(IdentitiesFile(identities: kept)), to: directory.identities.path)
+        for name in removed { try? FileManager.default.removeItem(atPath: directory.tokenPath(for: name)) }
+        return removed.sorted()
+    }
+
+    /// The names in `run/identities.json` now (none when there is no file).
+    /// - Parameter directory: the run directory.
+    public static func provisionedNames(in directory: RunDirectory) -> Set<String> {
+        guard let data = FileManager.default.contents(atPath: directory.identities.path),
+              let file = try? JSONDecoder().decode(IdentitiesFile.self, from: data) else { return [] }
+        return Set(file.identities.map(\.name))
     }
 
     /// Reads the token of an identity from the run directory.

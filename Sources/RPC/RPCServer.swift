@@ -61,6 +61,22 @@ public actor RPCServer: Service {
         description: RPCServiceDescription, configuration: RPCServerConfiguration, identities: IdentityRegistry?,
         logger: Logger, register: @Sendable (inout RPCRouterBuilder) -> Void
     ) {
+        self.init(
+            description: description, configuration: configuration, liveIdentities: identities.map(LiveIdentities.init),
+            logger: logger, register: register)
+    }
+
+    /// Creates a server whose identities may change while it serves (see ``IdentityWatcher``).
+    /// - Parameters:
+    ///   - description: name, version and contract.
+    ///   - configuration: where and how to listen.
+    ///   - liveIdentities: the token registry as it stands at each call (nil: only `.public` methods).
+    ///   - logger: the service's logger.
+    ///   - register: adds the service's own methods.
+    public init(
+        description: RPCServiceDescription, configuration: RPCServerConfiguration, liveIdentities: LiveIdentities?,
+        logger: Logger, register: @Sendable (inout RPCRouterBuilder) -> Void
+    ) {
         let state = ServerState()
         var builder = RPCRouterBuilder(service: description.name)
         BuiltinMethods.install(into: &builder, description: description, state: state)
@@ -68,7 +84,7 @@ public actor RPCServer: Service {
         let router = builder.build()
         self.description = description
         self.configuration = configuration
-        self.core = ServerCore(router: router, identities: identities, state: state, logger: logger)
+        self.core = ServerCore(router: router, identities: liveIdentities, state: state, logger: logger)
     }
 
     /// Methods served but not documented, and documented but not served. Both must be empty.

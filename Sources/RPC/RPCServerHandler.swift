@@ -7,7 +7,7 @@ import NIOFoundationCompat
 /// which guards itself.
 struct ServerCore: Sendable {
     let router: RPCRouter
-    let identities: IdentityRegistry?
+    let identities: LiveIdentities?
     let state: ServerState
     let logger: Logger
     var eventMethod: String { "\(router.service).event" }

@@ -6,12 +6,14 @@ import RPC
 /// It lives under `/tmp` with a short name, because socket paths are limited
 /// to 107 bytes.
 public struct TestHome: Sendable {
-    /// The identities every test home gets: the same roles the stack provisions.
+    /// The identities every test home gets: the same roles and accounts the stack provisions.
     public static let defaultIdentities = [
-        Identity(name: "operator", role: "operator"),
+        Identity(name: "operator", role: "operator", accounts: ["checking"]),
         Identity(name: "agent", role: "agent"),
-        Identity(name: "approver1", role: "approver"),
-        Identity(name: "approver2", role: "approver"),
+        Identity(name: "approver1", role: "approver", accounts: ["checking"]),
+        Identity(name: "approver2", role: "approver", accounts: ["checking"]),
+        Identity(name: "approver3", role: "approver"),
+        Identity(name: "gateway", role: "gateway"),
     ]
 
     /// The run directory.

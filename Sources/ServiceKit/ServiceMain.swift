@@ -29,23 +29,27 @@ public enum ServiceMain {
     ///   - services: other long-running parts of the service (timers, followers).
     ///   - register: adds the service's methods.
     /// - Throws: `ExitCode.failure` after logging why the service could not start.
+    ///   - identities: the identities to serve with, when the service also reads them
+    ///     itself (nil: loaded from the run directory here). Either way they are reloaded
+    ///     when `run/identities.json` changes or on SIGHUP.
     public static func run(
         description: RPCServiceDescription, options: ServiceOptions, services: [any Service] = [],
+        identities given: LiveIdentities? = nil,
         register: @escaping @Sendable (inout RPCRouterBuilder) -> Void
     ) async throws {
         let logger = Logger(label: description.name)
         let directory = options.directory
         do {
             try directory.prepare()
-            let identities = try IdentityRegistry.load(from: directory)
+            let identities = try given ?? LiveIdentities(directory: directory)
             let configuration = RPCServerConfiguration(
                 socketPath: options.socket ?? directory.socketPath(for: description.name),
                 maximumLineBytes: options.maxLineBytes,
                 drainTimeout: .milliseconds(options.drainTimeoutMs))
             let server = RPCServer(
-                description: description, configuration: configuration, identities: identities, logger: logger,
+                description: description, configuration: configuration, liveIdentities: identities, logger: logger,
                 register: register)
-            var helpers = services
+            var helpers = services + [IdentityWatcher(identities: identities, logger: logger)]
             if ProcessInfo.processInfo.environment[exitWithParentVariable] == "1" {
                 helpers.append(ParentWatch(parent: getppid(), logger: logger))
             }

@@ -32,7 +32,7 @@ struct RPCServerHandlerTests {
             (IdentityRegistry.digest(of: Self.agentToken), Identity(name: "agent", role: "agent")),
         ])
         let core = ServerCore(
-            router: builder.build(), identities: identities, state: ServerState(),
+            router: builder.build(), identities: LiveIdentities(identities), state: ServerState(),
             logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
         let channel = EmbeddedChannel()
         try channel.pipeline.syncOperations.addHandler(

@@ -58,7 +58,7 @@ struct SecurityTests {
     @Test func onlyAnApproverDecidesAndARefusedDecisionChangesNothing() async throws {
         try await withStack { stack in
             let submitted = try await stack.call("approval", "approval.submit", [
-                "run_id": "sec-run", "call_id": "c1", "requested_by": "agent",
+                "run_id": "sec-run", "call_id": "c1", "requested_by": "operator",
                 "action": ["kind": "transfer", "from": "checking", "to": "alice", "amount": "150.00", "currency": "USD"],
             ], as: "agent")
             guard case .result(let approval) = submitted, let id = approval["approval_id"]?.stringValue else {
@@ -66,7 +66,7 @@ struct SecurityTests {
                 return
             }
             #expect(approval["status"] == "pending")
-            let decide: JSONValue = ["approval_id": .string(id), "decision": "approve"]
+            let decide: JSONValue = ["approval_id": .string(id), "decision": "approve", "version": 1]
             for identity in ["agent", "operator"] {
                 let outcome = try await stack.call("approval", "approval.decide", decide, as: identity)
                 #expect(outcome == .refused(status: "PERMISSION_DENIED", reason: "ROLE_NOT_ALLOWED"), "\(identity) decided: \(outcome)")
@@ -87,7 +87,12 @@ struct SecurityTests {
                 return
             }
             #expect(decided["status"] == "approved")
-            #expect(decided["grant"] != nil)
+            #expect(decided["grant"] == nil, "the approver does not get the grant")
+            guard case .result(let read) = try await stack.call("approval", "approval.get", ["approval_id": .string(id)], as: "agent") else {
+                Issue.record("approval.get failed")
+                return
+            }
+            #expect(read["grant"] != nil, "the agent, which executes, reads it")
         }
     }
 
@@ -130,7 +135,7 @@ struct SecurityTests {
     @Test func aSpentGrantIsStillRefusedAfterTheLedgerIsKilled() async throws {
         try await withStack { stack in
             guard case .result(let auto) = try await stack.call("approval", "approval.submit", [
-                "run_id": "sec-replay", "call_id": "c1", "requested_by": "agent",
+                "run_id": "sec-replay", "call_id": "c1", "requested_by": "operator",
                 "action": ["kind": "transfer", "from": "checking", "to": "bob", "amount": "20.00", "currency": "USD"],
             ], as: "agent"), let grant = auto["grant"] else {
                 Issue.record("a $20 transfer was not auto-approved with a grant")

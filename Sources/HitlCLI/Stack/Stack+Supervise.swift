@@ -57,8 +57,12 @@ extension Stack {
             try directory.prepare()
             let lock = try SupervisorLock(path: directory.supervisorPidPath)
             defer { lock.release() }
-            let identities = try IdentityProvisioner.provision(
-                definition.identities.map { Identity(name: $0.name, role: $0.role) }, in: directory)
+            let before = IdentityProvisioner.provisionedNames(in: directory)
+            let identities = try IdentityProvisioner.provision(definition.identities.map(\.identity), in: directory)
+            let removed = try IdentityProvisioner.revoke(before.subtracting(definition.identities.map(\.name)), in: directory)
+            if !removed.isEmpty {
+                logger.notice("identities revoked: no longer in the stack definition", metadata: ["identities": "\(removed.joined(separator: ","))"])
+            }
             let supervisor = Supervisor(
                 configuration: .init(
                     definition: definition, directory: directory, binFolder: StackOptions.binFolder,
