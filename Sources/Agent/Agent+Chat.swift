@@ -7,16 +7,52 @@ public struct ChatParams: Codable, Sendable {
     public var message: String
     public var mode: AgentMode?
     public var sessionID: String?
+    /// The signed-in person the gateway asks for (the gateway role only).
+    public var onBehalfOf: String?
 
     enum CodingKeys: String, CodingKey {
         case message, mode
         case sessionID = "session_id"
+        case onBehalfOf = "on_behalf_of"
     }
 }
 
 extension Agent {
+    /// The person a chat acts for: the caller itself (an operator or a user), or, for
+    /// the gateway, the signed-in person it names. Never a program, and never someone
+    /// a caller names unless its role may speak for others.
+    /// - Returns: the requester and the account the run acts on (their first).
+    /// - Throws: PERMISSION_DENIED `ON_BEHALF_NOT_ALLOWED`, `REQUESTER_NOT_A_PERSON`;
+    ///   INVALID_ARGUMENT for a missing `on_behalf_of`; FAILED_PRECONDITION `NO_ACCOUNT`.
+    func requester(of params: ChatParams, caller: Identity) throws -> (name: String, account: String) {
+        let name: String
+        switch (caller.role, params.onBehalfOf) {
+        case ("gateway", let person?): name = person
+        case ("gateway", nil):
+            throw RPCError.invalidParams(field: "on_behalf_of", "the gateway chats only on behalf of a signed-in person: name them", reason: "MISSING_FIELD")
+        case (_, let person?) where person != caller.name:
+            throw RPCError(.permissionDenied, reason: "ON_BEHALF_NOT_ALLOWED",
+                "\(caller.name) (\(caller.role)) may chat only for itself; only the gateway speaks for a signed-in person")
+        default: name = caller.name
+        }
+        guard let person = identities.identity(named: name), person.isPerson else {
+            throw RPCError(.permissionDenied, reason: "REQUESTER_NOT_A_PERSON",
+                "'\(name.prefix(64))' is not a person of this stack; the agent acts only for people (roles \(Identity.personRoles.sorted().joined(separator: ", ")))")
+        }
+        guard let account = person.accounts.first else {
+            throw RPCError(.failedPrecondition, reason: "NO_ACCOUNT",
+                "\(name) owns no account, so the agent has nothing to act on; list their accounts under identities[].accounts in compose/stack.json and run `hitl init`")
+        }
+        return (name, account)
+    }
+
     /// Starts a run: saves it, runs the loop until the model answers or an action needs a human.
-    public func chat(_ params: ChatParams, requestedBy: String, emit: @escaping AgentEmitter) async throws -> RunResult {
+    /// - Parameters:
+    ///   - params: the message, mode and session.
+    ///   - caller: who called (the requester, or the gateway speaking for one).
+    ///   - emit: where the run's events go.
+    public func chat(_ params: ChatParams, caller: Identity, emit: @escaping AgentEmitter) async throws -> RunResult {
+        let (requestedBy, account) = try requester(of: params, caller: caller)
         let message = params.message.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !message.isEmpty, message.utf8.count <= 16_000 else {
             throw RPCError.invalidParams(field: "message", "must be 1 to 16000 bytes of text")
@@ -41,15 +77,22 @@ extension Agent {
         } catch {
             firstTurnFailure = error
         }
-        let created = try await state.request(
-            "state.create_run", typed: CreateRunRequest(data: document, sessionID: params.sessionID), as: CreatedRun.self)
-        emit(Self.event("run_started", created.runID, ["mode": .string(document.mode.rawValue)]))
+        // The run's id is chosen here, so its first events go into the same write that creates it.
+        let runID = Self.newRunID()
+        let events = RunEvents(live: emit)
+        events.record(Self.event("run_started", runID, ["mode": .string(document.mode.rawValue), "requested_by": .string(requestedBy)]))
         if firstTurnFailure == nil, let plan = document.plan {
-            emit(Self.event("plan", created.runID, ["actions": try JSONValue(encoding: plan)]))
+            events.record(Self.event("plan", runID, ["actions": try JSONValue(encoding: plan)]))
         }
+        let recorded = events.pending
+        let created = try await state.request(
+            "state.create_run",
+            typed: CreateRunRequest(runID: runID, data: document, sessionID: params.sessionID, events: recorded), as: CreatedRun.self)
+        events.written(recorded.count, lastSeq: created.lastEventSeq)
         do {
             let result = try await advance(
-                runID: created.runID, version: created.version, owner: nil, document: &document, emit: emit, failure: firstTurnFailure)
+                runID: created.runID, version: created.version, owner: nil, document: &document, events: events,
+                failure: firstTurnFailure)
             guard result.status == "awaiting_approval", try await anyDecided(document.pending) else { return result }
             // A human decided while this call was still running, before the run was saved as
             // awaiting: the decision follower saw a running run and left it, so resume here.
@@ -57,6 +100,14 @@ extension Agent {
         } catch let error as RPCError where error.status == .unavailable {
             throw Self.interrupted(created.runID, by: error)
         }
+    }
+
+    /// A new run id: `run_` and 22 base64url characters of 128 random bits (state-svc's own form).
+    static func newRunID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<16).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        return "run_" + Data(bytes).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
     }
 
     /// The run exists and may have done part of its work (an action executed, a hold
@@ -99,12 +150,14 @@ extension Agent {
     }
 
     /// Runs the mode's loop from where the document stands, then saves the run
-    /// (awaiting_approval, completed or failed) and reports the result.
+    /// (awaiting_approval, completed or failed) with the events that say so, and reports
+    /// the result. A run left paused is released by that same save.
     /// - Parameter failure: an error the run already met (its first model turn), which fails it at once.
     func advance(
-        runID: String, version: Int64, owner: String?, document: inout RunDocument, emit: AgentEmitter, failure: (any Error)? = nil
+        runID: String, version: Int64, owner: String?, document: inout RunDocument, events: RunEvents, failure: (any Error)? = nil
     ) async throws -> RunResult {
-        var run = RunHandle(runID: runID, version: version, owner: owner)
+        var run = RunHandle(runID: runID, version: version, owner: owner, events: events)
+        let emit = events.recorder
         let status: String
         do {
             if let failure { throw failure }
@@ -126,41 +179,71 @@ extension Agent {
             document.pending = []
             document.reply = "The request could not be completed: \(rpc.message)"
                 + (released > 0 ? " \(released) action(s) waiting for approval were cancelled and their held funds released." : "")
-            _ = try await save(runID: runID, version: run.version, owner: owner, status: "failed", document: document)
+            _ = try await save(run, status: "failed", document: document)
             return RunResult(runID: runID, status: "failed", reply: document.reply, pending: [])
         }
-        _ = try await save(runID: runID, version: run.version, owner: owner, status: status, document: document)
         if status == "completed" {
-            if let session = document.sessionID, let reply = document.reply {
-                let user = document.messages.last(where: { if case .user = $0 { true } else { false } })
-                let appended: [ModelMessage] = [user, ModelMessage.assistant(text: reply, toolCalls: [])].compactMap { $0 }
-                _ = try? await state.request(
-                    "state.append_session", ["session_id": .string(session), "messages": try JSONValue(encoding: appended)],
-                    as: JSONValue.self)
-            }
             emit(Self.event("run_completed", runID, ["reply": .string(document.reply ?? "")]))
         } else {
-            for call in document.pending {
-                emit(Self.event("approval_required", runID, [
-                    "approval_id": .string(call.approvalID), "call_id": .string(call.callID), "action": try JSONValue(encoding: call.action),
-                ]))
-            }
+            try Self.recordPause(document.pending, runID: runID, emit: emit)
+        }
+        _ = try await save(run, status: status, document: document, release: status == "awaiting_approval")
+        if status == "completed", let session = document.sessionID, let reply = document.reply {
+            let user = document.messages.last(where: { if case .user = $0 { true } else { false } })
+            let appended: [ModelMessage] = [user, ModelMessage.assistant(text: reply, toolCalls: [])].compactMap { $0 }
+            _ = try? await state.request(
+                "state.append_session", ["session_id": .string(session), "messages": try JSONValue(encoding: appended)],
+                as: JSONValue.self)
         }
         return RunResult(runID: runID, status: status, reply: document.reply, pending: document.pending.map(PendingView.init))
     }
 
-    func save(runID: String, version: Int64, owner: String?, status: String, document: RunDocument) async throws -> Int64 {
-        let params = SaveRunRequest(runID: runID, expectedVersion: version, status: status, data: document, owner: owner)
+    /// The events of a run that stops to wait for people: one `approval_required` per
+    /// call that waits, then `run_paused` naming every approval it waits for.
+    static func recordPause(_ pending: [PendingCall], runID: String, emit: AgentEmitter) throws {
+        for call in pending {
+            emit(event("approval_required", runID, [
+                "approval_id": .string(call.approvalID), "call_id": .string(call.callID), "action": try JSONValue(encoding: call.action),
+            ]))
+        }
+        emit(event("run_paused", runID, ["pending": .array(pending.map { .string($0.approvalID) })]))
+    }
+
+    /// Saves the run with the events recorded since its last write; `release` ends the
+    /// lease with the save (a run left paused). A chat's save waits a moment for a
+    /// brief claim by someone else on its running run.
+    /// - Returns: the new version.
+    func save(_ run: RunHandle, status: String, document: RunDocument, release: Bool = false) async throws -> Int64 {
+        let recorded = run.events.pending
+        let params = SaveRunRequest(
+            runID: run.runID, expectedVersion: run.version, status: status, data: document, owner: run.owner,
+            events: recorded, release: release && run.owner != nil ? true : nil)
         let deadline = ContinuousClock.now + Self.unclaimedSaveWait
         while true {
             do {
-                return try await state.request("state.save_run", typed: params, as: SavedRun.self).version
-            } catch let error as RPCError where error.reason == "RUN_CLAIMED" && owner == nil && ContinuousClock.now < deadline {
+                let saved = try await state.request("state.save_run", typed: params, as: SavedRun.self)
+                run.events.written(recorded.count, lastSeq: saved.lastEventSeq)
+                return saved.version
+            } catch let error as RPCError where error.reason == "RUN_CLAIMED" && run.owner == nil && ContinuousClock.now < deadline {
                 // A resume (the follower, or agent.resume) looked at this running run and
                 // will let go of it at once: wait for that rather than fail the chat.
                 try await Task.sleep(for: .milliseconds(20))
             }
         }
+    }
+
+    /// Writes the events recorded since the run's last write, without a new version:
+    /// before a model call (seconds, with a real model), so whoever follows the run
+    /// sees the calls that just ran.
+    func flushEvents(_ run: RunHandle) async throws {
+        let recorded = run.events.pending
+        guard !recorded.isEmpty else { return }
+        var params: [String: JSONValue] = [
+            "run_id": .string(run.runID), "expected_version": .int(run.version), "events": .array(recorded),
+        ]
+        if let owner = run.owner { params["owner"] = .string(owner) }
+        let appended = try await state.request("state.append_events", .object(params), as: AppendedEvents.self)
+        run.events.written(recorded.count, lastSeq: appended.lastEventSeq)
     }
 
     /// How long a chat's save waits for someone else's brief claim on its running run.
@@ -203,7 +286,7 @@ extension Agent {
 
     /// Saves the run as it stands while it is still being worked on (see ``RunHandle``).
     func checkpoint(_ run: inout RunHandle, _ document: RunDocument) async throws {
-        run.version = try await save(runID: run.runID, version: run.version, owner: run.owner, status: run.workingStatus, document: document)
+        run.version = try await save(run, status: run.workingStatus, document: document)
     }
 
     /// Tools mode: model turns until it answers in text or a call waits for a human.
@@ -216,17 +299,27 @@ extension Agent {
     func toolsLoop(_ run: inout RunHandle, document: inout RunDocument, emit: AgentEmitter) async throws {
         for _ in 0..<maxTurns {
             guard document.pending.isEmpty else { return }
-            let calls: [ToolCall]
-            if let unanswered = document.unansweredToolCalls {
-                calls = unanswered
-            } else if document.reply == nil, try await modelTurn(&document) {
-                try await checkpoint(&run, document)
-                calls = document.unansweredToolCalls ?? []
-            } else {
-                emit(Self.event("message", run.runID, ["text": .string(document.reply ?? "")]))
-                return
+            var calls = document.unansweredToolCalls ?? []
+            if calls.isEmpty {
+                if document.reply == nil {
+                    try await flushEvents(run)
+                    if try await modelTurn(&document) {
+                        try await checkpoint(&run, document)
+                        calls = document.unansweredToolCalls ?? []
+                    }
+                }
+                guard !calls.isEmpty else {
+                    emit(Self.event("message", run.runID, ["text": .string(document.reply ?? "")]))
+                    return
+                }
             }
-            for call in calls {
+            for (index, call) in calls.enumerated() {
+                guard index < Self.maximumCallsPerTurn else {
+                    let output = "ERROR: at most \(Self.maximumCallsPerTurn) tool calls run per turn; this one did not run. Ask for the rest in a later turn if they are really wanted."
+                    emit(Self.event("tool_result", run.runID, ["call_id": .string(call.id), "output": .string(output)]))
+                    document.messages.append(.toolResult(callID: call.id, output: output))
+                    continue
+                }
                 switch try await handle(call, runID: run.runID, document: &document, emit: emit) {
                 case .done(let output): document.messages.append(.toolResult(callID: call.id, output: output))
                 case .pending(let pending): document.pending.append(pending)
@@ -243,6 +336,8 @@ struct RunHandle: Sendable {
     let runID: String
     var version: Int64
     let owner: String?
+    /// What happened since the run's last write, for its next one.
+    let events: RunEvents
 
     /// What a checkpoint saves the run as while it is still being worked on: a chat's
     /// run stays `running` (if its process dies, the sweeper ends it); a resume's stays

@@ -143,7 +143,7 @@ extension Agent {
             _ = try await ledger.request("ledger.post", ["hold_id": .string(holdID), "grant": grant], as: JSONValue.self, idempotent: true)
         case (.transfer, nil):
             let params: JSONValue = [
-                "from": .string(action.from ?? account), "to": .string(action.to), "amount": .string(action.amount.description),
+                "from": .string(action.from ?? ""), "to": .string(action.to), "amount": .string(action.amount.description),
                 "currency": .string(action.currency), "idempotency_key": .string(key), "grant": grant,
             ]
             _ = try await ledger.request("ledger.transfer", params, as: JSONValue.self, idempotent: true)

@@ -6,7 +6,7 @@ extension Agent {
     /// Continues a paused run once its approvals are decided. Idempotent: the run is
     /// claimed (lease + version) so it resumes exactly once whichever process gets there first;
     /// a finished run just reports its result.
-    public func resume(runID: String, emit: AgentEmitter) async throws -> RunResult {
+    public func resume(runID: String, emit: @escaping AgentEmitter) async throws -> RunResult {
         // One lease owner per resume, not per process: two resumes of the same run in
         // this process (the follower and an agent.resume call) must exclude each other too.
         let owner = "\(self.owner):\(UUID().uuidString.prefix(8))"
@@ -33,12 +33,15 @@ extension Agent {
         }
     }
 
-    private func resume(runID: String, claimed record: RunRecord, owner: String, emit: AgentEmitter) async throws -> RunResult {
+    private func resume(runID: String, claimed record: RunRecord, owner: String, emit live: @escaping AgentEmitter) async throws -> RunResult {
         var document = try record.document()
         guard record.status == "awaiting_approval" else {
             await release(runID, owner: owner)
             return Self.result(runID: runID, status: record.status, document: document)
         }
+        let events = RunEvents(live: live)
+        let emit = events.recorder
+        let run = RunHandle(runID: runID, version: record.version, owner: owner, events: events)
         var waiting: [PendingCall] = []
         var decided = false
         for call in document.pending {
@@ -60,13 +63,17 @@ extension Agent {
         }
         document.pending = waiting
         guard waiting.isEmpty else {
-            if decided { _ = try await save(runID: runID, version: record.version, owner: owner, status: "awaiting_approval", document: document) }
-            await release(runID, owner: owner)
+            // Still waiting for people on other calls: saved as paused again (with what was
+            // settled), released by the same save.
+            if decided {
+                emit(Self.event("run_paused", runID, ["pending": .array(waiting.map { .string($0.approvalID) })]))
+                _ = try await save(run, status: "awaiting_approval", document: document, release: true)
+            } else {
+                await release(runID, owner: owner)
+            }
             return Self.result(runID: runID, status: "awaiting_approval", document: document)
         }
-        let result = try await advance(runID: runID, version: record.version, owner: owner, document: &document, emit: emit)
-        if result.status == "awaiting_approval" { await release(runID, owner: owner) }
-        return result
+        return try await advance(runID: runID, version: record.version, owner: owner, document: &document, events: events)
     }
 
     /// Claims the run; while another process holds it, waits (bounded) for it to finish.

@@ -36,6 +36,11 @@ extension Agent {
         }
         let plan = document.plan ?? []
         while document.pending.isEmpty && document.position < plan.count {
+            guard document.position < Self.maximumCallsPerTurn else {
+                document.results.append("ERROR: at most \(Self.maximumCallsPerTurn) actions run per request; the other \(plan.count - document.position) did not run.")
+                document.position = plan.count
+                break
+            }
             let step = plan[document.position]
             let call = try Self.toolCall(for: step, id: "step-\(document.position + 1)")
             switch try await handle(call, runID: runID, document: &document, emit: emit) {

@@ -133,7 +133,10 @@ extension Agent {
         document.reply = "This request was stopped: agent-svc went away while handling it and the run made no progress after. "
             + (cancelled > 0 ? "\(cancelled) action(s) waiting for approval were cancelled and their held funds released. " : "")
             + "Anything already done stands (see the account's statement); ask again to continue."
-        _ = try await save(runID: runID, version: claimed.version, owner: owner, status: "failed", document: document)
+        let events = RunEvents(live: { _ in })
+        events.record(Self.event("error", runID, ["reason": "RUN_ABANDONED", "message": .string(document.reply ?? "")]))
+        _ = try await save(
+            RunHandle(runID: runID, version: claimed.version, owner: owner, events: events), status: "failed", document: document)
         logger.warning("ended an abandoned run", metadata: ["run_id": "\(runID)", "cancelled_approvals": "\(cancelled)"])
         return true
     }

@@ -11,7 +11,8 @@ public final class Agent: Sendable {
     let approval: RPCClient
     let state: RPCClient
     let llm: LLMClient
-    let account: String
+    /// The stack's people and the accounts they own: a run acts on its requester's accounts only.
+    let identities: LiveIdentities
     /// This process's name; each resume claims runs as `<owner>:<random>`.
     let owner: String
     let logger: Logger
@@ -20,20 +21,24 @@ public final class Agent: Sendable {
     let leaseMs: Int64 = 10_000
     /// How many model turns one call may take before the run fails.
     let maxTurns = 8
+    /// Tool calls (or plan steps) one model turn may ask for: the seed's requests need
+    /// three at most; a turn asking for hundreds is a runaway or an injection, and each
+    /// call beyond this gets an error result instead of running.
+    static let maximumCallsPerTurn = 10
     /// How many earlier session messages a new run starts with (keeps run documents small).
     static let sessionHistoryLimit: Int64 = 50
 
     /// - Parameters:
     ///   - directory: the run directory (sockets and the agent's token).
     ///   - llm: the model client.
-    ///   - account: the user's own account.
+    ///   - identities: the stack's identities (who may be a requester, and what they own).
     ///   - logger: where the agent logs.
-    public init(directory: RunDirectory, llm: LLMClient, account: String = "checking", logger: Logger) throws {
+    public init(directory: RunDirectory, llm: LLMClient, identities: LiveIdentities, logger: Logger) throws {
         ledger = try RPCClient(service: "ledger", directory: directory, identity: "agent")
         approval = try RPCClient(service: "approval", directory: directory, identity: "agent")
         state = try RPCClient(service: "state", directory: directory, identity: "agent")
         self.llm = llm
-        self.account = account
+        self.identities = identities
         owner = "agent-svc:\(getpid()):\(UUID().uuidString.prefix(8))"
         self.logger = logger
     }

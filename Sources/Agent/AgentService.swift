@@ -17,16 +17,21 @@ public enum AgentService {
 
     /// Registers every `agent.*` method.
     public static func register(_ router: inout RPCRouterBuilder, agent: Agent) {
+        // People ask (operators and users for themselves, the gateway for a signed-in
+        // person); approvers decide and never drive runs; only operators resume by hand
+        // (agent-svc resumes by itself once a decision is made).
+        let chat = RPCMethodOptions(access: .roles(["operator", "user", "gateway"]), streaming: true, defaultTimeout: .seconds(600))
+        let resume = RPCMethodOptions(access: .roles(["operator"]), streaming: true, defaultTimeout: .seconds(600))
         let streaming = RPCMethodOptions(streaming: true, defaultTimeout: .seconds(600))
-        router.register("agent.chat", params: ChatParams.self, options: streaming) { params, context in
+        router.register("agent.chat", params: ChatParams.self, options: chat) { params, context in
             let caller = try context.requireIdentity()
-            return try await agent.chat(params, requestedBy: caller.name) { context.emit($0) }
+            return try await agent.chat(params, caller: caller) { context.emit($0) }
         }
-        router.register("agent.resume", params: RunParams.self, options: streaming) { params, context in
+        router.register("agent.resume", params: RunParams.self, options: resume) { params, context in
             try await agent.resume(runID: params.runID) { context.emit($0) }
         }
-        router.register("agent.watch_run", params: RunParams.self, options: streaming) { params, context in
-            try await agent.watchRun(runID: params.runID) { context.emit($0) }
+        router.register("agent.watch_run", params: WatchRunParams.self, options: streaming) { params, context in
+            try await agent.watchRun(params) { context.emit($0) }
         }
         router.register("agent.get_run", params: RunParams.self) { params, _ in
             try await agent.getRun(runID: params.runID)

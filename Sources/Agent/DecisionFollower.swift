@@ -27,18 +27,24 @@ struct CursorRecord: Decodable, Sendable {
 }
 
 /// Follows approval decisions (approval.watch) from a durable cursor in state-svc and resumes the
-/// runs they unblock, so a decision made while agent-svc was down is acted on
-/// when it returns. The cursor moves only after the event was handled.
+/// runs they unblock, so a decision made while agent-svc was down is acted on when it
+/// returns. Clients (the gateway, `hitl chat`) decide and then watch the run: resuming
+/// is agent-svc's alone.
+///
+/// Decisions are acted on concurrently, up to ``maximumConcurrentResumes`` runs at once, so
+/// no decision waits behind another run's slow model turn; two decisions for the same run
+/// resume it one after the other. The cursor moves past an event only once it and every
+/// event before it were handled, in batches (``cursorInterval``), compare-and-set so two
+/// followers never skip one.
 public struct DecisionFollower: Service {
     public static let cursorName = "agent.approvals"
     static let decisions: Set<String> = ["approved", "rejected", "expired", "cancelled"]
-    /// How old a decision must be before the follower resumes its run. Whoever decided
-    /// interactively (the gateway's POST /execute, `hitl chat`) resumes the run at once
-    /// and streams its events to the person who decided; the follower is the backstop
-    /// for decisions made elsewhere (a link, `hitl approve`, while agent-svc was down),
-    /// so it lets them go first instead of racing them to the claim. Events are read in
-    /// order, so in a steady stream the follower is at most this far behind.
-    static let interactiveGrace: Duration = .milliseconds(500)
+    /// Runs resumed at once: each holds a claim and may wait seconds for the model; a
+    /// burst of decisions past this waits its turn rather than flooding the model and services.
+    static let maximumConcurrentResumes = 64
+    /// How often the cursor is written while decisions are handled: one durable write per
+    /// batch instead of one per event (a crash replays at most this much, and resuming is idempotent).
+    static let cursorInterval: Duration = .milliseconds(200)
     let agent: Agent
     let pollInterval: Duration
 
@@ -60,9 +66,8 @@ public struct DecisionFollower: Service {
         }
     }
 
-    /// Follows approval.watch from the durable cursor; each event is handled, then
-    /// the cursor moves past it (compare-and-set, so two followers never skip one).
-    /// Returns when the watch ends; throws when handling fails (it is retried from the cursor).
+    /// Follows approval.watch from the durable cursor until the watch ends; throws when
+    /// the cursor cannot be moved (another follower moved it: it is read again).
     func follow() async throws {
         let start = try await agent.state.request(
             "state.get_cursor", ["name": .string(Self.cursorName)], as: CursorRecord.self, idempotent: true).value
@@ -76,26 +81,42 @@ public struct DecisionFollower: Service {
             ) { continuation.yield($0) }
         }
         defer { watch.cancel() }
-        var position = start
-        for await event in events {
-            if Self.decisions.contains(event.type) {
-                try await Self.waitForGrace(after: event)
-                try await resumeRetrying(event)
+        let progress = FollowerProgress(start: start, slots: Self.maximumConcurrentResumes)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await persistCursor(progress, from: start) }
+            for await event in events {
+                guard Self.decisions.contains(event.type) else {
+                    await progress.skip(event.seq)
+                    continue
+                }
+                await progress.acquireSlot()
+                guard await progress.begin(event.seq, run: event.runID) else { continue }  // resumed again after the current pass
+                group.addTask {
+                    repeat {
+                        await resumeRetrying(event)
+                    } while await progress.finish(run: event.runID)
+                }
             }
-            _ = try await agent.state.request(
-                "state.set_cursor", ["name": .string(Self.cursorName), "value": .int(event.seq), "expected": .int(position)],
-                as: JSONValue.self)
-            position = event.seq
+            await progress.close()
+            try await group.waitForAll()
         }
     }
 
-    /// Sleeps until the event is ``interactiveGrace`` old (no wait for older events).
-    static func waitForGrace(after event: ApprovalEvent, now: Date = Date()) async throws {
-        guard let text = event.at, let at = Timestamps.parse(text) else { return }
-        let age = now.timeIntervalSince(at)
-        let grace = Double(interactiveGrace.components.attoseconds) / 1e18 + Double(interactiveGrace.components.seconds)
-        guard age < grace else { return }
-        try await Task.sleep(for: .milliseconds(Int64((grace - age) * 1000)))
+    /// Writes the cursor every ``cursorInterval`` while it moves; the last time once the
+    /// follower is done with what it read.
+    private func persistCursor(_ progress: FollowerProgress, from start: Int64) async throws {
+        var persisted = start
+        while true {
+            let (handled, closed) = await progress.handledThrough()
+            if handled > persisted {
+                _ = try await agent.state.request(
+                    "state.set_cursor", ["name": .string(Self.cursorName), "value": .int(handled), "expected": .int(persisted)],
+                    as: JSONValue.self)
+                persisted = handled
+            }
+            if closed, await progress.isIdle { return }
+            try await Task.sleep(for: Self.cursorInterval)
+        }
     }
 
     /// Attempts per decision before the follower moves on: one run that cannot be
@@ -103,15 +124,15 @@ public struct DecisionFollower: Service {
     /// later decision. The run stays paused and the reconciler resumes it later.
     static let attemptsPerEvent = 4
 
-    private func resumeRetrying(_ event: ApprovalEvent) async throws {
+    private func resumeRetrying(_ event: ApprovalEvent) async {
         for attempt in 1...Self.attemptsPerEvent {
             do {
                 return try await resume(event.runID)
             } catch is CancellationError {
-                throw CancellationError()
+                return
             } catch where attempt < Self.attemptsPerEvent {
                 agent.logger.warning("decision follower: resuming \(event.runID) failed (attempt \(attempt)): \(error)")
-                try await Task.sleep(for: .milliseconds(250 << attempt))
+                try? await Task.sleep(for: .milliseconds(250 << attempt))
             } catch {
                 agent.logger.error("decision follower moves past \(event.runID) after \(attempt) attempts; the reconciler resumes it later: \(error)")
             }
@@ -137,6 +158,94 @@ public struct DecisionFollower: Service {
         } catch let error as RPCError where Agent.isFinal(error) {
             // A run that cannot continue must not block every later decision.
             agent.logger.error("decision follower could not resume \(runID): \(error)")
+        }
+    }
+}
+
+/// What the follower has read and handled: which events are done (the cursor may pass
+/// them once every earlier one is), which runs are being resumed (and whether another
+/// decision for one came meanwhile), and how many resumes run at once.
+actor FollowerProgress {
+    private var order: [Int64] = []
+    private var done: Set<Int64> = []
+    private var handled: Int64
+    private var active: [String: (seqs: [Int64], again: Bool)] = [:]
+    private var free: Int
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+    private var closed = false
+
+    init(start: Int64, slots: Int) {
+        handled = start
+        free = slots
+    }
+
+    /// An event that asks nothing of the follower.
+    func skip(_ seq: Int64) {
+        order.append(seq)
+        markDone([seq])
+    }
+
+    /// Waits for one of the resume slots.
+    func acquireSlot() async {
+        if free > 0 {
+            free -= 1
+            return
+        }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+
+    /// A decision for `run`: true when a resume should start; false when one is running
+    /// already (it goes again once it is done, and this event is done with it).
+    func begin(_ seq: Int64, run: String) -> Bool {
+        order.append(seq)
+        if var current = active[run] {
+            current.seqs.append(seq)
+            current.again = true
+            active[run] = current
+            releaseSlot()
+            return false
+        }
+        active[run] = ([seq], false)
+        return true
+    }
+
+    /// A resume of `run` ended: true when it must go again (another decision came meanwhile).
+    func finish(run: String) -> Bool {
+        guard var current = active[run] else { return false }
+        if current.again {
+            current.again = false
+            active[run] = current
+            return true
+        }
+        active[run] = nil
+        markDone(current.seqs)
+        releaseSlot()
+        return false
+    }
+
+    /// No more events will come.
+    func close() { closed = true }
+
+    /// The newest seq the cursor may move to, and whether reading has ended.
+    func handledThrough() -> (Int64, Bool) { (handled, closed) }
+
+    /// Whether every event read is handled.
+    var isIdle: Bool { order.isEmpty && active.isEmpty }
+
+    private func markDone(_ seqs: [Int64]) {
+        done.formUnion(seqs)
+        while let first = order.first, done.contains(first) {
+            order.removeFirst()
+            done.remove(first)
+            handled = first
+        }
+    }
+
+    private func releaseSlot() {
+        if waiters.isEmpty {
+            free += 1
+        } else {
+            waiters.removeFirst().resume()
         }
     }
 }

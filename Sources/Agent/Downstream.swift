@@ -27,13 +27,15 @@ struct RunRecord: Decodable, Sendable {
     let runID: String
     let version: Int64
     let status: String
+    /// The lease in force, if anyone works on the run now.
+    let lease: JSONValue?
     /// The document, or why it is not an agent run's (kept, not thrown: the
     /// record itself is fine, and callers decide what a foreign document means).
     private let decoded: Result<RunDocument, any Error>
 
     enum CodingKeys: String, CodingKey {
         case runID = "run_id"
-        case version, status, data
+        case version, status, data, lease
     }
 
     init(from decoder: any Decoder) throws {
@@ -41,6 +43,7 @@ struct RunRecord: Decodable, Sendable {
         runID = try container.decode(String.self, forKey: .runID)
         version = try container.decode(Int64.self, forKey: .version)
         status = try container.decode(String.self, forKey: .status)
+        lease = try container.decodeIfPresent(JSONValue.self, forKey: .lease)
         do {
             decoded = .success(try container.decode(RunDocument.self, forKey: .data))
         } catch {
@@ -63,11 +66,14 @@ struct RunRecord: Decodable, Sendable {
 
 /// `state.create_run` params with the document typed (encoded once, on the way out).
 struct CreateRunRequest: Encodable, Sendable {
+    let runID: String
     let data: RunDocument
     let sessionID: String?
+    let events: [JSONValue]
 
     enum CodingKeys: String, CodingKey {
-        case data
+        case runID = "run_id"
+        case data, events
         case sessionID = "session_id"
     }
 }
@@ -79,26 +85,42 @@ struct SaveRunRequest: Encodable, Sendable {
     let status: String
     let data: RunDocument
     let owner: String?
+    let events: [JSONValue]
+    let release: Bool?
 
     enum CodingKeys: String, CodingKey {
         case runID = "run_id"
         case expectedVersion = "expected_version"
-        case status, data, owner
+        case status, data, owner, events, release
     }
 }
 
 struct SavedRun: Decodable, Sendable {
     let version: Int64
+    let lastEventSeq: Int64
+
+    enum CodingKeys: String, CodingKey {
+        case version
+        case lastEventSeq = "last_event_seq"
+    }
 }
 
 struct CreatedRun: Decodable, Sendable {
     let runID: String
     let version: Int64
+    let lastEventSeq: Int64
 
     enum CodingKeys: String, CodingKey {
         case runID = "run_id"
         case version
+        case lastEventSeq = "last_event_seq"
     }
+}
+
+struct AppendedEvents: Decodable, Sendable {
+    let lastEventSeq: Int64
+
+    enum CodingKeys: String, CodingKey { case lastEventSeq = "last_event_seq" }
 }
 
 struct HoldRecord: Decodable, Sendable {

@@ -12,8 +12,10 @@ struct RunRow: Sendable {
     var updatedAt: Int64
     var leaseOwner: String?
     var leaseExpiresAt: Int64?
+    /// The seq of the run's newest event (0: none yet).
+    var lastEventSeq: Int64
 
-    static let columns = "seq, run_id, session_id, version, status, created_at, updated_at, lease_owner, lease_expires_at"
+    static let columns = "seq, run_id, session_id, version, status, created_at, updated_at, lease_owner, lease_expires_at, last_event_seq"
 
     init(_ row: SQLiteRow) throws {
         seq = row.int(0)
@@ -28,6 +30,7 @@ struct RunRow: Sendable {
         updatedAt = row.int(6)
         leaseOwner = row.optionalText(7)
         leaseExpiresAt = row.optionalInt(8)
+        lastEventSeq = row.int(9)
     }
 
     /// The run's head, or nil when there is no such run.
@@ -92,6 +95,13 @@ enum StateErrors {
             .failedPrecondition, reason: "TERMINAL_STATUS",
             "run \(row.runID) is \(row.status.rawValue), which is final",
             details: ["run_id": .string(row.runID), "status": .string(row.status.rawValue)])
+    }
+
+    static func tooManyEvents(_ runID: String, _ maximum: Int64) -> RPCError {
+        RPCError(
+            .resourceExhausted, reason: "TOO_MANY_EVENTS",
+            "run \(runID) already has \(maximum) events; finish it and start a new run",
+            details: ["run_id": .string(runID)])
     }
 
     static func tooManyVersions(_ runID: String, _ maximum: Int64) -> RPCError {

@@ -32,6 +32,16 @@ public enum StateLimits {
     public static let maximumResponseBytes = 4 << 20
     /// Runs deleted by one `prune`: keeps one group commit short; call again while `more` is true.
     public static let maximumPrunePerCall = 5_000
+    /// Events one save (or `append_events`) may carry: a model turn of at most a dozen
+    /// tool calls makes a few dozen; past this, something loops.
+    public static let maximumEventsPerAppend = 256
+    /// Bytes of one event as compact JSON: a tool result or the model's reply, not a document.
+    public static let maximumEventBytes = 64 << 10
+    /// Events per run: like versions, far past any sane run.
+    public static let maximumEventsPerRun: Int64 = 20_000
+    /// Events per `read_events` page when no limit is given, and at most.
+    public static let defaultEventLimit = 200
+    public static let maximumEventLimit = 1_000
     /// Characters of a run id, session id, cursor name or lease owner.
     public static let maximumIdentifierLength = 128
 }

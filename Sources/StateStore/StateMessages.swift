@@ -8,13 +8,16 @@ public struct CreateRunParams: Codable, Sendable {
     public var runID: String?
     public var sessionID: String?
     public var data: JSONValue
+    /// The run's first events, numbered from 1 (each a JSON object).
+    public var events: [JSONValue]?
     enum CodingKeys: String, CodingKey {
-        case runID = "run_id", sessionID = "session_id", data
+        case runID = "run_id", sessionID = "session_id", data, events
     }
-    public init(runID: String? = nil, sessionID: String? = nil, data: JSONValue) {
+    public init(runID: String? = nil, sessionID: String? = nil, data: JSONValue, events: [JSONValue]? = nil) {
         self.runID = runID
         self.sessionID = sessionID
         self.data = data
+        self.events = events
     }
 }
 
@@ -24,8 +27,10 @@ public struct CreateRunResult: Codable, Sendable {
     public var version: Int64
     public var status: String
     public var createdAt: String
+    /// The seq of the run's newest event (0: none).
+    public var lastEventSeq: Int64
     enum CodingKeys: String, CodingKey {
-        case runID = "run_id", version, status, createdAt = "created_at"
+        case runID = "run_id", version, status, createdAt = "created_at", lastEventSeq = "last_event_seq"
     }
 }
 
@@ -68,15 +73,25 @@ public struct SaveRunParams: Codable, Sendable {
     public var data: JSONValue
     /// The lease owner saving; required while a lease is held.
     public var owner: String?
+    /// Events to append with this version, in order (each a JSON object).
+    public var events: [JSONValue]?
+    /// End the saver's lease with this save (a resume that leaves the run paused):
+    /// whoever watches sees the pause and the release as one change.
+    public var release: Bool?
     enum CodingKeys: String, CodingKey {
-        case runID = "run_id", expectedVersion = "expected_version", status, data, owner
+        case runID = "run_id", expectedVersion = "expected_version", status, data, owner, events, release
     }
-    public init(runID: String, expectedVersion: Int64, status: String, data: JSONValue, owner: String? = nil) {
+    public init(
+        runID: String, expectedVersion: Int64, status: String, data: JSONValue, owner: String? = nil, events: [JSONValue]? = nil,
+        release: Bool? = nil
+    ) {
         self.runID = runID
         self.expectedVersion = expectedVersion
         self.status = status
         self.data = data
         self.owner = owner
+        self.events = events
+        self.release = release
     }
 }
 
@@ -86,9 +101,76 @@ public struct SaveRunResult: Codable, Sendable {
     public var version: Int64
     public var status: String
     public var updatedAt: String
+    /// The seq of the run's newest event (the last one appended by this save, if any).
+    public var lastEventSeq: Int64
     enum CodingKeys: String, CodingKey {
-        case runID = "run_id", version, status, updatedAt = "updated_at"
+        case runID = "run_id", version, status, updatedAt = "updated_at", lastEventSeq = "last_event_seq"
     }
+}
+
+/// `state.append_events` params: events that happened while the run is worked on,
+/// between two saves (the tool calls of a turn, before the next model call).
+public struct AppendEventsParams: Codable, Sendable {
+    public var runID: String
+    /// The version the appender works from: appending fails with VERSION_CONFLICT otherwise.
+    public var expectedVersion: Int64
+    /// The lease owner appending; required while a lease is held.
+    public var owner: String?
+    public var events: [JSONValue]
+    enum CodingKeys: String, CodingKey {
+        case runID = "run_id", expectedVersion = "expected_version", owner, events
+    }
+    public init(runID: String, expectedVersion: Int64, owner: String? = nil, events: [JSONValue]) {
+        self.runID = runID
+        self.expectedVersion = expectedVersion
+        self.owner = owner
+        self.events = events
+    }
+}
+
+/// `state.append_events` result.
+public struct AppendEventsResult: Codable, Sendable {
+    public var runID: String
+    public var lastEventSeq: Int64
+    enum CodingKeys: String, CodingKey { case runID = "run_id", lastEventSeq = "last_event_seq" }
+}
+
+/// `state.read_events` and `state.watch_events` params.
+public struct ReadEventsParams: Codable, Sendable {
+    public var runID: String
+    /// Events after this seq (0: from the first).
+    public var afterSeq: Int64?
+    public var limit: Int?
+    enum CodingKeys: String, CodingKey { case runID = "run_id", afterSeq = "after_seq", limit }
+    public init(runID: String, afterSeq: Int64? = nil, limit: Int? = nil) {
+        self.runID = runID
+        self.afterSeq = afterSeq
+        self.limit = limit
+    }
+}
+
+/// `state.read_events` result: the events after `after_seq`, oldest first, and where the run stands.
+public struct ReadEventsResult: Codable, Sendable {
+    public var runID: String
+    /// Each event as appended, with its `seq` and `at` (RFC 3339) added.
+    public var events: [JSONValue]
+    /// The run's newest event seq (more may follow it later).
+    public var lastEventSeq: Int64
+    /// True when this page stopped early: read again after its last event.
+    public var hasMore: Bool
+    public var status: String
+    public var version: Int64
+    enum CodingKeys: String, CodingKey {
+        case runID = "run_id", events, lastEventSeq = "last_event_seq", hasMore = "has_more", status, version
+    }
+}
+
+/// `state.watch_events` result: where it stopped.
+public struct WatchEventsResult: Codable, Sendable {
+    public var runID: String
+    public var lastSeq: Int64
+    public var sent: Int
+    enum CodingKeys: String, CodingKey { case runID = "run_id", lastSeq = "last_seq", sent }
 }
 
 /// `state.claim_run` params.

@@ -46,6 +46,19 @@ enum StateSchema {
                 value      INTEGER NOT NULL,
                 updated_at INTEGER NOT NULL
             ) WITHOUT ROWID;
-            """)
+            """),
+        // A run's events (run_started … run_completed) as data: appended with the save
+        // that makes them true, numbered per run without gaps, read and followed by
+        // anyone (agent.watch_run, the gateway's event ids).
+        Migration(2, """
+            ALTER TABLE runs ADD COLUMN last_event_seq INTEGER NOT NULL DEFAULT 0;
+            CREATE TABLE run_events (
+                run_id TEXT NOT NULL REFERENCES runs (run_id) ON DELETE CASCADE,
+                seq    INTEGER NOT NULL CHECK (seq >= 1),
+                event  TEXT NOT NULL,
+                at     INTEGER NOT NULL,
+                PRIMARY KEY (run_id, seq)
+            ) WITHOUT ROWID;
+            """),
     ]
 }

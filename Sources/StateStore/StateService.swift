@@ -13,6 +13,9 @@ public enum StateService {
 
     /// Who may read and write runs, sessions and cursors.
     public static let readWrite = RPCMethodOptions(access: .roles(["agent", "operator"]))
+    /// Who may read and follow a run's events: also the gateway, which shows them to
+    /// the signed-in person (it never reads documents or writes).
+    public static let eventReaders = RPCMethodOptions(access: .roles(["agent", "operator", "gateway"]))
     /// Who may delete finished runs.
     public static let operatorOnly = RPCMethodOptions(access: .roles(["operator"]))
 
@@ -35,6 +38,18 @@ public enum StateService {
         }
         router.register("state.save_run", params: SaveRunParams.self, options: readWrite) { params, context in
             try await store.saveRun(params, identity: context.identity?.name)
+        }
+        router.register("state.append_events", params: AppendEventsParams.self, options: readWrite) { params, _ in
+            try await store.appendEvents(params)
+        }
+        router.register("state.read_events", params: ReadEventsParams.self, options: eventReaders) { params, _ in
+            try await store.readEvents(params)
+        }
+        router.register(
+            "state.watch_events", params: ReadEventsParams.self,
+            options: RPCMethodOptions(access: .roles(["agent", "operator", "gateway"]), streaming: true)
+        ) { params, context in
+            try await store.watchEvents(params, context: context)
         }
         router.register("state.claim_run", params: ClaimRunParams.self, options: readWrite) { params, _ in
             try await store.claimRun(params)

@@ -26,6 +26,8 @@ public final class StateStore: Sendable {
     let database: SQLiteDatabase
     let logger: Logger
     let limits: Limits
+    /// Wakes `state.watch_events` streams when events are committed.
+    let notifier = ChangeNotifier()
 
     /// Opens (creating and migrating if needed) the state database.
     /// - Parameters:
@@ -56,18 +58,22 @@ public final class StateStore: Sendable {
         if let runID = params.runID { try Validation.identifier(runID, field: "run_id") }
         if let session = params.sessionID { try Validation.identifier(session, field: "session_id") }
         let text = try Validation.document(params.data)
+        let events = try Validation.events(params.events ?? [])
         let runID = params.runID ?? RunID.generate()
-        let createdAt = try await database.write { connection in
+        let (createdAt, lastEventSeq) = try await database.write { connection -> (Int64, Int64) in
             let now = Timestamp.nowMs()
             guard try RunRow.fetch(connection, runID) == nil else { throw StateErrors.runExists(runID) }
             try connection.execute(
                 "INSERT INTO runs (run_id, session_id, version, status, created_at, updated_at) VALUES (?, ?, 1, 'running', ?, ?)",
                 [.text(runID), params.sessionID.map(SQLiteValue.text) ?? .null, .integer(now), .integer(now)])
             try Self.insertVersion(connection, runID, 1, .running, text, now, identity, owner: nil)
-            return now
+            return (now, try Self.appendEvents(connection, runID, after: 0, events, now: now))
         }
+        if !events.isEmpty { notifier.signal() }
         logger.debug("run created", metadata: ["run.id": "\(runID)"])
-        return CreateRunResult(runID: runID, version: 1, status: RunStatus.running.rawValue, createdAt: Timestamp.format(createdAt))
+        return CreateRunResult(
+            runID: runID, version: 1, status: RunStatus.running.rawValue, createdAt: Timestamp.format(createdAt),
+            lastEventSeq: lastEventSeq)
     }
 
     /// The run's current version, status and document.
@@ -101,8 +107,9 @@ public final class StateStore: Sendable {
         let status = try RunStatus.parse(params.status, field: "status")
         if let owner = params.owner { try Validation.owner(owner) }
         let text = try Validation.document(params.data)
+        let events = try Validation.events(params.events ?? [])
         let maximumVersions = limits.maximumVersionsPerRun
-        let (version, now) = try await database.write { connection -> (Int64, Int64) in
+        let (version, now, lastEventSeq) = try await database.write { connection -> (Int64, Int64, Int64) in
             let now = Timestamp.nowMs()
             guard let row = try RunRow.fetch(connection, params.runID) else { throw StateErrors.runNotFound(params.runID) }
             if let holder = row.leaseHolder(at: now), holder.owner != params.owner { throw StateErrors.claimed(row, holder) }
@@ -112,6 +119,7 @@ public final class StateStore: Sendable {
             guard !row.status.isTerminal else { throw StateErrors.terminal(row) }
             guard row.version < maximumVersions else { throw StateErrors.tooManyVersions(params.runID, maximumVersions) }
             let version = row.version + 1
+            let endsLease = status.isTerminal || params.release == true
             try Self.insertVersion(connection, params.runID, version, status, text, now, identity, owner: params.owner)
             let changed = try connection.execute(
                 """
@@ -124,13 +132,16 @@ public final class StateStore: Sendable {
                 [
                     .integer(version), .text(status.rawValue), .integer(now),
                     .integer(status.isTerminal ? 1 : 0), .integer(now),
-                    .integer(status.isTerminal ? 1 : 0), .integer(status.isTerminal ? 1 : 0),
+                    .integer(endsLease ? 1 : 0), .integer(endsLease ? 1 : 0),
                     .text(params.runID), .integer(row.version),
                 ])
             assert(changed == 1, "the head row was read in this transaction, so exactly one row moves")
-            return (version, now)
+            return (version, now, try Self.appendEvents(connection, params.runID, after: row.lastEventSeq, events, now: now))
         }
-        return SaveRunResult(runID: params.runID, version: version, status: status.rawValue, updatedAt: Timestamp.format(now))
+        // Every save may end a watcher's wait (a paused run released), so all wake.
+        notifier.signal()
+        return SaveRunResult(
+            runID: params.runID, version: version, status: status.rawValue, updatedAt: Timestamp.format(now), lastEventSeq: lastEventSeq)
     }
 
     /// Takes (or renews) the exclusive lease on a run and returns the run.
@@ -181,6 +192,7 @@ public final class StateStore: Sendable {
                 "UPDATE runs SET lease_owner = NULL, lease_expires_at = NULL WHERE run_id = ?", [.text(params.runID)])
             return holder != nil
         }
+        notifier.signal()
         return ReleaseRunResult(runID: params.runID, released: released)
     }
 

@@ -58,6 +58,32 @@ enum Validation {
         return text
     }
 
+    /// Events to append: each a JSON object with a string `type` (its `seq` and `at`
+    /// are the store's to set), at most ``StateLimits/maximumEventBytes`` each and
+    /// ``StateLimits/maximumEventsPerAppend`` at once.
+    /// - Throws: INVALID_ARGUMENT/INVALID_EVENT naming the element, RESOURCE_EXHAUSTED/EVENT_TOO_LARGE.
+    static func events(_ events: [JSONValue], field: String = "events") throws -> [(object: [String: JSONValue], bytes: Int)] {
+        guard events.count <= StateLimits.maximumEventsPerAppend else {
+            throw RPCError.invalidParams(field: field, "must hold at most \(StateLimits.maximumEventsPerAppend) events", reason: "TOO_MANY_EVENTS")
+        }
+        return try events.enumerated().map { index, event in
+            guard case .object(var object) = event, case .string(let type)? = object["type"], !type.isEmpty, type.utf8.count <= 64 else {
+                throw RPCError.invalidParams(
+                    field: "\(field)[\(index)]", "must be a JSON object with a type (1 to 64 characters)", reason: "INVALID_EVENT")
+            }
+            object["seq"] = nil
+            object["at"] = nil
+            let bytes = try encode(.object(object)).utf8.count
+            guard bytes <= StateLimits.maximumEventBytes else {
+                throw RPCError(
+                    .resourceExhausted, reason: "EVENT_TOO_LARGE",
+                    "\(field)[\(index)] is \(bytes) bytes; an event holds at most \(StateLimits.maximumEventBytes)",
+                    details: ["field": .string("\(field)[\(index)]"), "limit": .int(Int64(StateLimits.maximumEventBytes))])
+            }
+            return (object, bytes)
+        }
+    }
+
     /// Compact JSON text of a value.
     static func encode(_ value: JSONValue) throws -> String {
         if let text = value.compactJSON() { return String(decoding: text, as: UTF8.self) }

@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import LLM
 import Logging
+import RPC
 import ServiceKit
 import ServiceLifecycle
 
@@ -27,9 +28,6 @@ struct AgentServiceCommand: AsyncParsableCommand {
             """)
 
     @OptionGroup var options: ServiceOptions
-
-    @Option(help: ArgumentHelp("The user's own account.", valueName: "name"))
-    var account = "checking"
 
     @Flag(help: "Do not follow approval decisions (runs resume only through agent.resume).")
     var noFollow = false
@@ -58,6 +56,7 @@ struct AgentServiceCommand: AsyncParsableCommand {
         ServiceMain.bootstrapLogging(level: options.logLevel)
         let logger = Logger(label: "agent")
         let agent: Agent
+        let identities: LiveIdentities
         do {
             try options.directory.prepare()
             let simulator = modelSimulator ? options.directory.run.appendingPathComponent(Self.simulatorSocket).path : nil
@@ -67,7 +66,8 @@ struct AgentServiceCommand: AsyncParsableCommand {
                 "stream": "\(configuration.stream)", "key": "\(configuration.apiKey == nil ? "none" : "set")",
             ])
             let llm = LLMClient(configuration: configuration, logger: logger)
-            agent = try Agent(directory: options.directory, llm: llm, account: account, logger: logger)
+            identities = try LiveIdentities(directory: options.directory)
+            agent = try Agent(directory: options.directory, llm: llm, identities: identities, logger: logger)
         } catch {
             logger.critical("cannot start: \(error)")
             throw ExitCode.failure
@@ -77,7 +77,9 @@ struct AgentServiceCommand: AsyncParsableCommand {
             reconcileAfter: noFollow ? nil : .seconds(reconcileAfterS))
         let followers: [any Service] = (noFollow ? [] : [DecisionFollower(agent: agent)]) + [sweeper]
         do {
-            try await ServiceMain.run(description: try AgentService.description(), options: options, services: followers) { router in
+            try await ServiceMain.run(
+                description: try AgentService.description(), options: options, services: followers, identities: identities
+            ) { router in
                 AgentService.register(&router, agent: agent)
             }
         } catch {

@@ -14,7 +14,7 @@ struct AbandonedRunTests {
             // submitted for approval and its funds held, exactly as agent-svc does it.
             await stack.killAgent()
             let document: JSONValue = [
-                "schema_version": 1, "mode": "tools", "account": "checking", "requested_by": "agent",
+                "schema_version": 1, "mode": "tools", "account": "checking", "requested_by": "operator",
                 "messages": [["role": "system", "content": "You are a banking assistant."], ["role": "user", "content": "Transfer $500 to Bob"]],
                 "pending": [], "position": 0, "results": [], "executed": [],
             ]
@@ -23,7 +23,7 @@ struct AbandonedRunTests {
             let submitted = try await stack.call(
                 "approval", "approval.submit",
                 [
-                    "run_id": .string(runID), "call_id": "call_1_1", "requested_by": "agent",
+                    "run_id": .string(runID), "call_id": "call_1_1", "requested_by": "operator",
                     "action": ["kind": "transfer", "from": "checking", "to": "bob", "amount": "500.00", "currency": "USD"],
                 ], identity: "agent", as: JSONValue.self)
             let approvalID = try #require(submitted["approval_id"]?.stringValue)

@@ -10,7 +10,7 @@ import Testing
 struct AgentContractTests {
     @Test(.timeLimit(.minutes(2)))
     func everyMethodAnswersAsDocumented() async throws {
-        try await AgentStack.with { stack in
+        try await AgentStack.with(follow: true) { stack in
             let document = try await stack.call("agent", "rpc.discover", [:], as: JSONValue.self)
             let contract = ServedContract(document: document)
             #expect(contract.methodNames.filter { $0.hasPrefix("agent.") } == ["agent.chat", "agent.get_run", "agent.resume", "agent.watch_run"])
@@ -25,13 +25,17 @@ struct AgentContractTests {
             guard case .array(let pending)? = paused["pending"] else { Issue.record("no pending list: \(paused)"); return }
             let approvalID = try #require(pending.first?["approval_id"]?.stringValue)
             try checker.check("agent.get_run", try await stack.call("agent", "agent.get_run", ["run_id": .string(runID)], as: JSONValue.self))
-            _ = try await checker.stream(stack, "agent.watch_run", ["run_id": .string(runID)])
+            _ = try await checker.stream(stack, "agent.watch_run", ["run_id": .string(runID), "after_seq": 0])
             try await stack.decide(approvalID, "approve")
-            let resumed = try await checker.stream(stack, "agent.resume", ["run_id": .string(runID)])
+            // agent-svc resumes it by itself; a client watches it through.
+            let resumed = try await checker.stream(
+                stack, "agent.watch_run", ["run_id": .string(runID), "after_seq": 0, "wait_for": [.string(approvalID)]])
             #expect(resumed["status"] == "completed")
-            // Resuming again is idempotent and still answers as documented.
+            // Resuming by hand (the operator's command) is idempotent and still answers as documented.
             _ = try await checker.stream(stack, "agent.resume", ["run_id": .string(runID)])
-            #expect(checker.seenEventTypes.isSuperset(of: ["run_started", "plan", "tool_call", "tool_result", "approval_required", "approval_decided", "message", "run_completed", "status"]))
+            #expect(checker.seenEventTypes.isSuperset(of: [
+                "run_started", "plan", "tool_call", "tool_result", "approval_required", "run_paused", "approval_decided", "message", "run_completed",
+            ]))
 
             // Every error is one the method documents.
             let unknownRun: JSONValue = ["run_id": "run_doesnotexist"]
@@ -44,6 +48,8 @@ struct AgentContractTests {
                 ("agent.get_run", [:], "MISSING_FIELD"),
                 ("agent.resume", unknownRun, "RUN_NOT_FOUND"),
                 ("agent.watch_run", unknownRun, "RUN_NOT_FOUND"),
+                ("agent.watch_run", ["run_id": "run_x", "after_seq": -1], "INVALID_FIELD"),
+                ("agent.chat", ["message": "hi", "on_behalf_of": "approver1"], "ON_BEHALF_NOT_ALLOWED"),
             ]
             // A run state-svc keeps for some other caller: not the agent's to show or continue.
             let foreign = try await stack.call("state", "state.create_run", ["data": ["schema_version": 1, "note": "not an agent run"]],
@@ -54,7 +60,21 @@ struct AgentContractTests {
                 ("agent.watch_run", foreignRun, "NOT_AN_AGENT_RUN"),
             ]
             for (method, params, reason) in cases + foreignCases {
-                try await checker.expectError(stack.home, method, params, reason: reason, token: "agent")
+                try await checker.expectError(stack.home, method, params, reason: reason, token: "operator")
+            }
+            // Who may drive runs: people ask for themselves (approvers through the gateway), the
+            // gateway only for a person it names, only operators resume by hand; the agent itself none.
+            let ask: JSONValue = ["message": "Check my balance"]
+            for (method, params, token, reason) in [
+                ("agent.chat", ask, "agent", "ROLE_NOT_ALLOWED"), ("agent.chat", ask, "approver1", "ROLE_NOT_ALLOWED"),
+                ("agent.chat", ask, "gateway", "MISSING_FIELD"),
+                ("agent.chat", ["message": "hi", "on_behalf_of": "agent"], "gateway", "REQUESTER_NOT_A_PERSON"),
+                ("agent.chat", ["message": "hi", "on_behalf_of": "approver3"], "gateway", "NO_ACCOUNT"),
+                ("agent.resume", ["run_id": .string(runID)], "approver1", "ROLE_NOT_ALLOWED"),
+                ("agent.resume", ["run_id": .string(runID)], "gateway", "ROLE_NOT_ALLOWED"),
+                ("agent.resume", ["run_id": .string(runID)], "agent", "ROLE_NOT_ALLOWED"),
+            ] as [(String, JSONValue, String, String)] {
+                try await checker.expectError(stack.home, method, params, reason: reason, token: token)
             }
             for method in ["agent.chat", "agent.get_run", "agent.resume", "agent.watch_run"] {
                 try await checker.expectError(stack.home, method, unknownRun, reason: "UNAUTHENTICATED", token: nil)
@@ -83,7 +103,7 @@ struct AgentContractTests {
         }
 
         func stream(_ stack: AgentStack, _ method: String, _ params: JSONValue) async throws -> JSONValue {
-            let client = try stack.home.client("agent", as: "agent")
+            let client = try stack.home.client("agent", as: "operator")
             defer { Task { await client.close() } }
             let events = EventLog()
             let result = try await client.stream(method, params, event: JSONValue.self, as: JSONValue.self) { events.append($0) }

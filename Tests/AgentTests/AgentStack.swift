@@ -187,10 +187,28 @@ final class AgentStack: @unchecked Sendable {
         try await call("agent", "agent.get_run", ["run_id": .string(runID)], as: RunView.self)
     }
 
-    func decide(_ approvalID: String, _ decision: String, reason: String? = nil, as approver: String = "approver1") async throws {
-        var params: [String: JSONValue] = ["approval_id": .string(approvalID), "decision": .string(decision)]
+    /// Votes on the version the approval is at now, as a person who just looked at it.
+    @discardableResult
+    func decide(_ approvalID: String, _ decision: String, reason: String? = nil, as approver: String = "approver1") async throws -> JSONValue {
+        let current = try await call("approval", "approval.get", ["approval_id": .string(approvalID)], as: JSONValue.self)
+        var params: [String: JSONValue] = [
+            "approval_id": .string(approvalID), "decision": .string(decision), "version": current["version"] ?? 1,
+        ]
         if let reason { params["reason"] = .string(reason) }
-        _ = try await call("approval", "approval.decide", .object(params), identity: approver, as: JSONValue.self)
+        return try await call("approval", "approval.decide", .object(params), identity: approver, as: JSONValue.self)
+    }
+
+    /// Follows a run with agent.watch_run: its events after `after`, until it is at rest
+    /// past `waitFor` (agent-svc resumes runs by itself once they are decided).
+    func watch(
+        _ runID: String, after: Int64 = 0, waitFor: [String] = [], on service: String = "agent", events: EventLog = EventLog()
+    ) async throws -> RunView {
+        let client = try home.client(service)
+        defer { Task { await client.close() } }
+        let params: JSONValue = ["run_id": .string(runID), "after_seq": .int(after), "wait_for": .array(waitFor.map(JSONValue.string))]
+        return try await client.stream(
+            "agent.watch_run", params, event: JSONValue.self, as: RunView.self, options: .init(timeout: .seconds(30))
+        ) { events.append($0) }
     }
 
     /// `posted` and `available` of an account.

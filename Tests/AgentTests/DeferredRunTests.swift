@@ -99,17 +99,33 @@ struct DeferredRunTests {
 /// Sessions and watching a run.
 @Suite(.serialized)
 struct SessionAndWatchTests {
-    @Test func watchRunEndsWhenTheRunPausesOrEnds() async throws {
-        try await AgentStack.with { stack in
-            let paused = try await stack.chat("Transfer $500 to Bob for rent")
-            let client = try stack.home.client("agent")
-            let events = EventLog()
-            let watched = try await client.stream(
-                "agent.watch_run", ["run_id": .string(paused.run_id)] as JSONValue, event: JSONValue.self, as: RunView.self
-            ) { events.append($0) }
-            await client.close()
+    /// A run's events are data: numbered without gaps from 1, the same whether streamed
+    /// to the chat that made them or read back later by anyone who watches; a watcher
+    /// that waits for a decision sees the resumed run through to its end.
+    @Test func watchRunReplaysTheRunAndFollowsItToRest() async throws {
+        try await AgentStack.with(follow: true) { stack in
+            let live = EventLog()
+            let paused = try await stack.chat("Transfer $500 to Bob for rent", events: live)
+            let liveSeqs = live.all.compactMap { $0["seq"]?.intValue }
+            #expect(liveSeqs == Array(1...Int64(liveSeqs.count)), "the chat's own stream: \(live.types)")
+            #expect(live.types.suffix(2) == ["approval_required", "run_paused"])
+            // Read back: the same events, under the same numbers; the watch ends at the pause.
+            let replay = EventLog()
+            let watched = try await stack.watch(paused.run_id, after: 0, events: replay)
             #expect(watched.status == "awaiting_approval")
-            #expect(events.all.map { $0["status"]?.stringValue } == ["awaiting_approval"])
+            #expect(replay.all.compactMap { $0["seq"]?.intValue } == liveSeqs)
+            #expect(replay.types == live.types)
+            // A decision: agent-svc resumes the run; the watcher waiting for it sees it through.
+            let approval = try #require(paused.pending.first).approval_id
+            try await stack.decide(approval, "approve")
+            let rest = EventLog()
+            let done = try await stack.watch(paused.run_id, after: liveSeqs.last ?? 0, waitFor: [approval], events: rest)
+            #expect(done.status == "completed" && done.reply == "Transferred $500.00 to bob.")
+            #expect(rest.types.first == "approval_decided" && rest.types.last == "run_completed", "\(rest.types)")
+            let restSeqs = rest.all.compactMap { $0["seq"]?.intValue }
+            #expect(restSeqs == Array((liveSeqs.count + 1)...(liveSeqs.count + restSeqs.count)).map(Int64.init))
+            // A watch of a finished run replays what is left and ends at once.
+            #expect(try await stack.watch(paused.run_id, after: restSeqs.last ?? 0).status == "completed")
         }
     }
 

@@ -10,17 +10,20 @@ struct RecoveryTests {
     /// What was approved is exactly what runs: the edit (another amount and payee),
     /// not the submitted action, and the funds held for the submitted one come back.
     @Test func anEditedApprovalRunsTheEditAndReleasesTheHold() async throws {
-        try await AgentStack.with { stack in
+        try await AgentStack.with(follow: true) { stack in
             let paused = try await stack.chat("Transfer $150 to Alice")
             let pending = try #require(paused.pending.first)
             #expect(try await stack.books("checking") == "1000.00/850.00")
+            // A cut to another payee: the editor and a second person.
             let edited: JSONValue = ["kind": "transfer", "from": "checking", "to": "bob", "amount": "120.00", "currency": "USD"]
-            _ = try await stack.call(
+            let first = try await stack.call(
                 "approval", "approval.decide",
-                ["approval_id": .string(pending.approval_id), "decision": "approve", "edited_action": edited],
+                ["approval_id": .string(pending.approval_id), "decision": "approve", "edited_action": edited, "version": 1],
                 identity: "approver1", as: JSONValue.self)
+            #expect(first["status"] == "pending" && first["required_approvers"] == 2)
+            try await stack.decide(pending.approval_id, "approve", as: "approver2")
 
-            let done = try await stack.resume(paused.run_id)
+            let done = try await stack.watch(paused.run_id, waitFor: [pending.approval_id])
             #expect(done.status == "completed")
             #expect(done.reply?.contains("Transferred $120.00 to bob.") == true, "\(String(describing: done.reply))")
             #expect(done.reply?.contains("a transfer of $150.00 to alice was asked for") == true, "the model is told")
@@ -65,7 +68,7 @@ struct RecoveryTests {
             // (a) The deposit ran and was reported; the run was not saved after.
             let deposit = try await Self.savedTurn(stack, "deposit_money", #"{"amount":"50.00"}"#, "Deposit $50 into my account")
             let auto = try await stack.call("approval", "approval.submit", [
-                "run_id": .string(deposit.runID), "call_id": .string(deposit.callID), "requested_by": "agent",
+                "run_id": .string(deposit.runID), "call_id": .string(deposit.callID), "requested_by": "operator",
                 "action": ["kind": "deposit", "to": "checking", "amount": "50.00", "currency": "USD"],
             ], identity: "agent", as: JSONValue.self)
             _ = try await stack.call("ledger", "ledger.deposit", [
@@ -79,7 +82,7 @@ struct RecoveryTests {
             for payee in ["alice", "bob"] {
                 let turn = try await Self.savedTurn(stack, "transfer_money", #"{"to_account":"\#(payee)","amount":"150.00"}"#, "Transfer $150 to \(payee)")
                 let submitted = try await stack.call("approval", "approval.submit", [
-                    "run_id": .string(turn.runID), "call_id": .string(turn.callID), "requested_by": "agent",
+                    "run_id": .string(turn.runID), "call_id": .string(turn.callID), "requested_by": "operator",
                     "action": ["kind": "transfer", "from": "checking", "to": .string(payee), "amount": "150.00", "currency": "USD"],
                 ], identity: "agent", as: JSONValue.self)
                 _ = try await stack.call("ledger", "ledger.hold", [
@@ -106,7 +109,7 @@ struct RecoveryTests {
     static func savedTurn(_ stack: AgentStack, _ tool: String, _ arguments: String, _ request: String) async throws -> (runID: String, callID: String) {
         let callID = "call_" + UUID().uuidString.prefix(12).lowercased()
         let document: JSONValue = [
-            "schema_version": 1, "mode": "tools", "account": "checking", "requested_by": "agent",
+            "schema_version": 1, "mode": "tools", "account": "checking", "requested_by": "operator",
             "messages": [
                 ["role": "system", "content": "You are a banking assistant."],
                 ["role": "user", "content": .string(request)],
@@ -128,8 +131,10 @@ struct RecoveryTests {
     @Test func aDecisionTheFollowerNeverActedOnIsResumedByTheReconciler() async throws {
         try await AgentStack.with { stack in
             let paused = try await stack.chat("Transfer $500 to Bob for rent")
+            // Decided while no follower runs (agent-svc is down), then the cursor moved past
+            // every decision, as if the follower had skipped this one.
+            await stack.killAgent()
             try await stack.decide(try #require(paused.pending.first).approval_id, "approve")
-            // Move the follower's cursor past every decision, as if it had skipped this one.
             let events = try await stack.call("approval", "approval.events", ["after_seq": 0, "limit": 1000], as: JSONValue.self)
             let last = events["last_seq"] ?? 0
             let cursor = try await stack.call(
@@ -138,7 +143,6 @@ struct RecoveryTests {
                 "state", "state.set_cursor", ["name": "agent.approvals", "value": last, "expected": cursor["value"] ?? 0],
                 identity: "agent", as: JSONValue.self)
 
-            await stack.killAgent()
             try await stack.restartAgent(extraArguments: ["--sweep-interval-s", "1", "--reconcile-after-s", "1"], follow: true)
             #expect(try await stack.waitForStatus(paused.run_id, "completed") == "completed")
             #expect(try await stack.books("bob") == "500.00/500.00")

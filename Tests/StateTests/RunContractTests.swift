@@ -16,9 +16,9 @@ struct RunContractTests {
             documented = []
         }
         #expect(documented == [
-            "state.append_session", "state.claim_run", "state.create_run", "state.get_cursor", "state.list_runs",
-            "state.load_run", "state.load_session", "state.prune", "state.release_run", "state.run_history",
-            "state.save_run", "state.set_cursor",
+            "state.append_events", "state.append_session", "state.claim_run", "state.create_run", "state.get_cursor",
+            "state.list_runs", "state.load_run", "state.load_session", "state.prune", "state.read_events", "state.release_run",
+            "state.run_history", "state.save_run", "state.set_cursor", "state.watch_events",
         ])
         for method in documented {
             let schema = try #require(state.contract.method(method)?["result"]?["schema"])

@@ -1,0 +1,113 @@
+import Foundation
+import RPC
+import SQLiteKit
+
+/// A run's events as data: appended with the save that makes them true (or, between
+/// saves, by `append_events` under the same version check), numbered per run from 1
+/// without gaps, and read or followed by anyone who may see the run.
+extension StateStore {
+    /// Appends events between two saves, under the saver's version and lease.
+    /// - Throws: INVALID_ARGUMENT, NOT_FOUND/RUN_NOT_FOUND, ABORTED/RUN_CLAIMED,
+    ///   ABORTED/VERSION_CONFLICT, FAILED_PRECONDITION/TERMINAL_STATUS, RESOURCE_EXHAUSTED/TOO_MANY_EVENTS.
+    public func appendEvents(_ params: AppendEventsParams) async throws -> AppendEventsResult {
+        try Validation.identifier(params.runID, field: "run_id")
+        try Validation.version(params.expectedVersion, field: "expected_version")
+        if let owner = params.owner { try Validation.owner(owner) }
+        let events = try Validation.events(params.events)
+        guard !events.isEmpty else { throw RPCError.invalidParams(field: "events", "must hold at least one event") }
+        let last = try await database.write { connection -> Int64 in
+            let now = Timestamp.nowMs()
+            guard let row = try RunRow.fetch(connection, params.runID) else { throw StateErrors.runNotFound(params.runID) }
+            if let holder = row.leaseHolder(at: now), holder.owner != params.owner { throw StateErrors.claimed(row, holder) }
+            guard row.version == params.expectedVersion else {
+                throw StateErrors.versionConflict(params.runID, expected: params.expectedVersion, current: row.version)
+            }
+            guard !row.status.isTerminal else { throw StateErrors.terminal(row) }
+            return try Self.appendEvents(connection, params.runID, after: row.lastEventSeq, events, now: now)
+        }
+        notifier.signal()
+        return AppendEventsResult(runID: params.runID, lastEventSeq: last)
+    }
+
+    /// The run's events after `after_seq`, oldest first, with where the run stands.
+    /// - Throws: INVALID_ARGUMENT, NOT_FOUND/RUN_NOT_FOUND.
+    public func readEvents(_ params: ReadEventsParams) async throws -> ReadEventsResult {
+        try Validation.identifier(params.runID, field: "run_id")
+        let after = params.afterSeq ?? 0
+        guard after >= 0 else { throw RPCError.invalidParams(field: "after_seq", "must be 0 or more") }
+        let limit = params.limit ?? StateLimits.defaultEventLimit
+        guard (1...StateLimits.maximumEventLimit).contains(limit) else {
+            throw RPCError.invalidParams(field: "limit", "must be between 1 and \(StateLimits.maximumEventLimit)")
+        }
+        let runID = params.runID
+        let (row, texts) = try await database.read { connection -> (RunRow, [String]) in
+            guard let row = try RunRow.fetch(connection, runID) else { throw StateErrors.runNotFound(runID) }
+            let texts = try connection.query(
+                "SELECT event FROM run_events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                [.text(runID), .integer(after), .integer(Int64(limit))]) { $0.text(0) }
+            return (row, texts)
+        }
+        var events: [JSONValue] = []
+        var bytes = 0
+        for text in texts {
+            bytes += text.utf8.count
+            if !events.isEmpty, bytes > StateLimits.maximumResponseBytes { break }
+            events.append(try Validation.decode(text))
+        }
+        let lastSent = events.last?["seq"]?.intValue ?? after
+        return ReadEventsResult(
+            runID: runID, events: events, lastEventSeq: row.lastEventSeq, hasMore: lastSent < row.lastEventSeq,
+            status: row.status.rawValue, version: row.version)
+    }
+
+    /// Sends the run's events after `after_seq` (as `state.event` notifications), then each
+    /// new one as it is committed, until the call is cancelled or its deadline passes.
+    /// - Throws: INVALID_ARGUMENT, NOT_FOUND/RUN_NOT_FOUND, RESOURCE_EXHAUSTED/TOO_MANY_WATCHERS.
+    public func watchEvents(_ params: ReadEventsParams, context: RPCContext) async throws -> WatchEventsResult {
+        guard context.canStream else {
+            throw RPCError(.failedPrecondition, reason: "STREAMING_REQUIRED", "state.watch_events streams events: call it with an id")
+        }
+        guard let subscription = notifier.subscribe() else {
+            throw RPCError(.resourceExhausted, reason: "TOO_MANY_WATCHERS", "too many watchers; use state.read_events to poll")
+        }
+        defer { notifier.unsubscribe(subscription.id) }
+        var wakeUps = subscription.stream.makeAsyncIterator()
+        var cursor = params.afterSeq ?? 0
+        var sent = 0
+        while true {
+            let page = try await readEvents(ReadEventsParams(runID: params.runID, afterSeq: cursor, limit: params.limit))
+            for event in page.events {
+                context.emit(event)
+                cursor = event["seq"]?.intValue ?? cursor
+                sent += 1
+            }
+            if page.hasMore { continue }
+            guard await wakeUps.next() != nil else { throw CancellationError() }
+            try Task.checkCancellation()
+        }
+    }
+
+    /// Appends `events` after seq `after` (the run's newest), numbering them on, and
+    /// moves the run's `last_event_seq`. Inside the caller's transaction.
+    /// - Returns: the new newest seq.
+    static func appendEvents(
+        _ connection: SQLiteConnection, _ runID: String, after: Int64, _ events: [(object: [String: JSONValue], bytes: Int)], now: Int64
+    ) throws -> Int64 {
+        guard !events.isEmpty else { return after }
+        guard after + Int64(events.count) <= StateLimits.maximumEventsPerRun else {
+            throw StateErrors.tooManyEvents(runID, StateLimits.maximumEventsPerRun)
+        }
+        var seq = after
+        for event in events {
+            seq += 1
+            var object = event.object
+            object["seq"] = .int(seq)
+            object["at"] = .string(Timestamp.format(now))
+            try connection.execute(
+                "INSERT INTO run_events (run_id, seq, event, at) VALUES (?, ?, ?, ?)",
+                [.text(runID), .integer(seq), .text(try Validation.encode(.object(object))), .integer(now)])
+        }
+        try connection.execute("UPDATE runs SET last_event_seq = ? WHERE run_id = ?", [.integer(seq), .text(runID)])
+        return seq
+    }
+}
