@@ -27,9 +27,13 @@ extension Gateway {
             return JSONResponse.make(["approvals": .array(trimmed), "now": .string(Self.timestamp(Date()))])
         }
         router.get("/balance") { request, context in
-            _ = try self.requireSession(request)
+            let session = try self.requireSession(request)
+            guard let account = session.account else {
+                throw GatewayError(.notFound, code: "NOT_FOUND", reason: "NO_ACCOUNT",
+                                   "\(session.approver) owns no account; list it under identities[].accounts in compose/stack.json")
+            }
             let balance = try await self.call { try await self.upstream.ledger.call(
-                "ledger.balance", ["account": .string(self.configuration.account)] as JSONValue, as: JSONValue.self,
+                "ledger.balance", ["account": .string(account)] as JSONValue, as: JSONValue.self,
                 options: Upstream.options(context.trace)) }
             return JSONResponse.make(balance)
         }

@@ -35,17 +35,9 @@ extension Gateway {
         guard let link = LinkToken(try context.parameters.require("token")) else { throw LinkProblem.invalid }
         guard link.expiresAt > Date() else { throw LinkProblem.expired }
         let token = try linkToken(context)
-        let approval: JSONValue
-        do {
-            approval = try await upstream.approval.call(
-                "approval.get", ["approval_id": .string(link.approvalID)] as JSONValue, as: JSONValue.self,
-                options: Upstream.options(context.trace, token: token))
-        } catch let error as RPCError where error.status == .notFound {
-            throw LinkProblem.invalid
-        } catch {
-            logger.warning("link page: approval-svc did not answer", metadata: ["trace.id": "\(context.trace.traceID)", "error": "\(error)"])
-            throw LinkProblem.unavailable
-        }
+        // approval-svc checks the signature and its record of the link before it says
+        // anything about the approval: a forged token learns nothing.
+        let approval = try await previewedApproval(link, token: token, context: context)
         if let status = approval["status"]?.stringValue, status != "pending" {
             throw LinkProblem.alreadyDecided(status)
         }
@@ -93,7 +85,28 @@ extension Gateway {
         }
     }
 
-    /// The token of ``GatewayConfiguration/linkIdentity``, or a 503 that says how to get one.
+    /// The approval a link is for, once approval-svc has checked the link (signature,
+    /// record, expiry); a used link is refused here.
+    private func previewedApproval(_ link: LinkToken, token: String, context: GatewayContext) async throws -> JSONValue {
+        let preview: JSONValue
+        do {
+            preview = try await upstream.approval.call(
+                "approval.preview_link", ["token": .string(link.token)] as JSONValue, as: JSONValue.self,
+                options: Upstream.options(context.trace, token: token))
+        } catch let error as RPCError where error.reason == "LINK_INVALID" || error.status == .notFound {
+            throw LinkProblem.invalid
+        } catch let error as RPCError where error.reason == "LINK_EXPIRED" {
+            throw LinkProblem.expired
+        } catch {
+            logger.warning("link page: approval-svc did not answer", metadata: ["trace.id": "\(context.trace.traceID)", "error": "\(error)"])
+            throw LinkProblem.unavailable
+        }
+        guard let approval = preview["approval"] else { throw LinkProblem.unavailable }
+        if preview["used"] == .bool(true), approval["status"]?.stringValue == "pending" { throw LinkProblem.alreadyUsed }
+        return approval
+    }
+
+    /// The gateway's own token (``GatewayConfiguration/identity``), or a 503 that says how to get one.
     private func linkToken(_ context: GatewayContext) throws -> String {
         do {
             return try upstream.linkToken()
@@ -109,8 +122,7 @@ extension Gateway {
     private func linkRefusal(_ error: RPCError, link: LinkToken, token: String, context: GatewayContext) async -> LinkProblem {
         switch error.reason {
         case "LINK_ALREADY_USED":
-            return LinkProblem(.conflict, code: "FAILED_PRECONDITION", reason: "LINK_ALREADY_USED", title: "This link was already used",
-                               "A link decides once, and this one already has. Nothing else was changed.")
+            return .alreadyUsed
         case "LINK_EXPIRED":
             return .expired
         case "LINK_INVALID", "LINK_DECISION_MISMATCH":
@@ -123,8 +135,8 @@ extension Gateway {
         default:
             if error.status == .failedPrecondition || error.status == .alreadyExists {
                 let status = try? await upstream.approval.call(
-                    "approval.get", ["approval_id": .string(link.approvalID)] as JSONValue, as: JSONValue.self,
-                    options: Upstream.options(context.trace, token: token))["status"]?.stringValue
+                    "approval.preview_link", ["token": .string(link.token)] as JSONValue, as: JSONValue.self,
+                    options: Upstream.options(context.trace, token: token))["approval"]?["status"]?.stringValue
                 return .alreadyDecided(status ?? "decided", reason: error.reason)
             }
             logger.warning("link refused", metadata: ["trace.id": "\(context.trace.traceID)", "error": "\(error)"])
@@ -176,6 +188,10 @@ struct LinkProblem: Error, Sendable {
     static let unavailable = LinkProblem(
         .serviceUnavailable, code: "UNAVAILABLE", reason: "APPROVAL_UNAVAILABLE", title: "Try again shortly",
         "The approval service cannot be reached right now. Nothing was decided.")
+
+    static let alreadyUsed = LinkProblem(
+        .conflict, code: "FAILED_PRECONDITION", reason: "LINK_ALREADY_USED", title: "This link was already used",
+        "A link decides once, and this one already has. Nothing else was changed.")
 
     static let staleForm = LinkProblem(
         .forbidden, code: "PERMISSION_DENIED", reason: "LINK_FORM_STALE", title: "Please confirm again",

@@ -57,16 +57,14 @@ extension Gateway {
 
     /// An event stream: the retry hint, `first`, then `events` until they end.
     /// Holds a stream slot for as long as the body is being written.
-    func eventStream(
-        slot: StreamLimiter.Slot, first: [ServerSentEvent] = [], _ events: AsyncStream<ServerSentEvent>?,
-        then: (@Sendable () async -> [ServerSentEvent])? = nil
-    ) -> Response {
+    func eventStream(slot: StreamLimiter.Slot, _ stream: AgentStream) -> Response {
         Response(status: .ok, headers: sseHeaders, body: ResponseBody { writer in
-            defer { withExtendedLifetime(slot) {} }
+            defer {
+                stream.stop()
+                withExtendedLifetime(slot) {}
+            }
             try await writer.write(sseRetryPreamble)
-            for event in first { try await writer.write(event.encoded) }
-            if let events { for await event in events { try await writer.write(event.encoded) } }
-            if let then { for event in await then() { try await writer.write(event.encoded) } }
+            for await event in stream.events { try await writer.write(event.encoded) }
             try await writer.finish(nil)
         })
     }
@@ -92,6 +90,15 @@ enum Field {
             throw GatewayError.invalid(key, "must be the approval's version as shown (a whole number, 1 or more)")
         }
         return version
+    }
+
+    /// An event number a client saw (0 or more), or nil when absent.
+    static func sequence(_ object: [String: JSONValue], _ key: String) throws -> Int64? {
+        guard let value = object[key], value != .null else { return nil }
+        guard let number = value.intValue, (0...1_000_000_000).contains(number) else {
+            throw GatewayError.invalid(key, "must be the id of an event this gateway sent (a whole number, 0 or more)")
+        }
+        return number
     }
 
     static func identifier(_ object: [String: JSONValue], _ key: String) throws -> String {

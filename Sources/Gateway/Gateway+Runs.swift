@@ -3,6 +3,27 @@ import HTTPTypes
 import Hummingbird
 import RPC
 
+/// A run as agent-svc reports it (`RunResult` in Protocols/agent.openrpc.json).
+struct RunView: Codable, Sendable {
+    struct Pending: Codable, Sendable {
+        let approvalID: String
+        let callID: String
+        let action: JSONValue
+        let holdID: String?
+
+        enum CodingKeys: String, CodingKey {
+            case approvalID = "approval_id", callID = "call_id", action, holdID = "hold_id"
+        }
+    }
+
+    let runID: String
+    let status: String
+    let reply: String?
+    let pending: [Pending]
+
+    enum CodingKeys: String, CodingKey { case runID = "run_id", status, reply, pending }
+}
+
 extension Gateway {
     /// `POST /chat`, `POST /execute`, `GET /runs/{run_id}`, `GET /runs/{run_id}/events`.
     func addRunRoutes(to router: Router<GatewayContext>) {
@@ -16,11 +37,15 @@ extension Gateway {
         router.get("/runs/{run_id}/events") { request, context in try await self.events(request, context: context) }
     }
 
-    /// Starts a run and streams its events until it pauses for approval or ends.
+    /// Starts a run for the signed-in person and streams its events until it pauses for
+    /// approval or ends.
     func chat(_ request: Request, context: GatewayContext) async throws -> Response {
-        _ = try requireSessionAndCSRF(request)
+        let session = try requireSessionAndCSRF(request)
         let body = try await jsonBody(request)
-        var params: [String: JSONValue] = ["message": .string(try Field.string(body, "message", maximum: 16_000) ?? "")]
+        // The agent acts for the signed-in person, who is the requester of what it asks for.
+        var params: [String: JSONValue] = [
+            "message": .string(try Field.string(body, "message", maximum: 16_000) ?? ""), "on_behalf_of": .string(session.approver),
+        ]
         if let mode = try Field.string(body, "mode", maximum: 16, required: false) {
             guard ["tools", "structured"].contains(mode) else { throw GatewayError.invalid("mode", "must be 'tools' or 'structured'") }
             params["mode"] = .string(mode)
@@ -30,15 +55,16 @@ extension Gateway {
         let options = Upstream.options(context.trace, timeout: configuration.maximumStreamDuration, idempotent: false)
         let agent = upstream.agent
         let chat = JSONValue.object(params)
-        let pump = RunPump.start(runID: nil, journal: journal, logger: logger) { emit in
-            try await agent.stream("agent.chat", chat, event: JSONValue.self, as: RunView.self, options: options, onEvent: emit)
+        let stream = AgentStream.start(outlivesClient: true, logger: logger) { emit in
+            _ = try await agent.stream("agent.chat", chat, event: JSONValue.self, as: RunView.self, options: options, onEvent: emit)
         }
-        try await pump.started()
-        return eventStream(slot: slot, pump.events)
+        try await stream.started()
+        return eventStream(slot: slot, stream)
     }
 
-    /// Records the signed-in approver's decision, then streams the resumed run
-    /// until it pauses again or completes.
+    /// Records the signed-in approver's decision, then streams the run as agent-svc
+    /// (which alone resumes runs) acts on it, until it is at rest again: completed, paused
+    /// on other approvals, or, while this approval still needs another person, at once.
     func execute(_ request: Request, context: GatewayContext) async throws -> Response {
         let session = try requireSessionAndCSRF(request)
         let body = try await jsonBody(request)
@@ -48,13 +74,19 @@ extension Gateway {
         var decide: [String: JSONValue] = ["approval_id": .string(approvalID), "decision": .string(approved ? "approve" : "reject")]
         // The version the person saw: approval-svc refuses a vote for any other
         // (409 VERSION_MISMATCH), so nobody approves an edit they never saw.
-        if let version = try Field.version(body, "version") { decide["version"] = .int(version) }
+        guard let version = try Field.version(body, "version") else {
+            throw GatewayError.invalid("version", "is required: the version of the approval you reviewed (GET /approvals shows it)")
+        }
+        decide["version"] = .int(version)
         if let reason = try Field.string(body, "reason", maximum: 1_000, required: false), !reason.isEmpty { decide["reason"] = .string(reason) }
         if let edited = body["edited_action"], edited != .null {
             guard approved else { throw GatewayError.invalid("edited_action", "only an approval can edit the action") }
             guard case .object = edited else { throw GatewayError.invalid("edited_action", "must be an action object") }
             decide["edited_action"] = edited
         }
+        // Events after this one are streamed (the page passes the last id it showed);
+        // without it, only what happens from the decision on.
+        let after = try Field.sequence(body, "last_event_id")
         let asApprover = Upstream.options(context.trace, token: session.token)
         let approval = try await call { try await self.upstream.approval.call(
             "approval.get", ["approval_id": .string(approvalID)] as JSONValue, as: JSONValue.self, options: asApprover) }
@@ -63,71 +95,61 @@ extension Gateway {
                                "approval \(approvalID) does not belong to run \(runID)", field: "approval_id")
         }
         // The same vote again returns the approval unchanged: safe to retry.
-        _ = try await call { try await self.upstream.approval.call("approval.decide", JSONValue.object(decide), as: JSONValue.self, options: asApprover) }
+        let decided = try await call {
+            try await self.upstream.approval.call("approval.decide", JSONValue.object(decide), as: JSONValue.self, options: asApprover)
+        }
         logger.info("decision recorded", metadata: [
             "trace.id": "\(context.trace.traceID)", "approval.id": "\(approvalID)", "approver": "\(session.approver)", "approved": "\(approved)",
         ])
-        let slot = try streams.acquire()
-        let options = Upstream.options(context.trace, timeout: configuration.maximumStreamDuration)
-        let agent = upstream.agent
-        let settle: @Sendable (String) async throws -> RunView = { runID in
-            try await self.settled(runID, after: approvalID, context: context)
-        }
-        let pump = RunPump.start(runID: runID, journal: journal, logger: logger, settle: settle) { emit in
-            try await agent.stream("agent.resume", ["run_id": .string(runID)] as JSONValue, event: JSONValue.self, as: RunView.self,
-                                   options: options, onEvent: emit)
-        }
-        try await pump.started()
-        return eventStream(slot: slot, pump.events)
+        // Still waiting for another person: the run stays paused, and the watch ends at once.
+        let waitFor: [String] = decided["status"]?.stringValue == "pending" ? [] : [approvalID]
+        // What the vote did comes first (not one of the run's events: it has no id).
+        let decision = JSONValue.object([
+            "type": "decision", "approval_id": .string(approvalID), "status": decided["status"] ?? .null,
+            "version": decided["version"] ?? .null, "approved_by": decided["approved_by"] ?? .array([]),
+            "required_approvers": decided["required_approvers"] ?? .null,
+        ])
+        return try await watch(
+            runID, after: after, waitFor: waitFor, first: [ServerSentEvent(id: nil, name: "decision", data: decision.jsonText())],
+            context: context)
     }
 
-    /// What a client missed after `Last-Event-ID` (header, or `last_event_id`
-    /// in the query for clients that cannot set headers), then the events
-    /// still to come while the run streams, then where the run stands now if
-    /// that changed elsewhere (a link, `hitl approve`, agent-svc's follower).
+    /// `GET /runs/{run_id}/events`: the run's events after `Last-Event-ID` (header, or
+    /// `last_event_id` in the query for clients that cannot set headers; 0 or absent:
+    /// all of them), then each new one while the run is worked on, until it is at rest.
     func events(_ request: Request, context: GatewayContext) async throws -> Response {
         _ = try requireSession(request)
         let runID = try Field.identifier(try context.parameters.require("run_id"), name: "run_id")
         let text = request.headers[HTTPField.Name("Last-Event-ID")!] ?? request.uri.queryParameters["last_event_id"].map(String.init) ?? "0"
-        guard let last = Int(text.trimmingCharacters(in: CharacterSet.whitespaces)), (0...1_000_000_000).contains(last) else {
+        guard let last = Int64(text.trimmingCharacters(in: CharacterSet.whitespaces)), (0...1_000_000_000).contains(last) else {
             throw GatewayError.invalid("Last-Event-ID", "must be the id of an event this gateway sent (a whole number)")
         }
-        let followed = await journal.follow(runID, after: last)
-        // A run unknown here must exist at agent-svc before a stream is opened for it.
-        let known = followed.known ? nil : try await getRun(runID, context: context)
-        let slot = try streams.acquire()
-        return eventStream(slot: slot, first: followed.missed, followed.live) {
-            guard await !self.journal.isProducing(runID) else { return [] }
-            var current = known
-            if current == nil { current = try? await self.getRun(runID, context: context) }
-            guard var run = current else { return [] }
-            if run.status == "running", let settled = try? await self.watchRun(runID, context: context) { run = settled }
-            return await self.journal.reconcile(runID, with: run, after: last).filter { $0.id > last }
-        }
+        return try await watch(runID, after: last, waitFor: [], context: context)
     }
 
-    /// Where a run stands once another agent process resumed it past `approvalID`:
-    /// polled (agent-svc keeps nothing in memory to wait on), at most 30 s.
-    func settled(_ runID: String, after approvalID: String, context: GatewayContext) async throws -> RunView {
-        let clock = ContinuousClock()
-        let deadline = clock.now + .seconds(30)
-        while true {
-            let run = try await getRun(runID, context: context)
-            let moved = run.status != "running" && !run.pending.contains { $0.approvalID == approvalID }
-            if moved || clock.now >= deadline { return run }
-            try await Task.sleep(for: .milliseconds(100))
+    /// Streams `agent.watch_run`: the events after `after` (nil: from now), until the run
+    /// is at rest past `waitFor`, after `first`.
+    private func watch(
+        _ runID: String, after: Int64?, waitFor: [String], first: [ServerSentEvent] = [], context: GatewayContext
+    ) async throws -> Response {
+        var params: [String: JSONValue] = ["run_id": .string(runID), "wait_for": .array(waitFor.map(JSONValue.string))]
+        if let after { params["after_seq"] = .int(after) }
+        // An unknown run is a plain 404; after that the stream opens at once (a watch may
+        // wait a while for its first event).
+        _ = try await getRun(runID, context: context)
+        let slot = try streams.acquire()
+        let options = Upstream.options(context.trace, timeout: configuration.maximumStreamDuration)
+        let agent = upstream.agent
+        let watch = JSONValue.object(params)
+        let stream = AgentStream.start(outlivesClient: false, logger: logger, first: first) { emit in
+            _ = try await agent.stream("agent.watch_run", watch, event: JSONValue.self, as: RunView.self, options: options, onEvent: emit)
         }
+        return eventStream(slot: slot, stream)
     }
 
     func getRun(_ runID: String, context: GatewayContext) async throws -> RunView {
         try await call { try await self.upstream.agent.call(
             "agent.get_run", ["run_id": .string(runID)] as JSONValue, as: RunView.self, options: Upstream.options(context.trace)) }
-    }
-
-    func watchRun(_ runID: String, context: GatewayContext) async throws -> RunView {
-        let options = Upstream.options(context.trace, timeout: configuration.maximumStreamDuration)
-        return try await call { try await self.upstream.agent.stream(
-            "agent.watch_run", ["run_id": .string(runID)] as JSONValue, event: JSONValue.self, as: RunView.self, options: options) { _ in } }
     }
 
     /// A service call whose errors become HTTP errors.

@@ -40,6 +40,6 @@ extension Gateway {
     }
 
     private func sessionBody(_ session: Session) -> JSONValue {
-        ["approver": .string(session.approver), "csrf_token": .string(session.csrfToken), "account": .string(configuration.account)]
+        ["approver": .string(session.approver), "csrf_token": .string(session.csrfToken), "account": session.account.map(JSONValue.string) ?? .null]
     }
 }

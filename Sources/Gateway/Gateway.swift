@@ -12,28 +12,22 @@ public final class Gateway: Sendable {
     let configuration: GatewayConfiguration
     let upstream: Upstream
     let sessions: SessionStore
-    let journal: RunJournal
     let streams: StreamLimiter
     let logger: Logger
 
     /// - Parameters:
     ///   - configuration: where to listen, whom to call, the limits.
+    ///   - identities: the stack's identities as they stand (sign-in checks tokens here;
+    ///     a session whose person was removed ends at its next request).
     ///   - logger: where the gateway logs.
-    /// - Throws: ``RunDirectoryError`` when the agent's token is missing (a missing
-    ///   link identity only stops links, with a warning here).
-    public init(configuration: GatewayConfiguration, logger: Logger) throws {
+    /// - Throws: ``RunDirectoryError`` when the gateway's own token is missing.
+    public init(configuration: GatewayConfiguration, identities: LiveIdentities, logger: Logger) throws {
         self.configuration = configuration
         self.upstream = try Upstream(configuration: configuration)
         self.sessions = SessionStore(
-            directory: configuration.directory, idleTimeout: configuration.sessionIdleTimeout, maximumSessions: configuration.maximumSessions)
-        self.journal = RunJournal(maximumRuns: configuration.maximumJournalRuns, maximumEvents: configuration.maximumEventsPerRun)
+            identities: identities, idleTimeout: configuration.sessionIdleTimeout, maximumSessions: configuration.maximumSessions)
         self.streams = StreamLimiter(maximum: configuration.maximumStreams)
         self.logger = logger
-        if !upstream.hasLinkToken {
-            logger.warning("approve/reject links answer 503 until the link identity has a token", metadata: [
-                "identity": "\(configuration.linkIdentity)", "path": "\(configuration.directory.tokenPath(for: configuration.linkIdentity))",
-            ])
-        }
     }
 
     /// Closes the connections to the services.

@@ -9,13 +9,12 @@ public struct GatewayConfiguration: Sendable {
     public var host = "127.0.0.1"
     /// The TCP port (0: any free port).
     public var port = 8765
-    /// The user's own account, whose balance the page shows (the agent's `--account`).
-    public var account = "checking"
-    /// The identity that redeems approve/reject links and reads approvals for their
-    /// pages (approval-svc records every link as the approver `link`). The stack's
-    /// `gateway` identity has the `gateway` role: approval.redeem_link and reads,
-    /// nothing that opens accounts, moves money or decides as a person.
-    public var linkIdentity = "gateway"
+    /// The gateway's own identity (role `gateway`): it asks the agent on behalf of the
+    /// signed-in person, reads balances, and previews and redeems approve/reject links
+    /// (approval-svc records every link as the approver `link`). Nothing that opens
+    /// accounts, moves money, resumes runs or decides as a person accepts it; it never
+    /// sees a grant.
+    public var identity = "gateway"
 
     /// The largest request body read. Chat messages are at most 16,000 bytes; decisions are small.
     public var maximumBodyBytes = 64 * 1024
@@ -29,10 +28,6 @@ public struct GatewayConfiguration: Sendable {
     public var sessionIdleTimeout: Duration = .seconds(12 * 3600)
     /// Sessions kept at once; the least recently used goes first.
     public var maximumSessions = 1_000
-    /// Runs whose events are kept for `Last-Event-ID` resumption; the least recently used goes first.
-    public var maximumJournalRuns = 1_000
-    /// Events kept per run (a run has a handful; the agent caps model turns).
-    public var maximumEventsPerRun = 512
 
     /// - Parameter directory: the stack's home.
     public init(directory: RunDirectory) {

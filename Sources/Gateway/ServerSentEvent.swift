@@ -4,9 +4,10 @@ import Hummingbird
 
 /// One Server-Sent Event: `id:`, `event:` and one `data:` line of compact JSON.
 public struct ServerSentEvent: Sendable, Equatable {
-    /// The event's id within its run (1, 2, 3, ...), sent as `id:` and echoed
-    /// by a reconnecting client in `Last-Event-ID`.
-    public let id: Int
+    /// The event's number within its run (`seq`: 1, 2, 3, ... as state-svc stored it),
+    /// sent as `id:` and echoed by a reconnecting client in `Last-Event-ID`; nil for an
+    /// event that is not one of the run's (a failed stream's last word).
+    public let id: Int64?
     /// The event name: the agent event's type (`run_started`, `approval_required`, ...).
     public let name: String
     /// The event as compact JSON (it never contains a newline).
@@ -14,11 +15,8 @@ public struct ServerSentEvent: Sendable, Equatable {
 
     /// The event's bytes on the wire, ending with the blank line.
     var encoded: ByteBuffer {
-        ByteBuffer(string: "id: \(id)\nevent: \(name)\ndata: \(data)\n\n")
+        ByteBuffer(string: (id.map { "id: \($0)\n" } ?? "") + "event: \(name)\ndata: \(data)\n\n")
     }
-
-    /// Event names after which a run waits for someone or is over: a stream ends after them.
-    static let pausing: Set<String> = ["approval_required", "run_completed", "error"]
 }
 
 /// What every event stream starts with: how long a browser waits before reconnecting.

@@ -49,17 +49,14 @@ struct Approvals: AsyncParsableCommand {
             return
         }
         Output.out(Table.render(
-            header: ["APPROVAL", "STATUS", "ACTION", "APPROVERS", "RUN", "EXPIRES"],
+            header: ["APPROVAL", "VERSION", "STATUS", "ACTION", "APPROVERS", "REQUESTED BY", "RULE", "EXPIRES"],
             rows: approvals.map { approval in
-                let votes = approval["approved_by"].map { value -> Int in
-                    if case .array(let names) = value { return names.count }
-                    return 0
-                } ?? 0
+                let votes = approval["approved_by"]?.arrayValues?.count ?? 0
                 return [
-                    approval["approval_id"]?.stringValue ?? "?", approval["status"]?.stringValue ?? "?",
-                    ActionText.describe(approval["action"]),
-                    "\(votes)/\(approval["required_approvers"]?.intValue ?? 0)",
-                    approval["run_id"]?.stringValue ?? "-", approval["expires_at"]?.stringValue ?? "-",
+                    approval["approval_id"]?.stringValue ?? "?", "\(approval["version"]?.intValue ?? 1)",
+                    approval["status"]?.stringValue ?? "?", ActionText.describe(approval["action"]),
+                    "\(votes)/\(approval["required_approvers"]?.intValue ?? 0)", approval["requested_by"]?.stringValue ?? "-",
+                    approval["policy_rule"]?.stringValue ?? "-", approval["expires_at"]?.stringValue ?? "-",
                 ]
             }))
     }
@@ -71,11 +68,16 @@ struct Approve: AsyncParsableCommand {
         abstract: "Approve a pending action as an approver.",
         discussion: """
             Presents an approver's token: --as, else the first approver of the run directory.
-            When enough distinct approvers agree, approval-svc issues the signed grant the
-            ledger will accept; the agent resumes the run.
+            A vote names the version it approves: --version, as `hitl approvals` shows it;
+            without it, an approval that was never edited is approved at version 1, and one
+            that was edited is refused until you name the version you reviewed (so an edit
+            made by someone else is never approved unseen). When enough distinct approvers
+            agree, approval-svc issues the signed grant the ledger will accept; the agent
+            resumes the run by itself.
 
             Examples:
               hitl approve ap_123
+              hitl approve ap_123 --version 2
               hitl --as approver2 approve ap_123 --reason "checked with the customer"
             """)
 
@@ -84,11 +86,18 @@ struct Approve: AsyncParsableCommand {
     @Argument(help: "The approval's id (see `hitl approvals`).")
     var approvalID: String
 
+    @Option(help: "The version you reviewed (see `hitl approvals`).")
+    var version: Int64?
+
     @Option(help: "Why, for the audit log.")
     var reason: String?
 
+    func validate() throws {
+        if let version, version < 1 { throw ValidationError("--version must be 1 or more") }
+    }
+
     func run() async throws {
-        try await Decision.record("approve", approvalID, reason: reason, global: global)
+        try await Decision.record("approve", approvalID, version: version, reason: reason, global: global)
     }
 }
 
@@ -109,21 +118,33 @@ struct Reject: AsyncParsableCommand {
     @Option(help: "Why: the model is told \"DENIED: <reason>\".")
     var reason: String
 
+    @Option(help: "The version you reviewed (default: the current one; rejecting is always safe).")
+    var version: Int64?
+
+    func validate() throws {
+        if let version, version < 1 { throw ValidationError("--version must be 1 or more") }
+    }
+
     func run() async throws {
-        try await Decision.record("reject", approvalID, reason: reason, global: global)
+        try await Decision.record("reject", approvalID, version: version, reason: reason, global: global)
     }
 }
 
 /// Records a decision with approval.decide.
 enum Decision {
-    static func record(_ decision: String, _ approvalID: String, reason: String?, global: GlobalOptions) async throws {
+    static func record(_ decision: String, _ approvalID: String, version: Int64?, reason: String?, global: GlobalOptions) async throws {
         let identity = try global.chosenIdentity ?? firstApprover(in: global.directory)
         let client = try RPCClient(service: "approval", directory: global.directory, identity: identity)
         defer { Task { await client.close() } }
-        var params: [String: JSONValue] = ["approval_id": .string(approvalID), "decision": .string(decision)]
-        if let reason { params["reason"] = .string(reason) }
         let decided: JSONValue
         do {
+            let current = try await client.call(
+                "approval.get", ["approval_id": .string(approvalID)] as JSONValue, as: JSONValue.self, options: global.callOptions)
+            let chosen = try chooseVersion(decision, given: version, current: current, approvalID: approvalID)
+            var params: [String: JSONValue] = [
+                "approval_id": .string(approvalID), "decision": .string(decision), "version": .int(chosen),
+            ]
+            if let reason { params["reason"] = .string(reason) }
             decided = try await client.call("approval.decide", JSONValue.object(params), as: JSONValue.self, options: global.callOptions)
         } catch let error as RPCError {
             throw Output.report(error, json: global.json)
@@ -134,9 +155,27 @@ enum Decision {
         }
         let status = decided["status"]?.stringValue ?? "?"
         var line = "\(approvalID): \(status) (\(ActionText.describe(decided["action"]))) by \(identity)"
-        if status == "pending" { line += "; more approvers are needed" }
-        if decided["grant"] != nil { line += "; grant issued" }
+        if status == "pending" {
+            let approvers = (try? IdentityRegistry.load(from: global.directory))?.identities.filter { $0.role == "approver" }.map(\.name) ?? []
+            line += "; " + ApprovalText.stillNeeded(decided, approvers: approvers)
+        }
+        if ["approved", "completed"].contains(status) { line += "; the agent carries it out" }
         Output.out(line)
+    }
+
+    /// The version a vote names: the one given (approval-svc refuses it when stale); for a
+    /// rejection, the current one (rejecting is always safe); for an approval without
+    /// --version, version 1 of an approval nobody edited, and a refusal for an edited one.
+    /// - Throws: FAILED_PRECONDITION `VERSION_REQUIRED` naming the version to review.
+    static func chooseVersion(_ decision: String, given: Int64?, current: JSONValue, approvalID: String) throws -> Int64 {
+        if let given { return given }
+        let version = current["version"]?.intValue ?? 1
+        guard decision == "approve", version > 1 else { return version }
+        throw RPCError(
+            .failedPrecondition, reason: "VERSION_REQUIRED",
+            "approval \(approvalID) was edited since it was submitted (now version \(version): \(ActionText.describe(current["action"])); "
+                + "submitted as \(ActionText.describe(current["original_action"]))). Review it, then approve with --version \(version)",
+            details: ["version": .int(version)])
     }
 
     /// The first identity with role `approver` in the run directory.
@@ -146,6 +185,30 @@ enum Decision {
             throw ValidationError("no approver identity in \(directory.identities.path); pass --as <identity>")
         }
         return approver
+    }
+}
+
+/// What an approval still needs, in words.
+enum ApprovalText {
+    /// " (1 of 2 approvals so far)" for a question put to `voter`; empty when one vote decides.
+    static func needs(_ approval: JSONValue, voting voter: String) -> String {
+        let required = approval["required_approvers"]?.intValue ?? 1
+        guard required > 1 else { return "" }
+        let votes = approval["approved_by"]?.arrayValues?.count ?? 0
+        return " (needs \(required) approvers; \(votes) so far; you vote as \(voter))"
+    }
+
+    /// "1 of 2 approvals; approver2 or approver3 must also decide" (approvers who have
+    /// not voted, and not the requester where the requester's vote does not count).
+    static func stillNeeded(_ approval: JSONValue, approvers: [String]) -> String {
+        let required = approval["required_approvers"]?.intValue ?? 1
+        let voted = Set(approval["approved_by"]?.arrayValues?.compactMap(\.stringValue) ?? [])
+        let requester = approval["requested_by"]?.stringValue ?? ""
+        let requesterCounts = approval["requester_may_approve"] == .bool(true)
+        let others = approvers.filter { !voted.contains($0) && ($0 != requester || requesterCounts) }.sorted()
+        let who = others.isEmpty ? "another approver" : others.joined(separator: " or ")
+        let missing = max(1, Int(required) - voted.count)
+        return "\(voted.count) of \(required) approvals; \(who) must also decide\(missing > 1 ? " (\(missing) more)" : "")"
     }
 }
 

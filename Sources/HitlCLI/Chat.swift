@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import RPC
+import Synchronization
 
 /// `hitl chat [MESSAGE]`: talk to the agent, see each step as it happens, and
 /// answer "Approve? (y/n)" when an action waits for a human, as in the seed's CLI.
@@ -12,10 +13,14 @@ struct Chat: AsyncParsableCommand {
             arrive: tool calls and their results, the model's answer. When an action waits \
             for a human, it asks "Approve? (y/n)" (answers are read from standard input) and \
             records the decision as an approver (--approver, else the first approver of the \
-            run directory) with approval.decide, then resumes the run (agent.resume) and \
-            prints the rest. An action that needs two approvers is put to the next approver \
-            who has not voted. Without MESSAGE, reads one message per line until end of \
-            input, in one session, so the agent remembers the conversation.
+            run directory) with approval.decide, naming the version it showed; anything but \
+            y/yes or n/no is asked again. agent-svc then resumes the run, and this follows its \
+            events (agent.watch_run). It votes as that one approver only: an action that \
+            needs more people says who else must decide, and the run waits for them (decide \
+            with `hitl approve`, the web page or a link; the agent resumes by itself). The run \
+            acts for the --as identity (operator by default), who must own an account. \
+            Without MESSAGE, reads one message per line until end of input, in one session, \
+            so the agent remembers the conversation.
 
             --decide approve|reject answers every question without asking (for scripts and \
             demos); --no-wait leaves the decision to someone else (`hitl approve`, the web \
@@ -131,74 +136,120 @@ struct ChatSession {
         }
     }
 
-    /// Sends one message, then decides and resumes until the run completes,
-    /// fails, or is left waiting (--no-wait, or no answer on standard input).
+    /// What came of putting a run's pending approvals to the approver.
+    enum Decisions {
+        /// Nothing was asked or answered (end of input): the run is left waiting.
+        case unanswered
+        /// Votes were cast, but every approval still needs someone else.
+        case needsOthers
+        /// These approvals are decided: the agent goes on with them.
+        case decided([String])
+    }
+
+    /// Sends one message, then decides and watches until the run completes, fails,
+    /// or is left waiting (--no-wait, no answer on standard input, or another
+    /// approver must also decide). agent-svc resumes the run once a decision is
+    /// made; this only follows its events.
     /// - Returns: the run's last status.
     func send(_ message: String, sessionID: String?) async throws -> String {
         var params: [String: JSONValue] = ["message": .string(message)]
         if let mode { params["mode"] = .string(mode) }
         if let sessionID { params["session_id"] = .string(sessionID) }
-        var run = try await streaming("agent.chat", .object(params))
+        var (run, seen) = try await streaming("agent.chat", .object(params), seen: 0)
         while run.status == "awaiting_approval" {
-            guard let decide, try await decideAll(run, answer: decide) else {
+            guard let decide else {
                 waitingHint(run)
                 return run.status
             }
-            run = try await streaming("agent.resume", ["run_id": .string(run.runID)])
+            switch try await decideAll(run, answer: decide) {
+            case .unanswered, .needsOthers:
+                waitingHint(run)
+                return run.status
+            case .decided(let approvals):
+                let watch: JSONValue = [
+                    "run_id": .string(run.runID), "after_seq": .int(seen), "wait_for": .array(approvals.map(JSONValue.string)),
+                ]
+                (run, seen) = try await streaming("agent.watch_run", watch, seen: seen)
+            }
         }
         finish(run)
         return run.status
     }
 
     /// Calls a streaming agent method, printing each event as it arrives.
-    private func streaming(_ method: String, _ params: JSONValue) async throws -> RunView {
+    /// - Returns: the run, and the newest event seq seen.
+    private func streaming(_ method: String, _ params: JSONValue, seen: Int64) async throws -> (RunView, Int64) {
         let client = try global.client(for: "agent")
         defer { Task { await client.close() } }
         let json = global.json
-        let answered = StopFlag()  // set once a message event arrived
+        let newest = SeqTracker(seen)
         let run = try await client.stream(method, params, event: JSONValue.self, as: RunView.self, options: global.callOptions) { event in
-            if event["type"]?.stringValue == "message" { answered.set() }
+            newest.saw(event["seq"]?.intValue)
             if json {
                 Output.out(event.jsonText())
             } else if let line = ChatText.describe(event) {
                 Output.out(line)
             }
         }
-        // Another process (the agent's decision follower) may have resumed the run while
-        // this call waited for it: its events went nowhere, so print the answer here.
-        if !json, !answered.isSet, run.status == "completed", let reply = run.reply { Output.out("agent: \(reply)") }
-        return run
+        return (run, newest.value)
     }
 
-    /// Puts every pending approval of the run to the approvers.
-    /// - Returns: false when a question went unanswered (end of input): the run is left waiting.
-    private func decideAll(_ run: RunView, answer: Chat.Answer) async throws -> Bool {
+    /// Puts every pending approval of the run to the one approver this session votes
+    /// as (`--approver`, else the first approver of the run directory), never to anyone
+    /// else: an approval that needs more people says who else must decide.
+    private func decideAll(_ run: RunView, answer: Chat.Answer) async throws -> Decisions {
+        let identity = try approver ?? Decision.firstApprover(in: global.directory)
+        var decided: [String] = []
+        var needsOthers = false
         for pending in run.pending {
-            var voters: Set<String> = []
-            while true {
-                let record = try await approvalRecord(pending.approvalID)
-                guard record["status"]?.stringValue == "pending" else { break }
-                if case .array(let names)? = record["approved_by"] { voters.formUnion(names.compactMap(\.stringValue)) }
-                guard let identity = try nextApprover(excluding: voters) else {
-                    Output.err("\(pending.approvalID) needs another approver, and every approver identity here has voted")
-                    return false
-                }
-                let decision: String
-                switch answer {
-                case .approve: decision = "approve"
-                case .reject: decision = "reject"
-                case .ask:
-                    let more = voters.isEmpty ? "" : " (\(identity) is the next approver)"
-                    let question = "Approve \(ActionText.describe(pending.action))\(more)? (y/n) "
-                    guard let reply = input.next(prompt: question) else { return false }
-                    decision = ["y", "yes"].contains(reply.trimmingCharacters(in: .whitespaces).lowercased()) ? "approve" : "reject"
-                }
-                try await vote(decision, pending.approvalID, as: identity)
-                voters.insert(identity)
-                if decision == "reject" { break }
+            let record = try await approvalRecord(pending.approvalID)
+            guard record["status"]?.stringValue == "pending" else {
+                decided.append(pending.approvalID)  // decided elsewhere meanwhile: the agent goes on
+                continue
+            }
+            let voters = Set(record["approved_by"]?.arrayValues?.compactMap(\.stringValue) ?? [])
+            guard !voters.contains(identity) else {
+                Output.err("\(pending.approvalID): \(identity) has voted already; \(stillNeeded(record))")
+                needsOthers = true
+                continue
+            }
+            let decision: String
+            switch answer {
+            case .approve: decision = "approve"
+            case .reject: decision = "reject"
+            case .ask:
+                let question = "Approve \(ActionText.describe(record["action"]))\(ApprovalText.needs(record, voting: identity))? (y/n) "
+                guard let reply = ask(question) else { return decided.isEmpty ? (needsOthers ? .needsOthers : .unanswered) : .decided(decided) }
+                decision = reply ? "approve" : "reject"
+            }
+            let result = try await vote(decision, pending.approvalID, version: record["version"]?.intValue ?? 1, as: identity)
+            if result["status"]?.stringValue == "pending" {
+                Output.out("  \(stillNeeded(result))")
+                needsOthers = true
+            } else {
+                decided.append(pending.approvalID)
             }
         }
-        return true
+        if !decided.isEmpty { return .decided(decided) }
+        return needsOthers ? .needsOthers : .unanswered
+    }
+
+    /// Asks until the answer is y/yes or n/no; nil at the end of input.
+    private func ask(_ question: String) -> Bool? {
+        while true {
+            guard let reply = input.next(prompt: question) else { return nil }
+            switch reply.trimmingCharacters(in: .whitespaces).lowercased() {
+            case "y", "yes": return true
+            case "n", "no": return false
+            default: Output.err("please answer y (approve) or n (reject)")
+            }
+        }
+    }
+
+    /// "1 of 2 approvals; approver2 or approver3 must also decide".
+    private func stillNeeded(_ approval: JSONValue) -> String {
+        let registry = try? IdentityRegistry.load(from: global.directory)
+        return ApprovalText.stillNeeded(approval, approvers: registry?.identities.filter { $0.role == "approver" }.map(\.name) ?? [])
     }
 
     private func approvalRecord(_ approvalID: String) async throws -> JSONValue {
@@ -208,10 +259,11 @@ struct ChatSession {
         return try await client.call("approval.get", params, as: JSONValue.self, options: global.callOptions)
     }
 
-    private func vote(_ decision: String, _ approvalID: String, as identity: String) async throws {
+    /// Votes as `identity` on the version it was shown.
+    private func vote(_ decision: String, _ approvalID: String, version: Int64, as identity: String) async throws -> JSONValue {
         let client = try RPCClient(service: "approval", directory: global.directory, identity: identity)
         defer { Task { await client.close() } }
-        var params: [String: JSONValue] = ["approval_id": .string(approvalID), "decision": .string(decision)]
+        var params: [String: JSONValue] = ["approval_id": .string(approvalID), "decision": .string(decision), "version": .int(version)]
         if decision == "reject" { params["reason"] = .string(reason) }
         let decided = try await client.call("approval.decide", JSONValue.object(params), as: JSONValue.self, options: global.callOptions)
         if global.json {
@@ -220,13 +272,7 @@ struct ChatSession {
         } else {
             Output.out("  \(identity) \(decision == "approve" ? "approved" : "rejected") \(approvalID): \(decided["status"]?.stringValue ?? "?")")
         }
-    }
-
-    /// `--approver` for the first vote; otherwise the first approver identity who has not voted.
-    private func nextApprover(excluding voters: Set<String>) throws -> String? {
-        if let approver, !voters.contains(approver) { return approver }
-        let registry = try IdentityRegistry.load(from: global.directory)
-        return registry.identities.filter { $0.role == "approver" && !voters.contains($0.name) }.map(\.name).sorted().first
+        return decided
     }
 
     private func waitingHint(_ run: RunView) {
@@ -261,9 +307,24 @@ enum ChatText {
         case "approval_required":
             "⏸ waiting for a human: \(ActionText.describe(event["action"])) (\(event["approval_id"]?.stringValue ?? "?"))"
         case "approval_decided": "· \(event["approval_id"]?.stringValue ?? "?") \(event["status"]?.stringValue ?? "decided")"
+        case "run_paused": nil  // each approval it waits for was printed as it came
         case "message": "agent: \(event["text"]?.stringValue ?? "")"
         case "error": "error: \(event["reason"]?.stringValue ?? "?"): \(event["message"]?.stringValue ?? "")"
         default: nil
         }
     }
+}
+
+/// The newest event seq a stream has shown (events arrive on another task).
+final class SeqTracker: Sendable {
+    private let newest: Mutex<Int64>
+
+    init(_ start: Int64) { newest = Mutex(start) }
+
+    func saw(_ seq: Int64?) {
+        guard let seq else { return }
+        newest.withLock { $0 = max($0, seq) }
+    }
+
+    var value: Int64 { newest.withLock { $0 } }
 }

@@ -13,9 +13,9 @@ struct AgentBench: AsyncParsableCommand {
             Starts model-sim (answering instantly), approval-svc, ledger-svc, state-svc and agent-svc \
             (from the folder of this executable) on a throw-away home, then runs cycles of \
             "Transfer $150 to Bob" (which the shipped policy sends to one approver): agent.chat pauses \
-            with a hold, approver1 approves with approval.decide, agent.resume posts the hold and finishes. \
+            with a hold, approver1 approves with approval.decide, agent-svc resumes it, posts the hold and finishes. \
             Reports cycles per second sequentially and with concurrent runs, with p50/p99 pause latency \
-            (agent.chat until awaiting_approval) and resume latency (agent.resume until completed).
+            (agent.chat until awaiting_approval) and resume latency (approval.decide until agent.watch_run sees it completed).
 
             Example (from the repository root):
               swift build -c release && .build/release/agent-bench
@@ -183,11 +183,14 @@ final class BenchStack: @unchecked Sendable {
             guard paused.status == "awaiting_approval", let pending = paused.pending.first else {
                 throw RunDirectoryError("expected a pending run, got \(paused.status)")
             }
-            _ = try await approver.call(
-                "approval.decide", ["approval_id": .string(pending.approvalID), "decision": "approve"] as JSONValue, as: JSONValue.self)
             let t1 = clock.now
+            _ = try await approver.call(
+                "approval.decide", ["approval_id": .string(pending.approvalID), "decision": "approve", "version": 1] as JSONValue,
+                as: JSONValue.self)
+            // agent-svc resumes the run by itself; the client follows it to its end.
             let resumed = try await agent.stream(
-                "agent.resume", ["run_id": .string(paused.runID)] as JSONValue, event: JSONValue.self, as: RunResult.self) { _ in }
+                "agent.watch_run", ["run_id": .string(paused.runID), "wait_for": [.string(pending.approvalID)]] as JSONValue,
+                event: JSONValue.self, as: RunResult.self) { _ in }
             let resume = (clock.now - t1) / .seconds(1)
             guard resumed.status == "completed" else { throw RunDirectoryError("expected a completed run, got \(resumed.status)") }
             samples.append((pause, resume))

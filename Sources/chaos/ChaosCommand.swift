@@ -138,7 +138,7 @@ struct ChaosCommand: AsyncParsableCommand {
 
         let invariants = Invariants(stack: stack)
         try await invariants.settle(within: .seconds(Int64(expirySeconds + staleRunSeconds) * 4 + 60))
-        var report = try await invariants.check(accounts: ["checking", "alice", "bob"])
+        var report = try await invariants.check(accounts: ["checking", "alice", "bob"], policy: try ChaosStack.policyPath(in: stack.compose))
         report.violations += unrecovered.map { "\($0) did not come back within 60 s of being killed" }
         let status = try await stack.status()
         for service in status.services where service.state != "SERVING" && service.state != "SKIPPED" {
@@ -151,6 +151,7 @@ struct ChaosCommand: AsyncParsableCommand {
         print("runs: \(report.runs.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))")
         print("approvals: \(report.approvals.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")); events \(report.events), gap-free unless listed below")
         print("money movements checked: \(report.movements); ledger.verify and approval.verify_audit checked")
+        print("auto-approval budgets checked over \(report.budgetWindows) windows")
         for violation in report.violations { print("VIOLATION: \(violation)") }
         return report.violations.count
     }

@@ -16,6 +16,23 @@ struct ChaosStack: Sendable {
     struct Tuning: Sendable {
         var expirySeconds: Int
         var staleRunSeconds: Int
+        /// A policy file to use instead of the definition's (nil: keep it).
+        var policy: String? = nil
+    }
+
+    /// The policy file the tuned definition gives approval-svc.
+    /// - Parameter compose: a definition written by ``writeCompose(from:into:tuning:)``.
+    static func policyPath(in compose: String) throws -> String {
+        guard let data = FileManager.default.contents(atPath: compose),
+              case .array(let services)? = try JSONValue(parsing: String(decoding: data, as: UTF8.self))["services"],
+              let approval = services.first(where: { $0["name"]?.stringValue == "approval" }),
+              case .array(let args)? = approval["args"]
+        else { throw ChaosError("\(compose) has no approval service") }
+        let words = args.compactMap(\.stringValue)
+        guard let index = words.firstIndex(of: "--policy"), index + 1 < words.count else {
+            throw ChaosError("\(compose): the approval service has no --policy")
+        }
+        return words[index + 1]
     }
 
     /// Writes the tuned stack definition into the home.
@@ -37,8 +54,12 @@ struct ChaosStack: Sendable {
             var args: [String] = []
             if case .array(let given)? = spec["args"] { args = given.compactMap(\.stringValue) }
             // Relative paths in arguments are relative to the repository.
-            if let index = args.firstIndex(of: "--policy"), index + 1 < args.count, !args[index + 1].hasPrefix("/") {
-                args[index + 1] = repository.appendingPathComponent(args[index + 1]).path
+            if let index = args.firstIndex(of: "--policy"), index + 1 < args.count {
+                if let policy = tuning.policy {
+                    args[index + 1] = policy
+                } else if !args[index + 1].hasPrefix("/") {
+                    args[index + 1] = repository.appendingPathComponent(args[index + 1]).path
+                }
             }
             switch spec["name"]?.stringValue {
             case "approval": args += ["--default-expiry-seconds", "\(tuning.expirySeconds)"]

@@ -14,6 +14,7 @@ struct Invariants: Sendable {
         var approvals: [String: Int] = [:]
         var events = 0
         var movements = 0
+        var budgetWindows = 0
     }
 
     private func call(_ service: String, _ method: String, _ params: JSONValue, as identity: String = "operator") async throws -> JSONValue {
@@ -51,7 +52,7 @@ struct Invariants: Sendable {
             if pending.isEmpty {
                 for run in paused {
                     guard let id = run["run_id"]?.stringValue else { continue }
-                    _ = try? await call("agent", "agent.resume", ["run_id": .string(id)], as: "agent")
+                    _ = try? await call("agent", "agent.resume", ["run_id": .string(id)], as: "operator")
                 }
             }
             try await Task.sleep(for: .milliseconds(500))
@@ -59,12 +60,81 @@ struct Invariants: Sendable {
     }
 
     /// Runs every check.
-    func check(accounts: [String]) async throws -> Report {
+    /// - Parameters:
+    ///   - accounts: the ledger accounts to check.
+    ///   - policy: the policy file approval-svc decided with (its budgets are checked).
+    func check(accounts: [String], policy: String) async throws -> Report {
         var report = Report()
         try await checkRuns(&report)
         let approvals = try await checkApprovals(&report)
         try await checkLedger(&report, approvals: approvals, accounts: accounts)
+        try checkBudgets(&report, approvals: Array(approvals.values), policy: policy)
         return report
+    }
+
+    /// What the policy approved by itself never passed a budget: per account, kind and
+    /// currency, no window of the budget's length holds more auto-approved actions, or
+    /// more money in them, than the budget allows.
+    private func checkBudgets(_ report: inout Report, approvals: [JSONValue], policy path: String) throws {
+        guard let data = FileManager.default.contents(atPath: path),
+              case .array(let budgets)? = try JSONValue(parsing: String(decoding: data, as: UTF8.self))["budgets"]
+        else { return }
+        let auto = approvals.filter {
+            $0["required_approvers"]?.intValue == 0 && ["approved", "completed"].contains($0["status"]?.stringValue ?? "")
+        }
+        for budget in budgets {
+            guard let name = budget["name"]?.stringValue, let kind = budget["kind"]?.stringValue,
+                  let window = budget["window"]?.stringValue.flatMap(Self.milliseconds) else { continue }
+            let maximumTotal = budget["max_total"]?.stringValue.flatMap { try? Amount(parsing: $0) }?.minorUnits
+            let maximumCount = budget["max_count"]?.intValue
+            var byAccount: [String: [(at: Int64, minor: Int64)]] = [:]
+            for approval in auto where approval["action"]?["kind"]?.stringValue == kind {
+                let action = approval["action"]
+                let account = (action?["from"]?.stringValue ?? action?["to"]?.stringValue ?? "?") + " " + (action?["currency"]?.stringValue ?? "")
+                guard let at = approval["created_at"]?.stringValue.flatMap(Self.epochMilliseconds),
+                      let amount = action?["amount"]?.stringValue.flatMap({ try? Amount(parsing: $0) }) else { continue }
+                byAccount[account, default: []].append((at, amount.minorUnits))
+            }
+            for (account, actions) in byAccount {
+                let sorted = actions.sorted { $0.at < $1.at }
+                var first = 0
+                var total: Int64 = 0
+                for (index, action) in sorted.enumerated() {
+                    total += action.minor
+                    while sorted[first].at <= action.at - window {
+                        total -= sorted[first].minor
+                        first += 1
+                    }
+                    let count = index - first + 1
+                    report.budgetWindows += 1
+                    if let maximumTotal, total > maximumTotal {
+                        report.violations.append("\(name): \(account) had \(Amount(minorUnits: total)?.description ?? "\(total)") auto-approved within \(budget["window"]?.stringValue ?? "?"), over its \(Amount(minorUnits: maximumTotal)?.description ?? "?")")
+                    }
+                    if let maximumCount, Int64(count) > maximumCount {
+                        report.violations.append("\(name): \(account) had \(count) auto-approved actions within \(budget["window"]?.stringValue ?? "?"), over its \(maximumCount)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// A window as the policy writes it (`24h`, `30m`, `7d`, `90s`), in milliseconds.
+    static func milliseconds(_ text: String) -> Int64? {
+        guard let unit = text.last, let number = Int64(text.dropLast()), number > 0 else { return nil }
+        let seconds: Int64? = switch unit {
+        case "s": 1
+        case "m": 60
+        case "h": 3_600
+        case "d": 86_400
+        default: nil
+        }
+        return seconds.map { number * $0 * 1000 }
+    }
+
+    /// An RFC 3339 time (with or without fractional seconds) as milliseconds since 1970.
+    static func epochMilliseconds(_ text: String) -> Int64? {
+        let date = (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text)) ?? (try? Date.ISO8601FormatStyle().parse(text))
+        return date.map { Int64(($0.timeIntervalSince1970 * 1000).rounded()) }
     }
 
     /// Every run is completed, or failed with a reason.

@@ -16,10 +16,10 @@ struct LoadCommand: AsyncParsableCommand {
               2. --completed transfers of $50 that run at once, and halfway through them a \
                  restart of the whole stack (hitl stack down, then up) with everything in flight;
               3. checks that every paused run survived the restart, then approves each and \
-                 resumes it (approval.decide, then agent.resume);
+                 resumes it (approval.decide; agent-svc resumes it, agent.watch_run follows);
               4. checks the outcome: every run completed, alice and bob received exactly what \
                  was approved and sent, ledger.verify balanced.
-            Prints p50/p99 of agent.chat (pausing and completing) and of agent.resume, and \
+            Prints p50/p99 of agent.chat (pausing and completing) and of decide-to-completed, and \
             throughput. Exits 0 only when every check holds.
 
             Example:
@@ -57,7 +57,8 @@ struct LoadCommand: AsyncParsableCommand {
             .deletingLastPathComponent().path
         try directory.prepare()
         let composePath = try ChaosStack.writeCompose(
-            from: StackDefinition.locate(compose), into: directory, tuning: .init(expirySeconds: 86_400, staleRunSeconds: 3600))
+            from: StackDefinition.locate(compose), into: directory,
+            tuning: .init(expirySeconds: 86_400, staleRunSeconds: 3600, policy: try Self.writeLoadPolicy(into: directory)))
         let stack = ChaosStack(directory: directory, binFolder: binFolder, compose: composePath)
         print("load: \(pending) pending, \(completed) completed, \(concurrency) at a time, home \(directory.home.path)")
         guard try stack.hitl(["up"]) == 0 else { throw ChaosError("the stack did not start; see \(directory.logs.path)") }
@@ -75,6 +76,23 @@ struct LoadCommand: AsyncParsableCommand {
             print("logs: \(directory.logs.path)")
             throw ExitCode.failure
         }
+    }
+
+    /// The load's own policy: the shipped tiers ($150 waits for one person, $50 runs at
+    /// once, the funding deposit too) without the budgets, which would rightly stop
+    /// hundreds of small transfers a minute at a human: this measures throughput and
+    /// restarts, not the policy (`scripts/chaos` checks the budgets).
+    static func writeLoadPolicy(into directory: RunDirectory) throws -> String {
+        let policy = """
+            {"version": "load-1", "description": "scripts/chaos load: tiers without budgets",
+             "rules": [
+               {"name": "transfer-over-100-one-approver", "kind": "transfer", "above": "100.00", "approvers": 1},
+               {"name": "small-transfer-auto", "kind": "transfer", "approvers": 0},
+               {"name": "deposit-auto", "kind": "deposit", "approvers": 0}]}
+            """
+        let path = directory.home.appendingPathComponent("load-policy.json").path
+        try Data(policy.utf8).write(to: URL(fileURLWithPath: path))
+        return path
     }
 
     private func exercise(_ stack: ChaosStack) async throws -> [String] {
@@ -119,10 +137,13 @@ struct LoadCommand: AsyncParsableCommand {
         let resumed = try await runner.many(pausedRuns.count) { index in
             let run = pausedRuns[index]
             guard let approval = run.pending.first else { throw ChaosError("run \(run.runID) has no pending approval") }
-            _ = try await runner.call("approval", "approval.decide", ["approval_id": .string(approval), "decision": "approve"], as: "approver1")
-            return try await runner.timed { try await runner.resume(run.runID) }
+            return try await runner.timed {
+                _ = try await runner.call(
+                    "approval", "approval.decide", ["approval_id": .string(approval), "decision": "approve", "version": 1], as: "approver1")
+                return try await runner.watch(run.runID, waitFor: approval)
+            }
         }
-        print(Self.line("agent.resume (after approval.decide)", resumed))
+        print(Self.line("approval.decide, then agent.watch_run until completed", resumed))
         let resumedOK = resumed.results.filter { $0.status == "completed" }.count
         if resumedOK != pausedRuns.count { problems.append("\(pausedRuns.count - resumedOK) approved runs did not complete when resumed") }
 
@@ -191,7 +212,7 @@ actor LoadRunner {
     init(stack: ChaosStack, concurrency: Int) {
         self.stack = stack
         self.concurrency = concurrency
-        agent = (try? stack.client("agent", as: "agent")) ?? RPCClient(path: stack.directory.socketPath(for: "agent"))
+        agent = (try? stack.client("agent", as: "operator")) ?? RPCClient(path: stack.directory.socketPath(for: "agent"))
     }
 
     func resetFinished() { finished = 0 }
@@ -203,8 +224,11 @@ actor LoadRunner {
         }
     }
 
-    nonisolated func resume(_ runID: String) async throws -> Run {
-        try await agent.call("agent.resume", ["run_id": .string(runID)] as JSONValue, as: Run.self, options: .init(timeout: .seconds(120), idempotent: true, retryWindow: .seconds(60)))
+    /// Follows a decided run until agent-svc (which alone resumes runs) has acted on `approval`.
+    nonisolated func watch(_ runID: String, waitFor approval: String) async throws -> Run {
+        try await agent.stream(
+            "agent.watch_run", ["run_id": .string(runID), "after_seq": 0, "wait_for": [.string(approval)]] as JSONValue,
+            event: JSONValue.self, as: Run.self, options: .init(timeout: .seconds(120), idempotent: true, retryWindow: .seconds(60))) { _ in }
     }
 
     nonisolated func timed(_ body: () async throws -> Run) async throws -> (Run, Duration) {

@@ -108,7 +108,8 @@ struct Workload: Sendable {
     }
 
     private func cycle(_ plan: CyclePlan) async throws -> String {
-        let agent = try stack.client("agent", as: "agent")
+        // The operator asks, as a person at the CLI would: the agent acts for them.
+        let agent = try stack.client("agent", as: "operator")
         defer { Task { await agent.close() } }
         let params: JSONValue = ["message": .string(plan.message), "mode": .string(plan.mode)]
         let run = try await agent.call("agent.chat", params, as: RunView.self, options: .init(timeout: .seconds(60), retryWindow: .seconds(20)))
@@ -130,7 +131,7 @@ struct Workload: Sendable {
                 "approval.get", ["approval_id": .string(pending.approvalID)] as JSONValue, as: JSONValue.self,
                 options: CallOptions(timeout: .seconds(30), idempotent: true, retryWindow: .seconds(20)))
             guard current["status"]?.stringValue == "pending" else { return }
-            var params: [String: JSONValue] = ["approval_id": .string(pending.approvalID)]
+            var params: [String: JSONValue] = ["approval_id": .string(pending.approvalID), "version": current["version"] ?? 1]
             switch decision {
             case .approve:
                 params["decision"] = "approve"

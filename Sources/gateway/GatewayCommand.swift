@@ -13,11 +13,12 @@ struct GatewayCommand: AsyncParsableCommand {
         discussion: """
             Serves HTTP on --host/--port (loopback, port 8765 by default; the API is in \
             Protocols/gateway.openapi.json) and the common RPC methods (health.check, \
-            rpc.discover) on <home>/run/gateway.sock for the stack supervisor. Calls agent-svc \
-            as the agent identity, approval-svc as the signed-in approver, and redeems \
-            approve/reject links as --link-identity (the stack's `gateway` identity, whose role \
-            may redeem links and read, and nothing else; the gateway holds no operator token). \
-            Approvers sign in on the page with their token from <home>/run/tokens/<name>.token.
+            rpc.discover) on <home>/run/gateway.sock for the stack supervisor. Asks agent-svc on \
+            behalf of the signed-in person and redeems approve/reject links as --identity (the \
+            stack's `gateway` identity, whose role may do that and read, and nothing else; the \
+            gateway holds no operator or agent token and never sees a grant); decides at \
+            approval-svc as the signed-in approver. Approvers sign in on the page with their \
+            token from <home>/run/tokens/<name>.token; removing their identity ends their session.
 
             --host must be a loopback IP address (127.0.0.0/8 or ::1) unless --allow-remote \
             is given; names, even localhost, count as remote.
@@ -38,11 +39,10 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Write the port actually bound to this file once listening.", valueName: "path"))
     var portFile: String?
 
-    @Option(help: ArgumentHelp("The user's own account, whose balance the page shows.", valueName: "name"))
-    var account = "checking"
-
-    @Option(help: ArgumentHelp("The identity that redeems approve/reject links (role gateway; approval-svc also accepts approver or operator, which can do far more).", valueName: "name"))
-    var linkIdentity = "gateway"
+    @Option(help: ArgumentHelp(
+        "The gateway's own identity (role gateway): it asks the agent for the signed-in person, reads balances and redeems links; nothing that moves money accepts it.",
+        valueName: "name"))
+    var identity = "gateway"
 
     @Option(help: ArgumentHelp("Event streams open at once.", valueName: "count"))
     var maxStreams = 64
@@ -75,14 +75,15 @@ struct GatewayCommand: AsyncParsableCommand {
         var configuration = GatewayConfiguration(directory: options.directory)
         configuration.host = host
         configuration.port = Self.environmentPort ?? port
-        configuration.account = account
-        configuration.linkIdentity = linkIdentity
+        configuration.identity = identity
         configuration.maximumStreams = maxStreams
         configuration.maximumBodyBytes = maxBodyBytes
         let gateway: Gateway
+        let identities: LiveIdentities
         do {
             try options.directory.prepare()
-            gateway = try Gateway(configuration: configuration, logger: logger)
+            identities = try LiveIdentities(directory: options.directory)
+            gateway = try Gateway(configuration: configuration, identities: identities, logger: logger)
         } catch {
             logger.critical("cannot start: \(error)")
             throw ExitCode.failure
@@ -98,7 +99,8 @@ struct GatewayCommand: AsyncParsableCommand {
             if let portFile { try? IdentityProvisioner.writePrivate(Data("\(bound)\n".utf8), to: portFile) }
         }
         do {
-            try await ServiceMain.run(description: try Gateway.description(), options: options, services: [application]) { _ in }
+            try await ServiceMain.run(
+                description: try Gateway.description(), options: options, services: [application], identities: identities) { _ in }
         } catch {
             await gateway.close()
             throw error

@@ -25,7 +25,7 @@ struct BrowserTests {
     @Test func aNotificationLinkApprovesInTheBrowser() async throws {
         try await GatewayStack.with { stack in
             let client = try await stack.signedInClient()
-            let required = try #require(try await stack.chat(client, "Transfer $150 to Alice").last)
+            let required = try #require(try await stack.chat(client, "Transfer $150 to Alice").required)
             let approvalID = try #require(required.data["approval_id"]?.stringValue)
             let runID = try #require(required.data["run_id"]?.stringValue)
             let link = try await stack.link("approve", for: approvalID)

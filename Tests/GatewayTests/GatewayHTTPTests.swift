@@ -60,10 +60,11 @@ struct GatewayHTTPTests {
             #expect(answer.status == 200)
             #expect(answer.headers["Content-Type"].first?.hasPrefix("text/event-stream") == true)
             let events = answer.events
-            #expect(events.map(\.name) == ["run_started", "tool_call", "approval_required"])
-            #expect(events.map(\.id) == [1, 2, 3])
+            #expect(events.map(\.name) == ["run_started", "tool_call", "approval_required", "run_paused"])
+            #expect(events.map(\.id) == [1, 2, 3, 4], "each event's id is its number in the run (seq)")
             #expect(events.allSatisfy { $0.data["type"]?.stringValue == $0.name && $0.data["request_id"] == nil })
-            let required = try #require(events.last)
+            #expect(events.first?.data["requested_by"] == "approver1", "the signed-in person asked, not the agent")
+            let required = try #require(events.required)
             #expect(required.data["action"]?["amount"]?.stringValue == "150.00")
             #expect(required.data["action"]?["to"]?.stringValue == "alice")
             let runID = try #require(required.data["run_id"]?.stringValue)
@@ -114,11 +115,11 @@ struct GatewayHTTPTests {
 
             let resumed = try await client.get("/runs/\(runID)/events", headers: [("Last-Event-ID", "1")])
             #expect(resumed.status == 200)
-            #expect(resumed.events.map(\.id) == [2, 3])
-            #expect(resumed.events.map(\.name) == ["tool_call", "approval_required"])
-            #expect(try await client.get("/runs/\(runID)/events", headers: [("Last-Event-ID", "3")]).events.isEmpty)
-            #expect(try await client.get("/runs/\(runID)/events?last_event_id=2").events.map(\.id) == [3])
-            #expect(try await client.get("/runs/\(runID)/events").events.map(\.id) == [1, 2, 3])
+            #expect(resumed.events.map(\.id) == [2, 3, 4])
+            #expect(resumed.events.map(\.name) == ["tool_call", "approval_required", "run_paused"])
+            #expect(try await client.get("/runs/\(runID)/events", headers: [("Last-Event-ID", "4")]).events.isEmpty)
+            #expect(try await client.get("/runs/\(runID)/events?last_event_id=2").events.map(\.id) == [3, 4])
+            #expect(try await client.get("/runs/\(runID)/events").events.map(\.id) == [1, 2, 3, 4])
             let bad = try await client.get("/runs/\(runID)/events", headers: [("Last-Event-ID", "x")])
             #expect(bad.status == 400 && bad.json["error"]?["field"]?.stringValue == "Last-Event-ID")
             let unknown = try await client.get("/runs/run_doesnotexist/events")
@@ -130,30 +131,38 @@ struct GatewayHTTPTests {
     @Test func executeRecordsTheApprovalAndStreamsTheResumedRun() async throws {
         try await GatewayStack.with { stack in
             let client = try await stack.signedInClient()
-            let required = try #require(try await stack.chat(client, "Transfer $150 to Alice").last)
+            let required = try #require(try await stack.chat(client, "Transfer $150 to Alice").required)
             let runID = try #require(required.data["run_id"]?.stringValue)
             let approvalID = try #require(required.data["approval_id"]?.stringValue)
-            let other = try #require(try await stack.chat(client, "Transfer $200 to Bob").last)
+            let other = try #require(try await stack.chat(client, "Transfer $200 to Bob").required)
 
             let mismatched = try await client.post("/execute", json: [
-                "run_id": .string(runID), "approval_id": other.data["approval_id"] ?? .null, "approved": true,
+                "run_id": .string(runID), "approval_id": other.data["approval_id"] ?? .null, "approved": true, "version": 1,
             ])
             #expect(mismatched.status == 400 && mismatched.reason == "APPROVAL_NOT_IN_RUN")
             let noDecision = try await client.post("/execute", json: ["run_id": .string(runID), "approval_id": .string(approvalID)])
             #expect(noDecision.status == 400 && noDecision.json["error"]?["field"]?.stringValue == "approved")
 
-            let answer = try await client.post("/execute", json: ["run_id": .string(runID), "approval_id": .string(approvalID), "approved": true])
+            let noVersion = try await client.post("/execute", json: ["run_id": .string(runID), "approval_id": .string(approvalID), "approved": true])
+            #expect(noVersion.status == 400 && noVersion.json["error"]?["field"]?.stringValue == "version", "every vote names the version it saw")
+            let answer = try await client.post("/execute", json: [
+                "run_id": .string(runID), "approval_id": .string(approvalID), "approved": true, "version": 1,
+            ])
             #expect(answer.status == 200)
             let events = answer.events
             #expect(events.last?.name == "run_completed")
             #expect(events.last?.data["reply"]?.stringValue?.contains("150") == true)
-            #expect(events.compactMap(\.id) == Array((4...).prefix(events.count)), "ids continue the run's: \(events.map(\.id))")
+            #expect(events.first?.name == "decision" && events.first?.id == nil && events.first?.data["status"] == "approved")
+            let ids = events.compactMap(\.id)
+            #expect(ids == Array((5...).prefix(ids.count)), "ids continue the run's: \(events.map(\.id))")
             #expect(try await stack.posted("checking") == "850.00")
             #expect(try await stack.posted("alice") == "150.00")
             let decided = try await stack.approval(approvalID)
             #expect(decided["approved_by"] == ["approver1"])
             // Deciding again is refused by approval-svc, with its reason.
-            let again = try await client.post("/execute", json: ["run_id": .string(runID), "approval_id": .string(approvalID), "approved": false])
+            let again = try await client.post("/execute", json: [
+                "run_id": .string(runID), "approval_id": .string(approvalID), "approved": false, "version": 1,
+            ])
             #expect(again.status == 409, "\(again.body)")
         }
     }
@@ -161,10 +170,10 @@ struct GatewayHTTPTests {
     @Test func executeRejectionTellsTheAgentAndMovesNothing() async throws {
         try await GatewayStack.with { stack in
             let client = try await stack.signedInClient()
-            let required = try #require(try await stack.chat(client, "Transfer $500 to Bob for rent").last)
+            let required = try #require(try await stack.chat(client, "Transfer $500 to Bob for rent").required)
             let answer = try await client.post("/execute", json: [
                 "run_id": required.data["run_id"] ?? .null, "approval_id": required.data["approval_id"] ?? .null,
-                "approved": false, "reason": "not this month",
+                "approved": false, "reason": "not this month", "version": 1,
             ])
             #expect(answer.events.last?.name == "run_completed")
             #expect(answer.events.contains { $0.name == "tool_result" && $0.data["output"]?.stringValue?.contains("DENIED: not this month") == true })
@@ -176,7 +185,7 @@ struct GatewayHTTPTests {
     @Test func openingALinkDecidesNothingAndOnlyItsPostApprovesOnce() async throws {
         try await GatewayStack.with { stack in
             let client = try await stack.signedInClient()
-            let required = try #require(try await stack.chat(client, "Transfer $150 to Alice").last)
+            let required = try #require(try await stack.chat(client, "Transfer $150 to Alice").required)
             let approvalID = try #require(required.data["approval_id"]?.stringValue)
             let runID = try #require(required.data["run_id"]?.stringValue)
             let link = try await stack.link("approve", for: approvalID)
@@ -221,7 +230,7 @@ struct GatewayHTTPTests {
         try await GatewayStack.with { stack in
             let approval = try stack.home.client("approval", as: "agent")
             let submitted = try await approval.call("approval.submit", [
-                "run_id": "r-expiring", "call_id": "c1", "requested_by": "agent", "expires_in": 1,
+                "run_id": "r-expiring", "call_id": "c1", "requested_by": "operator", "expires_in": 1,
                 "action": ["kind": "transfer", "from": "checking", "to": "alice", "amount": "150.00", "currency": "USD"],
             ] as JSONValue, as: JSONValue.self)
             await approval.close()
@@ -235,12 +244,17 @@ struct GatewayHTTPTests {
 
             let invalid = try await browser.get("/a/not-a-token")
             #expect(invalid.status == 404 && invalid.body.contains("This link is not valid"))
-            // A token whose signature was tampered with: shown (the page reads only the payload), refused on POST.
+            // A token whose signature was tampered with says nothing about the approval it
+            // names: approval-svc checks the signature before the page shows anything.
             let live = try await stack.chat(try await stack.signedInClient(), "Transfer $150 to Alice")
-            let liveID = try #require(live.last?.data["approval_id"]?.stringValue)
+            let liveID = try #require(live.required?.data["approval_id"]?.stringValue)
             let livePath = try #require(URL(string: try await stack.link("approve", for: liveID))).path
             let tampered = String(livePath.dropLast(4)) + "AAAA"
-            #expect(try await browser.get(tampered).status == 200)
+            let forged = try await browser.get(tampered)
+            #expect(forged.status == 404 && forged.body.contains("This link is not valid"))
+            #expect(!forged.body.contains("150") && !forged.body.contains("alice") && !forged.body.contains(liveID))
+            #expect(forged.headers["Set-Cookie"].isEmpty, "no form to confirm")
+            _ = try await browser.get(livePath)
             let csrf = try #require(browser.cookie("hitl_link_csrf"))
             let refused = try await browser.postForm(tampered, ["csrf": csrf])
             #expect(refused.status == 404 && refused.body.contains("not valid"))
@@ -262,7 +276,7 @@ struct GatewayLeastPrivilegeTests {
         try await GatewayStack.with { stack in
             let agent = try stack.home.client("approval", as: "agent")
             let submitted = try await agent.call("approval.submit", [
-                "run_id": "r-two-people", "call_id": "c1", "requested_by": "agent",
+                "run_id": "r-two-people", "call_id": "c1", "requested_by": "operator",
                 "action": ["kind": "transfer", "from": "checking", "to": "alice", "amount": "15000.00", "currency": "USD"],
             ] as JSONValue, as: JSONValue.self)
             await agent.close()
@@ -294,7 +308,8 @@ struct GatewayLeastPrivilegeTests {
             #expect(try await stack.approval(approvalID)["approved_by"] == .array([]))
             // One approver on the page, then the link: still one person.
             let approver1 = try stack.home.client("approval", as: "approver1")
-            _ = try await approver1.call("approval.decide", ["approval_id": .string(approvalID), "decision": "approve"] as JSONValue, as: JSONValue.self)
+            _ = try await approver1.call(
+                "approval.decide", ["approval_id": .string(approvalID), "decision": "approve", "version": 1] as JSONValue, as: JSONValue.self)
             await approver1.close()
             let again = try await browser.postForm(legacy, ["csrf": csrf, "decision": "approve"], headers: origin + [("Accept", "application/json")])
             #expect(again.status == 409 && again.reason == "LINK_NEEDS_SIGN_IN")
@@ -313,7 +328,7 @@ struct GatewayLeastPrivilegeTests {
     @Test func executeRefusesAVoteForAVersionTheApproverDidNotSee() async throws {
         try await GatewayStack.with { stack in
             let client = try await stack.signedInClient()
-            let required = try #require(try await stack.chat(client, "Transfer $150 to Alice").last)
+            let required = try #require(try await stack.chat(client, "Transfer $150 to Alice").required)
             let runID = try #require(required.data["run_id"]?.stringValue)
             let approvalID = try #require(required.data["approval_id"]?.stringValue)
             let shown = try #require(array(try await client.get("/approvals").json["approvals"]).first)
@@ -340,7 +355,8 @@ struct GatewayLeastPrivilegeTests {
             #expect(untouched["status"]?.stringValue == "pending" && untouched["approved_by"] == ["approver2"])
             #expect(array(try await client.get("/approvals").json["approvals"]).first?["version"]?.intValue == 2)
 
-            // Seen and decided at version 2: counted.
+            // Seen and decided at version 2: counted. (approver1 asked for it: at the two-person
+            // tier its approval would not count, but anyone may withdraw their own request.)
             let rejected = try await client.post("/execute", json: [
                 "run_id": .string(runID), "approval_id": .string(approvalID), "approved": false, "version": 2, "reason": "too much",
             ])
@@ -380,7 +396,7 @@ struct GatewayLeastPrivilegeTests {
             #expect(try await stack.available("checking") == "1000.00")
 
             let client = try await stack.signedInClient()
-            let required = try #require(try await stack.chat(client, "Transfer $150 to Alice").last)
+            let required = try #require(try await stack.chat(client, "Transfer $150 to Alice").required)
             let approvalID = try #require(required.data["approval_id"]?.stringValue)
             let path = try #require(URL(string: try await stack.link("reject", for: approvalID))).path
             let tokenPath = stack.gatewayHome.directory.tokenPath(for: "gateway")

@@ -88,7 +88,7 @@ final class GatewayStack: @unchecked Sendable {
     var gateway: ServiceProcess { processes.last! }
 
     /// The stack's identities: the default ones and the gateway's own (role gateway).
-    static let identities = TestHome.defaultIdentities + [Identity(name: "gateway", role: "gateway")]
+    static let identities = TestHome.defaultIdentities
     /// The tokens the gateway's home holds.
     static let gatewayTokens = ["agent", "gateway"]
     /// The services the gateway calls.

@@ -16,6 +16,11 @@ struct HTTPAnswer: Sendable {
     var events: [SSE] { SSE.parse(body) }
 }
 
+extension [SSE] {
+    /// The last `approval_required` of a stream: what the run waits for.
+    var required: SSE? { last { $0.name == "approval_required" } }
+}
+
 /// One parsed Server-Sent Event.
 struct SSE: Sendable {
     let id: Int?

@@ -59,7 +59,7 @@ async function streamRun(path, body, knownRunID) {
   const onEvent = (name, data, id) => {
     if (data.run_id) runID = data.run_id;
     if (id) lastID = id;
-    if (["approval_required", "run_completed", "error"].includes(name)) finished = true;
+    if (["run_paused", "run_completed", "error"].includes(name)) finished = true;
     showEvent(name, data);
   };
   const headers = { "Content-Type": "application/json", "X-CSRF-Token": state.csrf, "Accept": "text/event-stream" };
@@ -130,6 +130,12 @@ function showEvent(name, data) {
       break;
     case "approval_decided": state.lastDecision = data.status; add(`step decided-${data.status}`, decidedText[data.status] || `Approval ${data.status}.`); break;
     case "message": break; // the reply arrives with run_completed
+    case "run_paused": break; // each approval it waits for came as approval_required
+    case "decision":
+      if (data.status === "pending") {
+        add("step", `Your vote is recorded: ${data.approved_by.length} of ${data.required_approvers} approvals. Another approver must also decide.`);
+      }
+      break;
     case "run_completed": {
       // Green only for what went through; a refusal told back is plain news.
       const refused = (state.lastDecision && state.lastDecision !== "approved") || /^(DENIED|EXPIRED|FAILED)/.test(data.reply || "");
