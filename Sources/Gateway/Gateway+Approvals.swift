@@ -7,7 +7,7 @@ extension Gateway {
     static let approvalStatuses: Set = ["pending", "approved", "rejected", "expired", "cancelled", "completed"]
 
     /// `GET /approvals` (pending unless `?status=`), `GET /balance`.
-    func addApprovalRoutes(to router: Router<GatewayContext>) {
+    func addApprovalRoutes(to router: Routes) {
         router.get("/approvals") { request, context in
             let session = try self.requireSession(request)
             let status = request.uri.queryParameters["status"].map(String.init) ?? "pending"

@@ -16,7 +16,7 @@ extension Gateway {
     /// approval-svc's notices point at `/links/{token}`: the same pages answer there.
     /// A link that does nothing answers with a page, or with the JSON error body
     /// to a client that asks for JSON (see ``LinkProblem``).
-    func addLinkRoutes(to router: Router<GatewayContext>) {
+    func addLinkRoutes(to router: Routes) {
         for prefix in ["/a", "/links"] {
             router.get("\(prefix)/{token}") { request, context in
                 do { return try await self.showLink(request, context: context) } catch let problem as LinkProblem {

@@ -45,13 +45,30 @@ extension Gateway {
         return object
     }
 
-    /// The raw body, refused past `limit` bytes.
+    /// The raw body, refused past `limit` bytes or when it does not arrive within
+    /// ``GatewayConfiguration/bodyTimeout`` (a client that sends its body a byte at a time
+    /// holds a connection and a task for as long as it likes otherwise).
     func body(_ request: Request, limit: Int) async throws -> ByteBuffer {
-        do {
-            return try await request.body.collect(upTo: limit)
-        } catch {
-            throw GatewayError(.contentTooLarge, code: "RESOURCE_EXHAUSTED", reason: "BODY_TOO_LARGE",
-                               "the request body is over \(limit) bytes")
+        let timeout = configuration.bodyTimeout
+        return try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
+            group.addTask {
+                do {
+                    return try await request.body.collect(upTo: limit)
+                } catch {
+                    throw GatewayError(.contentTooLarge, code: "RESOURCE_EXHAUSTED", reason: "BODY_TOO_LARGE",
+                                       "the request body is over \(limit) bytes")
+                }
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let body = first else {
+                throw GatewayError(.requestTimeout, code: "DEADLINE_EXCEEDED", reason: "BODY_TIMEOUT",
+                                   "the request body did not arrive within \(timeout); send it at once")
+            }
+            return body
         }
     }
 

@@ -26,7 +26,7 @@ struct RunView: Codable, Sendable {
 
 extension Gateway {
     /// `POST /chat`, `POST /execute`, `GET /runs/{run_id}`, `GET /runs/{run_id}/events`.
-    func addRunRoutes(to router: Router<GatewayContext>) {
+    func addRunRoutes(to router: Routes) {
         router.post("/chat") { request, context in try await self.chat(request, context: context) }
         router.post("/execute") { request, context in try await self.execute(request, context: context) }
         router.get("/runs/{run_id}") { request, context in

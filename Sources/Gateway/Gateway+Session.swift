@@ -4,7 +4,7 @@ import RPC
 
 extension Gateway {
     /// The page and its assets, embedded in the binary: no build step, no files to find.
-    func addPageRoutes(to router: Router<GatewayContext>) {
+    func addPageRoutes(to router: Routes) {
         let page = { @Sendable (bytes: [UInt8], type: String) in
             Response(status: .ok, headers: [.contentType: type, .cacheControl: "no-cache"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
         }
@@ -15,7 +15,7 @@ extension Gateway {
     }
 
     /// `POST /login`, `POST /logout`, `GET /session`.
-    func addSessionRoutes(to router: Router<GatewayContext>) {
+    func addSessionRoutes(to router: Routes) {
         router.post("/login") { request, _ in
             try self.requireSameOrigin(request)
             let body = try await self.jsonBody(request)

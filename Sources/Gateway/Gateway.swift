@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdCore
 import Logging
+import NIOCore
 import RPC
 import Synchronization
 
@@ -39,14 +40,18 @@ public final class Gateway: Sendable {
     /// - Parameter onServerRunning: called with the bound port once listening.
     public func application(onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
         let router = Router(context: GatewayContext.self)
-        router.add(middleware: GatewayMiddleware(logger: logger))
-        addPageRoutes(to: router)
-        addSessionRoutes(to: router)
-        addRunRoutes(to: router)
-        addApprovalRoutes(to: router)
-        addLinkRoutes(to: router)
+        let table = RouteTable()
+        let routes = Routes(router: router, table: table)
+        router.add(middleware: GatewayMiddleware(logger: logger, routes: table))
+        addPageRoutes(to: routes)
+        addSessionRoutes(to: routes)
+        addRunRoutes(to: routes)
+        addApprovalRoutes(to: routes)
+        addLinkRoutes(to: routes)
         return Application(
             router: router,
+            server: .http1(configuration: .init(idleTimeout: TimeAmount.nanoseconds(
+                configuration.idleTimeout.components.seconds * 1_000_000_000 + configuration.idleTimeout.components.attoseconds / 1_000_000_000))),
             configuration: .init(
                 address: .hostname(configuration.host, port: configuration.port), serverName: "hitl-gateway",
                 availableConnectionsDelegate: MaximumAvailableConnections(configuration.maximumConnections)),

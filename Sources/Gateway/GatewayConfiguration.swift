@@ -24,6 +24,13 @@ public struct GatewayConfiguration: Sendable {
     public var maximumStreamDuration: Duration = .seconds(600)
     /// HTTP connections open at once (keeps a flood from exhausting descriptors).
     public var maximumConnections = 512
+    /// A connection with no request in progress is closed after this long, and so is one
+    /// whose request head has not all arrived (the header timeout): otherwise idle or
+    /// half-sent connections could take all ``maximumConnections``.
+    public var idleTimeout: Duration = .seconds(30)
+    /// A request body must arrive within this long (the largest is 64 KiB): a body sent a
+    /// byte at a time is answered 408 and its connection closed.
+    public var bodyTimeout: Duration = .seconds(15)
     /// How long a sign-in lasts without use.
     public var sessionIdleTimeout: Duration = .seconds(12 * 3600)
     /// Sessions kept at once; the least recently used goes first.

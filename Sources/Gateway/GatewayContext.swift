@@ -24,6 +24,8 @@ public struct GatewayContext: RequestContext {
 struct GatewayMiddleware: RouterMiddleware {
     typealias Context = GatewayContext
     let logger: Logger
+    /// What is served where, for 404 and 405.
+    let routes: RouteTable
 
     /// What a browser may do with what the gateway serves: its own scripts and
     /// styles only, no framing, no sniffing, and no referrer to other sites
@@ -47,6 +49,8 @@ struct GatewayMiddleware: RouterMiddleware {
         var response: Response
         do {
             response = try await next(request, context)
+        } catch let error as HTTPError where error.status == .notFound {
+            response = try routes.unserved(request).response(from: request, context: context)
         } catch {
             let failure = GatewayError.from(error)
             if failure.code == "INTERNAL" { logger.error("request failed", metadata: ["trace.id": "\(context.trace.traceID)", "error": "\(error)"]) }

@@ -17,6 +17,8 @@ public struct GatewayError: HTTPResponseError, Sendable, CustomStringConvertible
     public let message: String
     /// The offending field, for validation errors.
     public let field: String?
+    /// The methods a path does serve (405 only), sent as `Allow`.
+    let allow: String?
 
     /// - Parameters:
     ///   - status: the HTTP status.
@@ -25,11 +27,16 @@ public struct GatewayError: HTTPResponseError, Sendable, CustomStringConvertible
     ///   - message: for people.
     ///   - field: the offending field, if any.
     public init(_ status: HTTPResponse.Status, code: String, reason: String, _ message: String, field: String? = nil) {
+        self.init(status, code: code, reason: reason, message, field: field, allow: nil)
+    }
+
+    init(_ status: HTTPResponse.Status, code: String, reason: String, _ message: String, field: String? = nil, allow: String?) {
         self.status = status
         self.code = code
         self.reason = reason
         self.message = message
         self.field = field
+        self.allow = allow
     }
 
     public var description: String { "\(status.code) \(code)/\(reason): \(message)" }
@@ -92,6 +99,7 @@ public struct GatewayError: HTTPResponseError, Sendable, CustomStringConvertible
     public func response(from request: Request, context: some RequestContext) throws -> Response {
         var response = JSONResponse.make(body, status: status)
         if status == .unauthorized { response.headers[.wwwAuthenticate] = "Cookie realm=\"hitl\"" }
+        if let allow { response.headers[.allow] = allow }
         return response
     }
 }

@@ -12,12 +12,19 @@ import NIOCore
 /// speed, never an answer.
 enum FastEnvelope {
     /// The call in `line`, or nil when the full decoder must judge the line.
-    static func call(in line: ByteBuffer, router: RPCRouter, decoder: JSONDecoder) -> IncomingCall? {
+    /// - Parameter refusal: why the caller may not call a method (nil: it may); a refused
+    ///   call's params are never decoded (the caller hears the refusal first anyway).
+    static func call(
+        in line: ByteBuffer, router: RPCRouter, decoder: JSONDecoder, refusal: (RPCAccess, String?) -> RPCError?
+    ) -> IncomingCall? {
         guard let envelope = line.withUnsafeReadableBytes({ scan($0) }) else { return nil }
         guard let entry = router.entry(for: envelope.method) else {
             return IncomingCall(
                 id: envelope.id, method: envelope.method, meta: RequestMeta(), entry: nil,
                 params: .failure(.methodNotFound(envelope.method)))
+        }
+        if let refused = refusal(entry.options.access, envelope.meta.token) {
+            return IncomingCall(id: envelope.id, method: envelope.method, meta: envelope.meta, entry: entry, params: .failure(refused))
         }
         // Params that do not decode are judged by the full decoder too: decoding a
         // slice on its own reports some failures differently (a number that does not

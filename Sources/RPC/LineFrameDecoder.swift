@@ -106,4 +106,22 @@ public enum RPCLimits {
     public static let defaultDrainTimeout: TimeAmount = .seconds(10)
     /// Unix socket paths are limited by `sun_path` (108 bytes including the NUL).
     public static let maximumSocketPathBytes = 107
+    /// Lines this long or longer are checked for their token (a byte scan) before any of
+    /// them is decoded: decoding a megabyte of `\u` escapes costs the event loop about half
+    /// a second, which no caller without a valid token may spend. Shorter lines decode in
+    /// microseconds and keep their exact answers.
+    public static let preAuthorizationThreshold = 16 << 10
+    /// Unsent output one connection may have queued before the server stops reading from
+    /// it (it resumes once the queue drains below ``outputLowWatermark``): a client that
+    /// sends but does not read cannot grow the server's memory.
+    public static let outputHighWatermark = 4 << 20
+    /// Queued output below which a paused connection is read again.
+    public static let outputLowWatermark = 1 << 20
+    /// A connection whose output stays over the high watermark this long is closed: its
+    /// reader is gone or stuck, and the memory is better spent elsewhere.
+    public static let stalledOutputTimeout: TimeAmount = .seconds(30)
+    /// The largest answer to one batch: a client reads lines of at most
+    /// ``clientMaximumLineBytes``, so a longer answer could never be read; its entries past
+    /// this answer RESOURCE_EXHAUSTED/RESPONSE_TOO_LARGE instead of their results.
+    public static let maximumBatchResponseBytes = clientMaximumLineBytes
 }

@@ -110,6 +110,8 @@ public actor RPCServer: Service {
         let limit = configuration.maximumLineBytes
         let channel = try await ServerBootstrap(group: configuration.eventLoopGroup)
             .serverChannelOption(.backlog, value: 256)
+            .childChannelOption(
+                .writeBufferWaterMark, value: .init(low: RPCLimits.outputLowWatermark, high: RPCLimits.outputHighWatermark))
             .childChannelInitializer { channel in
                 core.state.opened(channel)
                 channel.closeFuture.whenComplete { _ in core.state.closed(channel) }

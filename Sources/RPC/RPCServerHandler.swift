@@ -18,8 +18,14 @@ struct ServerCore: Sendable {
 /// Inline handlers run right here; others run in a task whose result hops back
 /// to the loop. Every call ends exactly once: with its result, its error, a
 /// deadline, `rpc.cancel`, or the connection closing.
-final class RPCServerHandler: ChannelInboundHandler {
+///
+/// A client that sends but does not read is held back: once its unsent output passes
+/// ``RPCLimits/outputHighWatermark`` the connection is not read from, and lines already
+/// read wait, until the output drains; if it does not within
+/// ``RPCLimits/stalledOutputTimeout``, the connection is closed.
+final class RPCServerHandler: ChannelDuplexHandler {
     typealias InboundIn = InboundFrame
+    typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     private struct InFlight {
@@ -36,6 +42,12 @@ final class RPCServerHandler: ChannelInboundHandler {
     private var callsByID: [RPCID: UInt64] = [:]
     private var nextCall: UInt64 = 0
     private var context: ChannelHandlerContext?
+    /// Lines read while the output was over the watermark, handled once it drains.
+    private var waiting: [InboundFrame] = []
+    /// A read the channel asked for while the output was over the watermark.
+    private var readHeld = false
+    /// Closes the connection if its output stays over the watermark.
+    private var stallTimer: Scheduled<Void>?
 
     init(core: ServerCore) {
         self.core = core
@@ -48,6 +60,8 @@ final class RPCServerHandler: ChannelInboundHandler {
     func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
     func channelInactive(context: ChannelHandlerContext) {
+        stallTimer?.cancel()
+        waiting.removeAll()
         // Streams end and work stops when the caller goes away.
         for (_, call) in calls {
             call.task?.cancel()
@@ -65,7 +79,50 @@ final class RPCServerHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
+        let frame = unwrapInboundIn(data)
+        guard context.channel.isWritable, waiting.isEmpty else {
+            waiting.append(frame)
+            return
+        }
+        handle(frame, context: context)
+    }
+
+    /// Holds reads while the output is over the watermark.
+    func read(context: ChannelHandlerContext) {
+        guard context.channel.isWritable, waiting.isEmpty else {
+            readHeld = true
+            return
+        }
+        context.read()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            stallTimer?.cancel()
+            stallTimer = nil
+            while context.channel.isWritable, !waiting.isEmpty {
+                handle(waiting.removeFirst(), context: context)
+            }
+            if context.channel.isWritable, waiting.isEmpty, readHeld {
+                readHeld = false
+                context.read()
+            }
+        } else if stallTimer == nil {
+            let loop = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            stallTimer = context.eventLoop.scheduleTask(in: RPCLimits.stalledOutputTimeout) {
+                let (handler, context) = loop.value
+                guard !context.channel.isWritable else { return }
+                handler.core.logger.notice("closing a connection that read none of its output", metadata: [
+                    "output.limit": "\(RPCLimits.outputHighWatermark)", "timeout": "\(RPCLimits.stalledOutputTimeout)",
+                ])
+                context.close(promise: nil)
+            }
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    private func handle(_ frame: InboundFrame, context: ChannelHandlerContext) {
+        switch frame {
         case .oversize(let limit):
             let error = RPCError(
                 code: JSONRPCCode.invalidRequest, status: .resourceExhausted, reason: "LINE_TOO_LONG",
@@ -83,9 +140,20 @@ final class RPCServerHandler: ChannelInboundHandler {
             write(encoder.failure(id: .null, error: .parseError("the line is not valid UTF-8; JSON text must be UTF-8")))
             return
         }
-        // The common request is read by hand, only its params through Codable;
-        // anything unusual goes through the full decoder below, as always.
-        if let call = FastEnvelope.call(in: line, router: core.router, decoder: decoder) {
+        // A large line whose callers may not call what they ask for is refused before
+        // any of it is decoded.
+        let refusal = { [self] (access: RPCAccess, token: String?) -> RPCError? in
+            if case .failure(let error) = authorize(access, token: token) { return error }
+            return nil
+        }
+        if let answer = PreAuthorization.answer(to: line, router: core.router, encoder: encoder, refusal: refusal) {
+            if let answer { write(answer) }
+            return
+        }
+        // The common request is read by hand, only its params through Codable (and only
+        // for a caller who may call the method); anything unusual goes through the full
+        // decoder below, as always.
+        if let call = FastEnvelope.call(in: line, router: core.router, decoder: decoder, refusal: refusal) {
             return start(call) { [weak self] data in
                 if let data { self?.write(data) }
             }
@@ -117,7 +185,13 @@ final class RPCServerHandler: ChannelInboundHandler {
                 write(encoder.failure(id: .null, error: .invalidRequest("an empty batch is not a valid request", reason: "EMPTY_BATCH")))
                 return
             }
-            let batch = BatchCollector(count: entries.count) { [weak self] data in self?.write(data) }
+            let ids = entries.map { entry -> RPCID in
+                switch entry {
+                case .call(let call): call.id ?? .null
+                case .invalid(let id, _): id
+                }
+            }
+            let batch = BatchCollector(ids: ids, encoder: encoder) { [weak self] data in self?.write(data) }
             for (index, entry) in entries.enumerated() {
                 dispatch(entry) { data in batch.complete(index, data) }
             }
@@ -329,19 +403,33 @@ enum CallRunner {
 }
 
 /// Gathers the responses of one batch and writes them as one array, in order.
-/// Confined to the connection's event loop.
+/// Confined to the connection's event loop. The answer is bounded: once it would pass
+/// ``RPCLimits/maximumBatchResponseBytes``, further results are replaced by a
+/// RESOURCE_EXHAUSTED/RESPONSE_TOO_LARGE error (no client could read a longer line).
 final class BatchCollector {
     private var slots: [Data?]
     private var remaining: Int
+    private var bytes = 0
+    private let ids: [RPCID]
+    private let encoder: ResponseEncoder
     private let write: (Data) -> Void
 
-    init(count: Int, write: @escaping (Data) -> Void) {
-        slots = Array(repeating: nil, count: count)
-        remaining = count
+    init(ids: [RPCID], encoder: ResponseEncoder, write: @escaping (Data) -> Void) {
+        slots = Array(repeating: nil, count: ids.count)
+        remaining = ids.count
+        self.ids = ids
+        self.encoder = encoder
         self.write = write
     }
 
-    func complete(_ index: Int, _ data: Data?) {
+    func complete(_ index: Int, _ answer: Data?) {
+        var data = answer
+        if let answer, bytes + answer.count > RPCLimits.maximumBatchResponseBytes {
+            data = encoder.failure(id: ids[index], error: RPCError(
+                .resourceExhausted, reason: "RESPONSE_TOO_LARGE",
+                "this batch's answer would pass \(RPCLimits.maximumBatchResponseBytes) bytes, more than a client reads in one line; ask for this entry in another batch"))
+        }
+        bytes += data?.count ?? 0
         slots[index] = data
         remaining -= 1
         guard remaining == 0 else { return }

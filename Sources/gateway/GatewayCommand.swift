@@ -50,6 +50,12 @@ struct GatewayCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The largest request body, in bytes.", valueName: "bytes"))
     var maxBodyBytes = 64 * 1024
 
+    @Option(help: ArgumentHelp("Close a connection idle (or with a request head still incomplete) this long.", valueName: "ms"))
+    var idleTimeoutMs = 30_000
+
+    @Option(help: ArgumentHelp("Answer 408 and close when a request body does not arrive within this long.", valueName: "ms"))
+    var bodyTimeoutMs = 15_000
+
     @Flag(help: "Allow --host to be an address other than loopback.")
     var allowRemote = false
 
@@ -63,6 +69,8 @@ struct GatewayCommand: AsyncParsableCommand {
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be between 0 and 65535") }
         guard (1...4_096).contains(maxStreams) else { throw ValidationError("--max-streams must be between 1 and 4096") }
         guard (1_024...(16 << 20)).contains(maxBodyBytes) else { throw ValidationError("--max-body-bytes must be between 1024 and 16777216") }
+        guard (100...3_600_000).contains(idleTimeoutMs) else { throw ValidationError("--idle-timeout-ms must be between 100 and 3600000") }
+        guard (100...600_000).contains(bodyTimeoutMs) else { throw ValidationError("--body-timeout-ms must be between 100 and 600000") }
         guard GatewayConfiguration.isLoopbackAddress(host) || allowRemote else {
             throw ValidationError(
                 "--host \(host) is not a loopback IP address (127.0.0.0/8 or ::1); add --allow-remote if the gateway really should be reachable from the network")
@@ -78,6 +86,8 @@ struct GatewayCommand: AsyncParsableCommand {
         configuration.identity = identity
         configuration.maximumStreams = maxStreams
         configuration.maximumBodyBytes = maxBodyBytes
+        configuration.idleTimeout = .milliseconds(idleTimeoutMs)
+        configuration.bodyTimeout = .milliseconds(bodyTimeoutMs)
         let gateway: Gateway
         let identities: LiveIdentities
         do {

@@ -27,7 +27,7 @@ struct FastPathTests {
     }
 
     private static func fast(_ text: String) -> IncomingCall? {
-        FastEnvelope.call(in: ByteBuffer(string: text), router: router, decoder: JSONDecoder())
+        FastEnvelope.call(in: ByteBuffer(string: text), router: router, decoder: JSONDecoder()) { _, _ in nil }
     }
 
     /// Lines the fast path takes: its answer must equal the full decoder's.
