@@ -62,6 +62,9 @@ struct ChaosCommand: AsyncParsableCommand {
     @Option(help: "How long a run may go without progress before the agent ends it as abandoned, in seconds.")
     var staleRunSeconds = 8
 
+    @Option(help: "Every window of the policy (its budgets, its day totals) shortened to this many seconds, so a run of minutes spends and renews them many times.")
+    var windowSeconds = 10
+
     @Flag(help: "Leave the stack's home (logs, databases) in place afterwards.")
     var keepHome = false
 
@@ -71,6 +74,7 @@ struct ChaosCommand: AsyncParsableCommand {
         guard (1...256).contains(concurrency) else { throw ValidationError("--concurrency must be between 1 and 256") }
         guard (2...3600).contains(expirySeconds) else { throw ValidationError("--expiry-seconds must be between 2 and 3600") }
         guard (2...3600).contains(staleRunSeconds) else { throw ValidationError("--stale-run-seconds must be between 2 and 3600") }
+        guard (1...86_400).contains(windowSeconds) else { throw ValidationError("--window-seconds must be between 1 and 86400") }
     }
 
     func run() async throws {
@@ -82,7 +86,7 @@ struct ChaosCommand: AsyncParsableCommand {
         try directory.prepare()
         let composePath = try ChaosStack.writeCompose(
             from: StackDefinition.locate(compose), into: directory,
-            tuning: .init(expirySeconds: expirySeconds, staleRunSeconds: staleRunSeconds))
+            tuning: .init(expirySeconds: expirySeconds, staleRunSeconds: staleRunSeconds, windowSeconds: windowSeconds))
         let stack = ChaosStack(directory: directory, binFolder: binFolder, compose: composePath)
         print("chaos: seed \(seed), \(cycles) cycles, \(kills) kills, \(concurrency) at a time, home \(directory.home.path)")
 
@@ -138,7 +142,8 @@ struct ChaosCommand: AsyncParsableCommand {
 
         let invariants = Invariants(stack: stack)
         try await invariants.settle(within: .seconds(Int64(expirySeconds + staleRunSeconds) * 4 + 60))
-        var report = try await invariants.check(accounts: ["checking", "alice", "bob"], policy: try ChaosStack.policyPath(in: stack.compose))
+        var report = try await invariants.check(
+            accounts: ["checking", ChaosStack.saver.account, "alice", "bob"], policy: try ChaosStack.policyPath(in: stack.compose))
         report.violations += unrecovered.map { "\($0) did not come back within 60 s of being killed" }
         let status = try await stack.status()
         for service in status.services where service.state != "SERVING" && service.state != "SKIPPED" {

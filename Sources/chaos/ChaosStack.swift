@@ -18,6 +18,28 @@ struct ChaosStack: Sendable {
         var staleRunSeconds: Int
         /// A policy file to use instead of the definition's (nil: keep it).
         var policy: String? = nil
+        /// Every window of the policy shortened to this many seconds (nil: as written).
+        var windowSeconds: Int? = nil
+    }
+
+    /// A copy of `source` (a policy file) in `home` with every window set to `seconds`.
+    /// - Returns: the copy's path.
+    static func shortenWindows(of source: String, to seconds: Int, into home: RunDirectory) throws -> String {
+        guard let data = FileManager.default.contents(atPath: source),
+              case .object(var policy) = try JSONValue(parsing: String(decoding: data, as: UTF8.self))
+        else { throw ChaosError("cannot read the policy \(source)") }
+        for key in ["rules", "budgets"] {
+            guard case .array(let entries)? = policy[key] else { continue }
+            policy[key] = .array(entries.map { entry in
+                guard case .object(var fields) = entry, fields["window"] != nil else { return entry }
+                fields["window"] = .string("\(seconds)s")
+                return .object(fields)
+            })
+        }
+        policy["version"] = .string("\(policy["version"]?.stringValue ?? "policy")+windows-\(seconds)s")
+        let path = home.home.appendingPathComponent("chaos-policy.json").path
+        try Data(JSONValue.object(policy).jsonText(pretty: true).utf8).write(to: URL(fileURLWithPath: path))
+        return path
     }
 
     /// The policy file the tuned definition gives approval-svc.
@@ -49,7 +71,7 @@ struct ChaosStack: Sendable {
         guard case .object(var document) = try JSONValue(parsing: String(decoding: data, as: UTF8.self)),
               case .array(let services)? = document["services"]
         else { throw ChaosError("\(source) is not a stack definition") }
-        document["services"] = .array(services.map { service in
+        document["services"] = .array(try services.map { service in
             guard case .object(var spec) = service else { return service }
             var args: [String] = []
             if case .array(let given)? = spec["args"] { args = given.compactMap(\.stringValue) }
@@ -59,6 +81,9 @@ struct ChaosStack: Sendable {
                     args[index + 1] = policy
                 } else if !args[index + 1].hasPrefix("/") {
                     args[index + 1] = repository.appendingPathComponent(args[index + 1]).path
+                }
+                if let seconds = tuning.windowSeconds {
+                    args[index + 1] = try shortenWindows(of: args[index + 1], to: seconds, into: home)
                 }
             }
             switch spec["name"]?.stringValue {
@@ -70,9 +95,31 @@ struct ChaosStack: Sendable {
             spec["restart"] = ["policy": "always", "backoff_initial_ms": 100, "backoff_max_ms": 1000]
             return .object(spec)
         })
+        addSaver(to: &document)
         let path = home.home.appendingPathComponent("chaos-stack.json").path
         try Data(JSONValue.object(document).jsonText(pretty: true).utf8).write(to: URL(fileURLWithPath: path))
         return path
+    }
+
+    /// The saver: a person (role user) whose own account, `savings`, only ever sends small
+    /// transfers, so the policy approves some by itself and its budgets are spent and
+    /// renewed all through the run (the checking account's large transfers put all of its
+    /// transfers in the two-person tier most of the time).
+    static let saver = (name: "saver", account: "savings", opening: "5000.00")
+
+    private static func addSaver(to document: inout [String: JSONValue]) {
+        if case .array(var identities)? = document["identities"] {
+            identities.append(["name": .string(saver.name), "role": "user", "accounts": [.string(saver.account)]])
+            document["identities"] = .array(identities)
+        }
+        if case .array(var calls)? = document["bootstrap"] {
+            calls.append([
+                "service": "ledger", "method": "ledger.open_account", "as": "operator",
+                "params": ["account": .string(saver.account), "display_name": "Savings", "opening_balance": .string(saver.opening)],
+                "accept": ["ACCOUNT_EXISTS"],
+            ])
+            document["bootstrap"] = .array(calls)
+        }
     }
 
     /// `hitl stack <arguments>` on this home; its output goes to logs/chaos-hitl.log.

@@ -27,8 +27,13 @@ enum HumanDecision: String, CaseIterable, Sendable {
 struct CyclePlan: Sendable {
     let index: Int
     let mode: String
-    let message: String
+    var message: String
     let decision: HumanDecision
+    /// Who asks: the operator (checking) or the saver (savings, small transfers only).
+    var requester = "operator"
+
+    /// The saver's amounts: around the per-transfer threshold, below the budgets' totals.
+    static let smallAmounts = ["5", "25", "49.99", "75", "99.99", "100", "100.01"]
 
     /// Amounts on both sides of every threshold of compose/policy.json ($100, $10,000).
     static let amounts = ["25", "99.99", "100", "100.01", "150", "1,250.50", "9,999.99", "10,000", "10,000.01", "12,500"]
@@ -50,6 +55,11 @@ struct CyclePlan: Sendable {
             ? "Deposit $\(amount) into my account"
             : "Transfer $\(amount) to \(payee)"
         decision = HumanDecision.allCases.randomElement(using: &random)!
+        // A third of the cycles are the saver's small transfers, which the policy may run by itself.
+        if Int.random(in: 0..<3, using: &random) == 0 {
+            requester = ChaosStack.saver.name
+            message = "Transfer $\(Self.smallAmounts.randomElement(using: &random)!) to \(payee)"
+        }
     }
 }
 
@@ -108,8 +118,8 @@ struct Workload: Sendable {
     }
 
     private func cycle(_ plan: CyclePlan) async throws -> String {
-        // The operator asks, as a person at the CLI would: the agent acts for them.
-        let agent = try stack.client("agent", as: "operator")
+        // A person asks, as at the CLI: the agent acts for them, on their own account.
+        let agent = try stack.client("agent", as: plan.requester)
         defer { Task { await agent.close() } }
         let params: JSONValue = ["message": .string(plan.message), "mode": .string(plan.mode)]
         let run = try await agent.call("agent.chat", params, as: RunView.self, options: .init(timeout: .seconds(60), retryWindow: .seconds(20)))

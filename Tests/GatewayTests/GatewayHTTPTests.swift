@@ -323,6 +323,60 @@ struct GatewayLeastPrivilegeTests {
         }
     }
 
+    /// The person signed in is the requester: approver1 asks for a $15,000 deposit on the
+    /// page, and at the two-person tier cannot approve it; two others can.
+    @Test func anApproverCannotApproveWhatTheyAskedForAtTheTwoPersonTier() async throws {
+        try await GatewayStack.with { stack in
+            let client = try await stack.signedInClient(as: "approver1")
+            let required = try #require(try await stack.chat(client, "Deposit $15,000 into my account").required)
+            let runID = try #require(required.data["run_id"]?.stringValue)
+            let approvalID = try #require(required.data["approval_id"]?.stringValue)
+            let approval = try await stack.approval(approvalID)
+            #expect(approval["requested_by"] == "approver1" && approval["required_approvers"] == 2)
+            let own = try await client.post("/execute", json: [
+                "run_id": .string(runID), "approval_id": .string(approvalID), "approved": true, "version": 1,
+            ])
+            #expect(own.status == 403 && own.reason == "REQUESTER_CANNOT_DECIDE", "\(own.status) \(own.body)")
+            #expect(try await stack.approval(approvalID)["approved_by"] == .array([]))
+            for approver in ["approver2", "approver3"] {
+                let other = try await stack.signedInClient(as: approver)
+                let vote = try await other.post("/execute", json: [
+                    "run_id": .string(runID), "approval_id": .string(approvalID), "approved": true, "version": 1,
+                ])
+                #expect(vote.status == 200, "\(approver): \(vote.status) \(vote.body)")
+            }
+            #expect(try await stack.approval(approvalID)["status"]?.stringValue.map { ["approved", "completed"].contains($0) } == true)
+        }
+    }
+
+    /// Removing an identity revokes it: within a second its token is refused and its
+    /// page session has ended.
+    @Test func aRemovedApproverIsSignedOutWithinASecond() async throws {
+        try await GatewayStack.with { stack in
+            let client = try await stack.signedInClient(as: "approver2")
+            #expect(try await client.get("/session").status == 200)
+            let token = try stack.home.token("approver2")
+            #expect(try IdentityProvisioner.revoke(["approver2"], in: stack.home.directory) == ["approver2"])
+            let clock = ContinuousClock()
+            let start = clock.now
+            var status = 200
+            while clock.now - start < .seconds(3) {
+                status = try await client.get("/session").status
+                if status == 401 { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(status == 401 && clock.now - start < .seconds(1), "session still live after \(clock.now - start)")
+            #expect(try await client.get("/approvals").status == 401)
+            let direct = RPCClient(path: stack.home.socket("approval"), token: token)
+            await #expect(throws: RPCError.self) {
+                _ = try await direct.call("approval.list", ["status": "pending"] as JSONValue, as: JSONValue.self)
+            }
+            await direct.close()
+            let again = HTTPTestClient(port: stack.port)
+            #expect(try await again.signIn(token: token).status == 401, "the token signs in no more")
+        }
+    }
+
     /// An approver's click counts only for the version the page showed: an edit
     /// by someone else in between makes it 409 VERSION_MISMATCH, and nothing is decided.
     @Test func executeRefusesAVoteForAVersionTheApproverDidNotSee() async throws {

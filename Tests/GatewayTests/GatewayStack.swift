@@ -89,8 +89,8 @@ final class GatewayStack: @unchecked Sendable {
 
     /// The stack's identities: the default ones and the gateway's own (role gateway).
     static let identities = TestHome.defaultIdentities
-    /// The tokens the gateway's home holds.
-    static let gatewayTokens = ["agent", "gateway"]
+    /// The tokens the gateway's home holds: its own only.
+    static let gatewayTokens = ["gateway"]
     /// The services the gateway calls.
     static let gatewayCalls = ["agent", "approval", "ledger"]
 
