@@ -203,6 +203,17 @@ function renderApprovals(list, now) {
   $("approvals-empty").hidden = list.length > 0;
 }
 
+// The figures that made the policy ask for people, in words: " · $270.00 in 24h, over $200.00".
+function whyText(approval) {
+  const figures = approval.policy_figures || {};
+  const parts = [];
+  if (figures.window_total) parts.push(`${money(figures.window_total, approval.action.currency)} in ${figures.window}, over ${money(figures.limit, approval.action.currency)}`);
+  else if (figures.window_count) parts.push(`${figures.window_count} in ${figures.window}, over ${figures.limit}`);
+  if (figures.second_person) parts.push(figures.second_person);
+  if (approval.required_approvers > 1) parts.push(`${(approval.approved_by || []).length} of ${approval.required_approvers} approvals`);
+  return parts.length ? ` · ${parts.join(" · ")}` : "";
+}
+
 function approvalCard(approval, edited) {
   const action = approval.action;
   const card = document.createElement("li");
@@ -223,7 +234,7 @@ function approvalCard(approval, edited) {
   what.textContent = action.kind === "deposit" ? `Deposit into ${action.to}` : `Transfer to ${action.to}` + (action.from ? ` from ${action.from}` : "");
   const meta = document.createElement("p");
   meta.className = "meta";
-  meta.textContent = `${approval.approval_id} · requested by ${approval.requested_by} · rule ${approval.policy_rule}`;
+  meta.textContent = `${approval.approval_id} · requested by ${approval.requested_by} · rule ${approval.policy_rule}` + whyText(approval);
   const reason = document.createElement("input");
   reason.type = "text";
   reason.placeholder = "Reason (optional)";
