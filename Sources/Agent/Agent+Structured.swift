@@ -13,7 +13,7 @@ extension Agent {
                     "properties": [
                         "action_type": ["type": "string", "enum": ["check_balance", "transfer", "deposit"]],
                         "to_account": ["type": ["string", "null"]],
-                        "amount": ["type": ["string", "null"]],
+                        "amount": ModelAmount.nullableSchema,
                     ],
                 ],
             ]
@@ -72,20 +72,27 @@ extension Agent {
         throw RPCError(.failedPrecondition, reason: "INVALID_PLAN", "the model returned an invalid plan twice (\(problem)); nothing was done")
     }
 
-    /// Parses and validates an ActionPlan; any defect refuses the whole plan.
+    /// Parses and validates an ActionPlan; any defect refuses the whole plan. Amounts
+    /// are read exactly as written and forgiven what is unambiguous (``ModelAmount``);
+    /// the steps keep them in the wire form (`"$50"` → `"50.00"`).
     static func parsePlan(_ text: String) throws -> [PlanStep] {
-        guard let value = try? JSONValue(parsing: text), case .array(let actions)? = value["actions"] else {
+        guard let value = ExactJSON(parsing: text), case .array(let actions)? = value["actions"] else {
             throw ToolRefusal(message: "the reply is not a JSON object with an actions array")
         }
         return try actions.enumerated().map { index, action in
-            let step = PlanStep(
-                actionType: action["action_type"]?.stringValue ?? "", toAccount: action["to_account"]?.stringValue,
-                amount: action["amount"]?.stringValue)
+            var step = PlanStep(actionType: action["action_type"]?.stringValue ?? "", toAccount: action["to_account"]?.stringValue, amount: nil)
+            func amount() throws -> String {
+                do {
+                    return try ModelAmount.parse(action["amount"]).description
+                } catch let refusal as ToolRefusal {
+                    throw ToolRefusal(message: "action \(index + 1): \(refusal.message)")
+                }
+            }
             switch step.actionType {
             case "check_balance": break
-            case "deposit": _ = try amount(step.amount.map(JSONValue.string))
+            case "deposit": step.amount = try amount()
             case "transfer":
-                _ = try amount(step.amount.map(JSONValue.string))
+                step.amount = try amount()
                 guard step.toAccount?.isEmpty == false else { throw ToolRefusal(message: "action \(index + 1): a transfer needs to_account") }
             default: throw ToolRefusal(message: "action \(index + 1): unknown action_type '\(step.actionType.prefix(64))'")
             }

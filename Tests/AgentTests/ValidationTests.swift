@@ -6,14 +6,16 @@ import Testing
 
 /// Model output is validated before anything happens.
 struct ValidationTests {
-    @Test(arguments: ["50", "50.5", "1250.50", "0.01"])
-    func validAmounts(text: String) throws {
-        #expect(try Agent.amount(.string(text)).minorUnits > 0)
+    @Test(arguments: ["\"50\"", "\"50.5\"", "\"1250.50\"", "\"0.01\"", "\"$50.00\"", "50", "50.5"])
+    func validAmounts(amount: String) throws {
+        let call = ToolCall(id: "c", name: "deposit_money", arguments: #"{"amount": \#(amount)}"#)
+        #expect(try Agent.amount(in: call).minorUnits > 0)
     }
 
-    @Test(arguments: [JSONValue.string("12.345"), .string("-5"), .string("0"), .string("1e3"), .string("$5"), .double(150.5), .null, .bool(true)])
-    func invalidAmountsAreRefused(value: JSONValue) {
-        #expect(throws: ToolRefusal.self) { try Agent.amount(value) }
+    @Test(arguments: ["\"12.345\"", "\"-5\"", "\"0\"", "\"1e3\"", "1e3", "150.505", "-1", "null", "true", "\"fifty\""])
+    func invalidAmountsAreRefused(amount: String) {
+        let call = ToolCall(id: "c", name: "deposit_money", arguments: #"{"amount": \#(amount)}"#)
+        #expect(throws: ToolRefusal.self) { try Agent.amount(in: call) }
     }
 
     @Test func argumentsMustBeAJSONObject() throws {
@@ -25,6 +27,9 @@ struct ValidationTests {
     @Test func plansAreValidatedWhole() throws {
         let plan = try Agent.parsePlan(#"{"actions":[{"action_type":"check_balance"},{"action_type":"transfer","to_account":"bob","amount":"500"}]}"#)
         #expect(plan.map(\.actionType) == ["check_balance", "transfer"])
+        #expect(plan[1].amount == "500.00")
+        let forgiven = try Agent.parsePlan(#"{"actions":[{"action_type":"transfer","to_account":"alice","amount":"$50.00"},{"action_type":"deposit","amount":200}]}"#)
+        #expect(forgiven.map(\.amount) == ["50.00", "200.00"])
         for bad in [
             "not json", #"{"steps":[]}"#, #"{"actions":[{"action_type":"wire"}]}"#,
             #"{"actions":[{"action_type":"transfer","amount":"5"}]}"#,
