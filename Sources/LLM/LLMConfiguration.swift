@@ -23,6 +23,9 @@ public struct LLMConfiguration: Sendable, Equatable {
     public var initialBackoff: Duration
     /// The longest pause between attempts, `Retry-After` included.
     public var maxBackoff: Duration
+    /// Chat Completions only: a reply whose text is a tool call (no `tool_calls`) is
+    /// taken as that call (``TextToolCalls``). `HITL_LLM_TEXT_TOOL_CALLS=0` turns it off.
+    public var textToolCalls: Bool
     /// Reach the API through this Unix socket (the stack's simulator) instead
     /// of the base URL's host and port.
     public var unixSocketPath: String?
@@ -31,7 +34,8 @@ public struct LLMConfiguration: Sendable, Equatable {
     public init(
         baseURL: String, apiKey: String?, model: String, api: LLMAPI = .responses, stream: Bool = false,
         connectTimeout: Duration = .seconds(5), requestTimeout: Duration = .seconds(60), maxAttempts: Int = 4,
-        initialBackoff: Duration = .milliseconds(250), maxBackoff: Duration = .seconds(20), unixSocketPath: String? = nil
+        initialBackoff: Duration = .milliseconds(250), maxBackoff: Duration = .seconds(20), unixSocketPath: String? = nil,
+        textToolCalls: Bool = true
     ) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.apiKey = apiKey
@@ -44,6 +48,7 @@ public struct LLMConfiguration: Sendable, Equatable {
         self.initialBackoff = initialBackoff
         self.maxBackoff = maxBackoff
         self.unixSocketPath = unixSocketPath
+        self.textToolCalls = textToolCalls
     }
 
     /// The variables that point the agent at a model of the user's own.
@@ -52,7 +57,8 @@ public struct LLMConfiguration: Sendable, Equatable {
     /// From the environment: `OPENAI_API_KEY`, `OPENAI_BASE_URL` (default
     /// `https://api.openai.com/v1`), `HITL_LLM_UNIX_SOCKET` (reach the base URL
     /// through a Unix socket), `HITL_MODEL` (default `gpt-4o-mini`),
-    /// `HITL_LLM_API` (`responses` or `chat`), `HITL_LLM_STREAM` (`1` to stream).
+    /// `HITL_LLM_API` (`responses` or `chat`), `HITL_LLM_STREAM` (`1` to stream),
+    /// `HITL_LLM_TEXT_TOOL_CALLS` (`0` to take tool calls written as text as text).
     ///
     /// With none of ``providerVariables`` set, `simulatorSocket` (the stack's
     /// offline model simulator) is used; with no simulator either, this throws
@@ -70,6 +76,13 @@ public struct LLMConfiguration: Sendable, Equatable {
         }
         func value(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
         let stream = environment["HITL_LLM_STREAM"] == "1"
+        let textToolCalls: Bool
+        switch environment["HITL_LLM_TEXT_TOOL_CALLS"] ?? "" {
+        case "", "1": textToolCalls = true
+        case "0": textToolCalls = false
+        case let other:
+            throw LLMError.configuration("HITL_LLM_TEXT_TOOL_CALLS is '\(other.prefix(40))'; use 1 (the default: recover tool calls written as text) or 0 (off)")
+        }
         let model = value("HITL_MODEL") ?? "gpt-4o-mini"
         if providerVariables.allSatisfy({ value($0) == nil }) {
             guard let simulatorSocket else {
@@ -79,11 +92,11 @@ public struct LLMConfiguration: Sendable, Equatable {
             }
             return LLMConfiguration(
                 baseURL: "http://model-sim.local/v1", apiKey: nil, model: model, api: api, stream: stream,
-                unixSocketPath: simulatorSocket)
+                unixSocketPath: simulatorSocket, textToolCalls: textToolCalls)
         }
         return LLMConfiguration(
             baseURL: value("OPENAI_BASE_URL") ?? "https://api.openai.com/v1", apiKey: value("OPENAI_API_KEY"),
-            model: model, api: api, stream: stream, unixSocketPath: value("HITL_LLM_UNIX_SOCKET"))
+            model: model, api: api, stream: stream, unixSocketPath: value("HITL_LLM_UNIX_SOCKET"), textToolCalls: textToolCalls)
     }
 
     /// Where requests go, for logs: the endpoint and, if any, the Unix socket. Never the key.
