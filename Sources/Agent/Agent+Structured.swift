@@ -11,8 +11,11 @@ extension Agent {
                 "items": [
                     "type": "object", "required": ["action_type", "to_account", "amount"], "additionalProperties": false,
                     "properties": [
-                        "action_type": ["type": "string", "enum": ["check_balance", "transfer", "deposit"]],
-                        "to_account": ["type": ["string", "null"]],
+                        "action_type": ["type": "string", "enum": ["check_balance", "transfer", "deposit"], "description": "what to do"],
+                        "to_account": [
+                            "type": ["string", "null"],
+                            "description": "for a transfer, the payee's name exactly as the user wrote it, such as \"Alice\"; null otherwise",
+                        ],
                         "amount": ModelAmount.nullableSchema,
                     ],
                 ],
@@ -53,7 +56,7 @@ extension Agent {
     }
 
     func requestPlan(document: inout RunDocument) async throws -> [PlanStep] {
-        var messages = document.messages
+        var messages = Self.withPlanInstruction(document.messages)
         var problem = ""
         for attempt in 0..<2 {
             let reply = try await llm.complete(ModelRequest(messages: messages, responseSchema: ("ActionPlan", Self.planSchema)))

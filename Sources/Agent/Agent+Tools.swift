@@ -33,7 +33,10 @@ extension Agent {
             description: "Transfer money from the user's account to a payee by name. Amount as a decimal string, e.g. \"50.00\".",
             parameters: [
                 "type": "object", "required": ["to_account", "amount"], "additionalProperties": false,
-                "properties": ["to_account": ["type": "string"], "amount": ModelAmount.schema],
+                "properties": [
+                    "to_account": ["type": "string", "description": "the payee's name as the user wrote it, such as \"Alice\""],
+                    "amount": ModelAmount.schema,
+                ],
             ]),
     ]
 

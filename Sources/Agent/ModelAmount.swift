@@ -28,7 +28,8 @@ enum ModelAmount {
 
     /// An amount field that may be null (the ActionPlan's, for balance checks).
     static let nullableSchema: JSONValue = [
-        "type": ["string", "null"], "pattern": .string(pattern), "description": .string(schemaDescription + "; null to check the balance"),
+        "type": ["string", "null"], "pattern": .string(pattern),
+        "description": .string("for a deposit or a transfer, " + schemaDescription + "; null to check the balance"),
     ]
 
     /// The longest amount text read: `"USD 1,000,000,000.00"` is 20 characters;

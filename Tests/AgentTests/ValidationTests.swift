@@ -40,6 +40,21 @@ struct ValidationTests {
         }
     }
 
+    /// Servers that only turn the schema into a grammar never show it to the model; the
+    /// plan request says it in words, every field with its description, before the user's message.
+    @Test func planRequestsDescribeEveryField() throws {
+        let item = try #require(Agent.planSchema["properties"]?["actions"]?["items"])
+        for case .string(let field) in item["required"]?.arrayValues ?? [] {
+            let description = try #require(item["properties"]?[field]?["description"]?.stringValue, "\(field) has no description")
+            #expect(Agent.planInstruction.contains("\(field): "), "\(field)")
+            #expect(Agent.planInstruction.contains(description), "\(field)")
+        }
+        let messages = Agent.withPlanInstruction([.system("bank"), .user("earlier"), .assistant(text: "ok", toolCalls: []), .user("Deposit $200")])
+        #expect(messages.count == 5)
+        #expect(messages[3] == .system(Agent.planInstruction))
+        #expect(messages[4] == .user("Deposit $200"))
+    }
+
     @Test func planStepsBecomeTheSameToolCalls() throws {
         let call = try Agent.toolCall(for: PlanStep(actionType: "transfer", toAccount: "bob", amount: "500"), id: "step-1")
         #expect(call.name == "transfer_money")
