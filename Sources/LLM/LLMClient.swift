@@ -59,7 +59,7 @@ public struct LLMClient: Sendable {
         logger.notice("tool call recovered from the model's text", metadata: [
             "llm.shape": "\(shape.rawValue)", "llm.tools": "\(calls.map(\.name).joined(separator: ","))",
         ])
-        return ModelReply(text: nil, toolCalls: calls)
+        return ModelReply(text: nil, toolCalls: calls, recoveredFrom: shape)
     }
 
     /// Sends one request body, retrying transient failures.
