@@ -8,7 +8,8 @@ import Foundation
 /// a list of such objects, or Qwen/Hermes `<tool_call>…</tool_call>` tags. Taken
 /// as an answer, the user is shown JSON and nothing happens. Recovered, the call
 /// goes through exactly the validation a native call does (the agent refuses an
-/// unknown tool or bad arguments with an error result to the model).
+/// unknown tool or bad arguments with an error result to the model). The shapes
+/// are the ones Qwen2.5-Coder-1.5B wrote on llama-server (Tests/Fixtures/models).
 ///
 /// Only a reply that *is* a call is recovered: the whole text, apart from
 /// whitespace, fences and tags, must be one call object or a list of them. A
@@ -20,7 +21,7 @@ public enum TextToolCalls {
         case json
         /// The JSON inside one or more Markdown code fences.
         case fenced
-        /// `<tool_call>{…}</tool_call>`, once or more (Qwen, Hermes).
+        /// `<tool_call>{…}</tool_call>`, once or more (Qwen, Hermes), or another tag around only calls.
         case tags
         /// `{{…}}`: the object with its braces doubled (a template's escaping, seen from Qwen2.5-Coder).
         case doubledBraces = "doubled_braces"
@@ -48,19 +49,50 @@ public enum TextToolCalls {
         return (calls, shape)
     }
 
-    /// The JSON values the text consists of, by shape.
+    /// The JSON values the text consists of, by shape. Results the model imagined after
+    /// its calls (`<tool_response>…</tool_response>`, as the chat template shows real ones)
+    /// are not part of the call and are dropped; the agent supplies the real results.
     private static func callObjects(in text: String) -> ([ExactJSON], Shape)? {
-        if text.hasPrefix("<tool_call>") {
-            return pieces(of: text, open: "<tool_call>", close: "</tool_call>", lastCloseOptional: true).map { ($0, .tags) }
+        let text = withoutImaginedResults(text)
+        if let tag = leadingTag(of: text) {
+            return pieces(of: text, open: "<\(tag)>", close: "</\(tag)>", lastCloseOptional: true).map { ($0, .tags) }
         }
         if text.hasPrefix("```") {
             return fencedPieces(of: text).map { ($0, .fenced) }
         }
         if let values = jsonSequence(text) { return (values, .json) }
-        if text.hasPrefix("{{"), text.hasSuffix("}}"), let value = ExactJSON(parsing: String(text.dropFirst().dropLast())) {
-            return (flatten(value), .doubledBraces)
+        return doubledBraces(text).map { ($0, .doubledBraces) }
+    }
+
+    /// The text before a trailing run of `<tool_response>` blocks, or the text.
+    private static func withoutImaginedResults(_ text: String) -> String {
+        guard let start = text.range(of: "<tool_response>") else { return text }
+        var rest = text[start.lowerBound...]
+        while rest.hasPrefix("<tool_response>") {
+            guard let end = rest.range(of: "</tool_response>") else { return text }
+            rest = rest[end.upperBound...].drop(while: { $0.isWhitespace })
         }
-        return nil
+        return rest.isEmpty ? String(text[..<start.lowerBound]).trimmingCharacters(in: .whitespacesAndNewlines) : text
+    }
+
+    /// `tool_call` in `<tool_call>…`: a tag of lowercase letters and `_` that opens the text
+    /// (Qwen and Hermes write `<tool_call>`; Qwen2.5-Coder-1.5B also wrote `<response>`).
+    private static func leadingTag(of text: String) -> String? {
+        guard text.hasPrefix("<"), let close = text.firstIndex(of: ">") else { return nil }
+        let name = text[text.index(after: text.startIndex)..<close]
+        guard (1...32).contains(name.count), name.allSatisfy({ ($0.isASCII && $0.isLowercase) || $0 == "_" }) else { return nil }
+        return String(name)
+    }
+
+    /// `{{"name": …, "arguments": {…}}}`: one object inside a doubled opening brace, then
+    /// only closing braces (Qwen2.5-Coder-1.5B writes two, and sometimes three, extra).
+    private static func doubledBraces(_ text: String) -> [ExactJSON]? {
+        guard text.hasPrefix("{{") else { return nil }
+        let bytes = Array(text.utf8)
+        guard let (value, end) = ExactJSON.prefix(of: bytes, at: 1), case .object = value else { return nil }
+        let rest = bytes[end...].filter { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }
+        guard !rest.isEmpty, rest.allSatisfy({ $0 == UInt8(ascii: "}") }) else { return nil }
+        return [value]
     }
 
     /// `<open>json</close>` repeated, with only whitespace between; the model may stop

@@ -24,7 +24,8 @@ struct TextToolCallRecoveryTests {
 
     @Test func aChatReplyThatIsACallBecomesTheCall() async throws {
         let reply = try await complete(.chat, body: chatReply(Self.fenced), tools: tools)
-        #expect(reply == ModelReply(text: nil, toolCalls: [ToolCall(id: "text_2_1", name: "deposit_money", arguments: #"{"amount":"200.00"}"#)]))
+        #expect(reply == ModelReply(
+            text: nil, toolCalls: [ToolCall(id: "text_2_1", name: "deposit_money", arguments: #"{"amount":"200.00"}"#)], recoveredFrom: .fenced))
     }
 
     @Test func aStreamedChatReplyIsRecoveredToo() async throws {

@@ -16,6 +16,10 @@ struct TextToolCallsTests {
         ("<tool_call>\n\(deposit)\n</tool_call>", .tags),
         ("<tool_call>\n\(deposit)", .tags),
         (#"{{"name": "deposit_money", "arguments": {"amount": "200.00"}}}"#, .doubledBraces),
+        (#"{{"name": "deposit_money", "arguments": {"amount": "200.00"}}}}"#, .doubledBraces),
+        ("<response>\n\(deposit)\n</response>", .tags),
+        ("\(deposit)\n<tool_response>\nDeposited $200.00 into checking.\n</tool_response>", .json),
+        (#"{{"name": "deposit_money", "arguments": {"amount": "200.00"}}}}"# + "\n<tool_response>\nDeposited $200.00 into checking.\n</tool_response>", .doubledBraces),
     ])
     func oneCallInEachShape(text: String, shape: TextToolCalls.Shape) throws {
         let (calls, found) = try #require(TextToolCalls.recover(from: text, idPrefix: "text_3"))
@@ -29,6 +33,7 @@ struct TextToolCallsTests {
         "```json\n\(balance)\n```\n\n```json\n\(transfer)\n```",
         "\(balance)\n\(transfer)",
         "<tool_call>\n\(balance)\n</tool_call>\n<tool_call>\n\(transfer)\n</tool_call>",
+        "<response>\n\(balance)\n\(transfer)\n</response>",
     ])
     func severalCallsInOrder(text: String) throws {
         let (calls, _) = try #require(TextToolCalls.recover(from: text, idPrefix: "t"))
@@ -73,6 +78,11 @@ struct TextToolCallsTests {
         #"{"actions": [{"action_type": "deposit", "amount": "200.00"}]}"#,
         "```python\nprint(1)\n```",
         "<tool_call>\nnot json\n</tool_call>",
+        "<b>\(deposit)</b> is what I would send",
+        "<tool_response>\nDeposited $200.00 into checking.\n</tool_response>",
+        "\(deposit)\n<tool_response>\nDeposited $200.00 into checking.\n</tool_response>\nDone!",
+        #"{{"name": "deposit_money", "arguments": {"amount": "200.00"}}} and then"#,
+        #"{{"name": "deposit_money", "arguments": {"amount": "200.00"}}"#,
         "",
         "{}",
         "[]",
