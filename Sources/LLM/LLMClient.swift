@@ -31,9 +31,13 @@ public struct LLMClient: Sendable {
     /// - Returns: the reply.
     /// - Throws: ``LLMError``.
     public func complete(_ request: ModelRequest, onTextDelta: (@Sendable (String) -> Void)? = nil) async throws -> ModelReply {
-        let body: JSONValue = switch configuration.api {
+        var body: JSONValue = switch configuration.api {
         case .responses: ResponsesCodec.body(request, model: configuration.model, stream: configuration.stream)
         case .chat: ChatCodec.body(request, model: configuration.model, stream: configuration.stream)
+        }
+        if let limit = configuration.maxOutputTokens, case .object(var members) = body {
+            members[configuration.api == .chat ? "max_tokens" : "max_output_tokens"] = .int(Int64(limit))
+            body = .object(members)
         }
         let bytes = try body.compactJSON() ?? JSONEncoder().encode(body)  // the direct writer unless a fraction needs JSONEncoder
         return recoveringTextToolCalls(try await send(bytes, onTextDelta: onTextDelta), for: request)
