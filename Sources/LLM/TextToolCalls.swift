@@ -52,21 +52,24 @@ public enum TextToolCalls {
     /// The JSON values the text consists of, by shape. Results the model imagined after
     /// its calls (`<tool_response>…</tool_response>`, as the chat template shows real ones)
     /// are not part of the call and are dropped; the agent supplies the real results.
+    /// So are empty tag pairs before the calls (`<tools></tools>`) and a stray closing
+    /// fence after bare JSON.
     private static func callObjects(in text: String) -> ([ExactJSON], Shape)? {
-        let text = withoutImaginedResults(text)
+        var text = withoutEmptyTags(withoutImaginedResults(text))
         if let tag = leadingTag(of: text) {
-            return pieces(of: text, open: "<\(tag)>", close: "</\(tag)>", lastCloseOptional: true).map { ($0, .tags) }
+            return pieces(of: text, open: "<\(tag)>", close: "</\(tag)>", lastCloseOptional: true).map { ($0.values, .tags) }
         }
         if text.hasPrefix("```") {
-            return fencedPieces(of: text).map { ($0, .fenced) }
+            return fencedPieces(of: text).map { ($0.values, .fenced) }
         }
-        if let values = jsonSequence(text) { return (values, .json) }
-        return doubledBraces(text).map { ($0, .doubledBraces) }
+        if text.hasSuffix("\n```") { text = String(text.dropLast(3)).trimmingCharacters(in: .whitespacesAndNewlines) }
+        return jsonSequence(text).map { ($0.values, $0.doubled ? .doubledBraces : .json) }
     }
 
-    /// The text before a trailing run of `<tool_response>` blocks, or the text.
+    /// The text before a trailing run of `<tool_response>` blocks that follows something
+    /// else, or the text. (A text that is one `<tool_response>` block is read as a tag like any other.)
     private static func withoutImaginedResults(_ text: String) -> String {
-        guard let start = text.range(of: "<tool_response>") else { return text }
+        guard let start = text.range(of: "<tool_response>"), start.lowerBound > text.startIndex else { return text }
         var rest = text[start.lowerBound...]
         while rest.hasPrefix("<tool_response>") {
             guard let end = rest.range(of: "</tool_response>") else { return text }
@@ -75,8 +78,19 @@ public enum TextToolCalls {
         return rest.isEmpty ? String(text[..<start.lowerBound]).trimmingCharacters(in: .whitespacesAndNewlines) : text
     }
 
+    /// The text after leading empty tag pairs (`<tools></tools>`: the chat template's
+    /// section, echoed empty).
+    private static func withoutEmptyTags(_ text: String) -> String {
+        var rest = Substring(text)
+        while let tag = leadingTag(of: String(rest)), rest.dropFirst(tag.count + 2).hasPrefix("</\(tag)>") {
+            rest = rest.dropFirst(2 * tag.count + 5).drop(while: { $0.isWhitespace })
+        }
+        return String(rest)
+    }
+
     /// `tool_call` in `<tool_call>…`: a tag of lowercase letters and `_` that opens the text
-    /// (Qwen and Hermes write `<tool_call>`; Qwen2.5-Coder-1.5B also wrote `<response>`).
+    /// (Qwen and Hermes write `<tool_call>`; Qwen2.5-Coder-1.5B also wrote `<response>`
+    /// and `<tool_response>`).
     private static func leadingTag(of text: String) -> String? {
         guard text.hasPrefix("<"), let close = text.firstIndex(of: ">") else { return nil }
         let name = text[text.index(after: text.startIndex)..<close]
@@ -84,20 +98,9 @@ public enum TextToolCalls {
         return String(name)
     }
 
-    /// `{{"name": …, "arguments": {…}}}`: one object inside a doubled opening brace, then
-    /// only closing braces (Qwen2.5-Coder-1.5B writes two, and sometimes three, extra).
-    private static func doubledBraces(_ text: String) -> [ExactJSON]? {
-        guard text.hasPrefix("{{") else { return nil }
-        let bytes = Array(text.utf8)
-        guard let (value, end) = ExactJSON.prefix(of: bytes, at: 1), case .object = value else { return nil }
-        let rest = bytes[end...].filter { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }
-        guard !rest.isEmpty, rest.allSatisfy({ $0 == UInt8(ascii: "}") }) else { return nil }
-        return [value]
-    }
-
     /// `<open>json</close>` repeated, with only whitespace between; the model may stop
     /// before writing the last closing tag.
-    private static func pieces(of text: String, open: String, close: String, lastCloseOptional: Bool) -> [ExactJSON]? {
+    private static func pieces(of text: String, open: String, close: String, lastCloseOptional: Bool) -> (values: [ExactJSON], doubled: Bool)? {
         var values: [ExactJSON] = []
         var rest = Substring(text)
         while !rest.isEmpty {
@@ -114,13 +117,13 @@ public enum TextToolCalls {
                 return nil
             }
             guard let found = jsonSequence(String(body)) else { return nil }
-            values += found
+            values += found.values
         }
-        return values
+        return (values, false)
     }
 
     /// One or more fences (```` ```json ````, ```` ```tool_call ```` or bare), only whitespace between.
-    private static func fencedPieces(of text: String) -> [ExactJSON]? {
+    private static func fencedPieces(of text: String) -> (values: [ExactJSON], doubled: Bool)? {
         var values: [ExactJSON] = []
         var rest = Substring(text)
         while !rest.isEmpty {
@@ -130,28 +133,42 @@ public enum TextToolCalls {
             rest = rest[rest.index(after: lineEnd)...]
             guard let end = rest.range(of: "```") else { return nil }
             guard let found = jsonSequence(String(rest[..<end.lowerBound])) else { return nil }
-            values += found
+            values += found.values
             rest = rest[end.upperBound...].drop(while: { $0.isWhitespace })
         }
-        return values
+        return (values, false)
     }
 
-    /// One JSON value, or several written one after another (newline-separated
-    /// objects, as some models emit parallel calls), flattened from lists.
-    private static func jsonSequence(_ text: String) -> [ExactJSON]? {
+    /// One JSON value, or several written one after another (newline-separated objects,
+    /// as some models emit parallel calls), flattened from lists. An object may come
+    /// inside a doubled opening brace followed by closing braces only (`{{"name": …}}}`,
+    /// sometimes with one brace too many): Qwen2.5-Coder-1.5B's most frequent slip.
+    private static func jsonSequence(_ text: String) -> (values: [ExactJSON], doubled: Bool)? {
         let bytes = Array(text.utf8)
+        let whitespace: [UInt8] = [0x20, 0x09, 0x0A, 0x0D]
+        let brace = UInt8(ascii: "{"), closing = UInt8(ascii: "}")
         var offset = 0
         var values: [ExactJSON] = []
+        var doubled = false
         while true {
-            while offset < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[offset]) { offset += 1 }
+            while offset < bytes.count, whitespace.contains(bytes[offset]) { offset += 1 }
             if offset == bytes.count { break }
-            guard [UInt8(ascii: "{"), UInt8(ascii: "[")].contains(bytes[offset]),
-                  let (value, end) = ExactJSON.prefix(of: bytes, at: offset)
-            else { return nil }
+            guard [brace, UInt8(ascii: "[")].contains(bytes[offset]) else { return nil }
+            if offset + 1 < bytes.count, bytes[offset] == brace, bytes[offset + 1] == brace {
+                guard let (value, end) = ExactJSON.prefix(of: bytes, at: offset + 1), case .object = value,
+                      end < bytes.count, bytes[end] == closing
+                else { return nil }
+                offset = end
+                while offset < bytes.count, bytes[offset] == closing { offset += 1 }
+                values.append(value)
+                doubled = true
+                continue
+            }
+            guard let (value, end) = ExactJSON.prefix(of: bytes, at: offset) else { return nil }
             values += flatten(value)
             offset = end
         }
-        return values.isEmpty ? nil : values
+        return values.isEmpty ? nil : (values, doubled)
     }
 
     private static func flatten(_ value: ExactJSON) -> [ExactJSON] {
@@ -169,8 +186,21 @@ public enum TextToolCalls {
         switch object["arguments"] ?? object["parameters"] {
         case nil, .null?: arguments = "{}"
         case .string(let text)?: arguments = text
-        case let value?: arguments = value.jsonText
+        case let value?: arguments = unwrappingSchemaShape(value).jsonText
         }
         return ToolCall(id: id, name: name, arguments: arguments)
+    }
+
+    /// JSON Schema's own words, which never name a tool's argument here.
+    static let schemaKeywords: Set = ["properties", "type", "required", "additionalProperties"]
+
+    /// Arguments written in the shape of their schema, `{"properties": {"amount": "50.00"}}`
+    /// (Qwen2.5-Coder-1.5B copies the tool's parameters block), are the object inside
+    /// `properties`; any other arguments are left as written.
+    private static func unwrappingSchemaShape(_ arguments: ExactJSON) -> ExactJSON {
+        guard case .object(let members) = arguments, let inner = arguments["properties"], case .object = inner,
+              members.allSatisfy({ schemaKeywords.contains($0.key) })
+        else { return arguments }
+        return inner
     }
 }

@@ -20,6 +20,11 @@ struct TextToolCallsTests {
         ("<response>\n\(deposit)\n</response>", .tags),
         ("\(deposit)\n<tool_response>\nDeposited $200.00 into checking.\n</tool_response>", .json),
         (#"{{"name": "deposit_money", "arguments": {"amount": "200.00"}}}}"# + "\n<tool_response>\nDeposited $200.00 into checking.\n</tool_response>", .doubledBraces),
+        ("<tool_response>\n\(deposit)\n</tool_response>", .tags),
+        ("<tools></tools>\n" + #"{{"name": "deposit_money", "arguments": {"amount": "200.00"}}}"#, .doubledBraces),
+        ("\(deposit)\n```", .json),
+        (#"{"name": "deposit_money", "arguments": {"properties": {"amount": "200.00"}}}"#, .json),
+        (#"{"name": "deposit_money", "arguments": {"type": "object", "properties": {"amount": "200.00"}}}"#, .json),
     ])
     func oneCallInEachShape(text: String, shape: TextToolCalls.Shape) throws {
         let (calls, found) = try #require(TextToolCalls.recover(from: text, idPrefix: "text_3"))
@@ -34,6 +39,7 @@ struct TextToolCallsTests {
         "\(balance)\n\(transfer)",
         "<tool_call>\n\(balance)\n</tool_call>\n<tool_call>\n\(transfer)\n</tool_call>",
         "<response>\n\(balance)\n\(transfer)\n</response>",
+        #"{{"name": "get_balance", "arguments": null}}"# + "\n" + #"{{"name": "transfer_money", "arguments": {"to_account": "alice", "amount": "50.00"}}}"#,
     ])
     func severalCallsInOrder(text: String) throws {
         let (calls, _) = try #require(TextToolCalls.recover(from: text, idPrefix: "t"))
@@ -83,6 +89,9 @@ struct TextToolCallsTests {
         "\(deposit)\n<tool_response>\nDeposited $200.00 into checking.\n</tool_response>\nDone!",
         #"{{"name": "deposit_money", "arguments": {"amount": "200.00"}}} and then"#,
         #"{{"name": "deposit_money", "arguments": {"amount": "200.00"}}"#,
+        "<tool_response>\nDeposited $200.00 into checking.\n</tool_response>\n\(deposit)",
+        "<tools></tools>",
+        "```\n\(deposit)",
         "",
         "{}",
         "[]",
