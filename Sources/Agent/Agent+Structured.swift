@@ -75,11 +75,12 @@ extension Agent {
         throw RPCError(.failedPrecondition, reason: "INVALID_PLAN", "the model returned an invalid plan twice (\(problem)); nothing was done")
     }
 
-    /// Parses and validates an ActionPlan; any defect refuses the whole plan. Amounts
+    /// Parses and validates an ActionPlan (inside a Markdown fence too, as a model writes
+    /// it when the server does not apply the schema); any defect refuses the whole plan. Amounts
     /// are read exactly as written and forgiven what is unambiguous (``ModelAmount``);
     /// the steps keep them in the wire form (`"$50"` → `"50.00"`).
     static func parsePlan(_ text: String) throws -> [PlanStep] {
-        guard let value = ExactJSON(parsing: text), case .array(let actions)? = value["actions"] else {
+        guard let value = ExactJSON(parsing: TextToolCalls.withoutFence(text)), case .array(let actions)? = value["actions"] else {
             throw ToolRefusal(message: "the reply is not a JSON object with an actions array")
         }
         return try actions.enumerated().map { index, action in

@@ -138,13 +138,14 @@ public struct ModelCheck: Sendable {
         let reply: ModelReply
         do {
             reply = try await client.complete(ModelRequest(
-                messages: [.system(Agent.systemPrompt), .user(seed.message)], responseSchema: ("ActionPlan", Agent.planSchema)))
+                messages: Agent.withPlanInstruction([.system(Agent.systemPrompt), .user(seed.message)]),
+                responseSchema: ("ActionPlan", Agent.planSchema)))
         } catch {
             if case .failed(let status, let message) = Self.failure(error) { return .failed(status: status, message) }
             return .failed(status: nil, "\(error)")
         }
         let text = reply.text ?? ""
-        guard let object = ExactJSON(parsing: text), case .object = object else { return .notJSON(String(text.prefix(120))) }
+        guard case .array? = ExactJSON(parsing: TextToolCalls.withoutFence(text))?["actions"] else { return .offSchema(String(text.prefix(120))) }
         do {
             let plan = try Agent.parsePlan(text)
             return .valid(correct: plan.count == seed.steps.count && zip(seed.steps, plan).allSatisfy { $0.matches($1) })

@@ -28,20 +28,23 @@ extension ModelCheckReport {
         return lines.joined(separator: "\n")
     }
 
-    /// What deserves a sentence of its own: an API that ignores what it was sent.
+    /// What deserves a sentence of its own: an API that returns no tool calls or
+    /// ignores the schema, and a better API than the configured one.
     public var notes: [String] {
         var notes: [String] = []
         for report in apis where report.served == true {
-            if report.ignoresTools {
-                notes.append("note: \(report.api.rawValue) answers but ignores tools: \(report.tools.count) of \(report.tools.count) replies had no tool call"
-                    + (report.textCalls > 0 ? " (\(report.textCalls) wrote the call as text)" : "") + ".")
+            let asked = report.tools.count
+            if report.ignoresTools, report.api == .responses {
+                notes.append("note: responses answers but ignores tools: no function_call in \(asked) of \(asked) replies"
+                    + (report.textCalls > 0 ? " (the model wrote \(report.textCalls) calls as text, which the agent does not run on the Responses API)." : "."))
+            } else if report.ignoresTools {
+                notes.append(report.textCalls > 0
+                    ? "note: chat returns no tool_calls: the model writes its calls as text (\(report.textCalls) of \(asked)), which the agent recovers"
+                        + (textToolCallsEnabled ? " (HITL_LLM_TEXT_TOOL_CALLS=0 turns that off)." : ", but HITL_LLM_TEXT_TOOL_CALLS=0 has turned that off.")
+                    : "note: chat returns no tool calls: the model answered in prose \(asked) of \(asked) times.")
             }
             if report.ignoresSchema {
-                notes.append("note: \(report.api.rawValue) answers but ignores the json_schema format: no reply was JSON.")
-            }
-            if report.api == .chat, report.textCalls > 0 {
-                notes.append("note: the model writes tool calls as text on chat; the agent recovers them"
-                    + (textToolCallsEnabled ? " (HITL_LLM_TEXT_TOOL_CALLS=0 turns that off)." : ", but HITL_LLM_TEXT_TOOL_CALLS=0 has turned that off."))
+                notes.append("note: \(report.api.rawValue) answers but ignores the json_schema format: no reply had the ActionPlan's shape.")
             }
         }
         if let recommendation, recommendation.api != configuredAPI {
@@ -96,7 +99,7 @@ extension ModelCheckReport.APIReport {
 
     var plansText: String {
         guard served == true else { return "-" }
-        if ignoresSchema { return "ignored (\(plans.count)/\(plans.count) not JSON)" }
+        if ignoresSchema { return "ignored (\(plans.count)/\(plans.count) not its shape)" }
         var text = "\(correctPlans)/\(plans.count) right"
         let wrong = validPlans - correctPlans
         if wrong > 0 { text += ", \(wrong) valid but wrong" }

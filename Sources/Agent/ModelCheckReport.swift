@@ -20,8 +20,9 @@ public struct ModelCheckReport: Sendable, Equatable {
         case valid(correct: Bool)
         /// JSON, but a plan the agent refuses (why).
         case invalid(String)
-        /// Not a JSON object at all: the schema was ignored (the text's start).
-        case notJSON(String)
+        /// Not an object with an `actions` array (prose, another shape): the server did
+        /// not apply the schema, which a grammar-constrained one always does (the text's start).
+        case offSchema(String)
         case failed(status: Int?, String)
     }
 
@@ -57,9 +58,9 @@ public struct ModelCheckReport: Sendable, Equatable {
                 && tools.allSatisfy { if case .failed = $0 { false } else { true } }
         }
 
-        /// A schema the endpoint accepted and never applied: no reply was even JSON.
+        /// A schema the endpoint accepted and never applied: no reply had its shape.
         public var ignoresSchema: Bool {
-            served == true && !plans.isEmpty && plans.allSatisfy { if case .notJSON = $0 { true } else { false } }
+            served == true && !plans.isEmpty && plans.allSatisfy { if case .offSchema = $0 { true } else { false } }
         }
 
         /// Correct first turns in tools mode as the agent would see them

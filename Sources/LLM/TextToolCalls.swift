@@ -49,6 +49,18 @@ public enum TextToolCalls {
         return (calls, shape)
     }
 
+    /// The text inside one Markdown code fence (```` ```json ```` or bare) that is the whole
+    /// text, or the text as it is.
+    /// - Parameter text: a model's reply.
+    public static func withoutFence(_ text: String) -> String {
+        let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard trimmed.hasPrefix("```"), trimmed.hasSuffix("```"), trimmed.count >= 6, let lineEnd = trimmed.firstIndex(of: "\n") else { return text }
+        let language = trimmed[trimmed.index(trimmed.startIndex, offsetBy: 3)..<lineEnd].trimmingCharacters(in: .whitespaces).lowercased()
+        let body = trimmed[trimmed.index(after: lineEnd)...].dropLast(3)
+        guard ["", "json"].contains(language), !body.contains("```") else { return text }
+        return String(body)
+    }
+
     /// The JSON values the text consists of, by shape. Results the model imagined after
     /// its calls (`<tool_response>…</tool_response>`, as the chat template shows real ones)
     /// are not part of the call and are dropped; the agent supplies the real results.

@@ -30,6 +30,8 @@ struct ValidationTests {
         #expect(plan[1].amount == "500.00")
         let forgiven = try Agent.parsePlan(#"{"actions":[{"action_type":"transfer","to_account":"alice","amount":"$50.00"},{"action_type":"deposit","amount":200}]}"#)
         #expect(forgiven.map(\.amount) == ["50.00", "200.00"])
+        let fenced = try Agent.parsePlan("```json\n{\"actions\":[{\"action_type\":\"deposit\",\"to_account\":null,\"amount\":\"200.00\"}]}\n```")
+        #expect(fenced.map(\.actionType) == ["deposit"])
         for bad in [
             "not json", #"{"steps":[]}"#, #"{"actions":[{"action_type":"wire"}]}"#,
             #"{"actions":[{"action_type":"transfer","amount":"5"}]}"#,

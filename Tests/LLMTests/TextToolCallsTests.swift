@@ -100,6 +100,18 @@ struct TextToolCallsTests {
         #expect(TextToolCalls.recover(from: text, idPrefix: "t") == nil)
     }
 
+    @Test(arguments: [
+        ("```json\n{\"a\": 1}\n```", "{\"a\": 1}\n"),
+        ("\n```\n[1]\n```\n", "[1]\n"),
+        ("{\"a\": 1}", "{\"a\": 1}"),
+        ("```python\nx = 1\n```", "```python\nx = 1\n```"),
+        ("```json\n{}\n```\n```json\n{}\n```", "```json\n{}\n```\n```json\n{}\n```"),
+        ("Here: ```json\n{}\n```", "Here: ```json\n{}\n```"),
+    ])
+    func oneFenceAroundTheWholeTextIsTakenOff(text: String, inside: String) {
+        #expect(TextToolCalls.withoutFence(text) == inside)
+    }
+
     @Test func limitsBoundWhatIsExamined() {
         let many = "[" + Array(repeating: Self.balance, count: TextToolCalls.maximumCalls + 1).joined(separator: ",") + "]"
         #expect(TextToolCalls.recover(from: many, idPrefix: "t") == nil)
