@@ -13,9 +13,16 @@ extension Agent {
     ///   - reply: the model's turn.
     ///   - document: the run so far.
     /// - Returns: the reply with echoed calls removed.
+    ///
+    /// A turn that answers tool results with no text at all (Qwen2.5-Coder-1.5B does, now
+    /// and then) ends the same way, so the user is not shown an empty answer.
     func withoutEchoes(_ reply: ModelReply, in document: RunDocument) -> ModelReply {
-        guard let shape = reply.recoveredFrom else { return reply }
         let request = Self.sinceLatestUserMessage(document.messages)
+        if reply.toolCalls.isEmpty, (reply.text ?? "").trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            let results = Self.results(in: request)
+            return results.isEmpty ? reply : ModelReply(text: results.joined(separator: " "), toolCalls: [])
+        }
+        guard let shape = reply.recoveredFrom else { return reply }
         let earlier = request.flatMap { message -> [ToolCall] in
             if case .assistant(_, let calls) = message { calls } else { [] }
         }
@@ -25,10 +32,15 @@ extension Agent {
             "llm.shape": "\(shape.rawValue)", "llm.tools": "\(reply.toolCalls.filter { !fresh.contains($0) }.map(\.name).joined(separator: ","))",
         ])
         if !fresh.isEmpty { return ModelReply(text: nil, toolCalls: fresh, recoveredFrom: shape) }
-        let results = request.compactMap { message -> String? in
+        let results = Self.results(in: request)
+        return ModelReply(text: results.isEmpty ? "There was nothing to do." : results.joined(separator: " "), toolCalls: [])
+    }
+
+    /// The tool results among these messages, in order.
+    static func results(in messages: ArraySlice<ModelMessage>) -> [String] {
+        messages.compactMap { message -> String? in
             if case .toolResult(_, let output) = message { output } else { nil }
         }
-        return ModelReply(text: results.isEmpty ? "There was nothing to do." : results.joined(separator: " "), toolCalls: [])
     }
 
     /// The messages after the user's latest message.

@@ -50,6 +50,51 @@ struct ModelCheckTests {
         #expect(chat.tools == [.native(correct: false), .native(correct: true), .native(correct: false)])
     }
 
+    /// What Qwen2.5-Coder-1.5B on llama-server answered to the check, replayed: chat gets
+    /// its calls as text (recovered) and follows the schema; the Responses API answers but
+    /// returns no function_call and never applies the schema, and is named for it.
+    @Test func theRealModelsAnswersGiveChatAndStructured() async throws {
+        let report = try await check(["--replay", Self.fixtures.appendingPathComponent("check").path])
+        let chat = try #require(report.apis.first { $0.api == .chat })
+        let responses = try #require(report.apis.first { $0.api == .responses })
+        #expect(chat.tools == Array(repeating: .text(correct: true), count: 3))
+        #expect(chat.plans == Array(repeating: .valid(correct: true), count: 3))
+        #expect(!chat.ignoresSchema)
+        #expect(responses.served == true)
+        #expect(responses.ignoresTools)
+        #expect(responses.ignoresSchema)
+        #expect(report.recommendation == ModelCheckReport.Recommendation(api: .chat, mode: .structured, correct: 3, asked: 3))
+        let text = report.rendered()
+        #expect(text.contains("note: responses answers but ignores tools: no function_call in 3 of 3 replies"))
+        #expect(text.contains("note: responses answers but ignores the json_schema format"))
+        #expect(text.contains("note: the agent is configured with HITL_LLM_API=responses; this endpoint works better with chat."))
+        #expect(text.contains("HITL_MODEL=local HITL_LLM_API=chat"))
+        for api in report.apis { if case .no(let reason)? = api.streams { Issue.record("\(api.api) did not stream: \(reason)") } }
+    }
+
+    /// agent-svc checks a model of the user's own at start-up, in the background, and logs
+    /// what it found; HITL_LLM_CHECK=0 skips it. The key is never in the log.
+    @Test func agentSvcLogsTheCheckAtStartUp() async throws {
+        try await AgentStack.with { stack in
+            let log = stack.home.directory.logs.appendingPathComponent("agent.log").path
+            var text = ""
+            for _ in 0..<200 {
+                text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+                if text.contains("model check: recommended") { break }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(text.contains("model check: recommended: HITL_LLM_API=responses, mode structured (1 of 1 right"), "\(text)")
+            #expect(text.components(separatedBy: "model check").count - 1 == 3)
+            #expect(!text.contains("sk-test"))
+        }
+        try await AgentStack.with(environment: ["HITL_LLM_CHECK": "0"]) { stack in
+            #expect(try await stack.chat("Deposit $200 into my account").status == "completed")
+            try await Task.sleep(for: .seconds(1))
+            let text = (try? String(contentsOfFile: stack.home.directory.logs.appendingPathComponent("agent.log").path, encoding: .utf8)) ?? ""
+            #expect(!text.contains("model check"))
+        }
+    }
+
     @Test func anEndpointThatAnswersNothingIsNamedSo() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("empty-replay-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
