@@ -4,7 +4,8 @@ extension ModelCheckReport {
     /// The report for people: a table, the recommendation, the environment to set.
     public func rendered() -> String {
         let asked = depth == .full ? "the seed's three requests" : "the seed's first request"
-        var lines = ["hitl model check: \(baseURL), model \(model) (\(asked), one model turn each)", ""]
+        let endpoint = isStackSimulator ? "the stack's simulator (a rule-based stand-in, not a language model)" : "\(baseURL), model \(model)"
+        var lines = ["hitl model check of \(endpoint): \(asked), one model turn each", ""]
         let columns = apis.map { "\($0.api.rawValue) (/\($0.api == .chat ? "chat/completions" : "responses"))" }
         let rows: [(String, [String])] = [
             ("serves the API", apis.map(\.servedText)),
@@ -25,6 +26,7 @@ extension ModelCheckReport {
         lines += notes
         lines.append(recommendationText)
         if let environment { lines.append("  " + environment) }
+        if isStackSimulator, recommendation != nil { lines.append("  (the stack's simulator needs no variables; with none set, the agent uses it)") }
         return lines.joined(separator: "\n")
     }
 

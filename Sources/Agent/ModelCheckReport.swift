@@ -102,9 +102,13 @@ public struct ModelCheckReport: Sendable, Equatable {
         return best
     }
 
-    /// The environment that selects the recommendation (the key, if any, is never printed).
+    /// Whether this is the stack's own simulator (reached through its socket; nothing to set).
+    public var isStackSimulator: Bool { baseURL == LLMConfiguration.simulatorBaseURL }
+
+    /// The environment that selects the recommendation (the key, if any, is never printed);
+    /// nil for the stack's simulator, which needs none.
     public var environment: String? {
-        guard let recommendation else { return nil }
+        guard let recommendation, !isStackSimulator else { return nil }
         var settings = ["OPENAI_BASE_URL=\(baseURL)", "HITL_MODEL=\(model)", "HITL_LLM_API=\(recommendation.api.rawValue)"]
         if keySet { settings.insert("OPENAI_API_KEY=<your key>", at: 0) }
         if recommendation.mode == .tools, recommendation.api == .chat, !textToolCallsEnabled,

@@ -66,6 +66,9 @@ public struct LLMConfiguration: Sendable, Equatable {
         self.maxOutputTokens = maxOutputTokens
     }
 
+    /// The base URL used for the stack's simulator, reached through its Unix socket (the host is never resolved).
+    public static let simulatorBaseURL = "http://model-sim.local/v1"
+
     /// The variables that point the agent at a model of the user's own.
     public static let providerVariables = ["OPENAI_API_KEY", "OPENAI_BASE_URL", "HITL_LLM_UNIX_SOCKET"]
 
@@ -115,7 +118,7 @@ public struct LLMConfiguration: Sendable, Equatable {
                         + "or OPENAI_BASE_URL alone for a local server such as Ollama, or run the stack's model simulator")
             }
             return LLMConfiguration(
-                baseURL: "http://model-sim.local/v1", apiKey: nil, model: model, api: api, stream: stream,
+                baseURL: simulatorBaseURL, apiKey: nil, model: model, api: api, stream: stream,
                 unixSocketPath: simulatorSocket, textToolCalls: textToolCalls, maxOutputTokens: maxOutputTokens)
         }
         return LLMConfiguration(
