@@ -38,7 +38,7 @@ extension ModelCheckReport {
             let asked = report.tools.count
             if report.ignoresTools, report.api == .responses {
                 notes.append("note: responses answers but ignores tools: no function_call in \(asked) of \(asked) replies"
-                    + (report.textCalls > 0 ? " (the model wrote \(report.textCalls) calls as text, which the agent does not run on the Responses API)." : "."))
+                    + (report.textCalls > 0 ? " (the model wrote its calls as text \(report.textCalls) of \(asked) times; the agent runs such calls only on chat)." : "."))
             } else if report.ignoresTools {
                 notes.append(report.textCalls > 0
                     ? "note: chat returns no tool_calls: the model writes its calls as text (\(report.textCalls) of \(asked)), which the agent recovers"
