@@ -42,6 +42,11 @@ struct ModelCheckCommand: AsyncParsableCommand {
 
             Exit code 0 when some API and mode got a request right, 1 when none did, \
             3 when the endpoint could not be reached at all.
+
+            Examples:
+              OPENAI_BASE_URL=http://127.0.0.1:8080/v1 HITL_MODEL=local hitl model check
+              OPENAI_API_KEY=sk-… hitl model check --quick --json
+              hitl model check                    # the stack's simulator, when nothing is set
             """)
 
     @OptionGroup var global: GlobalOptions

@@ -24,6 +24,11 @@ struct ModelEvalCommand: AsyncParsableCommand {
             stack. scripts/model-eval does, N times in each mode, and sums up.
 
             Exit code 0 when all three were right, 1 otherwise.
+
+            Examples:
+              hitl model eval --mode structured
+              hitl model eval --mode tools --json --timeout 600   # one JSON line per request
+              scripts/model-eval --runs 5                          # × 5 per mode, fresh stacks, a table
             """)
 
     @OptionGroup var global: GlobalOptions
