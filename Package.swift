@@ -115,7 +115,7 @@ let package = Package(
         .executableTarget(
             name: "model-sim",
             dependencies: [
-                "ModelSimulator", "LLM", "RPC", "ServiceKit",
+                "ModelSimulator", "LLM", "RPC", "ServiceKit", "CurlKit",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -318,6 +318,9 @@ let package = Package(
             dependencies: [
                 "RPC",
                 "CSpawn",
+                "Agent",
+                "Banking",
+                "LLM",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -277,7 +277,7 @@ extension Agent {
     /// Asks the model for its next turn and appends it; a text answer becomes the reply.
     /// - Returns: whether the model asked for tools (its calls are then unanswered).
     func modelTurn(_ document: inout RunDocument) async throws -> Bool {
-        let reply = try await llm.complete(ModelRequest(messages: document.messages, tools: Self.tools))
+        let reply = withoutEchoes(try await llm.complete(ModelRequest(messages: document.messages, tools: Self.tools)), in: document)
         document.messages.append(reply.message)
         guard reply.toolCalls.isEmpty else { return true }
         document.reply = reply.text ?? ""

@@ -11,9 +11,12 @@ extension Agent {
                 "items": [
                     "type": "object", "required": ["action_type", "to_account", "amount"], "additionalProperties": false,
                     "properties": [
-                        "action_type": ["type": "string", "enum": ["check_balance", "transfer", "deposit"]],
-                        "to_account": ["type": ["string", "null"]],
-                        "amount": ["type": ["string", "null"]],
+                        "action_type": ["type": "string", "enum": ["check_balance", "transfer", "deposit"], "description": "what to do"],
+                        "to_account": [
+                            "type": ["string", "null"],
+                            "description": "for a transfer, the payee's name exactly as the user wrote it, such as \"Alice\"; null otherwise",
+                        ],
+                        "amount": ModelAmount.nullableSchema,
                     ],
                 ],
             ]
@@ -58,7 +61,7 @@ extension Agent {
     }
 
     func requestPlan(document: inout RunDocument) async throws -> [PlanStep] {
-        var messages = document.messages
+        var messages = Self.withPlanInstruction(document.messages)
         var problem = ""
         for attempt in 0..<2 {
             let reply = try await llm.complete(ModelRequest(messages: messages, responseSchema: ("ActionPlan", Self.planSchema)))
@@ -77,20 +80,28 @@ extension Agent {
         throw RPCError(.failedPrecondition, reason: "INVALID_PLAN", "the model returned an invalid plan twice (\(problem)); nothing was done")
     }
 
-    /// Parses and validates an ActionPlan; any defect refuses the whole plan.
+    /// Parses and validates an ActionPlan (inside a Markdown fence too, as a model writes
+    /// it when the server does not apply the schema); any defect refuses the whole plan. Amounts
+    /// are read exactly as written and forgiven what is unambiguous (``ModelAmount``);
+    /// the steps keep them in the wire form (`"$50"` → `"50.00"`).
     static func parsePlan(_ text: String) throws -> [PlanStep] {
-        guard let value = try? JSONValue(parsing: text), case .array(let actions)? = value["actions"] else {
+        guard let value = ExactJSON(parsing: TextToolCalls.withoutFence(text)), case .array(let actions)? = value["actions"] else {
             throw ToolRefusal(message: "the reply is not a JSON object with an actions array")
         }
         return try actions.enumerated().map { index, action in
-            let step = PlanStep(
-                actionType: action["action_type"]?.stringValue ?? "", toAccount: action["to_account"]?.stringValue,
-                amount: action["amount"]?.stringValue)
+            var step = PlanStep(actionType: action["action_type"]?.stringValue ?? "", toAccount: action["to_account"]?.stringValue, amount: nil)
+            func amount() throws -> String {
+                do {
+                    return try ModelAmount.parse(action["amount"]).description
+                } catch let refusal as ToolRefusal {
+                    throw ToolRefusal(message: "action \(index + 1): \(refusal.message)")
+                }
+            }
             switch step.actionType {
             case "check_balance": break
-            case "deposit": _ = try amount(step.amount.map(JSONValue.string))
+            case "deposit": step.amount = try amount()
             case "transfer":
-                _ = try amount(step.amount.map(JSONValue.string))
+                step.amount = try amount()
                 guard step.toAccount?.isEmpty == false else { throw ToolRefusal(message: "action \(index + 1): a transfer needs to_account") }
             default: throw ToolRefusal(message: "action \(index + 1): unknown action_type '\(step.actionType.prefix(64))'")
             }

@@ -26,14 +26,17 @@ extension Agent {
             name: "deposit_money", description: "Deposit money into the user's account. Amount as a decimal string, e.g. \"200.00\".",
             parameters: [
                 "type": "object", "required": ["amount"], "additionalProperties": false,
-                "properties": ["amount": ["type": "string"]],
+                "properties": ["amount": ModelAmount.schema],
             ]),
         ToolDefinition(
             name: "transfer_money",
             description: "Transfer money from the user's account to a payee by name. Amount as a decimal string, e.g. \"50.00\".",
             parameters: [
                 "type": "object", "required": ["to_account", "amount"], "additionalProperties": false,
-                "properties": ["to_account": ["type": "string"], "amount": ["type": "string"]],
+                "properties": [
+                    "to_account": ["type": "string", "description": "the payee's name as the user wrote it, such as \"Alice\""],
+                    "amount": ModelAmount.schema,
+                ],
             ]),
     ]
 
@@ -60,11 +63,11 @@ extension Agent {
             let balance = try await ledger.request("ledger.balance", ["account": .string(document.account)], as: BalanceRecord.self, idempotent: true)
             return .done("Your balance is $\(balance.available).")
         case "deposit_money":
-            let amount = try Self.amount(arguments["amount"])
+            let amount = try Self.amount(in: call)
             let action = Action(kind: .deposit, from: nil, to: document.account, amount: amount)
             return try await submit(action, callID: call.id, runID: runID, document: &document, emit: emit)
         case "transfer_money":
-            let amount = try Self.amount(arguments["amount"])
+            let amount = try Self.amount(in: call)
             let payee = try await resolvePayee(arguments["to_account"], own: document.account)
             let action = Action(kind: .transfer, from: document.account, to: payee, amount: amount)
             return try await submit(action, callID: call.id, runID: runID, document: &document, emit: emit)
@@ -81,22 +84,11 @@ extension Agent {
         return members
     }
 
-    /// A positive amount with at most two decimals, given as a string (or a whole number).
-    static func amount(_ value: JSONValue?) throws -> Amount {
-        let text: String
-        switch value {
-        case .string(let string): text = string
-        case .int(let number): text = String(number)
-        case nil, .null: throw ToolRefusal(message: "amount is missing")
-        default: throw ToolRefusal(message: "amount must be a decimal string such as \"50.00\"")
-        }
-        do {
-            let amount = try Amount(parsing: text)
-            guard amount.minorUnits > 0 else { throw ToolRefusal(message: "amount must be more than zero") }
-            return amount
-        } catch let error as AmountError {
-            throw ToolRefusal(message: "amount \(error.description)")
-        }
+    /// The call's `amount`, read exactly as the model wrote it (a string or a
+    /// number's decimal text, never a `Double`), forgiving what is unambiguous
+    /// (``ModelAmount``).
+    static func amount(in call: ToolCall) throws -> Amount {
+        try ModelAmount.parse(ExactJSON(parsing: call.arguments.isEmpty ? "{}" : call.arguments)?["amount"])
     }
 
     /// A payee by name (`Alice` → `alice`), only if that ledger account exists; never created.

@@ -31,11 +31,43 @@ public struct LLMClient: Sendable {
     /// - Returns: the reply.
     /// - Throws: ``LLMError``.
     public func complete(_ request: ModelRequest, onTextDelta: (@Sendable (String) -> Void)? = nil) async throws -> ModelReply {
-        let body: JSONValue = switch configuration.api {
+        var body: JSONValue = switch configuration.api {
         case .responses: ResponsesCodec.body(request, model: configuration.model, stream: configuration.stream)
         case .chat: ChatCodec.body(request, model: configuration.model, stream: configuration.stream)
         }
+        if let limit = configuration.maxOutputTokens, case .object(var members) = body {
+            members[configuration.api == .chat ? "max_tokens" : "max_output_tokens"] = .int(Int64(limit))
+            body = .object(members)
+        }
         let bytes = try body.compactJSON() ?? JSONEncoder().encode(body)  // the direct writer unless a fraction needs JSONEncoder
+        return recoveringTextToolCalls(try await send(bytes, onTextDelta: onTextDelta), for: request)
+    }
+
+    /// A Chat Completions reply with no `tool_calls` whose text is a tool call
+    /// (``TextToolCalls``) becomes that call, when tools were offered and
+    /// ``LLMConfiguration/textToolCalls`` is on. Call ids are `text_<turn>_<n>`,
+    /// `<turn>` the conversation's length, so they are unique within a run.
+    /// On the Responses API such a reply is left as text, with a warning: servers that
+    /// ignore tools there (llama.cpp's) make models write calls that nothing runs.
+    func recoveringTextToolCalls(_ reply: ModelReply, for request: ModelRequest) -> ModelReply {
+        guard !request.tools.isEmpty, reply.toolCalls.isEmpty, let text = reply.text,
+              let (calls, shape) = TextToolCalls.recover(from: text, idPrefix: "text_\(request.messages.count)")
+        else { return reply }
+        guard configuration.api == .chat else {
+            logger.warning(
+                "the model wrote a tool call as text on the Responses API; it was not run. The endpoint may ignore tools there: set HITL_LLM_API=chat (`hitl model check` tells)",
+                metadata: ["llm.tools": "\(calls.map(\.name).joined(separator: ","))"])
+            return reply
+        }
+        guard configuration.textToolCalls else { return reply }
+        logger.notice("tool call recovered from the model's text", metadata: [
+            "llm.shape": "\(shape.rawValue)", "llm.tools": "\(calls.map(\.name).joined(separator: ","))",
+        ])
+        return ModelReply(text: nil, toolCalls: calls, recoveredFrom: shape)
+    }
+
+    /// Sends one request body, retrying transient failures.
+    private func send(_ bytes: Data, onTextDelta: (@Sendable (String) -> Void)?) async throws -> ModelReply {
         var attempt = 1
         while true {
             do {

@@ -110,11 +110,15 @@ public struct ModelReply: Sendable, Equatable {
     public let text: String?
     /// Tool calls, in order.
     public let toolCalls: [ToolCall]
+    /// How the model wrote the calls when they were recovered from its text
+    /// (``TextToolCalls``); nil for real tool calls and for text.
+    public let recoveredFrom: TextToolCalls.Shape?
 
     /// - Parameters: see the properties.
-    public init(text: String?, toolCalls: [ToolCall]) {
+    public init(text: String?, toolCalls: [ToolCall], recoveredFrom: TextToolCalls.Shape? = nil) {
         self.text = text
         self.toolCalls = toolCalls
+        self.recoveredFrom = recoveredFrom
     }
 
     /// The reply as the assistant message to append to the conversation.

@@ -37,7 +37,8 @@ enum ResponsesCodec {
     static func reply(from response: JSONValue) throws -> ModelReply {
         if let status = response["status"]?.stringValue, status == "failed" || status == "incomplete" {
             let detail = response["error"]?["message"]?.stringValue ?? response["incomplete_details"]?["reason"]?.stringValue ?? status
-            throw LLMError.provider(status: 200, message: "the response ended \(status): \(detail)")
+            let hint = detail == "max_output_tokens" ? " (the output limit; raise it with HITL_LLM_MAX_TOKENS, or 0 for none)" : ""
+            throw LLMError.provider(status: 200, message: "the response ended \(status): \(detail)\(hint)")
         }
         guard case .array(let output)? = response["output"] else {
             throw LLMError.malformed("a Responses API reply needs an output array")

@@ -27,6 +27,14 @@ public enum SimulatorFault: String, Sendable, CaseIterable {
     case unknownTool = "unknown-tool"
     /// Call `transfer_money` with arguments that break its schema.
     case badArguments = "bad-args"
+    /// Write the tool calls as text (in a ```` ```json ```` fence) instead of `tool_calls`, and
+    /// after their results write the last call again with its braces doubled, as
+    /// Qwen2.5-Coder-1.5B does on llama-server.
+    case textCalls = "text-calls"
+    /// Write a call to a tool that does not exist (`wire_money`) as text.
+    case textUnknownTool = "text-unknown-tool"
+    /// Name a tool and its arguments in a sentence, without calling it.
+    case textMention = "text-mention"
 }
 
 /// The simulator's deterministic brain: the same request always gets the same answer.
@@ -68,8 +76,39 @@ public struct SimulatedModel: Sendable {
         let intents = IntentParser.parse(lastUserText(conversation) ?? "")
         if structured { return .reply(ModelReply(text: plan(intents), toolCalls: [])) }
         guard hasTools else { return .reply(ModelReply(text: summary(intents), toolCalls: [])) }
-        if case .toolResult = conversation.last { return .reply(ModelReply(text: finalAnswer(conversation), toolCalls: [])) }
-        return .reply(toolCalls(intents, fault: fault(in: conversation), seed: conversation.count))
+        let fault = fault(in: conversation)
+        if case .toolResult = conversation.last {
+            if fault == .textCalls, let echo = lastCall(conversation) {
+                return .reply(ModelReply(text: "{{\"name\": \"\(echo.name)\", \"arguments\": \(echo.arguments)}}", toolCalls: []))
+            }
+            return .reply(ModelReply(text: finalAnswer(conversation), toolCalls: []))
+        }
+        switch fault {
+        case .textUnknownTool:
+            return .reply(ModelReply(text: #"{"name": "wire_money", "arguments": {"to_account": "mallory", "amount": "1.00"}}"#, toolCalls: []))
+        case .textMention:
+            let text = #"I can do that with transfer_money and {"to_account": "alice", "amount": "50.00"} once you confirm."#
+            return .reply(ModelReply(text: text, toolCalls: []))
+        case .textCalls:
+            return .reply(asText(toolCalls(intents, fault: nil, seed: conversation.count)))
+        default:
+            return .reply(toolCalls(intents, fault: fault, seed: conversation.count))
+        }
+    }
+
+    /// The calls as a model that writes them as text would: one object, or a list, in a fence.
+    private func asText(_ reply: ModelReply) -> ModelReply {
+        guard !reply.toolCalls.isEmpty else { return reply }
+        let objects = reply.toolCalls.map { call in "{\"name\": \"\(call.name)\", \"arguments\": \(call.arguments)}" }
+        let json = objects.count == 1 ? objects[0] : "[" + objects.joined(separator: ", ") + "]"
+        return ModelReply(text: "```json\n\(json)\n```", toolCalls: [])
+    }
+
+    private func lastCall(_ conversation: [ModelMessage]) -> ToolCall? {
+        for message in conversation.reversed() {
+            if case .assistant(_, let calls) = message, let last = calls.last { return last }
+        }
+        return nil
     }
 
     private func lastUserText(_ conversation: [ModelMessage]) -> String? {

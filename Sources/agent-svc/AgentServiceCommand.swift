@@ -16,7 +16,11 @@ struct AgentServiceCommand: AsyncParsableCommand {
             Serves newline-delimited JSON-RPC 2.0 on <home>/run/agent.sock. Talks to ledger-svc, \
             approval-svc and state-svc in the same home as the `agent` identity, and to an \
             OpenAI-compatible model configured by OPENAI_BASE_URL, OPENAI_API_KEY, HITL_MODEL, \
-            HITL_LLM_API (responses|chat) and HITL_LLM_STREAM. With --model-simulator and none \
+            HITL_LLM_API (responses|chat), HITL_LLM_STREAM and HITL_LLM_TEXT_TOOL_CALLS (0: \
+            take tool calls a model writes as text as text). At start-up it checks a model of \
+            your own with the seed's first request (what `hitl model check` does in full) and \
+            logs what the endpoint can do and what to set; HITL_LLM_CHECK=0 skips that. \
+            With --model-simulator and none \
             of OPENAI_API_KEY, OPENAI_BASE_URL, HITL_LLM_UNIX_SOCKET set, it talks to the \
             stack's offline simulator on <home>/run/model-http.sock (what `scripts/stack up` \
             does when you have no API key). Keeps nothing in memory between calls; follows \
@@ -66,6 +70,10 @@ struct AgentServiceCommand: AsyncParsableCommand {
                 "stream": "\(configuration.stream)", "key": "\(configuration.apiKey == nil ? "none" : "set")",
             ])
             let llm = LLMClient(configuration: configuration, logger: logger)
+            if !modelSimulatorInUse(configuration, simulator), ProcessInfo.processInfo.environment["HITL_LLM_CHECK"] != "0" {
+                // What the user's endpoint can do, in the log, without delaying start-up.
+                Task.detached { await ModelCheck(configuration: configuration, depth: .quick, logger: logger).log(to: logger) }
+            }
             identities = try LiveIdentities(directory: options.directory)
             agent = try Agent(directory: options.directory, llm: llm, identities: identities, logger: logger)
         } catch {
@@ -91,6 +99,11 @@ struct AgentServiceCommand: AsyncParsableCommand {
 }
 
 extension AgentServiceCommand {
+    /// Whether the agent talks to the stack's own simulator, which needs no check.
+    func modelSimulatorInUse(_ configuration: LLMConfiguration, _ simulator: String?) -> Bool {
+        simulator != nil && configuration.unixSocketPath == simulator
+    }
+
     /// The model simulator's HTTP socket in the run directory (model-sim --stack listens there).
     static let simulatorSocket = "model-http.sock"
 }

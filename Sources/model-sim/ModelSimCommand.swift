@@ -31,9 +31,19 @@ struct ModelSimCommand: AsyncParsableCommand {
             <home>/run/\(SimulatorService.name).sock so the supervisor checks and restarts it \
             like any service; `agent-svc --model-simulator` talks to it there.
 
+            Transcripts of real models, for tests without a model: --record DIR --upstream URL \
+            passes every request to a real OpenAI-compatible server unchanged and writes each \
+            run's exchanges (exact request and response bodies) to a file in DIR; --replay DIR \
+            answers each request with the recorded response to it, byte for byte (matched by \
+            endpoint, plan/tools/text, streaming, the user's messages and the turn; a request \
+            nobody recorded gets 404 saying so). Tests/Fixtures/models/ holds transcripts of \
+            Qwen2.5-Coder-1.5B-Instruct on llama.cpp's llama-server.
+
             Example:
               model-sim --port 8091 &
               OPENAI_BASE_URL=http://127.0.0.1:8091/v1 agent-svc ...
+              model-sim --port 8092 --record /tmp/transcripts --upstream http://127.0.0.1:8080/v1 &
+              model-sim --port 8093 --replay Tests/Fixtures/models/qwen2.5-coder-1.5b/runs &
             """)
 
     @OptionGroup var service: ServiceOptions
@@ -56,6 +66,23 @@ struct ModelSimCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("How long the 'slow' fault waits, in milliseconds.", valueName: "ms"))
     var slowMs: Int64 = 1500
 
+    @Option(help: ArgumentHelp("Answer from the transcripts in this directory, byte for byte, instead of the rules.", valueName: "dir"))
+    var replay: String?
+
+    @Option(help: ArgumentHelp("Pass requests to --upstream and write each run's exchanges to a transcript in this directory.", valueName: "dir"))
+    var record: String?
+
+    @Option(help: ArgumentHelp("The real model's API root for --record, e.g. http://127.0.0.1:8080/v1.", valueName: "url"))
+    var upstream: String?
+
+    @Option(help: ArgumentHelp(
+        "How long --record waits for the upstream model: no longer than its client waits (agent-svc: 60 s), or a request the client gave up on keeps a local server busy.",
+        valueName: "s"))
+    var upstreamTimeoutS: Int64 = 60
+
+    @Option(help: ArgumentHelp("What --upstream is (server, model, quantization), written into each transcript.", valueName: "text"))
+    var recordedWith = "unnamed OpenAI-compatible server"
+
     @Flag(help: "Exit when the process that started this one exits (for tests and supervisors).")
     var exitWithParent = false
 
@@ -64,20 +91,48 @@ struct ModelSimCommand: AsyncParsableCommand {
             throw ValidationError("unknown fault '\(fault)'; use one of \(SimulatorFault.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         guard (0...600_000).contains(slowMs) else { throw ValidationError("--slow-ms must be between 0 and 600000") }
+        if replay != nil, record != nil { throw ValidationError("--replay and --record exclude each other: replay a directory, or record into one") }
+        if (replay != nil || record != nil), fault != nil { throw ValidationError("--fault is for the rule-based simulator; leave it out with --replay or --record") }
+        guard (1...3600).contains(upstreamTimeoutS) else { throw ValidationError("--upstream-timeout-s must be between 1 and 3600") }
+        if (record == nil) != (upstream == nil) { throw ValidationError("--record needs --upstream (the real model to record) and --upstream needs --record") }
+    }
+
+    /// What answers `POST /v1/responses` and `/v1/chat/completions`: the rules, a replay, or a recording proxy.
+    private func handler(logger: Logger) throws -> @Sendable (Request, LLMAPI) async throws -> Response {
+        if let replay {
+            let library: TranscriptLibrary
+            do {
+                library = try TranscriptLibrary(directory: replay)
+            } catch {
+                throw ValidationError("--replay \(replay): \(error)")
+            }
+            logger.info("replaying recorded transcripts", metadata: ["directory": "\(replay)", "exchanges": "\(library.exchanges.count)"])
+            let endpoint = ReplayEndpoint(library: library, logger: logger)
+            return { request, api in try await endpoint.handle(request, api: api) }
+        }
+        if let record, let upstream {
+            let proxy = RecordingProxy(
+                upstream: upstream, timeout: .seconds(upstreamTimeoutS),
+                recorder: try TranscriptRecorder(directory: record, recordedWith: recordedWith), logger: logger)
+            logger.info("recording a real model", metadata: ["directory": "\(record)", "upstream": "\(upstream)"])
+            return { request, api in try await proxy.handle(request, api: api) }
+        }
+        let simulator = SimulatorEndpoint(model: SimulatedModel(globalFault: fault.flatMap(SimulatorFault.init)), slow: .milliseconds(slowMs), logger: logger)
+        return { request, api in try await simulator.handle(request, api: api) }
     }
 
     func run() async throws {
         ServiceMain.bootstrapLogging(level: service.logLevel)
         let logger = Logger(label: "model-sim")
         if exitWithParent { watchParent(logger: logger) }
-        let simulator = SimulatorEndpoint(model: SimulatedModel(globalFault: fault.flatMap(SimulatorFault.init)), slow: .milliseconds(slowMs), logger: logger)
+        let answer = try handler(logger: logger)
         let router = Router()
         router.get("/health") { _, _ in "ok" }
         router.get("/v1/models") { _, _ -> Response in
             SimulatorEndpoint.json(["object": "list", "data": [["id": .string(SimulatedModel.modelName), "object": "model"]]], status: .ok)
         }
-        router.post("/v1/responses") { request, _ in try await simulator.handle(request, api: .responses) }
-        router.post("/v1/chat/completions") { request, _ in try await simulator.handle(request, api: .chat) }
+        router.post("/v1/responses") { request, _ in try await answer(request, .responses) }
+        router.post("/v1/chat/completions") { request, _ in try await answer(request, .chat) }
         let portFile = self.portFile
         let httpSocket = stack ? service.directory.run.appendingPathComponent(SimulatorService.httpSocket).path : nil
         let address: BindAddress = httpSocket.map { .unixDomainSocket(path: $0) } ?? .hostname(host, port: port)
@@ -85,16 +140,17 @@ struct ModelSimCommand: AsyncParsableCommand {
             try service.directory.prepare()
             try? FileManager.default.removeItem(atPath: httpSocket)  // a leftover of a killed simulator
         }
+        let role = replay != nil ? "replaying recorded transcripts" : record != nil ? "recording a real model" : "rule-based stand-in, not a language model"
         let app = Application(
             router: router, configuration: .init(address: address, serverName: "model-sim"),
             onServerRunning: { channel in
                 if let httpSocket {
                     chmod(httpSocket, 0o600)
-                    logger.info("model simulator listening (rule-based stand-in, not a language model)", metadata: ["socket": "\(httpSocket)"])
+                    logger.info("model simulator listening (\(role))", metadata: ["socket": "\(httpSocket)"])
                     return
                 }
                 let bound = channel.localAddress?.port ?? 0
-                logger.info("model simulator listening (rule-based stand-in, not a language model)", metadata: ["port": "\(bound)"])
+                logger.info("model simulator listening (\(role))", metadata: ["port": "\(bound)"])
                 if let portFile { try? IdentityProvisioner.writePrivate(Data("\(bound)\n".utf8), to: portFile) }
             },
             logger: logger)

@@ -50,9 +50,13 @@ final class AgentStack: @unchecked Sendable {
         self.agent = agent
     }
 
-    static func start(follow: Bool = false) async throws -> AgentStack {
+    /// - Parameters:
+    ///   - follow: whether agent-svc follows decisions.
+    ///   - environment: added to agent-svc's (e.g. `HITL_LLM_API=chat`).
+    ///   - simulatorArguments: added to model-sim's (e.g. `--replay DIR`).
+    static func start(follow: Bool = false, environment extra: [String: String] = [:], simulatorArguments: [String] = []) async throws -> AgentStack {
         let home = try TestHome.make()
-        let (simulator, port) = try startSimulator(home: home)
+        let (simulator, port) = try startSimulator(home: home, arguments: simulatorArguments)
         try "0".write(toFile: clockFile(home), atomically: true, encoding: .utf8)
         let approval = try await launchApproval(home)
         let ledger = try await ServiceProcess.launch("ledger-svc", service: "ledger", home: home)
@@ -65,7 +69,7 @@ final class AgentStack: @unchecked Sendable {
         await operatorLedger.close()
         let environment = [
             "OPENAI_BASE_URL": "http://127.0.0.1:\(port)/v1", "OPENAI_API_KEY": "sk-test", "HITL_MODEL": "sim", "HITL_LLM_API": "responses",
-        ]
+        ].merging(extra) { _, new in new }
         let arguments = follow ? [] : ["--no-follow"]
         let agent = try await ServiceProcess.launch("agent-svc", service: "agent", home: home, arguments: arguments, environment: environment)
         return AgentStack(
@@ -86,8 +90,10 @@ final class AgentStack: @unchecked Sendable {
         return seen
     }
 
-    static func with(follow: Bool = false, _ body: (AgentStack) async throws -> Void) async throws {
-        let stack = try await start(follow: follow)
+    static func with(
+        follow: Bool = false, environment: [String: String] = [:], simulatorArguments: [String] = [], _ body: (AgentStack) async throws -> Void
+    ) async throws {
+        let stack = try await start(follow: follow, environment: environment, simulatorArguments: simulatorArguments)
         do {
             try await body(stack)
         } catch {
@@ -113,11 +119,11 @@ final class AgentStack: @unchecked Sendable {
         processes[0] = try await Self.launchApproval(home)
     }
 
-    private static func startSimulator(home: TestHome) throws -> (Process, Int) {
+    private static func startSimulator(home: TestHome, arguments extra: [String]) throws -> (Process, Int) {
         let portFile = home.directory.home.appendingPathComponent("sim-port").path
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Executables.path("model-sim"))
-        process.arguments = ["--port", "0", "--port-file", portFile, "--log-level", "warning", "--exit-with-parent"]
+        process.arguments = ["--port", "0", "--port-file", portFile, "--log-level", "warning", "--exit-with-parent"] + extra
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice

@@ -8,7 +8,7 @@ struct FaultTests {
         try await AgentStack.with { stack in
             let cases: [(String, String)] = [
                 ("Transfer $50 to Alice [sim:unknown-tool]", "ERROR: unknown tool 'wire_money'"),
-                ("Transfer $50 to Alice [sim:bad-args]", "ERROR: amount must be a decimal string"),
+                ("Transfer $50 to Alice [sim:bad-args]", "ERROR: to_account"),  // 150.5 is an exact amount; to_account 5 is no payee
                 ("Transfer $50.125 to Alice", "ERROR: amount"),
                 ("Transfer $50 to Zed", "ERROR: unknown payee"),
             ]

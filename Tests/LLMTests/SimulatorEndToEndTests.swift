@@ -78,13 +78,14 @@ struct SimulatorEndToEndTests {
 struct SimulatorProcess: Sendable {
     let port: Int
 
-    static func start() throws -> SimulatorProcess {
+    /// - Parameter arguments: model-sim's arguments besides the port and lifetime ones.
+    static func start(_ arguments: [String] = ["--slow-ms", "200"]) throws -> SimulatorProcess {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("model-sim-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let portFile = folder.appendingPathComponent("port").path
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Executables.path("model-sim"))
-        process.arguments = ["--port", "0", "--port-file", portFile, "--slow-ms", "200", "--log-level", "warning", "--exit-with-parent"]
+        process.arguments = ["--port", "0", "--port-file", portFile, "--log-level", "warning", "--exit-with-parent"] + arguments
         // Never share the test runner's pipes: it waits for them to close.
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = FileHandle.nullDevice
