@@ -14,7 +14,7 @@ struct ModelEvalCommand: AsyncParsableCommand {
         discussion: """
             Sends "Check my balance and transfer $50 to Alice", "Deposit $200 into my account" \
             and "Transfer $500 to Bob for rent" to agent-svc in --mode, approves what waits for \
-            a human (as --approver) and resumes, then checks each request: the run completed; \
+            a human (as --approver) and follows the run agent-svc resumes, then checks each request: the run completed; \
             only the $500 transfer paused, once, for exactly that transfer; the balance was \
             checked where asked (a get_balance call); and the new lines of the statements of \
             the account, alice and bob are exactly the request's movements, to the cent, with \
@@ -86,7 +86,12 @@ struct ModelEvalCommand: AsyncParsableCommand {
         while run.status == "awaiting_approval", pauses.count < Self.maximumPauses {
             pauses.append(run.pending.map(\.action))
             for pending in run.pending { try await approve(pending.approvalID) }
-            run = try await stream("agent.resume", ["run_id": .string(run.runID)], calls)
+            // agent-svc resumes the run once it is decided; the evaluation follows it.
+            let watch: JSONValue = [
+                "run_id": .string(run.runID), "after_seq": .int(calls.newestSeq),
+                "wait_for": .array(run.pending.map { .string($0.approvalID) }),
+            ]
+            run = try await stream("agent.watch_run", watch, calls)
         }
         var problems: [String] = []
         if run.status != "completed" { problems.append("the run ended \(run.status): \(String((run.reply ?? "").prefix(200)))") }
@@ -116,10 +121,15 @@ struct ModelEvalCommand: AsyncParsableCommand {
         return []
     }
 
+    /// Approves as --approver the version it reads (a decision names the version it saw).
     private func approve(_ approvalID: String) async throws {
         let client = try RPCClient(service: "approval", directory: global.directory, identity: approver)
         defer { Task { await client.close() } }
-        let params: JSONValue = ["approval_id": .string(approvalID), "decision": "approve"]
+        let query: JSONValue = ["approval_id": .string(approvalID)]
+        let record = try await client.call("approval.get", query, as: JSONValue.self, options: global.callOptions)
+        let params: JSONValue = [
+            "approval_id": .string(approvalID), "decision": "approve", "version": .int(record["version"]?.intValue ?? 1),
+        ]
         _ = try await client.call("approval.decide", params, as: JSONValue.self, options: global.callOptions)
     }
 
@@ -127,6 +137,7 @@ struct ModelEvalCommand: AsyncParsableCommand {
         let client = try global.client(for: "agent")
         defer { Task { await client.close() } }
         return try await client.stream(method, params, event: JSONValue.self, as: EvalRun.self, options: global.callOptions) { event in
+            calls.saw(event["seq"]?.intValue)
             if event["type"]?.stringValue == "tool_call", let name = event["name"]?.stringValue { calls.add(name) }
         }
     }
@@ -196,14 +207,17 @@ struct ModelEvalCommand: AsyncParsableCommand {
     }
 }
 
-/// The tools a run called, from its events (which arrive on an event loop).
+/// The tools a run called and the newest event seq seen, from its events (which
+/// arrive on an event loop).
 final class CallLog: Sendable {
-    private let calls = Mutex<[String]>([])
-    func add(_ name: String) { calls.withLock { $0.append(name) } }
-    var names: [String] { calls.withLock { $0 } }
+    private let calls = Mutex<(names: [String], newestSeq: Int64)>(([], 0))
+    func add(_ name: String) { calls.withLock { $0.names.append(name) } }
+    func saw(_ seq: Int64?) { if let seq { calls.withLock { $0.newestSeq = max($0.newestSeq, seq) } } }
+    var names: [String] { calls.withLock { $0.names } }
+    var newestSeq: Int64 { calls.withLock { $0.newestSeq } }
 }
 
-/// agent.chat and agent.resume, as much as the evaluation reads.
+/// agent.chat and agent.watch_run, as much as the evaluation reads.
 struct EvalRun: Decodable, Sendable {
     struct Pending: Decodable, Sendable {
         let approvalID: String

@@ -25,7 +25,8 @@ struct ModelEvalTests {
 
     @Test(arguments: ["tools", "structured"])
     func theSimulatorGetsAllThreeRight(mode: String) async throws {
-        try await AgentStack.with { stack in
+        // The follower resumes what eval approves, as in the stack a user starts.
+        try await AgentStack.with(follow: true) { stack in
             let (lines, status) = try evaluate(stack, mode: mode)
             #expect(status == 0)
             #expect(lines.map { $0["request"]?.stringValue } == [
@@ -39,7 +40,7 @@ struct ModelEvalTests {
     /// A model that calls a tool that does not exist for every transfer: the runs
     /// complete, but the ledger shows the transfers never happened, and eval says so.
     @Test func wrongRunsAreWrongByTheLedgerNotTheStatus() async throws {
-        try await AgentStack.with(simulatorArguments: ["--fault", "unknown-tool"]) { stack in
+        try await AgentStack.with(follow: true, simulatorArguments: ["--fault", "unknown-tool"]) { stack in
             let (lines, status) = try evaluate(stack, mode: "tools")
             #expect(status == 1)
             #expect(lines.map { $0["status"]?.stringValue } == ["completed", "completed", "completed"])
