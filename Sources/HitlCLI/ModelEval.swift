@@ -91,7 +91,13 @@ struct ModelEvalCommand: AsyncParsableCommand {
                 "run_id": .string(run.runID), "after_seq": .int(calls.newestSeq),
                 "wait_for": .array(run.pending.map { .string($0.approvalID) }),
             ]
-            run = try await stream("agent.watch_run", watch, calls)
+            do {
+                run = try await stream("agent.watch_run", watch, calls)
+            } catch let error as RPCError where error.reason == "METHOD_NOT_FOUND" {
+                // An agent-svc from before agent.watch_run (a "before" build, scripts/model-eval
+                // --bin) resumes only when asked.
+                run = try await stream("agent.resume", ["run_id": .string(run.runID)], calls)
+            }
         }
         var problems: [String] = []
         if run.status != "completed" { problems.append("the run ended \(run.status): \(String((run.reply ?? "").prefix(200)))") }

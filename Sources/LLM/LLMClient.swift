@@ -35,8 +35,11 @@ public struct LLMClient: Sendable {
         case .responses: ResponsesCodec.body(request, model: configuration.model, stream: configuration.stream)
         case .chat: ChatCodec.body(request, model: configuration.model, stream: configuration.stream)
         }
-        if let limit = configuration.maxOutputTokens, case .object(var members) = body {
-            members[configuration.api == .chat ? "max_tokens" : "max_output_tokens"] = .int(Int64(limit))
+        if case .object(var members) = body {
+            if let limit = configuration.maxOutputTokens {
+                members[configuration.api == .chat ? "max_tokens" : "max_output_tokens"] = .int(Int64(limit))
+            }
+            if let temperature = configuration.temperature { members["temperature"] = .double(temperature) }
             body = .object(members)
         }
         let bytes = try body.compactJSON() ?? JSONEncoder().encode(body)  // the direct writer unless a fraction needs JSONEncoder

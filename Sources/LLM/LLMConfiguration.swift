@@ -37,6 +37,14 @@ public struct LLMConfiguration: Sendable, Equatable {
     public static let defaultMaxOutputTokens = 512
     /// The largest limit `HITL_LLM_MAX_TOKENS` may set (beyond any model's output).
     public static let maximumOutputTokensSetting = 1_000_000
+    /// The sampling temperature sent with every request; nil sends none (the provider's
+    /// default). `HITL_LLM_TEMPERATURE` sets it: `0` makes a small local model pick its
+    /// likeliest tokens, which for a banking agent means the same plan for the same
+    /// request instead of an occasional invented step. Not sent by default because
+    /// reasoning models refuse any value but their own.
+    public var temperature: Double?
+    /// The highest temperature `HITL_LLM_TEMPERATURE` may set (OpenAI's own range).
+    public static let maximumTemperature = 2.0
     /// Chat Completions only: a reply whose text is a tool call (no `tool_calls`) is
     /// taken as that call (``TextToolCalls``). `HITL_LLM_TEXT_TOOL_CALLS=0` turns it off.
     public var textToolCalls: Bool
@@ -49,7 +57,7 @@ public struct LLMConfiguration: Sendable, Equatable {
         baseURL: String, apiKey: String?, model: String, api: LLMAPI = .responses, stream: Bool = false,
         connectTimeout: Duration = .seconds(5), requestTimeout: Duration = .seconds(60), maxAttempts: Int = 4,
         initialBackoff: Duration = .milliseconds(250), maxBackoff: Duration = .seconds(20), unixSocketPath: String? = nil,
-        textToolCalls: Bool = true, maxOutputTokens: Int? = LLMConfiguration.defaultMaxOutputTokens
+        textToolCalls: Bool = true, maxOutputTokens: Int? = LLMConfiguration.defaultMaxOutputTokens, temperature: Double? = nil
     ) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.apiKey = apiKey
@@ -64,6 +72,7 @@ public struct LLMConfiguration: Sendable, Equatable {
         self.unixSocketPath = unixSocketPath
         self.textToolCalls = textToolCalls
         self.maxOutputTokens = maxOutputTokens
+        self.temperature = temperature
     }
 
     /// The base URL used for the stack's simulator, reached through its Unix socket (the host is never resolved).
@@ -77,7 +86,8 @@ public struct LLMConfiguration: Sendable, Equatable {
     /// through a Unix socket), `HITL_MODEL` (default `gpt-4o-mini`),
     /// `HITL_LLM_API` (`responses` or `chat`), `HITL_LLM_STREAM` (`1` to stream),
     /// `HITL_LLM_TEXT_TOOL_CALLS` (`0` to take tool calls written as text as text),
-    /// `HITL_LLM_MAX_TOKENS` (the output limit per reply; `0` sends none).
+    /// `HITL_LLM_MAX_TOKENS` (the output limit per reply; `0` sends none),
+    /// `HITL_LLM_TEMPERATURE` (the sampling temperature, 0 to 2; unset sends none).
     ///
     /// With none of ``providerVariables`` set, `simulatorSocket` (the stack's
     /// offline model simulator) is used; with no simulator either, this throws
@@ -111,6 +121,14 @@ public struct LLMConfiguration: Sendable, Equatable {
             }
             maxOutputTokens = limit == 0 ? nil : limit
         }
+        var temperature: Double?
+        if let text = value("HITL_LLM_TEMPERATURE") {
+            guard let setting = Double(text), setting.isFinite, (0...maximumTemperature).contains(setting) else {
+                throw LLMError.configuration(
+                    "HITL_LLM_TEMPERATURE is '\(text.prefix(40))'; use a number from 0 (always the likeliest token) to \(maximumTemperature), or leave it unset for the provider's default")
+            }
+            temperature = setting
+        }
         if providerVariables.allSatisfy({ value($0) == nil }) {
             guard let simulatorSocket else {
                 throw LLMError.configuration(
@@ -119,12 +137,12 @@ public struct LLMConfiguration: Sendable, Equatable {
             }
             return LLMConfiguration(
                 baseURL: simulatorBaseURL, apiKey: nil, model: model, api: api, stream: stream,
-                unixSocketPath: simulatorSocket, textToolCalls: textToolCalls, maxOutputTokens: maxOutputTokens)
+                unixSocketPath: simulatorSocket, textToolCalls: textToolCalls, maxOutputTokens: maxOutputTokens, temperature: temperature)
         }
         return LLMConfiguration(
             baseURL: value("OPENAI_BASE_URL") ?? "https://api.openai.com/v1", apiKey: value("OPENAI_API_KEY"),
             model: model, api: api, stream: stream, unixSocketPath: value("HITL_LLM_UNIX_SOCKET"), textToolCalls: textToolCalls,
-            maxOutputTokens: maxOutputTokens)
+            maxOutputTokens: maxOutputTokens, temperature: temperature)
     }
 
     /// Where requests go, for logs: the endpoint and, if any, the Unix socket. Never the key.

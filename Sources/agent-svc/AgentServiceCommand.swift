@@ -68,6 +68,8 @@ struct AgentServiceCommand: AsyncParsableCommand {
             logger.notice("model", metadata: [
                 "destination": "\(configuration.destination)", "model": "\(configuration.model)", "api": "\(configuration.api.rawValue)",
                 "stream": "\(configuration.stream)", "key": "\(configuration.apiKey == nil ? "none" : "set")",
+                "max_tokens": "\(configuration.maxOutputTokens.map(String.init) ?? "none")",
+                "temperature": "\(configuration.temperature.map { "\($0)" } ?? "provider default")",
             ])
             let llm = LLMClient(configuration: configuration, logger: logger)
             if !modelSimulatorInUse(configuration, simulator), ProcessInfo.processInfo.environment["HITL_LLM_CHECK"] != "0" {
