@@ -35,6 +35,18 @@ struct GatewayLimitTests {
             await process.terminate()
             home.remove()
         }
+
+        /// Runs `body` with a gateway and stops it before returning, thrown or not.
+        static func with(_ body: (Gateway) async throws -> Void) async throws {
+            let gateway = try await Gateway()
+            do {
+                try await body(gateway)
+            } catch {
+                await gateway.stop()
+                throw error
+            }
+            await gateway.stop()
+        }
     }
 
     /// A blocking TCP connection to the gateway.
@@ -79,47 +91,47 @@ struct GatewayLimitTests {
     }
 
     @Test func anIdleConnectionIsClosed() async throws {
-        let gateway = try await Gateway()
-        defer { Task { await gateway.stop() } }
-        let idle = try Connection(port: gateway.port)
-        let result = idle.readUntilClosed()
-        #expect(result.closed && result.text.isEmpty, "an idle connection stays open: \(result)")
-        #expect(result.after < .seconds(3))
+        try await Gateway.with { gateway in
+            let idle = try Connection(port: gateway.port)
+            let result = idle.readUntilClosed()
+            #expect(result.closed && result.text.isEmpty, "an idle connection stays open: \(result)")
+            #expect(result.after < .seconds(3))
+        }
     }
 
     @Test func aHalfSentRequestHeadIsClosed() async throws {
-        let gateway = try await Gateway()
-        defer { Task { await gateway.stop() } }
-        let slow = try Connection(port: gateway.port)
-        slow.send("GET /session HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
-        let result = slow.readUntilClosed()
-        #expect(result.closed, "a connection with half a request head stays open: \(result)")
-        #expect(result.after < .seconds(3))
+        try await Gateway.with { gateway in
+            let slow = try Connection(port: gateway.port)
+            slow.send("GET /session HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+            let result = slow.readUntilClosed()
+            #expect(result.closed, "a connection with half a request head stays open: \(result)")
+            #expect(result.after < .seconds(3))
+        }
     }
 
     @Test func aBodyThatDoesNotArriveIsAnsweredAndClosed() async throws {
-        let gateway = try await Gateway()
-        defer { Task { await gateway.stop() } }
-        let slow = try Connection(port: gateway.port)
-        slow.send("POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"tok")
-        let result = slow.readUntilClosed()
-        #expect(result.text.hasPrefix("HTTP/1.1 408"), "\(result.text)")
-        #expect(result.text.contains("BODY_TIMEOUT"))
-        #expect(result.closed && result.after < .seconds(3))
+        try await Gateway.with { gateway in
+            let slow = try Connection(port: gateway.port)
+            slow.send("POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"tok")
+            let result = slow.readUntilClosed()
+            #expect(result.text.hasPrefix("HTTP/1.1 408"), "\(result.text)")
+            #expect(result.text.contains("BODY_TIMEOUT"))
+            #expect(result.closed && result.after < .seconds(3))
+        }
     }
 
     @Test func unknownPathsAre404AndWrongMethods405() async throws {
-        let gateway = try await Gateway()
-        defer { Task { await gateway.stop() } }
-        let client = HTTPTestClient(port: gateway.port)
-        let missing = try await client.get("/nothing/here")
-        #expect(missing.status == 404 && missing.reason == "NO_SUCH_PATH", "\(missing.status) \(missing.body)")
-        let getChat = try await client.get("/chat")
-        #expect(getChat.status == 405 && getChat.reason == "METHOD_NOT_ALLOWED", "\(getChat.status) \(getChat.body)")
-        #expect(getChat.headers["Allow"].first == "POST")
-        let deleteRun = try await client.send("DELETE", "/runs/run_1")
-        #expect(deleteRun.status == 405 && deleteRun.headers["Allow"].first == "GET")
-        let postLink = try await client.send("PUT", "/a/v1.x.y")
-        #expect(postLink.status == 405 && postLink.headers["Allow"].first == "GET, POST")
+        try await Gateway.with { gateway in
+            let client = HTTPTestClient(port: gateway.port)
+            let missing = try await client.get("/nothing/here")
+            #expect(missing.status == 404 && missing.reason == "NO_SUCH_PATH", "\(missing.status) \(missing.body)")
+            let getChat = try await client.get("/chat")
+            #expect(getChat.status == 405 && getChat.reason == "METHOD_NOT_ALLOWED", "\(getChat.status) \(getChat.body)")
+            #expect(getChat.headers["Allow"].first == "POST")
+            let deleteRun = try await client.send("DELETE", "/runs/run_1")
+            #expect(deleteRun.status == 405 && deleteRun.headers["Allow"].first == "GET")
+            let postLink = try await client.send("PUT", "/a/v1.x.y")
+            #expect(postLink.status == 405 && postLink.headers["Allow"].first == "GET, POST")
+        }
     }
 }

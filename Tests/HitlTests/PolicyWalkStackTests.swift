@@ -18,8 +18,18 @@ struct PolicyWalkStackTests {
             Issue.record("stack up failed: \(up.transcript)")
             return
         }
-        defer { Task { _ = try? await hitl.run(["stack", "down"]) } }
+        // The stack goes down before the home is removed, whatever the walks do.
+        do {
+            try await walk(hitl)
+        } catch {
+            _ = try? await hitl.run(["stack", "down"])
+            throw error
+        }
+        let down = try await hitl.run(["stack", "down"])
+        #expect(down.status == 0, "\(down.transcript)")
+    }
 
+    func walk(_ hitl: HitlRunner) async throws {
         // A $5,000,000 deposit waits for two people.
         let huge = try await hitl.run(["chat", "--no-wait", "Deposit $5,000,000 into my account"])
         #expect(huge.stdout.contains("waiting for a human"), "\(huge.transcript)")
