@@ -21,6 +21,7 @@ let package = Package(
         .executable(name: "hitl", targets: ["hitl"]),
         .executable(name: "echo-svc", targets: ["echo-svc"]),
         .executable(name: "rpc-bench", targets: ["rpc-bench"]),
+        .executable(name: "rpc-count", targets: ["rpc-count"]),
         .executable(name: "model-sim", targets: ["model-sim"]),
         .executable(name: "approval-svc", targets: ["approval-svc"]),
         .executable(name: "ledger-svc", targets: ["ledger-svc"]),
@@ -270,6 +271,11 @@ let package = Package(
                 "RPC", "RPCTesting", "EchoService", "ServiceKit", "CPingPong",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
+            swiftSettings: strict),
+        // What rpc-bench runs under callgrind to count instructions per round trip.
+        .executableTarget(
+            name: "rpc-count",
+            dependencies: ["RPC", "EchoService", "ServiceKit", "CPingPong"],
             swiftSettings: strict),
 
         // The HTTP front door: SSE chat, decisions, approval links and the web page,

@@ -59,6 +59,9 @@ final class ChildServer {
         throw BenchError("\(label) did not listen on \(socket) within \(timeout):\n\(log)")
     }
 
+    /// Its process id.
+    var pid: Int32 { process.processIdentifier }
+
     /// CPU time the server process has used so far, all threads (ended ones
     /// included), in nanoseconds; 0 when it cannot be read.
     var cpuNanoseconds: Int64 {

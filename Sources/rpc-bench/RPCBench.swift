@@ -9,7 +9,7 @@ struct RPCBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rpc-bench",
         abstract: "Measures the RPC core's round trips against a C ping-pong and a Python JSON server, in one run.",
-        usage: "rpc-bench [--requests <n>] [--connections <n>] [--quick] [--json | --jsonl] [--server <path>] [--no-python]",
+        usage: "rpc-bench [--requests <n>] [--connections <n>] [--quick] [--json | --jsonl] [--server <path>] [--no-python] [--no-instructions] [--counted-round-trips <n>]",
         discussion: """
             Every server runs in its own process on a Unix socket in a temporary home:
               RPC core     EchoService on the real core (echo-svc next to rpc-bench, or
@@ -32,6 +32,16 @@ struct RPCBench: AsyncParsableCommand {
                             and Python baselines, so those rows differ only in server.
             Ratios are value / baseline from the same run. Targets from the issue: RPC
             p50 within 3× of the C ping-pong, and below the Python server's p50.
+
+            Instructions per round trip, which other load on the machine does not move
+            (skip with --no-instructions; needs valgrind and strip): for each method, a
+            pair of processes runs under callgrind (rpc-count: a server, and a client
+            making --counted-round-trips calls after a warm-up); both counters are zeroed
+            after the warm-up and dumped after the calls. Pairs: the C client and the C
+            ping-pong; the blocking C client and the RPC core; RPCClient and the RPC core.
+            User-space instructions only: the kernel's part of a round trip (the socket
+            calls, the wake-ups) is not counted, and it is most of the C pair's cost.
+            Target: client + server within 4× of the C pair's.
 
             Build it in release mode, else the figures mean little:
               swift build -c release --product rpc-bench
@@ -69,12 +79,29 @@ struct RPCBench: AsyncParsableCommand {
     @Flag(help: "Skip the Python baseline.")
     var noPython = false
 
+    @Flag(help: "Skip counting instructions with callgrind (about a minute; needs valgrind).")
+    var noInstructions = false
+
+    @Option(help: ArgumentHelp(
+        "Round trips counted per pair under callgrind (default \(InstructionCounter.defaultRoundTrips), or \(quickCountedRoundTrips) with --quick).",
+        valueName: "n"))
+    var countedRoundTrips: Int?
+
+    @Option(help: ArgumentHelp("Keep callgrind's dumps in this folder, for callgrind_annotate.", valueName: "dir", visibility: .hidden))
+    var keepCallgrind: String?
+
+    /// The `--quick` number of round trips counted per pair.
+    static let quickCountedRoundTrips = 500
+
     @Option(help: ArgumentHelp(
         "Only the series whose key contains this text, e.g. 'health.check 1c rpc blocking' (for profiling).",
         valueName: "text", visibility: .hidden))
     var only: String?
 
     func validate() throws {
+        if let countedRoundTrips, !(100...1_000_000).contains(countedRoundTrips) {
+            throw ValidationError("--counted-round-trips must be between 100 and 1000000")
+        }
         if let requests, !(100...10_000_000).contains(requests) {
             throw ValidationError("--requests must be between 100 (for a meaningful p99) and 10000000")
         }
@@ -102,12 +129,20 @@ struct RPCBench: AsyncParsableCommand {
             series += try await plan.measure(workload, servers: servers, token: try home.token("operator"))
         }
         var notes = servers.notes
+        var instructions: InstructionFigures?
+        if !noInstructions, only == nil {
+            let counted = countedRoundTrips ?? (quick ? Self.quickCountedRoundTrips : InstructionCounter.defaultRoundTrips)
+            switch try await InstructionFigures.measure(roundTrips: counted, keep: keepCallgrind) {
+            case .success(let figures): instructions = figures
+            case .failure(let why): notes.append(why.description)
+            }
+        }
         if connections > ProcessInfo.processInfo.activeProcessorCount {
             notes.append("\(connections) conns share \(ProcessInfo.processInfo.activeProcessorCount) cores with the clients: req/s there is what the machine does, not one server alone")
         }
         let report = Report(
             rpcServer: servers.rpc.label, python: servers.pythonVersion, loadAverage: loadAtStart, requestsPerSeries: total,
-            connections: connections, series: series, notes: notes)
+            connections: connections, series: series, instructions: instructions, notes: notes)
         if jsonl { return BenchFigure.print(report.figures) }
         print(json ? try report.json() : report.table)
     }

@@ -7,7 +7,11 @@ extension Report {
         rows.compactMap { row in
             guard let baselineValue = row.baselineValue, let baseline = row.baseline else { return nil }
             guard row.target != nil || row.metric == .requestsPerSecond && row.name.contains("conns RPCClient") else { return nil }
-            let unit = row.metric == .requestsPerSecond ? "req/s" : "µs"
+            let unit = switch row.metric {
+            case .requestsPerSecond: "req/s"
+            case .instructions: "instructions"
+            default: "µs"
+            }
             return BenchFigure(
                 "rpc \(row.name)", row.value, unit: unit, baseline: (baselineValue, baseline),
                 target: row.target.map { ($0.rawValue, row.met ?? false) })

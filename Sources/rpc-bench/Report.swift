@@ -6,9 +6,12 @@ enum Metric: String, Codable, Sendable {
     case requestsPerSecond = "req/s"
     case serverCPU = "server CPU/req"
     case clientCPU = "client CPU/req"
+    /// Instructions per round trip (callgrind), not read from a series.
+    case instructions = "instructions/req"
 
     func value(of series: Series) -> Double {
         switch self {
+        case .instructions: 0
         case .p50: series.p50Microseconds
         case .p99: series.p99Microseconds
         case .requestsPerSecond: series.requestsPerSecond
@@ -21,6 +24,7 @@ enum Metric: String, Codable, Sendable {
         switch self {
         case .p50, .p99, .serverCPU, .clientCPU: String(format: "%.1f µs", value)
         case .requestsPerSecond: Self.grouped(Int(value.rounded())) + "/s"
+        case .instructions: Self.grouped(Int(value.rounded()))
         }
     }
 
@@ -41,11 +45,14 @@ enum Target: String, Codable, Sendable {
     case withinThreeTimesC = "≤ 3× C"
     /// The RPC core's p50 is below the Python server's.
     case aheadOfPython = "< 1× Python"
+    /// Client and server together run at most 4× the instructions of the C pair.
+    case withinFourTimesCInstructions = "≤ 4× C"
 
     func isMet(ratio: Double) -> Bool {
         switch self {
         case .withinThreeTimesC: ratio <= 3
         case .aheadOfPython: ratio < 1
+        case .withinFourTimesCInstructions: ratio <= 4
         }
     }
 }
@@ -73,12 +80,14 @@ struct Report: Codable, Sendable {
     let requestsPerSeries: Int
     let connections: Int
     let series: [Series]
+    /// Instructions per round trip, when callgrind counted them.
+    let instructions: InstructionFigures?
     let rows: [Row]
     let notes: [String]
 
     init(
         rpcServer: String, python: String?, loadAverage: Double?, requestsPerSeries: Int, connections: Int,
-        series: [Series], notes: [String]
+        series: [Series], instructions: InstructionFigures?, notes: [String]
     ) {
         self.rpcServer = rpcServer
         self.python = python
@@ -88,7 +97,38 @@ struct Report: Codable, Sendable {
         self.connections = connections
         self.series = series
         self.notes = notes
-        rows = Self.rows(series)
+        self.instructions = instructions
+        rows = Self.rows(series) + (instructions.map(Self.rows) ?? [])
+    }
+
+    /// For each method: client and server together against the C pair (the target),
+    /// then each side against its C counterpart, then the C pair itself.
+    private static func rows(_ figures: InstructionFigures) -> [Row] {
+        var rows: [Row] = []
+        var methods: [String] = []
+        for pair in figures.pairs where !methods.contains(pair.method) { methods.append(pair.method) }
+        for method in methods {
+            let pairs = figures.pairs.filter { $0.method == method }
+            guard let c = pairs.first(where: { $0.pair == "C" }) else { continue }
+            func row(_ name: String, _ value: Double, _ baseline: Double, _ baselineName: String, _ target: Target?) -> Row {
+                let ratio = baseline > 0 ? value / baseline : nil
+                return Row(
+                    name: "\(method) \(name) \(Metric.instructions.rawValue)", metric: .instructions, value: value, baseline: baselineName,
+                    baselineValue: baseline, ratio: ratio, target: target,
+                    met: ratio.flatMap { ratio in target.map { $0.isMet(ratio: ratio) } })
+            }
+            for pair in pairs where pair.pair != "C" {
+                rows.append(row("\(pair.pair) client+server", pair.total, c.total, "C pair", .withinFourTimesCInstructions))
+            }
+            for pair in pairs where pair.pair != "C" {
+                rows.append(row("\(pair.pair) server", pair.server, c.server, "C server", nil))
+                if pair.pair == "RPCClient→RPC" { rows.append(row("RPCClient client", pair.client, c.client, "C client", nil)) }
+            }
+            rows.append(Row(
+                name: "\(method) C pair client+server \(Metric.instructions.rawValue)", metric: .instructions, value: c.total, baseline: nil,
+                baselineValue: nil, ratio: nil, target: nil, met: nil))
+        }
+        return rows
     }
 
     /// The rows: for each method, the RPC core's figures against the C
