@@ -16,7 +16,7 @@ enum ClientWire {
     ///   - params: the params, already encoded as a JSON object.
     ///   - meta: what goes in `params._meta` (left out when empty).
     /// - Returns: nil when `params` is not an object's text (the caller encodes the slow way).
-    static func request(id: Int64?, method: String, params: Data, meta: RequestMeta, encoder: JSONEncoder) throws -> Data? {
+    static func request(id: Int64?, method: String, params: Data, meta: RequestMeta) -> Data? {
         guard params.count >= 2, params.first == UInt8(ascii: "{"), params.last == UInt8(ascii: "}") else { return nil }
         var out = Data()
         out.reserveCapacity(params.count + method.utf8.count + 200)
@@ -34,11 +34,43 @@ enum ClientWire {
             out.append(params.dropLast())
             if params.count > 2 { out.append(UInt8(ascii: ",")) }
             out.append(contentsOf: metaKey)
-            out.append(try encoder.encode(meta))
+            appendMeta(meta, to: &out)
             out.append(UInt8(ascii: "}"))
         }
         out.append(contentsOf: Array("}\n".utf8))
         return out
+    }
+
+    private static let deadlineKey = Array(#""deadline_ms":"#.utf8)
+    private static let traceparentKey = Array(#""traceparent":"#.utf8)
+    private static let tokenKey = Array(#""token":"#.utf8)
+
+    /// `{"deadline_ms":…,"traceparent":"…","token":"…"}`, the members that are set, written
+    /// by hand: the same JSON `RequestMeta`'s `Codable` conformance writes, without a
+    /// `JSONEncoder` pass on every call (callgrind: about a fifth of a call's client cost).
+    static func appendMeta(_ meta: RequestMeta, to out: inout Data) {
+        out.append(UInt8(ascii: "{"))
+        var first = true
+        func separate() {
+            if !first { out.append(UInt8(ascii: ",")) }
+            first = false
+        }
+        if let deadline = meta.deadlineMs {
+            separate()
+            out.append(contentsOf: deadlineKey)
+            out.append(contentsOf: String(deadline).utf8)
+        }
+        if let traceparent = meta.traceparent {
+            separate()
+            out.append(contentsOf: traceparentKey)
+            appendString(traceparent, to: &out)
+        }
+        if let token = meta.token {
+            separate()
+            out.append(contentsOf: tokenKey)
+            appendString(token, to: &out)
+        }
+        out.append(UInt8(ascii: "}"))
     }
 
     /// A JSON string literal of `text`.

@@ -196,13 +196,21 @@ public final class RPCClient: Sendable {
         // carry their own `_meta` (a pass-through JSONValue) are merged by the encoder.
         let encoder = JSONEncoder()
         if (params as? JSONValue)?["_meta"] == nil,
-            let bytes = try ClientWire.request(id: id, method: method, params: encoder.encode(params), meta: meta, encoder: encoder)
+            let bytes = ClientWire.request(id: id, method: method, params: try Self.encodeParams(params, encoder), meta: meta)
         {
             return bytes
         }
         var bytes = try encoder.encode(OutgoingRequest(id: id, method: method, params: params, meta: meta))
         bytes.append(UInt8(ascii: "\n"))
         return bytes
+    }
+
+    private static let emptyObject = Data("{}".utf8)
+
+    /// The params' JSON object: `{}` for ``NoParams`` (health checks, lists) without an encoder pass.
+    private static func encodeParams<Params: Encodable>(_ params: Params, _ encoder: JSONEncoder) throws -> Data {
+        if params is NoParams { return emptyObject }
+        return try encoder.encode(params)
     }
 
     /// The connection, if it is up. Awaiting `connect()`'s already-succeeded

@@ -19,6 +19,8 @@ struct InstructionCounter {
     /// Round trips counted per pair, after ``warmUp`` uncounted ones.
     static let defaultRoundTrips = 2_000
     static let warmUp = 300
+    /// A client that has been counted gets this long to exit before it is killed.
+    static let exitTimeout: Duration = .seconds(10)
     /// valgrind runs code 20 to 100 times slower: start-up may take this long.
     static let startTimeout: Duration = .seconds(120)
 
@@ -82,7 +84,9 @@ struct InstructionCounter {
         let server = try dump(serverProcess.pid, "\(name)-server")
         let client = try dump(clientProcess.processIdentifier, "\(name)-client")
         input.fileHandleForWriting.write(Data("end\n".utf8))
-        clientProcess.waitUntilExit()
+        // Its count is in; a client that does not exit within the limit is killed (deferred above).
+        let exitBy = ContinuousClock.now + Self.exitTimeout
+        while clientProcess.isRunning, ContinuousClock.now < exitBy { try await Task.sleep(for: .milliseconds(20)) }
         return (Double(client) / Double(roundTrips), Double(server) / Double(roundTrips))
     }
 

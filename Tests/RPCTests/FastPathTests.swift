@@ -104,11 +104,14 @@ struct FastPathTests {
     }
 
     /// The hand-written request decodes, by the full decoder, to the same call as the encoder's.
-    @Test(arguments: [RequestMeta(), RequestMeta(deadlineMs: 250, traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", token: "t\"k")])
+    @Test(arguments: [
+        RequestMeta(), RequestMeta(deadlineMs: 250, traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", token: "t\"k"),
+        RequestMeta(deadlineMs: 0), RequestMeta(token: "a\\b\u{01}\n\u{e9}"), RequestMeta(deadlineMs: -5, token: ""),
+    ])
     func handWrittenRequestMatchesEncoder(meta: RequestMeta) throws {
         let encoder = JSONEncoder()
         for params in [try encoder.encode(Params(name: "a\"b\n", count: 3)), Data("{}".utf8)] {
-            let bytes = try #require(try ClientWire.request(id: 42, method: "svc.do\"it", params: params, meta: meta, encoder: encoder))
+            let bytes = try #require(ClientWire.request(id: 42, method: "svc.do\"it", params: params, meta: meta))
             #expect(bytes.last == UInt8(ascii: "\n"))
             let decoded = try JSONDecoder().decode(JSONValue.self, from: bytes)
             #expect(decoded["jsonrpc"] == "2.0")
@@ -118,7 +121,7 @@ struct FastPathTests {
             #expect(sent["_meta"] == (meta.isEmpty ? JSONValue?.none : try JSONValue(encoding: meta)))
             #expect(sent["name"] == (params.count > 2 ? JSONValue.string("a\"b\n") : JSONValue?.none))
         }
-        #expect(try ClientWire.request(id: 1, method: "m", params: Data("[1]".utf8), meta: meta, encoder: encoder) == nil)
+        #expect(ClientWire.request(id: 1, method: "m", params: Data("[1]".utf8), meta: meta) == nil)
     }
 
     @Test func responsesAreReadFromTheirPayload() throws {
