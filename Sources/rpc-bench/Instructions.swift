@@ -19,6 +19,8 @@ struct InstructionCounter {
     /// Round trips counted per pair, after ``warmUp`` uncounted ones.
     static let defaultRoundTrips = 2_000
     static let warmUp = 300
+    /// One pair's client may take this long, start to exit, before it is killed.
+    static let pairTimeout: Duration = .seconds(180)
     /// A client that has been counted gets this long to exit before it is killed.
     static let exitTimeout: Duration = .seconds(10)
     /// valgrind runs code 20 to 100 times slower: start-up may take this long.
@@ -75,12 +77,24 @@ struct InstructionCounter {
         clientProcess.standardError = try FileHandle(forWritingTo: createLog("\(name)-client.log"))
         try clientProcess.run()
         defer { if clientProcess.isRunning { kill(clientProcess.processIdentifier, SIGKILL) } }
+        // A client that stalls under valgrind (seen: RPCClient's echo pair, now and then)
+        // is killed after the limit, so the benchmark reports it instead of hanging.
+        let clientPID = clientProcess.processIdentifier
+        let watchdog = Task {
+            try await Task.sleep(for: Self.pairTimeout)
+            kill(clientPID, SIGKILL)
+        }
+        defer { watchdog.cancel() }
         let lines = LineReader(output.fileHandleForReading)
-        guard lines.next() == "ready" else { throw BenchError("the \(name) client did not warm up: \(clientLog(name))") }
+        guard lines.next() == "ready" else {
+            throw BenchError("the \(name) client did not warm up within \(Self.pairTimeout): \(clientLog(name))")
+        }
         try zero(clientProcess.processIdentifier)
         try zero(serverProcess.pid)
         input.fileHandleForWriting.write(Data("go\n".utf8))
-        guard lines.next() == "done" else { throw BenchError("the \(name) client did not finish: \(clientLog(name))") }
+        guard lines.next() == "done" else {
+            throw BenchError("the \(name) client did not finish within \(Self.pairTimeout): \(clientLog(name))")
+        }
         let server = try dump(serverProcess.pid, "\(name)-server")
         let client = try dump(clientProcess.processIdentifier, "\(name)-client")
         input.fileHandleForWriting.write(Data("end\n".utf8))
@@ -190,6 +204,14 @@ struct InstructionFigures: Codable, Sendable {
         case .success(let located): counter = located
         case .failure(let why): return .failure(why)
         }
+        do {
+            return .success(try await count(in: home, counter: counter, roundTrips: roundTrips, keep: keep))
+        } catch let error as BenchError {
+            return .failure(BenchError("instructions not counted: \(error.description.prefix(500))"))
+        }
+    }
+
+    private static func count(in home: TestHome, counter: InstructionCounter, roundTrips: Int, keep: String?) async throws -> InstructionFigures {
         let token = try home.token("operator")
         let run = home.directory.run.path
         var pairs: [Pair] = []
@@ -214,7 +236,7 @@ struct InstructionFigures: Codable, Sendable {
             try FileManager.default.copyItem(at: counter.work, to: URL(fileURLWithPath: keep))
             progress("callgrind's dumps are in \(keep) (callgrind_annotate <file> names where the instructions go)")
         }
-        return .success(InstructionFigures(roundTrips: roundTrips, pairs: pairs))
+        return InstructionFigures(roundTrips: roundTrips, pairs: pairs)
     }
 
     private static func progress(_ text: String) {
