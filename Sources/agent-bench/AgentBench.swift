@@ -27,8 +27,10 @@ struct AgentBench: AsyncParsableCommand {
     var concurrent = 2_000
     @Option(help: "Runs in flight in the concurrent scenario.")
     var concurrency = 64
-    @Option(help: ArgumentHelp("The approval policy.", valueName: "path"))
-    var policy = "compose/policy.json"
+    @Option(help: ArgumentHelp(
+        "The approval policy (default: one approver for a transfer over $100.00, nothing summed over time, so every cycle is the same one-approver cycle however many run).",
+        valueName: "path"))
+    var policy: String?
     @Flag(help: "Print one JSON object per figure (figure, value, unit, baseline, ratio, target), for scripts/bench.")
     var jsonl = false
 
@@ -99,8 +101,19 @@ final class BenchStack: @unchecked Sendable {
         self.simulator = simulator
     }
 
-    static func start(policy: String) async throws -> BenchStack {
+    /// The cycle every run makes, and only it: compose/policy.json's rolling 24-hour windows
+    /// would send every transfer after the 66th $150.00 one to two approvers.
+    static let cyclePolicy = """
+        {"version": "agent-bench", "currencies": ["USD"], "rules": [
+          {"name": "transfer-over-100-one-approver", "kind": "transfer", "above": "100.00", "approvers": 1},
+          {"name": "small-transfer-auto", "kind": "transfer", "approvers": 0}
+        ]}
+        """
+
+    static func start(policy given: String?) async throws -> BenchStack {
         let home = try TestHome.make()
+        let policy = given ?? home.directory.home.appendingPathComponent("bench-policy.json").path
+        if given == nil { try cyclePolicy.write(toFile: policy, atomically: true, encoding: .utf8) }
         let portFile = home.directory.home.appendingPathComponent("sim-port").path
         let simulator = Process()
         simulator.executableURL = URL(fileURLWithPath: Executables.path("model-sim"))
@@ -126,7 +139,7 @@ final class BenchStack: @unchecked Sendable {
         }
         await operatorLedger.close()
         let agent = try await ServiceProcess.launch(
-            "agent-svc", service: "agent", home: home, arguments: ["--no-follow", "--log-level", "warning"],
+            "agent-svc", service: "agent", home: home, arguments: ["--log-level", "warning"],
             environment: ["OPENAI_BASE_URL": "http://127.0.0.1:\(port)/v1", "OPENAI_API_KEY": "sk-bench", "HITL_MODEL": "sim"])
         return BenchStack(home: home, services: [approval, ledger, state, agent], simulator: simulator)
     }
