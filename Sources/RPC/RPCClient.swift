@@ -75,7 +75,7 @@ public final class RPCClient: Sendable {
     /// - Returns: the decoded result.
     /// - Throws: ``RPCError``: the server's error, or a client-side one
     ///   (UNAVAILABLE when unreachable, DEADLINE_EXCEEDED, CANCELLED).
-    public func call<Params: Encodable & Sendable, Result: Decodable>(
+    nonisolated(nonsending) public func call<Params: Encodable & Sendable, Result: Decodable>(
         _ method: String, _ params: Params, as type: Result.Type = Result.self, options: CallOptions = .init()
     ) async throws -> Result {
         try await perform(method, params, as: Result.self, options: options, onEvent: nil)
@@ -92,7 +92,7 @@ public final class RPCClient: Sendable {
     ///   - onEvent: called for each event, in order, on the connection's event loop (keep it short).
     /// - Returns: the final result.
     /// - Throws: ``RPCError``.
-    public func stream<Params: Encodable & Sendable, Event: Decodable & Sendable, Result: Decodable>(
+    nonisolated(nonsending) public func stream<Params: Encodable & Sendable, Event: Decodable & Sendable, Result: Decodable>(
         _ method: String, _ params: Params, event: Event.Type, as type: Result.Type = Result.self,
         options: CallOptions = .init(timeout: .hours(24)), onEvent: @escaping @Sendable (Event) -> Void
     ) async throws -> Result {
@@ -110,10 +110,10 @@ public final class RPCClient: Sendable {
         let bytes = try encode(id: nil, method: method, params: params, options: .init(), deadline: .now() + .seconds(30))
         let channel: any Channel
         do { channel = try await connect().get() } catch { throw unreachable(error) }
-        try await channel.writeAndFlush(ByteBuffer(data: bytes)).get()
+        try await channel.writeAndFlush(bytes).get()
     }
 
-    private func perform<Params: Encodable & Sendable, Result: Decodable>(
+    nonisolated(nonsending) private func perform<Params: Encodable & Sendable, Result: Decodable>(
         _ method: String, _ params: Params, as type: Result.Type, options: CallOptions, onEvent: (@Sendable (ByteBuffer) -> Void)?
     ) async throws -> Result {
         let deadline = options.deadline ?? .now() + options.timeout
@@ -151,7 +151,7 @@ public final class RPCClient: Sendable {
         error.status == .unavailable && error.reason == "DRAINING"
     }
 
-    private func attemptOnce<Params: Encodable & Sendable>(
+    nonisolated(nonsending) private func attemptOnce<Params: Encodable & Sendable>(
         _ method: String, _ params: Params, options: CallOptions, deadline: NIODeadline, onEvent: (@Sendable (ByteBuffer) -> Void)?
     ) async throws -> ByteBuffer {
         let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
@@ -168,13 +168,17 @@ public final class RPCClient: Sendable {
         }
         let promise = channel.eventLoop.makePromise(of: ByteBuffer.self)
         let outbound = ClientOutbound.call(
-            id: id, bytes: ByteBuffer(data: bytes), deadline: deadline, promise: promise, onEvent: onEvent)
+            id: id, bytes: bytes, deadline: deadline, promise: promise, onEvent: onEvent)
         channel.writeAndFlush(outbound).whenFailure { error in
             promise.fail(AttemptFailure.notSent(.unavailable("the request could not be written: \(error)", reason: "CONNECTION_LOST")))
         }
         return try await withTaskCancellationHandler {
             do {
-                return try await promise.futureResult.get()
+                // Not `futureResult.get()`: that is a plain nonisolated async function, so the
+                // call would hop to the global executor to wait and back again to go on.
+                return try await withCheckedThrowingContinuation { continuation in
+                    promise.futureResult.whenComplete { continuation.resume(with: $0) }
+                }
             } catch is CancellationError {
                 throw RPCError.cancelled()
             }
@@ -183,7 +187,7 @@ public final class RPCClient: Sendable {
         }
     }
 
-    private func encode<Params: Encodable>(id: Int64?, method: String, params: Params, options: CallOptions, deadline: NIODeadline) throws -> Data {
+    private func encode<Params: Encodable>(id: Int64?, method: String, params: Params, options: CallOptions, deadline: NIODeadline) throws -> ByteBuffer {
         // Params are merged with `_meta` into one object, so they must be an object.
         // Typed params are structs; only a JSONValue passed through can be anything else.
         if let value = params as? JSONValue, case .object = value {} else if params is JSONValue {
@@ -200,8 +204,8 @@ public final class RPCClient: Sendable {
         {
             return bytes
         }
-        var bytes = try encoder.encode(OutgoingRequest(id: id, method: method, params: params, meta: meta))
-        bytes.append(UInt8(ascii: "\n"))
+        var bytes = ByteBuffer(data: try encoder.encode(OutgoingRequest(id: id, method: method, params: params, meta: meta)))
+        bytes.writeInteger(UInt8(ascii: "\n"))
         return bytes
     }
 

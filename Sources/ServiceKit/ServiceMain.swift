@@ -11,6 +11,15 @@ public enum ServiceMain {
     /// Set to `1`, the service stops when the process that started it exits (see ``ParentWatch``).
     public static let exitWithParentVariable = "HITL_EXIT_WITH_PARENT"
 
+    /// A service's entry point: runs its tasks on the event loops (see ``TaskExecutor``),
+    /// then parses the command line and runs the command.
+    /// - Parameters:
+    ///   - command: the service's command type.
+    public static func main<Command: AsyncParsableCommand>(_ command: Command.Type) async {
+        TaskExecutor.useEventLoops()
+        await command.main(nil)
+    }
+
     /// Bootstraps logging once per process: one line per event on stderr.
     /// - Parameters:
     ///   - level: the lowest level written.

@@ -75,6 +75,8 @@ struct ApprovalServiceCommand: AsyncParsableCommand {
         }
     }
 
+    static func main() async { await ServiceMain.main(Self.self) }
+
     func run() async throws {
         ServiceMain.bootstrapLogging(level: options.logLevel)
         let logger = Logger(label: "approval")

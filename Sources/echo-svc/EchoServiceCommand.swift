@@ -18,6 +18,8 @@ struct EchoServiceCommand: AsyncParsableCommand {
 
     @OptionGroup var options: ServiceOptions
 
+    static func main() async { await ServiceMain.main(Self.self) }
+
     func run() async throws {
         ServiceMain.bootstrapLogging(level: options.logLevel)
         try await ServiceMain.run(description: try EchoService.description(), options: options) { router in

@@ -38,6 +38,8 @@ struct LedgerServiceCommand: AsyncParsableCommand {
         }
     }
 
+    static func main() async { await ServiceMain.main(Self.self) }
+
     func run() async throws {
         ServiceMain.bootstrapLogging(level: options.logLevel)
         let logger = Logger(label: "ledger")

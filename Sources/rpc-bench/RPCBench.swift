@@ -113,6 +113,11 @@ struct RPCBench: AsyncParsableCommand {
         }
     }
 
+    static func main() async {
+        TaskExecutor.useEventLoops()
+        await main(nil)
+    }
+
     func run() async throws {
         ChildServer.stopAllOnSignals()
         let loadAtStart = Self.loadAverage()

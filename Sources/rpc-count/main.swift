@@ -84,6 +84,7 @@ func blockingRoundTrips(_ line: String, socket: String, count: Int64) {
     }
 }
 
+TaskExecutor.useEventLoops()  // as the services and rpc-bench run
 let arguments = Array(CommandLine.arguments.dropFirst())
 switch arguments.first {
 case "serve-echo":

@@ -39,6 +39,8 @@ struct StateServiceCommand: AsyncParsableCommand {
         }
     }
 
+    static func main() async { await ServiceMain.main(Self.self) }
+
     func run() async throws {
         ServiceMain.bootstrapLogging(level: options.logLevel)
         let logger = Logger(label: StateService.name)

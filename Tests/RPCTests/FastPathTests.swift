@@ -111,7 +111,8 @@ struct FastPathTests {
     func handWrittenRequestMatchesEncoder(meta: RequestMeta) throws {
         let encoder = JSONEncoder()
         for params in [try encoder.encode(Params(name: "a\"b\n", count: 3)), Data("{}".utf8)] {
-            let bytes = try #require(ClientWire.request(id: 42, method: "svc.do\"it", params: params, meta: meta))
+            let buffer = try #require(ClientWire.request(id: 42, method: "svc.do\"it", params: params, meta: meta))
+            let bytes = Data(buffer.readableBytesView)
             #expect(bytes.last == UInt8(ascii: "\n"))
             let decoded = try JSONDecoder().decode(JSONValue.self, from: bytes)
             #expect(decoded["jsonrpc"] == "2.0")
