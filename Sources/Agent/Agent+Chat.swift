@@ -97,7 +97,7 @@ extension Agent {
             // A human decided while this call was still running, before the run was saved as
             // awaiting: the decision follower saw a running run and left it, so resume here.
             return try await resume(runID: created.runID, emit: emit)
-        } catch let error as RPCError where error.status == .unavailable {
+        } catch let error as RPCError where error.status == .unavailable || error.reason == "CONNECTION_LOST" {
             throw Self.interrupted(created.runID, by: error)
         }
     }

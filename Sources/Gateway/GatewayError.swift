@@ -59,7 +59,9 @@ public struct GatewayError: HTTPResponseError, Sendable, CustomStringConvertible
     /// Messages of INTERNAL errors are replaced: they could carry internals.
     static func from(_ error: RPCError) -> GatewayError {
         let message = error.status == .internal ? "the service failed; the details are in its log" : error.message
-        return GatewayError(httpStatus(error.status), code: error.status.name, reason: error.reason, message,
+        // A lost connection to a service is the service's trouble, not a conflict of the request's.
+        let status = error.reason == "CONNECTION_LOST" ? .badGateway : httpStatus(error.status)
+        return GatewayError(status, code: error.status.name, reason: error.reason, message,
                             field: error.details["field"]?.stringValue)
     }
 

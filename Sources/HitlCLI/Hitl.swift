@@ -171,7 +171,7 @@ enum Output {
         } else {
             err("error: \(error.status.name)/\(error.reason): \(error.message)")
         }
-        let unreachable = error.status == .unavailable && ["UNREACHABLE", "CONNECTION_LOST"].contains(error.reason)
+        let unreachable = [.unavailable, .aborted].contains(error.status) && ["UNREACHABLE", "CONNECTION_LOST"].contains(error.reason)
         return unreachable ? HitlExit.unreachable.exitCode : HitlExit.rpcError.exitCode
     }
 }

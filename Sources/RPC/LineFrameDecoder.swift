@@ -98,6 +98,20 @@ public enum RPCLimits {
     /// Calls in flight on one connection: beyond this, RESOURCE_EXHAUSTED. A pipelining
     /// client rarely needs more than its window; this stops one peer from starving the rest.
     public static let maximumInFlightPerConnection = 1024
+    /// Calls one client connection has sent and not had answered: the server's own
+    /// ``maximumInFlightPerConnection``, so the client never earns RESOURCE_EXHAUSTED for
+    /// sending too many; more wait on the client, in order, for an answer to free a slot.
+    public static let clientCallsInFlight = maximumInFlightPerConnection
+    /// Calls one client connection holds unsent (no slot free, or the server not reading:
+    /// nothing is written while the socket is not writable, so NIO's own buffer stays under
+    /// its 64 KiB high watermark). Past this a call fails at once, UNAVAILABLE-like "not sent"
+    /// (RESOURCE_EXHAUSTED/CLIENT_QUEUE_FULL), and is retried with backoff inside its deadline:
+    /// a stalled peer costs the caller time, never unbounded memory.
+    public static let clientQueuedCalls = 4096
+    /// The bytes of the calls one client connection holds unsent: 64 MiB is sixty-four
+    /// requests of the server's largest line, or thousands of ordinary ones. A call that
+    /// finds the queue empty is always taken, whatever its size.
+    public static let clientQueuedBytes = 64 << 20
     /// Entries in one batch: a batch is answered as one line, so it is bounded like one.
     public static let maximumBatchEntries = 1000
     /// A unary call without `deadline_ms` still ends: 60 s covers the slowest LLM call.

@@ -6,10 +6,13 @@ import Synchronization
 
 /// A JSON-RPC client for one service socket.
 ///
-/// Calls are multiplexed over one connection, made lazily and remade after a
-/// drop. A call that could not be delivered (socket missing, connection
-/// refused, server draining) is retried with capped, jittered backoff inside
-/// its deadline; a call that may have executed is retried only when
+/// Calls are multiplexed by id over a small pool of connections (one per event
+/// loop, ``defaultConnections``), each made lazily and remade after a drop. A call
+/// goes out on the connection of the event loop it runs on when there is one (no
+/// thread hop), else on the next in turn. A call that could not be delivered (socket
+/// missing, connection refused, server draining, connection lost before the request
+/// was written) is retried with capped, jittered backoff inside its deadline; a call
+/// that may have executed (ABORTED/CONNECTION_LOST) is retried only when
 /// ``CallOptions/idempotent`` says that is safe. An UNAVAILABLE answer counts as
 /// "not delivered" only with reason DRAINING (the RPC core refused it before any
 /// handler ran); any other UNAVAILABLE came from a handler, which may have done
@@ -22,21 +25,40 @@ public final class RPCClient: Sendable {
         case closed
     }
 
+    /// One connection of the pool, on its own event loop.
+    private final class Slot: Sendable {
+        let eventLoop: any EventLoop
+        let state = Mutex<Connection>(.idle)
+        let gauge = CallGauge()
+
+        init(eventLoop: any EventLoop) { self.eventLoop = eventLoop }
+    }
+
+    /// Connections per client by default: one per event loop of the singleton group
+    /// (a core each), at most 4. One connection is served by one server event loop,
+    /// so a single one would leave the server's other cores idle under load.
+    public static let defaultConnections = min(4, System.coreCount)
+
     /// The socket this client talks to.
     public let path: String
     private let token: String?
-    private let group: any EventLoopGroup
-    private let connection = Mutex<Connection>(.idle)
+    private let slots: [Slot]
+    private let nextSlot = Atomic<Int>(0)
     private let nextID = Atomic<Int64>(1)
 
     /// - Parameters:
     ///   - path: the service's socket.
     ///   - token: the identity token presented in `_meta.token` (nil: none).
-    ///   - group: event loops for the connection.
-    public init(path: String, token: String? = nil, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+    ///   - group: event loops for the connections.
+    ///   - connections: how many connections to spread calls over (1…16).
+    public init(
+        path: String, token: String? = nil, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        connections: Int = RPCClient.defaultConnections
+    ) {
         self.path = path
         self.token = token
-        self.group = group
+        var loops = group.makeIterator()
+        self.slots = (0..<min(16, max(1, connections))).map { _ in Slot(eventLoop: loops.next() ?? group.next()) }
     }
 
     /// A client for a service of the stack in `directory`, presenting `identity`'s token.
@@ -51,19 +73,28 @@ public final class RPCClient: Sendable {
     }
 
     deinit {
-        connection.withLock { state in
-            if case .connected(let channel) = state { channel.close(promise: nil) }
+        for slot in slots {
+            slot.state.withLock { state in
+                if case .connected(let channel) = state { channel.close(promise: nil) }
+            }
         }
     }
 
-    /// Closes the connection; later calls fail.
+    /// Calls sent and not answered yet, and calls waiting for room on their connection.
+    public var callsInFlight: (sent: Int, queued: Int) {
+        slots.reduce((0, 0)) { ($0.0 + $1.gauge.sent.load(ordering: .relaxed), $0.1 + $1.gauge.queued.load(ordering: .relaxed)) }
+    }
+
+    /// Closes the connections; later calls fail.
     public func close() async {
-        let channel = connection.withLock { state -> (any Channel)? in
-            defer { state = .closed }
-            if case .connected(let channel) = state { return channel }
-            return nil
+        for slot in slots {
+            let channel = slot.state.withLock { state -> (any Channel)? in
+                defer { state = .closed }
+                if case .connected(let channel) = state { return channel }
+                return nil
+            }
+            try? await channel?.close()
         }
-        try? await channel?.close()
     }
 
     /// Calls a method and decodes its result.
@@ -109,7 +140,7 @@ public final class RPCClient: Sendable {
     public func notify<Params: Encodable & Sendable>(_ method: String, _ params: Params) async throws {
         let bytes = try encode(id: nil, method: method, params: params, options: .init(), deadline: .now() + .seconds(30))
         let channel: any Channel
-        do { channel = try await connect().get() } catch { throw unreachable(error) }
+        do { channel = try await connect(pickSlot()).get() } catch { throw unreachable(error) }
         try await channel.writeAndFlush(bytes).get()
     }
 
@@ -156,20 +187,25 @@ public final class RPCClient: Sendable {
     ) async throws -> ByteBuffer {
         let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
         let bytes = try encode(id: id, method: method, params: params, options: options, deadline: deadline)
+        let slot = pickSlot()
         let channel: any Channel
-        if let connected = activeChannel() {
+        if let connected = activeChannel(slot) {
             channel = connected  // the common case: no hop to the event loop and back
         } else {
             do {
-                channel = try await connect().get()
+                channel = try await connect(slot).get()
             } catch {
                 throw AttemptFailure.notSent(unreachable(error))
             }
         }
+        let size = bytes.readableBytes
+        guard slot.gauge.reserve(bytes: size) else { throw AttemptFailure.notSent(slot.gauge.full()) }
         let promise = channel.eventLoop.makePromise(of: ByteBuffer.self)
         let outbound = ClientOutbound.call(
             id: id, bytes: bytes, deadline: deadline, promise: promise, onEvent: onEvent)
         channel.writeAndFlush(outbound).whenFailure { error in
+            // The handler never took it (the channel closed first): give its place back.
+            slot.gauge.release(bytes: size)
             promise.fail(AttemptFailure.notSent(.unavailable("the request could not be written: \(error)", reason: "CONNECTION_LOST")))
         }
         return try await withTaskCancellationHandler {
@@ -217,44 +253,58 @@ public final class RPCClient: Sendable {
         return try encoder.encode(params)
     }
 
-    /// The connection, if it is up. Awaiting `connect()`'s already-succeeded
+    /// The connection for a call: the one on the event loop the caller runs on, if
+    /// any (the write then happens inline), else the next in turn.
+    private func pickSlot() -> Slot {
+        if slots.count == 1 { return slots[0] }
+        if let here = slots.first(where: { $0.eventLoop.inEventLoop }) { return here }
+        return slots[nextSlot.wrappingAdd(1, ordering: .relaxed).oldValue % slots.count]
+    }
+
+    /// The slot's connection, if it is up. Awaiting `connect(_:)`'s already-succeeded
     /// future would cost a round trip through the event loop on every call.
-    private func activeChannel() -> (any Channel)? {
-        connection.withLock { state in
+    private func activeChannel(_ slot: Slot) -> (any Channel)? {
+        slot.state.withLock { state in
             if case .connected(let channel) = state, channel.isActive { return channel }
             return nil
         }
     }
 
-    private func connect() -> EventLoopFuture<any Channel> {
-        connection.withLock { state -> EventLoopFuture<any Channel> in
+    private func connect(_ slot: Slot) -> EventLoopFuture<any Channel> {
+        let (future, started) = slot.state.withLock { state -> (EventLoopFuture<any Channel>, Bool) in
             switch state {
             case .connected(let channel) where channel.isActive:
-                return channel.eventLoop.makeSucceededFuture(channel)
+                return (channel.eventLoop.makeSucceededFuture(channel), false)
             case .connecting(let future):
-                return future
+                return (future, false)
             case .closed:
-                return group.next().makeFailedFuture(RPCError.unavailable("this client was closed", reason: "CLIENT_CLOSED"))
+                return (slot.eventLoop.makeFailedFuture(RPCError.unavailable("this client was closed", reason: "CLIENT_CLOSED")), false)
             case .idle, .connected:
-                let future = ClientBootstrap(group: group)
+                let gauge = slot.gauge
+                let future = ClientBootstrap(group: slot.eventLoop)
                     .channelInitializer { channel in
                         channel.eventLoop.makeCompletedFuture {
                             try channel.pipeline.syncOperations.addHandler(
                                 ByteToMessageHandler(LineFrameDecoder(maximumLineBytes: RPCLimits.clientMaximumLineBytes)))
-                            try channel.pipeline.syncOperations.addHandler(RPCClientHandler())
+                            try channel.pipeline.syncOperations.addHandler(RPCClientHandler(gauge: gauge))
                         }
                     }
                     .connect(unixDomainSocketPath: path)
                 state = .connecting(future)
-                future.whenComplete { [weak self] result in
-                    self?.connection.withLock { state in
-                        guard case .connecting = state else { return }
-                        state = (try? result.get()).map { .connected($0) } ?? .idle
-                    }
-                }
-                return future
+                return (future, true)
             }
         }
+        // Outside the lock: a connect that fails at once (no socket) completes the future
+        // on this very thread when the caller is on the slot's event loop.
+        if started {
+            future.whenComplete { result in
+                slot.state.withLock { state in
+                    guard case .connecting = state else { return }
+                    state = (try? result.get()).map { .connected($0) } ?? .idle
+                }
+            }
+        }
+        return future
     }
 
     private func unreachable(_ error: any Error) -> RPCError {
