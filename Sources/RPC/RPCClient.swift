@@ -106,7 +106,7 @@ public final class RPCClient: Sendable {
     /// - Returns: the decoded result.
     /// - Throws: ``RPCError``: the server's error, or a client-side one
     ///   (UNAVAILABLE when unreachable, DEADLINE_EXCEEDED, CANCELLED).
-    nonisolated(nonsending) public func call<Params: Encodable & Sendable, Result: Decodable>(
+    public func call<Params: Encodable & Sendable, Result: Decodable>(
         _ method: String, _ params: Params, as type: Result.Type = Result.self, options: CallOptions = .init()
     ) async throws -> Result {
         try await perform(method, params, as: Result.self, options: options, onEvent: nil)
@@ -123,7 +123,7 @@ public final class RPCClient: Sendable {
     ///   - onEvent: called for each event, in order, on the connection's event loop (keep it short).
     /// - Returns: the final result.
     /// - Throws: ``RPCError``.
-    nonisolated(nonsending) public func stream<Params: Encodable & Sendable, Event: Decodable & Sendable, Result: Decodable>(
+    public func stream<Params: Encodable & Sendable, Event: Decodable & Sendable, Result: Decodable>(
         _ method: String, _ params: Params, event: Event.Type, as type: Result.Type = Result.self,
         options: CallOptions = .init(timeout: .hours(24)), onEvent: @escaping @Sendable (Event) -> Void
     ) async throws -> Result {
@@ -144,7 +144,7 @@ public final class RPCClient: Sendable {
         try await channel.writeAndFlush(bytes).get()
     }
 
-    nonisolated(nonsending) private func perform<Params: Encodable & Sendable, Result: Decodable>(
+    private func perform<Params: Encodable & Sendable, Result: Decodable>(
         _ method: String, _ params: Params, as type: Result.Type, options: CallOptions, onEvent: (@Sendable (ByteBuffer) -> Void)?
     ) async throws -> Result {
         let deadline = options.deadline ?? .now() + options.timeout
@@ -182,7 +182,7 @@ public final class RPCClient: Sendable {
         error.status == .unavailable && error.reason == "DRAINING"
     }
 
-    nonisolated(nonsending) private func attemptOnce<Params: Encodable & Sendable>(
+    private func attemptOnce<Params: Encodable & Sendable>(
         _ method: String, _ params: Params, options: CallOptions, deadline: NIODeadline, onEvent: (@Sendable (ByteBuffer) -> Void)?
     ) async throws -> ByteBuffer {
         let id = nextID.wrappingAdd(1, ordering: .relaxed).oldValue
@@ -210,11 +210,7 @@ public final class RPCClient: Sendable {
         }
         return try await withTaskCancellationHandler {
             do {
-                // Not `futureResult.get()`: that is a plain nonisolated async function, so the
-                // call would hop to the global executor to wait and back again to go on.
-                return try await withCheckedThrowingContinuation { continuation in
-                    promise.futureResult.whenComplete { continuation.resume(with: $0) }
-                }
+                return try await promise.futureResult.get()
             } catch is CancellationError {
                 throw RPCError.cancelled()
             }
