@@ -275,7 +275,7 @@ let package = Package(
         // What rpc-bench runs under callgrind to count instructions per round trip.
         .executableTarget(
             name: "rpc-count",
-            dependencies: ["RPC", "EchoService", "ServiceKit", "CPingPong"],
+            dependencies: ["RPC", "RPCTesting", "EchoService", "ServiceKit", "CPingPong"] + nio,
             swiftSettings: strict),
 
         // The HTTP front door: SSE chat, decisions, approval links and the web page,

@@ -252,6 +252,78 @@ cpp_run_result cpp_run_clients(const char *path, const char *line, size_t length
     return result;
 }
 
+// MARK: - Pipelined client
+
+cpp_run_result cpp_run_pipelined(const char *path, const char *line, size_t length,
+                                 int window, int64_t total, int64_t *latencies_ns) {
+    cpp_run_result result = {0, 0, 0};
+    struct sockaddr_un address;
+    if (window < 1 || window > CPP_MAX_WINDOW || total < 1 || length == 0 || line[length - 1] != '\n') {
+        result.error = EINVAL;
+        return result;
+    }
+    if (fill_address(&address, path) != 0) {
+        result.error = errno;
+        return result;
+    }
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&address, sizeof(address)) != 0) {
+        result.error = errno;
+        if (fd >= 0) close(fd);
+        return result;
+    }
+    char *buffer = malloc(CPP_BUFFER_BYTES);
+    int64_t *sent_at = calloc((size_t)window, sizeof(int64_t));
+    if (buffer == NULL || sent_at == NULL) {
+        free(buffer);
+        free(sent_at);
+        close(fd);
+        result.error = ENOMEM;
+        return result;
+    }
+    // Answers come back in order (one server thread per connection), so request i's
+    // answer is the i-th line read; its send time waits in slot i % window.
+    int64_t began = now_ns();
+    int64_t sent = 0;
+    size_t held = 0;
+    while (result.completed < total) {
+        while (sent < total && sent - result.completed < window) {
+            sent_at[sent % window] = now_ns();
+            if (write_all(fd, line, length) != 0) {
+                result.error = errno;
+                goto done;
+            }
+            sent++;
+        }
+        ssize_t got = read(fd, buffer + held, CPP_BUFFER_BYTES - held);
+        if (got <= 0) {
+            result.error = got == 0 ? ECONNRESET : errno;
+            goto done;
+        }
+        held += (size_t)got;
+        int64_t now = now_ns();
+        char *start = buffer;
+        char *newline;
+        while ((newline = memchr(start, '\n', held - (size_t)(start - buffer))) != NULL) {
+            if (latencies_ns != NULL) latencies_ns[result.completed] = now - sent_at[result.completed % window];
+            result.completed++;
+            start = newline + 1;
+        }
+        held -= (size_t)(start - buffer);
+        memmove(buffer, start, held);
+        if (held == CPP_BUFFER_BYTES) {
+            result.error = EMSGSIZE;
+            goto done;
+        }
+    }
+done:
+    result.elapsed_ns = now_ns() - began;
+    free(buffer);
+    free(sent_at);
+    close(fd);
+    return result;
+}
+
 // MARK: - Process hygiene
 
 int cpp_exit_with_parent(void) {

@@ -1,7 +1,8 @@
 import Foundation
 
 /// The methods every service serves: `health.check`, `health.watch`,
-/// `rpc.discover` (no token needed, as in gRPC health checking) and `rpc.cancel`.
+/// `rpc.discover` (no token needed, as in gRPC health checking), `rpc.cancel` and
+/// `rpc.stats` (any known token).
 enum BuiltinMethods {
     static let cancel = "rpc.cancel"
 
@@ -25,6 +26,10 @@ enum BuiltinMethods {
         }
         let document = description.document
         builder.registerInline("rpc.discover", params: NoParams.self, options: .init(access: .public)) { _, _ in document }
+        builder.registerInline("rpc.stats", params: NoParams.self, options: .init(access: .authenticated)) { _, _ in
+            let writes = ServiceStatistics.durableWrites
+            return ServiceStats(calls: state.calls, durableWrites: writes.requests, commits: writes.commits)
+        }
         builder.registerInline(cancel, params: CancelParams.self, options: .init(access: .public)) { _, _ -> CancelResult in
             // The connection handler answers rpc.cancel itself: only it knows the calls in flight.
             throw RPCError.internalError("rpc.cancel reached its placeholder body")

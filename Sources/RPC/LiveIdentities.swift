@@ -9,6 +9,15 @@ import UnixSignals
 /// is refused from the next call on, without a restart.
 public final class LiveIdentities: Sendable {
     private let registry: Mutex<IdentityRegistry>
+    /// Tokens recently identified, and whose they are: hashing the token (SHA-256)
+    /// was 17.6k instructions of every authenticated call (callgrind, echo.echo), and a
+    /// service hears the same few tokens all day. Only known tokens are kept, so a
+    /// caller trying tokens cannot fill it; emptied whenever the identities change, so
+    /// a removed identity is refused from the next call on, as before.
+    private let recent = Mutex<[String: Identity]>([:])
+    /// The most tokens ``recent`` keeps (one per identity in any real deployment; when
+    /// full it starts again empty).
+    static let recentTokensLimit = 256
     /// Where it reloads from (nil: fixed, as tests build it).
     let directory: RunDirectory?
 
@@ -33,8 +42,18 @@ public final class LiveIdentities: Sendable {
     /// The identity a token belongs to now, or nil for an unknown (or revoked) token.
     /// - Parameter token: the token from `params._meta.token`.
     public func identify(token: String) -> Identity? {
+        if let known = recent.withLock({ $0[token] }) { return known }
         let digest = IdentityRegistry.digest(of: token)
-        return registry.withLock { $0.identify(digest: digest) }
+        // Looked up and remembered under one lock order (registry, then recent), so a
+        // reload that empties `recent` cannot be overtaken by an identity it removed.
+        return registry.withLock { registry in
+            guard let identity = registry.identify(digest: digest) else { return nil }
+            recent.withLock { recent in
+                if recent.count >= Self.recentTokensLimit { recent.removeAll(keepingCapacity: true) }
+                recent[token] = identity
+            }
+            return identity
+        }
     }
 
     /// The identity with this name now, or nil.
@@ -55,6 +74,7 @@ public final class LiveIdentities: Sendable {
             let after = Set(fresh.identities.map(\.name))
             let changed = current != fresh
             current = fresh
+            if changed { recent.withLock { $0.removeAll() } }
             return (changed, after.subtracting(before).sorted(), before.subtracting(after).sorted())
         }
     }

@@ -216,6 +216,7 @@ final class RPCServerHandler: ChannelDuplexHandler {
 
     private func start(_ call: IncomingCall, finish: @escaping (Data?) -> Void) {
         let id = call.id ?? .null
+        core.state.counted(call.method)
         let reply: (RPCError) -> Void = { [encoder] error in finish(call.isNotification ? nil : encoder.failure(id: id, error: error)) }
         guard let entry = call.entry else {  // no such method, or params/_meta unreadable
             if case .failure(let error) = call.params { reply(error) } else { reply(.methodNotFound(call.method)) }
@@ -223,8 +224,9 @@ final class RPCServerHandler: ChannelDuplexHandler {
         }
         let trace = (call.meta.traceparent.flatMap(TraceContext.init(traceparent:)) ?? .random()).child()
         var logger = core.logger
-        // One metadata write, not three: StreamLogHandler re-renders all its
-        // metadata on every write (6% of a health.check's server time).
+        // One metadata write, not three: a StreamLogHandler re-renders all its
+        // metadata on every write (the services log through ServiceKit's
+        // LineLogHandler, which renders only when a line is written).
         logger.handler.metadata.merge(
             ["trace.id": "\(trace.traceID)", "rpc.method": "\(call.method)", "rpc.id": "\(id)"], uniquingKeysWith: { $1 })
 

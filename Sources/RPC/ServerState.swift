@@ -17,6 +17,7 @@ final class ServerState: Sendable {
         var nextWatcher: UInt64 = 0
         var watchers: [UInt64: AsyncStream<HealthStatus>.Continuation] = [:]
         var channels: [ObjectIdentifier: any Channel] = [:]
+        var calls: [String: Int] = [:]
     }
 
     private let inner = Mutex(Inner())
@@ -26,6 +27,12 @@ final class ServerState: Sendable {
     var inFlight: Int { inner.withLock { $0.inFlight } }
 
     func callStarted() { inner.withLock { $0.inFlight += 1 } }
+
+    /// Counts a request for `method` (answered inline or started), for `rpc.stats`.
+    func counted(_ method: String) { inner.withLock { $0.calls[method, default: 0] += 1 } }
+
+    /// Requests so far, by method.
+    var calls: [String: Int] { inner.withLock { $0.calls } }
 
     func callEnded() {
         inner.withLock {

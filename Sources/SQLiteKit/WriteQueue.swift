@@ -75,6 +75,10 @@ final class WriteQueue: Sendable {
                 outcomes.append(outcome)
             }
             try connection.execute("COMMIT")
+            ServiceStatistics.committed(requests: outcomes.reduce(0) { count, outcome in
+                if case .success = outcome { return count + 1 }
+                return count
+            })
         } catch {
             // The transaction's state is unknown: undo all of it and fail every request.
             try? connection.executeScript("ROLLBACK")

@@ -25,7 +25,7 @@ public enum ServiceMain {
     ///   - level: the lowest level written.
     public static func bootstrapLogging(level: Logger.Level) {
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
+            var handler = LineLogHandler(label: label)
             handler.logLevel = level
             return handler
         }

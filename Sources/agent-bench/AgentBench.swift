@@ -48,8 +48,10 @@ struct AgentBench: AsyncParsableCommand {
             print("agent-bench: full approval cycles (chat → pending → decide → resume → posted), \(ProcessInfo.processInfo.activeProcessorCount) cores")
             print(first.line("sequential"))
             print(first.cpuLine)
+            print(first.exchangeLines.joined(separator: "\n"))
             print(second.line("\(concurrency) concurrent runs"))
             print(second.cpuLine)
+            print(second.exchangeLines.joined(separator: "\n"))
             print("bob received \(bob) (expected \(150 * (sequential + concurrent)).00)")
         } catch {
             await stack.stop()
@@ -67,6 +69,36 @@ struct Figures {
     let resumes: [Double]
     /// CPU seconds each process spent in the scenario (services, model-sim, this bench).
     let cpu: [(process: String, seconds: Double)]
+    /// What each service counted in the scenario (`rpc.stats` after minus before).
+    let work: [(service: String, stats: ServiceStats)]
+
+    /// RPC requests served per cycle, over all services (`rpc.stats` itself left out).
+    var exchangesPerCycle: Double { Double(work.reduce(0) { $0 + $1.stats.calls.values.reduce(0, +) }) / Double(max(cycles, 1)) }
+    /// Write requests made durable per cycle, over all services.
+    var durableWritesPerCycle: Double { Double(work.reduce(0) { $0 + $1.stats.durableWrites }) / Double(max(cycles, 1)) }
+    /// Group commits per cycle, over all services.
+    var commitsPerCycle: Double { Double(work.reduce(0) { $0 + $1.stats.commits }) / Double(max(cycles, 1)) }
+
+    /// Exchanges and durable writes per cycle, counted by the services themselves,
+    /// then every method with what it cost per cycle.
+    var exchangeLines: [String] {
+        let cycles = Double(max(self.cycles, 1))
+        var byService: [String] = []
+        var writes: [String] = []
+        var methods: [(method: String, count: Int)] = []
+        for (service, stats) in work {
+            let calls: Int = stats.calls.values.reduce(0, +)
+            byService.append(String(format: "%@ %.1f", service, Double(calls) / cycles))
+            if stats.durableWrites > 0 { writes.append(String(format: "%@ %.1f", service, Double(stats.durableWrites) / cycles)) }
+            for (method, count) in stats.calls { methods.append((method, count)) }
+        }
+        methods.sort { $0.count == $1.count ? $0.method < $1.method : $0.count > $1.count }
+        let named: [String] = methods.map { String(format: "%@ %.2f", $0.method, Double($0.count) / cycles) }
+        let totals = String(
+            format: "  per cycle: %.1f RPC exchanges (%@), %.1f durable writes in %.1f commits (%@)",
+            exchangesPerCycle, byService.joined(separator: ", "), durableWritesPerCycle, commitsPerCycle, writes.joined(separator: ", "))
+        return [totals, "  exchanges by method per cycle: " + named.joined(separator: ", ")]
+    }
 
     /// CPU milliseconds per cycle, all processes together.
     var cpuPerCycle: Double { cpu.reduce(0) { $0 + $1.seconds } * 1000 / Double(max(cycles, 1)) }
@@ -166,6 +198,7 @@ final class BenchStack: @unchecked Sendable {
     /// Runs `total` cycles with `workers` in flight.
     func cycles(total: Int, workers: Int) async throws -> Figures {
         let clock = ContinuousClock()
+        let workBefore = try await stats()
         let cpuBefore = cpuSeconds()
         let started = clock.now
         let samples = try await withThrowingTaskGroup(of: [(Double, Double)].self) { group in
@@ -179,7 +212,28 @@ final class BenchStack: @unchecked Sendable {
         }
         let seconds = (clock.now - started) / .seconds(1)
         let cpu = zip(cpuSeconds(), cpuBefore).map { (process: $0.process, seconds: $0.seconds - $1.seconds) }
-        return Figures(cycles: total, seconds: seconds, pauses: samples.map(\.0), resumes: samples.map(\.1), cpu: cpu)
+        let work = zip(try await stats(), workBefore).map { after, before in
+            (service: after.service, stats: ServiceStats(
+                calls: after.stats.calls.reduce(into: [:]) { delta, entry in
+                    let count = entry.value - (before.stats.calls[entry.key] ?? 0)
+                    if count > 0, entry.key != "rpc.stats" { delta[entry.key] = count }
+                },
+                durableWrites: after.stats.durableWrites - before.stats.durableWrites,
+                commits: after.stats.commits - before.stats.commits))
+        }
+        return Figures(
+            cycles: total, seconds: seconds, pauses: samples.map(\.0), resumes: samples.map(\.1), cpu: cpu, work: work)
+    }
+
+    /// Every service's `rpc.stats`, in the order of ``services``.
+    func stats() async throws -> [(service: String, stats: ServiceStats)] {
+        var all: [(service: String, stats: ServiceStats)] = []
+        for service in services {
+            let client = try home.client(service.service)
+            defer { Task { await client.close() } }
+            all.append((service.service, try await client.call("rpc.stats", NoParams(), as: ServiceStats.self)))
+        }
+        return all
     }
 
     private func worker(cycles: Int) async throws -> [(Double, Double)] {

@@ -14,6 +14,8 @@ extension Figures {
             BenchFigure("agent resume p50, \(name)", percentile(resumes, 0.5), unit: "ms"),
             BenchFigure("agent resume p99, \(name)", percentile(resumes, 0.99), unit: "ms"),
             BenchFigure("agent CPU per cycle (all processes), \(name)", cpuPerCycle, unit: "ms"),
+            BenchFigure("agent RPC exchanges per cycle, \(name)", exchangesPerCycle, unit: "exchanges"),
+            BenchFigure("agent durable writes per cycle, \(name)", durableWritesPerCycle, unit: "writes"),
         ]
     }
 }

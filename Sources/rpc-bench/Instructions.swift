@@ -53,7 +53,7 @@ struct InstructionCounter {
 
     /// Counts one pair.
     /// - Parameters:
-    ///   - server: `rpc-count` arguments for the server (`serve-c <socket>` or `serve-echo --home <dir>`).
+    ///   - server: `rpc-count` arguments for the server (`serve-c <socket>`, `serve-nio <socket>` or `serve-echo --home <dir>`).
     ///   - socket: where the server listens.
     ///   - client: `blocking` or `rpc-client`.
     ///   - workload: `health` or `echo`.
@@ -181,11 +181,18 @@ final class LineReader {
 struct InstructionFigures: Codable, Sendable {
     struct Pair: Codable, Sendable {
         let method: String
-        /// `C` (blocking C client, C ping-pong), `blocking→RPC` or `RPCClient→RPC`.
+        /// `C` (blocking C client, C ping-pong), `blocking→RPC`, `RPCClient→RPC`, or one of the NIO floor pairs.
         let pair: String
         let client: Double
         let server: Double
         var total: Double { client + server }
+
+        /// The blocking C client against SwiftNIO echoing lines: the server's floor.
+        static let floorServer = "blocking→NIO floor"
+        /// SwiftNIO's client against the C ping-pong: the client's floor.
+        static let floorClient = "NIO floor→C"
+        /// A pair that measures SwiftNIO with no JSON, not the RPC core.
+        var isFloor: Bool { pair == Self.floorServer || pair == Self.floorClient }
     }
 
     let roundTrips: Int
@@ -222,6 +229,15 @@ struct InstructionFigures: Codable, Sendable {
                 pair: "c-\(workload)", server: ["serve-c", "\(run)/count-c.sock"], socket: "\(run)/count-c.sock",
                 client: "blocking", workload: workload, token: token, roundTrips: roundTrips)
             pairs.append(Pair(method: method, pair: "C", client: c.client, server: c.server))
+            progress("\(method): counting instructions, the NIO floor (no JSON)")
+            let floorServer = try await counter.count(
+                pair: "nio-server-\(workload)", server: ["serve-nio", "\(run)/count-nio.sock"], socket: "\(run)/count-nio.sock",
+                client: "blocking", workload: workload, token: token, roundTrips: roundTrips)
+            pairs.append(Pair(method: method, pair: Pair.floorServer, client: floorServer.client, server: floorServer.server))
+            let floorClient = try await counter.count(
+                pair: "nio-client-\(workload)", server: ["serve-c", "\(run)/count-c.sock"], socket: "\(run)/count-c.sock",
+                client: "nio", workload: workload, token: token, roundTrips: roundTrips)
+            pairs.append(Pair(method: method, pair: Pair.floorClient, client: floorClient.client, server: floorClient.server))
             for client in ["blocking", "rpc-client"] {
                 progress("\(method): counting instructions, \(client) → RPC core")
                 let counted = try await counter.count(

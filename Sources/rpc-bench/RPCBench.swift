@@ -49,7 +49,7 @@ struct RPCBench: AsyncParsableCommand {
               .build/release/rpc-bench --quick    # a few seconds, for smoke runs
               .build/release/rpc-bench --json > bench.json
             """,
-        subcommands: [ServeEcho.self, ServeC.self])
+        subcommands: [ServeEcho.self, ServeC.self, ServeNIO.self])
 
     /// The default series size: about 25-30 s for the whole run on this machine.
     static let defaultRequests = 15_000
@@ -200,6 +200,19 @@ struct Plan {
                 progress("\(workload.method), \(place): RPC core, RPCClient")
                 series.append(try await RPCClientDriver.measure(
                     workload, on: servers.rpc, token: token, connections: count, perConnection: perConnection, warmUp: warmUp))
+            }
+            // Many callers on one client: the multiplexed client against a C client that
+            // pipelines as many requests on one connection.
+            guard count > 1 else { continue }
+            for (kind, server) in servers.baselines where kind != .python && wanted(kind, .pipelined) {
+                progress("\(workload.method), \(count) in flight: \(kind.label), pipelined C client")
+                series.append(try PipelinedDriver.measure(
+                    workload, server: kind, on: server, window: count, total: requests, warmUp: count * warmUp))
+            }
+            if wanted(.rpc, .sharedRPCClient) {
+                progress("\(workload.method), \(count) callers: RPC core, one RPCClient")
+                series.append(try await SharedClientDriver.measure(
+                    workload, on: servers.rpc, token: token, callers: count, perCaller: perConnection, warmUp: warmUp))
             }
         }
         return series

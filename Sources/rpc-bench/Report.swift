@@ -47,12 +47,15 @@ enum Target: String, Codable, Sendable {
     case aheadOfPython = "< 1× Python"
     /// Client and server together run at most 4× the instructions of the C pair.
     case withinFourTimesCInstructions = "≤ 4× C"
+    /// Many callers on one RPCClient reach half the pipelined C client's throughput.
+    case halfOfCPipelined = "≥ 0.5× C"
 
     func isMet(ratio: Double) -> Bool {
         switch self {
         case .withinThreeTimesC: ratio <= 3
         case .aheadOfPython: ratio < 1
         case .withinFourTimesCInstructions: ratio <= 4
+        case .halfOfCPipelined: ratio >= 0.5
         }
     }
 }
@@ -117,12 +120,25 @@ struct Report: Codable, Sendable {
                     baselineValue: baseline, ratio: ratio, target: target,
                     met: ratio.flatMap { ratio in target.map { $0.isMet(ratio: ratio) } })
             }
-            for pair in pairs where pair.pair != "C" {
+            let core = pairs.filter { $0.pair != "C" && !$0.isFloor }
+            for pair in core {
                 rows.append(row("\(pair.pair) client+server", pair.total, c.total, "C pair", .withinFourTimesCInstructions))
             }
-            for pair in pairs where pair.pair != "C" {
+            let floorServer = pairs.first { $0.pair == InstructionFigures.Pair.floorServer }?.server
+            let floorClient = pairs.first { $0.pair == InstructionFigures.Pair.floorClient }?.client
+            for pair in core {
                 rows.append(row("\(pair.pair) server", pair.server, c.server, "C server", nil))
-                if pair.pair == "RPCClient→RPC" { rows.append(row("RPCClient client", pair.client, c.client, "C client", nil)) }
+                if let floorServer { rows.append(row("\(pair.pair) server", pair.server, floorServer, "NIO floor server", nil)) }
+                if pair.pair == "RPCClient→RPC" {
+                    rows.append(row("RPCClient client", pair.client, c.client, "C client", nil))
+                    if let floorClient { rows.append(row("RPCClient client", pair.client, floorClient, "NIO floor client", nil)) }
+                }
+            }
+            // The floor itself: SwiftNIO moving the same lines with no JSON, against C.
+            if let floorServer { rows.append(row("NIO floor server (no JSON)", floorServer, c.server, "C server", nil)) }
+            if let floorClient { rows.append(row("NIO floor client (no JSON)", floorClient, c.client, "C client", nil)) }
+            if let floorServer, let floorClient {
+                rows.append(row("NIO floor client+server", floorServer + floorClient, c.total, "C pair", .withinFourTimesCInstructions))
             }
             rows.append(Row(
                 name: "\(method) C pair client+server \(Metric.instructions.rawValue)", metric: .instructions, value: c.total, baseline: nil,
@@ -168,7 +184,27 @@ struct Report: Codable, Sendable {
                             baselineName: "blocking"))
                     }
                 }
-                for baseline in [c, python].compactMap({ $0 }) {
+                if let shared = find(.rpc, .sharedRPCClient) {
+                    let pipelined = find(.c, .pipelined)
+                    let who = "\(method) \(connections) callers one RPCClient"
+                    rows.append(row("\(who) req/s", .requestsPerSecond, shared, against: pipelined, .halfOfCPipelined, baselineName: "C pipelined"))
+                    rows.append(row("\(who) p50", .p50, shared, against: pipelined, nil, baselineName: "C pipelined"))
+                    rows.append(row("\(who) server CPU/req", .serverCPU, shared, against: pipelined, nil, baselineName: "C pipelined"))
+                }
+                if let shared = find(.rpc, .sharedRPCClient), let floor = find(.nioFloor, .pipelined) {
+                    rows.append(row(
+                        "\(method) \(connections) callers one RPCClient req/s", .requestsPerSecond, shared, against: floor, nil,
+                        baselineName: "NIO floor pipelined"))
+                }
+                for server in [ServerKind.c, .nioFloor] {
+                    guard let pipelined = find(server, .pipelined) else { continue }
+                    for metric in [Metric.requestsPerSecond, .p50, .serverCPU] {
+                        rows.append(row(
+                            "\(method) \(connections) in flight \(server.label), C pipelined \(metric.rawValue)", metric, pipelined,
+                            against: nil, nil))
+                    }
+                }
+                for baseline in [c, find(.nioFloor, .blocking), python].compactMap({ $0 }) {
                     for metric in metrics + [.serverCPU] {
                         rows.append(row("\(method) \(place) \(baseline.server.label) \(metric.rawValue)", metric, baseline, against: nil, nil))
                     }

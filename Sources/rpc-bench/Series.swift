@@ -8,14 +8,20 @@ enum ServerKind: String, Codable, Sendable, CaseIterable {
     case c
     /// The Python stdlib `json` line server, in its own process.
     case python
+    /// SwiftNIO echoing lines with no JSON (`rpc-bench serve-nio`): the floor under the RPC core.
+    case nioFloor = "nio-floor"
 
     var label: String {
         switch self {
         case .rpc: "RPC core"
         case .c: "C ping-pong"
         case .python: "Python json"
+        case .nioFloor: "NIO floor"
         }
     }
+
+    /// Echo servers answer with the request line itself, not a JSON-RPC response.
+    var answersWithRequest: Bool { self == .c || self == .nioFloor }
 }
 
 /// The client side of a measured series.
@@ -24,11 +30,17 @@ enum ClientKind: String, Codable, Sendable {
     case rpcClient = "rpc-client"
     /// The blocking C client: write a line, read a line, on a raw socket.
     case blocking
+    /// One `RPCClient` shared by all the callers (`connections` counts callers).
+    case sharedRPCClient = "shared-rpc-client"
+    /// The C client keeping `connections` requests in flight on one connection.
+    case pipelined
 
     var label: String {
         switch self {
         case .rpcClient: "RPCClient"
         case .blocking: "blocking"
+        case .sharedRPCClient: "one RPCClient"
+        case .pipelined: "C pipelined"
         }
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import CPingPong
 import EchoService
 import Foundation
+import RPCTesting
 import ServiceKit
 
 /// `rpc-bench serve-echo`: the RPC server the benchmark starts when echo-svc is
@@ -37,5 +38,22 @@ struct ServeC: ParsableCommand {
         guard cpp_exit_with_parent() == 0 else { throw ExitCode.failure }
         _ = cpp_echo_server_run(socket)
         throw BenchError("cannot serve on \(socket): \(String(cString: strerror(errno)))")
+    }
+}
+
+/// `rpc-bench serve-nio --socket <path>`: SwiftNIO echoing lines with no JSON, the
+/// floor under the RPC core (started by rpc-bench itself).
+struct ServeNIO: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve-nio",
+        abstract: "Serves SwiftNIO's line echo, no JSON, on a Unix socket (started by rpc-bench itself).",
+        shouldDisplay: false)
+
+    @Option(help: ArgumentHelp("The socket to listen on.", valueName: "path"))
+    var socket: String
+
+    func run() async throws {
+        guard cpp_exit_with_parent() == 0 else { throw ExitCode.failure }
+        try await serveFloor(socket)
     }
 }

@@ -6,13 +6,14 @@ import RPCTesting
 struct Servers {
     let rpc: ChildServer
     let c: ChildServer
+    let floor: ChildServer
     let python: ChildServer?
     let pythonVersion: String?
     let notes: [String]
 
-    /// The baselines, C first.
+    /// The baselines, C first, then the NIO floor and Python.
     var baselines: [(ServerKind, ChildServer)] {
-        [(.c, c)] + (python.map { [(.python, $0)] } ?? [])
+        [(.c, c), (.nioFloor, floor)] + (python.map { [(.python, $0)] } ?? [])
     }
 
     /// Starts the RPC server on `home`'s echo socket, the C ping-pong and, unless
@@ -31,6 +32,9 @@ struct Servers {
         let c = try await ChildServer.launch(
             "C ping-pong", executable: ServerLocator.ownExecutable, arguments: ["serve-c", "--socket", "\(run)/c.sock"],
             socket: "\(run)/c.sock", logPath: "\(logs)/c.log")
+        let floor = try await ChildServer.launch(
+            "NIO floor", executable: ServerLocator.ownExecutable, arguments: ["serve-nio", "--socket", "\(run)/nio.sock"],
+            socket: "\(run)/nio.sock", logPath: "\(logs)/nio.log")
         var notes: [String] = []
         var python: ChildServer?
         var version: String?
@@ -44,13 +48,14 @@ struct Servers {
         } else {
             notes.append("Python baseline skipped: no python3 on PATH")
         }
-        return Servers(rpc: rpc, c: c, python: python, pythonVersion: version, notes: notes)
+        return Servers(rpc: rpc, c: c, floor: floor, python: python, pythonVersion: version, notes: notes)
     }
 
     /// Stops every server.
     func stop() {
         rpc.stop()
         c.stop()
+        floor.stop()
         python?.stop()
     }
 

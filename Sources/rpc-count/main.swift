@@ -2,6 +2,7 @@ import CPingPong
 import EchoService
 import Foundation
 import RPC
+import RPCTesting
 import ServiceKit
 import Synchronization
 
@@ -14,7 +15,8 @@ import Synchronization
 //
 //   rpc-count serve-echo --home <dir>          EchoService on the RPC core, as echo-svc
 //   rpc-count serve-c <socket>                 the C line ping-pong
-//   rpc-count client <blocking|rpc-client> <socket> <health|echo> <warm-up> <round trips> [token]
+//   rpc-count serve-nio <socket>               SwiftNIO echoing lines, no JSON (the floor)
+//   rpc-count client <blocking|rpc-client|nio> <socket> <health|echo> <warm-up> <round trips> [token]
 //
 // The client warms up, prints "ready", waits for a line on standard input (the counters
 // are zeroed meanwhile), makes its round trips, prints "done" and waits for another line
@@ -103,10 +105,15 @@ case "serve-c":
     guard arguments.count == 2 else { fail("usage: rpc-count serve-c <socket>") }
     _ = cpp_echo_server_run(arguments[1])
     fail("cannot serve on \(arguments[1]): \(String(cString: strerror(errno)))")
+case "serve-nio":
+    _ = cpp_exit_with_parent()
+    guard arguments.count == 2 else { fail("usage: rpc-count serve-nio <socket>") }
+    let socket = arguments[1]
+    blocking { try await serveFloor(socket) }
 case "client":
     _ = cpp_exit_with_parent()
     guard arguments.count >= 6, let warmUp = Int64(arguments[4]), let count = Int64(arguments[5]), warmUp >= 0, count > 0 else {
-        fail("usage: rpc-count client <blocking|rpc-client> <socket> <health|echo> <warm-up> <round trips> [token]")
+        fail("usage: rpc-count client <blocking|rpc-client|nio> <socket> <health|echo> <warm-up> <round trips> [token]")
     }
     let socket = arguments[2]
     let workload = countedCall(arguments[3], token: arguments.count > 6 ? arguments[6] : nil)
@@ -115,6 +122,11 @@ case "client":
         if warmUp > 0 { blockingRoundTrips(workload.line, socket: socket, count: warmUp) }
         handshake("ready")
         blockingRoundTrips(workload.line, socket: socket, count: count)
+        handshake("done")
+    case "nio":
+        blocking { try await floorRoundTrips(workload.line, socket: socket, count: warmUp) }
+        handshake("ready")
+        blocking { try await floorRoundTrips(workload.line, socket: socket, count: count) }
         handshake("done")
     case "rpc-client":
         let client = RPCClient(path: socket, token: arguments.count > 6 ? arguments[6] : nil)
@@ -128,8 +140,8 @@ case "client":
         handshake("done")
         exit(0)  // the connection closes with the process; nothing after the count needs the client
     default:
-        fail("unknown client '\(arguments[1])'; use blocking or rpc-client")
+        fail("unknown client '\(arguments[1])'; use blocking, nio or rpc-client")
     }
 default:
-    fail("usage: rpc-count serve-echo --home <dir> | serve-c <socket> | client …")
+    fail("usage: rpc-count serve-echo --home <dir> | serve-c <socket> | serve-nio <socket> | client …")
 }

@@ -35,6 +35,17 @@ cpp_run_result cpp_run_clients(const char *path, const char *line, size_t length
                                int64_t *latencies_ns,
                                char *last_response, size_t response_capacity);
 
+/// The most requests `cpp_run_pipelined` keeps in flight.
+#define CPP_MAX_WINDOW 4096
+
+/// Connects once to `path` and keeps `window` requests in flight on that one
+/// connection (a new line is written as each answer line arrives) until `total`
+/// answers have come back: what a server can do for a client that pipelines.
+/// `latencies_ns` (room for `total` values, or NULL) gets each request's time
+/// from its write to its answer.
+cpp_run_result cpp_run_pipelined(const char *path, const char *line, size_t length,
+                                 int window, int64_t total, int64_t *latencies_ns);
+
 /// Makes the calling process receive SIGKILL when its parent exits, so a
 /// benchmark that is interrupted leaves no server behind. (prctl is variadic
 /// and cannot be called from Swift.) Returns 0, or -1 if the parent is gone.
