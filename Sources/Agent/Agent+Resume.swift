@@ -7,24 +7,36 @@ extension Agent {
     /// claimed (lease + version) so it resumes exactly once whichever process gets there first;
     /// a finished run just reports its result.
     public func resume(runID: String, emit: @escaping AgentEmitter) async throws -> RunResult {
+        try await resume(runID: runID, onlyIfPaused: false, decided: [], emit: emit)
+    }
+
+    /// - Parameters:
+    ///   - onlyIfPaused: claim the run only if it is `awaiting_approval` (the claim fails
+    ///     FAILED_PRECONDITION/UNEXPECTED_STATUS otherwise): the decision follower's resume.
+    ///   - decided: approvals already read (the decision event carries its approval), so
+    ///     they are not fetched again.
+    func resume(runID: String, onlyIfPaused: Bool, decided: [ApprovalRecord], emit: @escaping AgentEmitter) async throws -> RunResult {
         // One lease owner per resume, not per process: two resumes of the same run in
         // this process (the follower and an agent.resume call) must exclude each other too.
         let owner = "\(self.owner):\(UUID().uuidString.prefix(8))"
-        guard let record = try await claim(runID, owner: owner) else { return try await getRun(runID: runID) }
+        guard let record = try await claim(runID, owner: owner, onlyIfPaused: onlyIfPaused) else { return try await getRun(runID: runID) }
         // Keep the lease while working (a model call may take long), so the lease itself
         // can be short: a resume killed mid-way blocks the next one for seconds, not minutes.
         let renewal = Task { [state, leaseMs] in
             while !Task.isCancelled {
                 try? await Task.sleep(for: .milliseconds(leaseMs / 3))
                 guard !Task.isCancelled else { return }
+                // renew_only: a renewal that reaches state-svc after this resume released
+                // the run (a paused run, left for people) must not take it again.
                 _ = try? await state.request(
-                    "state.claim_run", ["run_id": .string(runID), "owner": .string(owner), "lease_ms": .int(leaseMs)], as: JSONValue.self,
-                    idempotent: true)
+                    "state.claim_run", ["run_id": .string(runID), "owner": .string(owner), "lease_ms": .int(leaseMs), "renew_only": true],
+                    as: JSONValue.self, idempotent: true)
             }
         }
         defer { renewal.cancel() }
         do {
-            return try await resume(runID: runID, claimed: record, owner: owner, emit: emit)
+            let known = Dictionary(decided.map { ($0.approvalID, $0) }) { first, _ in first }
+            return try await resume(runID: runID, claimed: record, owner: owner, known: known, emit: emit)
         } catch {
             // Whatever failed (a service away, a refusal), let the next attempt in now
             // rather than when the lease runs out.
@@ -33,7 +45,9 @@ extension Agent {
         }
     }
 
-    private func resume(runID: String, claimed record: RunRecord, owner: String, emit live: @escaping AgentEmitter) async throws -> RunResult {
+    private func resume(
+        runID: String, claimed record: RunRecord, owner: String, known: [String: ApprovalRecord], emit live: @escaping AgentEmitter
+    ) async throws -> RunResult {
         var document = try record.document()
         guard record.status == "awaiting_approval" else {
             await release(runID, owner: owner)
@@ -45,7 +59,13 @@ extension Agent {
         var waiting: [PendingCall] = []
         var decided = false
         for call in document.pending {
-            let decision = try await approval.request("approval.get", ["approval_id": .string(call.approvalID)], as: ApprovalRecord.self, idempotent: true)
+            let decision: ApprovalRecord
+            if let read = known[call.approvalID] {
+                decision = read
+            } else {
+                decision = try await approval.request(
+                    "approval.get", ["approval_id": .string(call.approvalID)], as: ApprovalRecord.self, idempotent: true)
+            }
             guard decision.status != "pending" else {
                 waiting.append(call)
                 continue
@@ -78,13 +98,14 @@ extension Agent {
 
     /// Claims the run; while another process holds it, waits (bounded) for it to finish.
     /// Nil when the run is already finished.
-    private func claim(_ runID: String, owner: String) async throws -> RunRecord? {
+    private func claim(_ runID: String, owner: String, onlyIfPaused: Bool) async throws -> RunRecord? {
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(30)
+        var params: [String: JSONValue] = ["run_id": .string(runID), "owner": .string(owner), "lease_ms": .int(leaseMs)]
+        if onlyIfPaused { params["expected_status"] = "awaiting_approval" }
         while true {
             do {
-                return try await state.request(
-                    "state.claim_run", ["run_id": .string(runID), "owner": .string(owner), "lease_ms": .int(leaseMs)], as: RunRecord.self, idempotent: true)
+                return try await state.request("state.claim_run", .object(params), as: RunRecord.self, idempotent: true)
             } catch let error as RPCError where error.reason == "TERMINAL_STATUS" {
                 return nil
             } catch let error as RPCError where error.reason == "RUN_CLAIMED" && clock.now < deadline {

@@ -42,45 +42,54 @@ extension Agent {
         }
         if let after = params.afterSeq, after < 0 { throw RPCError.invalidParams(field: "after_seq", "must be 0 or more") }
         let runID = params.runID
-        // Catch up from the store, then decide whether to wait at all.
-        var cursor = params.afterSeq
-        var latestStop: JSONValue?
-        while true {
-            let page = try await state.request(
-                "state.read_events", ["run_id": .string(runID), "after_seq": .int(cursor ?? 0), "limit": 500], as: EventPage.self,
-                idempotent: true)
-            if cursor == nil {
-                cursor = page.lastEventSeq  // "from now on": nothing before this is sent
-                break
-            }
-            for event in page.events {
-                emit(event)
-                cursor = event["seq"]?.intValue ?? cursor
-                if Self.isStop(event) { latestStop = event }
-            }
-            if !page.hasMore { break }
+        // One call: state-svc sends the run as it stands (`run_snapshot`), then the events
+        // after `after_seq` (or after the snapshot), then each new one as it commits.
+        var request: [String: JSONValue] = ["run_id": .string(runID), "with_run": true]
+        if let after = params.afterSeq {
+            request["after_seq"] = .int(after)
+        } else if !waitFor.isEmpty {
+            // A client that just decided: from the pause that waited for its decision, so a
+            // resume that finished before this watch began is still told in full.
+            request["after_last"] = ["type": "run_paused", "field": "pending", "any_of": .array(waitFor.sorted().map(JSONValue.string))]
         }
-        if try await isAtRest(runID, latestStop: latestStop, waitFor: waitFor) { return try await getRun(runID: runID) }
-        // Then follow what is written next, until a stop the watcher does not wait past.
-        let (stream, continuation) = AsyncStream.makeStream(of: JSONValue.self)
+        let (stream, continuation) = AsyncStream.makeStream(of: WatchedRun.self)
         let state = self.state
-        let start = cursor ?? 0
         let follow = Task {
             defer { continuation.finish() }
             _ = try? await state.stream(
-                "state.watch_events", ["run_id": .string(runID), "after_seq": .int(start)] as JSONValue, event: JSONValue.self,
-                as: JSONValue.self, options: .init(timeout: .seconds(600), idempotent: true)
+                "state.watch_events", JSONValue.object(request), event: WatchedRun.self, as: JSONValue.self,
+                options: .init(timeout: .seconds(600), idempotent: true)
             ) { continuation.yield($0) }
         }
         defer { follow.cancel() }
-        for await event in stream {
+        var snapshot: RunSnapshotView?
+        var latestStop: JSONValue?
+        for await message in stream {
+            let event: JSONValue
+            switch message {
+            case .snapshot(let view):
+                snapshot = view
+                // Nothing after the cursor: the run itself says whether to wait at all.
+                if view.startSeq >= view.lastEventSeq, try isAtRest(view.run, waitFor: waitFor) {
+                    return Self.result(runID: runID, status: view.run.status, document: try view.run.document())
+                }
+                continue
+            case .event(let received): event = received
+            }
             var fields = event
             if case .object(var object) = event {
                 object["request_id"] = nil
                 fields = .object(object)
             }
             emit(fields)
-            if Self.isStop(fields), try await isAtRest(runID, latestStop: fields, waitFor: waitFor) { break }
+            if Self.isStop(fields) { latestStop = fields }
+            // Judged once caught up with the snapshot: an older stop says nothing of now.
+            guard let snapshot, (fields["seq"]?.intValue ?? 0) >= snapshot.lastEventSeq else { continue }
+            if let stop = latestStop {
+                if Self.isAtRest(after: stop, waitFor: waitFor) { break }
+            } else if try isAtRest(snapshot.run, waitFor: waitFor) {
+                break
+            }
         }
         try Task.checkCancellation()
         return try await getRun(runID: runID)
@@ -91,16 +100,17 @@ extension Agent {
         ["run_paused", "run_completed", "error"].contains(event["type"]?.stringValue ?? "")
     }
 
-    /// Whether the run is at rest for a watcher waiting past `waitFor`. The newest stop
-    /// event says it when the watcher saw one; otherwise the run itself does (a watcher
-    /// that came after the last event).
-    private func isAtRest(_ runID: String, latestStop: JSONValue?, waitFor: Set<String>) async throws -> Bool {
-        if let stop = latestStop {
-            guard stop["type"]?.stringValue == "run_paused" else { return true }
-            guard case .array(let pending)? = stop["pending"] else { return true }
-            return waitFor.isDisjoint(with: pending.compactMap(\.stringValue))
-        }
-        let record = try await state.request("state.load_run", ["run_id": .string(runID)], as: RunRecord.self, idempotent: true)
+    /// Whether a stop event leaves the run at rest for a watcher waiting past `waitFor`:
+    /// completed or failed, or paused on approvals none of which it waits for.
+    private static func isAtRest(after stop: JSONValue, waitFor: Set<String>) -> Bool {
+        guard stop["type"]?.stringValue == "run_paused" else { return true }
+        guard case .array(let pending)? = stop["pending"] else { return true }
+        return waitFor.isDisjoint(with: pending.compactMap(\.stringValue))
+    }
+
+    /// Whether the run as stored is at rest for such a watcher (one that came after the
+    /// run's last stop event, or saw none).
+    private func isAtRest(_ record: RunRecord, waitFor: Set<String>) throws -> Bool {
         let document = try record.document()
         switch record.status {
         case "completed", "failed", "cancelled": return true
@@ -114,15 +124,29 @@ extension Agent {
     }
 }
 
-/// `state.read_events`, as much as the watcher reads.
-struct EventPage: Decodable, Sendable {
-    let events: [JSONValue]
+/// What `state.watch_events` with `with_run` sends: the run first, then its events.
+enum WatchedRun: Decodable, Sendable {
+    case snapshot(RunSnapshotView)
+    case event(JSONValue)
+
+    private enum Key: String, CodingKey { case type }
+
+    init(from decoder: any Decoder) throws {
+        let type = try decoder.container(keyedBy: Key.self).decodeIfPresent(String.self, forKey: .type)
+        self = type == "run_snapshot" ? .snapshot(try RunSnapshotView(from: decoder)) : .event(try JSONValue(from: decoder))
+    }
+}
+
+/// `state.watch_events`' first event with `with_run`.
+struct RunSnapshotView: Decodable, Sendable {
+    let run: RunRecord
     let lastEventSeq: Int64
-    let hasMore: Bool
+    /// The events that follow are those after this seq.
+    let startSeq: Int64
 
     enum CodingKeys: String, CodingKey {
-        case events
+        case run
         case lastEventSeq = "last_event_seq"
-        case hasMore = "has_more"
+        case startSeq = "start_seq"
     }
 }

@@ -10,16 +10,14 @@ struct ApprovalEvent: Decodable, Sendable {
     let runID: String
     /// When the change happened (RFC 3339).
     let at: String?
+    /// The approval it decided (asked for with `with_approval`): the resume needs no
+    /// `approval.get` of its own.
+    let approval: ApprovalRecord?
 
     enum CodingKeys: String, CodingKey {
-        case seq, type, at
+        case seq, type, at, approval
         case runID = "run_id"
     }
-}
-
-/// A run's status, as much as the follower reads of `state.load_run`.
-struct RunStatusRecord: Decodable, Sendable {
-    let status: String
 }
 
 struct CursorRecord: Decodable, Sendable {
@@ -76,7 +74,7 @@ public struct DecisionFollower: Service {
         let watch = Task {
             defer { continuation.finish() }
             _ = try? await approval.stream(
-                "approval.watch", ["after_seq": .int(start)] as JSONValue, event: ApprovalEvent.self, as: JSONValue.self,
+                "approval.watch", ["after_seq": .int(start), "with_approval": true] as JSONValue, event: ApprovalEvent.self, as: JSONValue.self,
                 options: .init(timeout: .hours(24), idempotent: true)
             ) { continuation.yield($0) }
         }
@@ -92,8 +90,12 @@ public struct DecisionFollower: Service {
                 await progress.acquireSlot()
                 guard await progress.begin(event.seq, run: event.runID) else { continue }  // resumed again after the current pass
                 group.addTask {
+                    // Later passes (another decision for the run came meanwhile) read the
+                    // approvals afresh: this event's copy may be older than theirs.
+                    var decided = event.approval.map { [$0] } ?? []
                     repeat {
-                        await resumeRetrying(event)
+                        await resumeRetrying(event, decided: decided)
+                        decided = []
                     } while await progress.finish(run: event.runID)
                 }
             }
@@ -124,10 +126,10 @@ public struct DecisionFollower: Service {
     /// later decision. The run stays paused and the reconciler resumes it later.
     static let attemptsPerEvent = 4
 
-    private func resumeRetrying(_ event: ApprovalEvent) async {
+    private func resumeRetrying(_ event: ApprovalEvent, decided: [ApprovalRecord]) async {
         for attempt in 1...Self.attemptsPerEvent {
             do {
-                return try await resume(event.runID)
+                return try await resume(event.runID, decided: attempt == 1 ? decided : [])
             } catch is CancellationError {
                 return
             } catch where attempt < Self.attemptsPerEvent {
@@ -141,19 +143,16 @@ public struct DecisionFollower: Service {
 
     /// Resumes a run; runs that are not the agent's, already finished, or being
     /// resumed by another process are not this follower's to handle.
-    private func resume(_ runID: String) async throws {
+    private func resume(_ runID: String, decided: [ApprovalRecord]) async throws {
         do {
             // A run still in its first call (an auto-approved action, or a decision made
             // before the chat saved the run) is that call's to finish: it checks its
-            // approvals after saving. Claiming it here would only get in its way.
-            let current = try await agent.state.request(
-                "state.load_run", ["run_id": .string(runID)], as: RunStatusRecord.self, idempotent: true)
-            guard current.status == "awaiting_approval" else {
-                agent.logger.debug("decision follower skips \(runID): \(current.status)")
-                return
-            }
-            _ = try await agent.resume(runID: runID) { _ in }
-        } catch let error as RPCError where ["RUN_NOT_FOUND", "RUN_CLAIMED", "TERMINAL_STATUS", "NOT_AN_AGENT_RUN"].contains(error.reason) {
+            // approvals after saving. The claim is for paused runs only (UNEXPECTED_STATUS
+            // otherwise), so the follower does not get in its way, and reads nothing first.
+            _ = try await agent.resume(runID: runID, onlyIfPaused: true, decided: decided) { _ in }
+        } catch let error as RPCError
+            where ["RUN_NOT_FOUND", "RUN_CLAIMED", "TERMINAL_STATUS", "UNEXPECTED_STATUS", "NOT_AN_AGENT_RUN"].contains(error.reason)
+        {
             agent.logger.debug("decision follower skips \(runID): \(error.reason)")
         } catch let error as RPCError where Agent.isFinal(error) {
             // A run that cannot continue must not block every later decision.

@@ -186,7 +186,27 @@ struct EventsResult: Encodable, Sendable {
 struct WatchParams: Decodable, Sendable {
     let afterSeq: Int64?
     let maxEvents: Int?
-    enum CodingKeys: String, CodingKey { case afterSeq = "after_seq", maxEvents = "max_events" }
+    /// Decision events carry the approval too (what a resumer would otherwise fetch).
+    let withApproval: Bool?
+    enum CodingKeys: String, CodingKey { case afterSeq = "after_seq", maxEvents = "max_events", withApproval = "with_approval" }
+}
+
+/// An `approval.watch` event with the approval it decided (`with_approval`).
+struct DecidedEvent: Encodable, Sendable {
+    let event: ApprovalEvent
+    let approval: ApprovalView
+
+    /// The types that decide an approval: a resumer acts on these.
+    static let decisions: Set<String> = ["approved", "rejected", "expired", "cancelled"]
+
+    enum CodingKeys: String, CodingKey { case approval }
+
+    /// The event's own fields, then `approval`, in one object.
+    func encode(to encoder: any Encoder) throws {
+        try event.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(approval, forKey: .approval)
+    }
 }
 
 struct WatchResult: Encodable, Sendable {

@@ -129,7 +129,11 @@ public enum ApprovalService {
         while true {
             let page = try await engine.events(after: cursor, limit: min(watchPage, maximum - sent))
             for event in page {
-                context.emit(event)
+                if params.withApproval == true, DecidedEvent.decisions.contains(event.type) {
+                    context.emit(DecidedEvent(event: event, approval: shown(try await engine.get(event.approvalID), to: context)))
+                } else {
+                    context.emit(event)
+                }
                 cursor = event.seq
                 sent += 1
             }

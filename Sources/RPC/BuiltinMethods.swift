@@ -1,8 +1,8 @@
 import Foundation
 
-/// The methods every service serves: `health.check`, `health.watch`,
-/// `rpc.discover` (no token needed, as in gRPC health checking), `rpc.cancel` and
-/// `rpc.stats` (any known token).
+/// The methods every service serves, none needing a token (as in gRPC health
+/// checking): `health.check`, `health.watch`, `rpc.discover`, `rpc.cancel` and
+/// `rpc.stats` (counts of what the service did, no content).
 enum BuiltinMethods {
     static let cancel = "rpc.cancel"
 
@@ -26,7 +26,7 @@ enum BuiltinMethods {
         }
         let document = description.document
         builder.registerInline("rpc.discover", params: NoParams.self, options: .init(access: .public)) { _, _ in document }
-        builder.registerInline("rpc.stats", params: NoParams.self, options: .init(access: .authenticated)) { _, _ in
+        builder.registerInline("rpc.stats", params: NoParams.self, options: .init(access: .public)) { _, _ in
             let writes = ServiceStatistics.durableWrites
             return ServiceStats(calls: state.calls, durableWrites: writes.requests, commits: writes.commits)
         }

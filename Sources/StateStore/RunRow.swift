@@ -90,6 +90,20 @@ enum StateErrors {
             ])
     }
 
+    static func leaseNotHeld(_ runID: String, owner: String) -> RPCError {
+        RPCError(
+            .failedPrecondition, reason: "LEASE_NOT_HELD",
+            "\(owner) holds no lease on run \(runID) (released, or expired); claim it again to work on it",
+            details: ["run_id": .string(runID), "owner": .string(owner)])
+    }
+
+    static func unexpectedStatus(_ row: RunRow, expected: RunStatus) -> RPCError {
+        RPCError(
+            .failedPrecondition, reason: "UNEXPECTED_STATUS",
+            "run \(row.runID) is \(row.status.rawValue), not \(expected.rawValue); it was not claimed",
+            details: ["run_id": .string(row.runID), "run_status": .string(row.status.rawValue), "expected_status": .string(expected.rawValue)])
+    }
+
     static func terminal(_ row: RunRow) -> RPCError {
         RPCError(
             .failedPrecondition, reason: "TERMINAL_STATUS",

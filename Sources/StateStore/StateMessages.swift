@@ -141,12 +141,48 @@ public struct ReadEventsParams: Codable, Sendable {
     /// Events after this seq (0: from the first).
     public var afterSeq: Int64?
     public var limit: Int?
-    enum CodingKeys: String, CodingKey { case runID = "run_id", afterSeq = "after_seq", limit }
-    public init(runID: String, afterSeq: Int64? = nil, limit: Int? = nil) {
+    /// `state.watch_events` only: send the run itself first (a `run_snapshot` event);
+    /// without `after_seq`, the events after that snapshot follow.
+    public var withRun: Bool?
+    /// `state.watch_events` only, without `after_seq`: start after the newest event that
+    /// matches (a watcher that just decided starts at the pause that waited for it, so a
+    /// resume that ran before the watch began is not missed).
+    public var afterLast: EventMatch?
+    enum CodingKeys: String, CodingKey {
+        case runID = "run_id", afterSeq = "after_seq", limit, withRun = "with_run", afterLast = "after_last"
+    }
+    public init(runID: String, afterSeq: Int64? = nil, limit: Int? = nil, withRun: Bool? = nil, afterLast: EventMatch? = nil) {
         self.runID = runID
         self.afterSeq = afterSeq
         self.limit = limit
+        self.withRun = withRun
+        self.afterLast = afterLast
     }
+}
+
+/// Events whose `type` is `type` and whose array `field` holds any of `anyOf`.
+public struct EventMatch: Codable, Sendable {
+    public var type: String
+    public var field: String
+    public var anyOf: [String]
+    enum CodingKeys: String, CodingKey { case type, field, anyOf = "any_of" }
+    public init(type: String, field: String, anyOf: [String]) {
+        self.type = type
+        self.field = field
+        self.anyOf = anyOf
+    }
+}
+
+/// The first event of `state.watch_events` with `with_run`: the run as it stood when the
+/// watch began, and its newest event then. A watcher decides from it whether to wait at
+/// all, without a `state.load_run` of its own.
+public struct RunSnapshot: Codable, Sendable {
+    public var type = "run_snapshot"
+    public var run: RunRecord
+    public var lastEventSeq: Int64
+    /// The events that follow are those after this seq.
+    public var startSeq: Int64
+    enum CodingKeys: String, CodingKey { case type, run, lastEventSeq = "last_event_seq", startSeq = "start_seq" }
 }
 
 /// `state.read_events` result: the events after `after_seq`, oldest first, and where the run stands.
@@ -180,14 +216,25 @@ public struct ClaimRunParams: Codable, Sendable {
     public var leaseMs: Int64
     /// When given, the claim fails with VERSION_CONFLICT unless the run is at this version.
     public var expectedVersion: Int64?
+    /// When given, the claim fails with UNEXPECTED_STATUS unless the run has this status
+    /// (a resumer claims only paused runs, without reading the run first).
+    public var expectedStatus: String?
+    /// Only extend a lease the owner holds now (LEASE_NOT_HELD otherwise): a renewal that
+    /// arrives after its owner released the run must not take it again.
+    public var renewOnly: Bool?
     enum CodingKeys: String, CodingKey {
-        case runID = "run_id", owner, leaseMs = "lease_ms", expectedVersion = "expected_version"
+        case runID = "run_id", owner, leaseMs = "lease_ms", expectedVersion = "expected_version", expectedStatus = "expected_status"
+        case renewOnly = "renew_only"
     }
-    public init(runID: String, owner: String, leaseMs: Int64, expectedVersion: Int64? = nil) {
+    public init(
+        runID: String, owner: String, leaseMs: Int64, expectedVersion: Int64? = nil, expectedStatus: String? = nil, renewOnly: Bool? = nil
+    ) {
         self.runID = runID
         self.owner = owner
         self.leaseMs = leaseMs
         self.expectedVersion = expectedVersion
+        self.expectedStatus = expectedStatus
+        self.renewOnly = renewOnly
     }
 }
 

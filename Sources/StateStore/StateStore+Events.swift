@@ -25,7 +25,7 @@ extension StateStore {
             guard !row.status.isTerminal else { throw StateErrors.terminal(row) }
             return try Self.appendEvents(connection, params.runID, after: row.lastEventSeq, events, now: now)
         }
-        notifier.signal()
+        notifier.signal(topic: params.runID)
         return AppendEventsResult(runID: params.runID, lastEventSeq: last)
     }
 
@@ -67,12 +67,20 @@ extension StateStore {
         guard context.canStream else {
             throw RPCError(.failedPrecondition, reason: "STREAMING_REQUIRED", "state.watch_events streams events: call it with an id")
         }
-        guard let subscription = notifier.subscribe() else {
+        guard let subscription = notifier.subscribe(topic: params.runID) else {
             throw RPCError(.resourceExhausted, reason: "TOO_MANY_WATCHERS", "too many watchers; use state.read_events to poll")
         }
         defer { notifier.unsubscribe(subscription.id) }
         var wakeUps = subscription.stream.makeAsyncIterator()
         var cursor = params.afterSeq ?? 0
+        let matched = try await params.afterSeq == nil ? lastMatching(params.afterLast, runID: params.runID) : nil
+        if let matched { cursor = matched }
+        if params.withRun == true {
+            // Subscribed first, so nothing committed after this read goes unnoticed.
+            let (record, last) = try await runWithLastSeq(params.runID)
+            if params.afterSeq == nil, matched == nil { cursor = last }
+            context.emit(RunSnapshot(run: record, lastEventSeq: last, startSeq: cursor))
+        }
         var sent = 0
         while true {
             let page = try await readEvents(ReadEventsParams(runID: params.runID, afterSeq: cursor, limit: params.limit))
@@ -84,6 +92,31 @@ extension StateStore {
             if page.hasMore { continue }
             guard await wakeUps.next() != nil else { throw CancellationError() }
             try Task.checkCancellation()
+        }
+    }
+
+    /// The most values `after_last.any_of` may name (a run pauses on at most a turn's calls).
+    static let maximumMatchValues = 64
+
+    /// The seq of the newest event of the run that matches, or nil (none, or no match asked).
+    private func lastMatching(_ match: EventMatch?, runID: String) async throws -> Int64? {
+        guard let match else { return nil }
+        guard (1...Self.maximumMatchValues).contains(match.anyOf.count) else {
+            throw RPCError.invalidParams(field: "after_last.any_of", "must name 1 to \(Self.maximumMatchValues) values")
+        }
+        guard !match.field.isEmpty, match.field.utf8.count <= 64,
+            match.field.utf8.allSatisfy({ $0 == UInt8(ascii: "_") || (0x61...0x7A).contains($0) })
+        else { throw RPCError.invalidParams(field: "after_last.field", "must be a field name: lowercase letters and _") }
+        try Validation.identifier(runID, field: "run_id")
+        let marks = Array(repeating: "?", count: match.anyOf.count).joined(separator: ", ")
+        let values: [SQLiteValue] = [.text(runID), .text(match.type), .text("$." + match.field)] + match.anyOf.map { .text($0) }
+        return try await database.read { connection in
+            try connection.queryOne(
+                """
+                SELECT MAX(e.seq) FROM run_events e, json_each(e.event, ?3) v
+                WHERE e.run_id = ?1 AND json_extract(e.event, '$.type') = ?2 AND v.value IN (\(marks))
+                """, values
+            ) { $0.optionalInt(0) } ?? nil
         }
     }
 

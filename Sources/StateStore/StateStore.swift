@@ -69,7 +69,7 @@ public final class StateStore: Sendable {
             try Self.insertVersion(connection, runID, 1, .running, text, now, identity, owner: nil)
             return (now, try Self.appendEvents(connection, runID, after: 0, events, now: now))
         }
-        if !events.isEmpty { notifier.signal() }
+        if !events.isEmpty { notifier.signal(topic: runID) }
         logger.debug("run created", metadata: ["run.id": "\(runID)"])
         return CreateRunResult(
             runID: runID, version: 1, status: RunStatus.running.rawValue, createdAt: Timestamp.format(createdAt),
@@ -80,12 +80,17 @@ public final class StateStore: Sendable {
     /// - Parameter runID: the run.
     /// - Throws: INVALID_ARGUMENT/INVALID_ID, NOT_FOUND/RUN_NOT_FOUND.
     public func loadRun(_ runID: String) async throws -> RunRecord {
+        try await runWithLastSeq(runID).run
+    }
+
+    /// The run and its newest event seq, read together.
+    func runWithLastSeq(_ runID: String) async throws -> (run: RunRecord, lastEventSeq: Int64) {
         try Validation.identifier(runID, field: "run_id")
         let (row, text) = try await database.read { connection -> (RunRow, String) in
             guard let row = try RunRow.fetch(connection, runID) else { throw StateErrors.runNotFound(runID) }
             return (row, try Self.document(connection, runID, row.version))
         }
-        return row.record(data: try Validation.decode(text), now: Timestamp.nowMs())
+        return (row.record(data: try Validation.decode(text), now: Timestamp.nowMs()), row.lastEventSeq)
     }
 
     /// Saves a new version if the run is still at `expected_version`.
@@ -138,8 +143,8 @@ public final class StateStore: Sendable {
             assert(changed == 1, "the head row was read in this transaction, so exactly one row moves")
             return (version, now, try Self.appendEvents(connection, params.runID, after: row.lastEventSeq, events, now: now))
         }
-        // Every save may end a watcher's wait (a paused run released), so all wake.
-        notifier.signal()
+        // Every save may end a watcher's wait (a paused run released), so its watchers wake.
+        notifier.signal(topic: params.runID)
         return SaveRunResult(
             runID: params.runID, version: version, status: status.rawValue, updatedAt: Timestamp.format(now), lastEventSeq: lastEventSeq)
     }
@@ -157,14 +162,18 @@ public final class StateStore: Sendable {
                 field: "lease_ms", "must be between \(StateLimits.minimumLeaseMs) and \(StateLimits.maximumLeaseMs)")
         }
         if let expected = params.expectedVersion { try Validation.version(expected, field: "expected_version") }
+        let expectedStatus = try params.expectedStatus.map { try RunStatus.parse($0, field: "expected_status") }
         let (row, text, now) = try await database.write { connection -> (RunRow, String, Int64) in
             let now = Timestamp.nowMs()
             guard var row = try RunRow.fetch(connection, params.runID) else { throw StateErrors.runNotFound(params.runID) }
-            if let holder = row.leaseHolder(at: now), holder.owner != params.owner { throw StateErrors.claimed(row, holder) }
+            let holder = row.leaseHolder(at: now)
+            if let holder, holder.owner != params.owner { throw StateErrors.claimed(row, holder) }
+            if params.renewOnly == true, holder == nil { throw StateErrors.leaseNotHeld(params.runID, owner: params.owner) }
             if let expected = params.expectedVersion, expected != row.version {
                 throw StateErrors.versionConflict(params.runID, expected: expected, current: row.version)
             }
             guard !row.status.isTerminal else { throw StateErrors.terminal(row) }
+            if let expectedStatus, row.status != expectedStatus { throw StateErrors.unexpectedStatus(row, expected: expectedStatus) }
             row.leaseOwner = params.owner
             row.leaseExpiresAt = now + params.leaseMs
             try connection.execute(
@@ -192,7 +201,7 @@ public final class StateStore: Sendable {
                 "UPDATE runs SET lease_owner = NULL, lease_expires_at = NULL WHERE run_id = ?", [.text(params.runID)])
             return holder != nil
         }
-        notifier.signal()
+        notifier.signal(topic: params.runID)
         return ReleaseRunResult(runID: params.runID, released: released)
     }
 

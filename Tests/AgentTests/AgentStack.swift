@@ -54,7 +54,10 @@ final class AgentStack: @unchecked Sendable {
     ///   - follow: whether agent-svc follows decisions.
     ///   - environment: added to agent-svc's (e.g. `HITL_LLM_API=chat`).
     ///   - simulatorArguments: added to model-sim's (e.g. `--replay DIR`).
-    static func start(follow: Bool = false, environment extra: [String: String] = [:], simulatorArguments: [String] = []) async throws -> AgentStack {
+    ///   - checking: the opening balance of `checking`, the user's account.
+    static func start(
+        follow: Bool = false, environment extra: [String: String] = [:], simulatorArguments: [String] = [], checking: String = "1000.00"
+    ) async throws -> AgentStack {
         let home = try TestHome.make()
         let (simulator, port) = try startSimulator(home: home, arguments: simulatorArguments)
         try "0".write(toFile: clockFile(home), atomically: true, encoding: .utf8)
@@ -62,7 +65,7 @@ final class AgentStack: @unchecked Sendable {
         let ledger = try await ServiceProcess.launch("ledger-svc", service: "ledger", home: home)
         let state = try await ServiceProcess.launch("state-svc", service: "state", home: home)
         let operatorLedger = try home.client("ledger")
-        for (account, opening) in [("checking", "1000.00"), ("alice", "0"), ("bob", "0"), ("mallory", "0")] {
+        for (account, opening) in [("checking", checking), ("alice", "0"), ("bob", "0"), ("mallory", "0")] {
             _ = try await operatorLedger.call(
                 "ledger.open_account", ["account": .string(account), "opening_balance": .string(opening)] as JSONValue, as: JSONValue.self)
         }
@@ -91,9 +94,10 @@ final class AgentStack: @unchecked Sendable {
     }
 
     static func with(
-        follow: Bool = false, environment: [String: String] = [:], simulatorArguments: [String] = [], _ body: (AgentStack) async throws -> Void
+        follow: Bool = false, environment: [String: String] = [:], simulatorArguments: [String] = [], checking: String = "1000.00",
+        _ body: (AgentStack) async throws -> Void
     ) async throws {
-        let stack = try await start(follow: follow, environment: environment, simulatorArguments: simulatorArguments)
+        let stack = try await start(follow: follow, environment: environment, simulatorArguments: simulatorArguments, checking: checking)
         do {
             try await body(stack)
         } catch {

@@ -117,6 +117,36 @@ struct ApprovalDurabilityTests {
         await harness.stop()
     }
 
+    @Test func decisionEventsCarryTheApprovalWhenAskedAndGrantsOnlyForExecutors() async throws {
+        let harness = try await ApprovalHarness.start()
+        defer { Task { await harness.finish() } }
+        let pending = try await harness.submit(Actions.transfer("150.00"))
+        _ = try await harness.decide(pending.approvalID, as: "approver1")
+        let rejected = try await harness.submit(run: "run-2", call: "call-2", Actions.transfer("150.00"))
+        _ = try await harness.decide(rejected.approvalID, as: "approver1", "reject", reason: "not today")
+        // submitted, approved, submitted, rejected (votes are audit records, not events)
+        func watched(as identity: String) async throws -> [JSONValue] {
+            let collected = Mutex<[JSONValue]>([])
+            _ = try await harness.client(identity).stream(
+                "approval.watch", ["after_seq": 0, "max_events": 4, "with_approval": true] as JSONValue, event: JSONValue.self,
+                as: JSONValue.self, options: .init(timeout: .seconds(10))
+            ) { event in collected.withLock { $0.append(event) } }
+            return collected.withLock { $0 }
+        }
+        let agent = try await watched(as: "agent")
+        #expect(agent.compactMap { $0["type"]?.stringValue } == ["submitted", "approved", "submitted", "rejected"])
+        #expect(agent[0]["approval"] == nil, "only decisions carry the approval")
+        #expect(agent[1]["approval"]?["status"] == "approved")
+        #expect(agent[1]["approval"]?["approval_id"] == .string(pending.approvalID))
+        #expect(agent[1]["approval"]?["grant"] != nil, "the executor gets the grant it needs")
+        #expect(agent[3]["approval"]?["status"] == "rejected")
+        #expect(agent[3]["approval"]?["reason"] == "not today")
+        let approver = try await watched(as: "approver2")
+        #expect(approver[1]["approval"]?["status"] == "approved")
+        #expect(approver[1]["approval"]?["grant"] == nil, "an approver never sees a grant")
+        await harness.stop()
+    }
+
     @Test func alteringOrRemovingAuditRecordsIsDetected() async throws {
         let harness = try await ApprovalHarness.start()
         defer { Task { await harness.finish() } }

@@ -10,7 +10,7 @@ import Testing
 struct ContractConformanceTests {
     /// Method names: `service.method` in snake case.
     static let methodNamePattern = "^[a-z][a-z0-9_]*\\.[a-z][a-z0-9_]*$"
-    static let builtins: Set = ["health.check", "health.watch", "rpc.discover", "rpc.cancel"]
+    static let builtins: Set = ["health.check", "health.watch", "rpc.discover", "rpc.cancel", "rpc.stats"]
 
     private func discover(_ service: RunningService) async throws -> JSONValue {
         let connection = try await service.connect()

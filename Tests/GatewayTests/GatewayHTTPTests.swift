@@ -23,7 +23,7 @@ struct GatewayHTTPTests {
             let rpc = RPCClient(path: stack.gatewayHome.socket("gateway"))
             let document = try await rpc.call("rpc.discover", NoParams(), as: JSONValue.self)
             let methods = array(document["methods"]).compactMap { $0["name"]?.stringValue }
-            #expect(Set(methods) == ["health.check", "health.watch", "rpc.discover", "rpc.cancel"])
+            #expect(Set(methods) == ["health.check", "health.watch", "rpc.discover", "rpc.cancel", "rpc.stats"])
             await rpc.close()
         }
     }
