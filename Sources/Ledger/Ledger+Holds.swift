@@ -90,8 +90,9 @@ extension Ledger {
     }
 
     /// `ledger.post`: executes a pending hold under a grant whose action is the
-    /// hold's transfer and whose idempotency key is the hold's. Posting again
-    /// with the grant that posted it returns the same result.
+    /// hold's transfer and whose idempotency key is the hold's. Posting again with
+    /// the grant that posted it, or with a valid renewed grant of the same approval
+    /// (a resume that retried after its grant was renewed), returns the same result.
     /// - Parameter params: the hold id and the grant.
     /// - Returns: the posted hold, with its entry id.
     /// - Throws: PERMISSION_DENIED (GRANT_*), NOT_FOUND/HOLD_NOT_FOUND,
@@ -108,9 +109,13 @@ extension Ledger {
         return try await database.write { db in
             guard let hold = try HoldRow.load(db, holdID) else { throw LedgerError.holdNotFound(holdID) }
             switch hold.state {
-            case .posted where hold.grantID == grant.grantID:
-                return hold.result
-            case .posted, .voided, .expired:
+            case .posted:
+                if hold.grantID == grant.grantID { return hold.result }
+                // The same approval posted it under an earlier grant: the money moved once,
+                // and the caller is told so rather than that the post failed.
+                if denial == nil, try Self.postedUnder(db, approvalID: grant.use.approvalID, entryID: hold.entryID) { return hold.result }
+                throw LedgerError.holdClosed(holdID, state: hold.state)
+            case .voided, .expired:
                 throw LedgerError.holdClosed(holdID, state: hold.state)
             case .pending:
                 guard hold.expiresAt > now else { throw LedgerError.holdClosed(holdID, state: .expired) }
@@ -191,5 +196,13 @@ extension Ledger {
         } catch {
             return (error as? RPCErrorConvertible)?.rpcError ?? RPCError(.permissionDenied, reason: "GRANT_SIGNATURE_INVALID", "the grant could not be verified")
         }
+    }
+
+    /// Whether the entry that posted a hold consumed a grant of `approvalID`.
+    private static func postedUnder(_ db: SQLiteConnection, approvalID: String, entryID: Int64?) throws -> Bool {
+        guard let entryID else { return false }
+        return try db.queryOne(
+            "SELECT 1 FROM used_grants WHERE approval_id = ? AND entry_id = ? LIMIT 1", [.text(approvalID), .integer(entryID)]
+        ) { _ in true } ?? false
     }
 }

@@ -160,10 +160,10 @@ enum ClientWire {
         }
         guard let located else { return nil }
         if located.isError {
-            guard let error = try? decoder.decode(ErrorObject.self, from: located.body) else { return nil }
+            guard let error = try? WireJSON.decode(ErrorObject.self, from: located.body, fallback: decoder) else { return nil }
             return .failure(error.rpcError)
         }
-        guard let result = try? decoder.decode(Result.self, from: located.body) else { return nil }
+        guard let result = try? WireJSON.decode(Result.self, from: located.body, fallback: decoder) else { return nil }
         return .success(result)
     }
 }

@@ -128,7 +128,7 @@ public final class RPCClient: Sendable {
         options: CallOptions = .init(timeout: .hours(24)), onEvent: @escaping @Sendable (Event) -> Void
     ) async throws -> Result {
         try await perform(method, params, as: Result.self, options: options) { line in
-            if let body = try? JSONDecoder().decode(EventBody<Event>.self, from: line) { onEvent(body.params) }
+            if let body = try? WireJSON.decode(EventBody<Event>.self, from: Data(line.readableBytesView), fallback: JSONDecoder()) { onEvent(body.params) }
         }
     }
 
@@ -246,7 +246,7 @@ public final class RPCClient: Sendable {
     /// The params' JSON object: `{}` for ``NoParams`` (health checks, lists) without an encoder pass.
     private static func encodeParams<Params: Encodable>(_ params: Params, _ encoder: JSONEncoder) throws -> Data {
         if params is NoParams { return emptyObject }
-        return try encoder.encode(params)
+        return try WireJSON.encode(params, fallback: encoder)
     }
 
     /// The connection for a call: the one on the event loop the caller runs on, if

@@ -54,7 +54,7 @@ struct EventSink: Sendable {
 
     func send(requestID: RPCID, event: some Encodable & Sendable) {
         do {
-            var bytes = try JSONEncoder().encode(EventNotification(method: eventMethod, requestID: requestID, event: event))
+            var bytes = try WireJSON.encode(EventNotification(method: eventMethod, requestID: requestID, event: event), fallback: JSONEncoder())
             bytes.append(UInt8(ascii: "\n"))
             channel.writeAndFlush(channel.allocator.buffer(data: bytes), promise: nil)
         } catch {

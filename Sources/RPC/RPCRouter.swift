@@ -132,7 +132,7 @@ public struct RPCRouterBuilder: Sendable {
                 return NoParams()
             }
         }
-        return { data, decoder in try decoder.decode(P.self, from: data ?? emptyObject) }
+        return { data, decoder in try WireJSON.decode(P.self, from: data ?? emptyObject, fallback: decoder) }
     }
 
     /// The first byte of `data` that is not JSON whitespace.

@@ -75,7 +75,7 @@ struct ResponseEncoder {
     func success(id: RPCID, result: any Encodable) throws -> Data {
         // A result that encodes nothing at all is not a JSON document on its own;
         // let the encoder handle it inside the envelope, as it always did.
-        guard let body = try? encoder.encode(result) else {
+        guard let body = try? WireJSON.encode(result, fallback: encoder) else {
             var data = try encoder.encode(SuccessResponse(id: id, result: result))
             data.append(UInt8(ascii: "\n"))
             return data

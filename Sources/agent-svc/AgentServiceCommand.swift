@@ -56,7 +56,7 @@ struct AgentServiceCommand: AsyncParsableCommand {
         guard (1...86_400).contains(reconcileAfterS) else { throw ValidationError("--reconcile-after-s must be between 1 and 86400") }
     }
 
-    static func main() async { await ServiceMain.main(Self.self) }
+    static func main() { ServiceMain.main(Self.self) }
 
     func run() async throws {
         ServiceMain.bootstrapLogging(level: options.logLevel)

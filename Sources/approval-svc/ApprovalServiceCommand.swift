@@ -75,7 +75,7 @@ struct ApprovalServiceCommand: AsyncParsableCommand {
         }
     }
 
-    static func main() async { await ServiceMain.main(Self.self) }
+    static func main() { ServiceMain.main(Self.self) }
 
     func run() async throws {
         ServiceMain.bootstrapLogging(level: options.logLevel)

@@ -18,7 +18,7 @@ struct EchoServiceCommand: AsyncParsableCommand {
 
     @OptionGroup var options: ServiceOptions
 
-    static func main() async { await ServiceMain.main(Self.self) }
+    static func main() { ServiceMain.main(Self.self) }
 
     func run() async throws {
         ServiceMain.bootstrapLogging(level: options.logLevel)

@@ -38,7 +38,7 @@ struct LedgerServiceCommand: AsyncParsableCommand {
         }
     }
 
-    static func main() async { await ServiceMain.main(Self.self) }
+    static func main() { ServiceMain.main(Self.self) }
 
     func run() async throws {
         ServiceMain.bootstrapLogging(level: options.logLevel)

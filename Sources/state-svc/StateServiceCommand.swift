@@ -39,7 +39,7 @@ struct StateServiceCommand: AsyncParsableCommand {
         }
     }
 
-    static func main() async { await ServiceMain.main(Self.self) }
+    static func main() { ServiceMain.main(Self.self) }
 
     func run() async throws {
         ServiceMain.bootstrapLogging(level: options.logLevel)

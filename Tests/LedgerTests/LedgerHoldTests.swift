@@ -60,7 +60,8 @@ struct LedgerHoldTests {
         try await ledger.expectError("ledger.post", ["hold_id": holdID], as: "agent", .permissionDenied, "GRANT_MISSING")
         #expect(try await ledger.balance("checking") == ("1000.00", "600.00", "400.00"))
 
-        let grant = try JSONValue(encoding: try ledger.grant(.transfer, from: "checking", to: "alice", amount: "600.00", key: "run:hold1"))
+        let grant = try JSONValue(encoding: try ledger.grant(
+            .transfer, from: "checking", to: "alice", amount: "600.00", key: "run:hold1", approvalID: "ap_hold1"))
         let posted = try await ledger.call("ledger.post", ["hold_id": holdID, "grant": grant], as: "agent")
         #expect(posted["state"] == "posted")
         #expect(posted["entry_id"] != nil)
@@ -68,6 +69,15 @@ struct LedgerHoldTests {
         #expect(try await ledger.balance("alice").0 == "600.00")
         // Posting again with the same grant answers the same; with another grant, or voiding, is refused.
         #expect(try await ledger.call("ledger.post", ["hold_id": holdID, "grant": grant], as: "agent") == posted)
+        // A renewed grant of the same approval (a resume that retried after its grant was
+        // renewed) hears what happened, once: the money moved, it is not told the post failed.
+        let renewed = try JSONValue(encoding: try ledger.grant(
+            .transfer, from: "checking", to: "alice", amount: "600.00", key: "run:hold1", approvalID: "ap_hold1"))
+        #expect(try await ledger.call("ledger.post", ["hold_id": holdID, "grant": renewed], as: "agent") == posted)
+        let renewedElsewhere = try JSONValue(encoding: try ledger.grant(
+            .transfer, from: "checking", to: "alice", amount: "60.00", key: "run:hold1", approvalID: "ap_hold1"))
+        try await ledger.expectError(
+            "ledger.post", ["hold_id": holdID, "grant": renewedElsewhere], as: "agent", .failedPrecondition, "HOLD_ALREADY_POSTED")
         let second = try JSONValue(encoding: try ledger.grant(.transfer, from: "checking", to: "alice", amount: "600.00", key: "run:hold1"))
         try await ledger.expectError("ledger.post", ["hold_id": holdID, "grant": second], as: "agent", .failedPrecondition, "HOLD_ALREADY_POSTED")
         try await ledger.expectError("ledger.void", ["hold_id": holdID, "reason": "changed my mind"], as: "agent", .failedPrecondition, "HOLD_ALREADY_POSTED")
