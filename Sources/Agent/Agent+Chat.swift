@@ -185,7 +185,7 @@ extension Agent {
         if status == "completed" {
             emit(Self.event("run_completed", runID, ["reply": .string(document.reply ?? "")]))
         } else {
-            try Self.recordPause(document.pending, runID: runID, emit: emit)
+            try Self.recordPause(document.pending, reply: document.reply, runID: runID, emit: emit)
         }
         _ = try await save(run, status: status, document: document, release: status == "awaiting_approval")
         if status == "completed", let session = document.sessionID, let reply = document.reply {
@@ -199,14 +199,25 @@ extension Agent {
     }
 
     /// The events of a run that stops to wait for people: one `approval_required` per
-    /// call that waits, then `run_paused` naming every approval it waits for.
-    static func recordPause(_ pending: [PendingCall], runID: String, emit: AgentEmitter) throws {
+    /// call that waits, then `run_paused` naming every approval it waits for (and the
+    /// reply so far, if any). Together they say what `agent.get_run` would, so a watcher
+    /// needs no read of its own when the run stops.
+    static func recordPause(_ pending: [PendingCall], reply: String?, runID: String, emit: AgentEmitter) throws {
         for call in pending {
-            emit(event("approval_required", runID, [
+            var fields: [String: JSONValue] = [
                 "approval_id": .string(call.approvalID), "call_id": .string(call.callID), "action": try JSONValue(encoding: call.action),
-            ]))
+            ]
+            if let hold = call.holdID { fields["hold_id"] = .string(hold) }
+            emit(event("approval_required", runID, fields))
         }
-        emit(event("run_paused", runID, ["pending": .array(pending.map { .string($0.approvalID) })]))
+        emit(pausedEvent(pending, reply: reply, runID: runID))
+    }
+
+    /// `run_paused`: the approvals the run waits for, and its reply so far.
+    static func pausedEvent(_ pending: [PendingCall], reply: String?, runID: String) -> JSONValue {
+        var fields: [String: JSONValue] = ["pending": .array(pending.map { .string($0.approvalID) })]
+        if let reply { fields["reply"] = .string(reply) }
+        return event("run_paused", runID, fields)
     }
 
     /// Saves the run with the events recorded since its last write; `release` ends the

@@ -86,7 +86,7 @@ extension Agent {
             // Still waiting for people on other calls: saved as paused again (with what was
             // settled), released by the same save.
             if decided {
-                emit(Self.event("run_paused", runID, ["pending": .array(waiting.map { .string($0.approvalID) })]))
+                emit(Self.pausedEvent(waiting, reply: document.reply, runID: runID))
                 _ = try await save(run, status: "awaiting_approval", document: document, release: true)
             } else {
                 await release(runID, owner: owner)

@@ -1,4 +1,5 @@
 import Foundation
+import Banking
 import RPC
 
 /// `agent.watch_run` params.
@@ -64,6 +65,7 @@ extension Agent {
         defer { follow.cancel() }
         var snapshot: RunSnapshotView?
         var latestStop: JSONValue?
+        var required: [String: PendingView] = [:]  // approval_required seen, by approval id
         for await message in stream {
             let event: JSONValue
             switch message {
@@ -83,16 +85,46 @@ extension Agent {
             }
             emit(fields)
             if Self.isStop(fields) { latestStop = fields }
+            if fields["type"] == "approval_required", let view = Self.pendingView(fields) { required[view.approvalID] = view }
             // Judged once caught up with the snapshot: an older stop says nothing of now.
             guard let snapshot, (fields["seq"]?.intValue ?? 0) >= snapshot.lastEventSeq else { continue }
             if let stop = latestStop {
-                if Self.isAtRest(after: stop, waitFor: waitFor) { break }
+                if Self.isAtRest(after: stop, waitFor: waitFor) {
+                    // The stop event says what agent.get_run would; only an error, or a pause
+                    // on calls whose approval_required this watcher did not see, is read.
+                    if let result = Self.result(runID: runID, stop: stop, required: required) { return result }
+                    break
+                }
             } else if try isAtRest(snapshot.run, waitFor: waitFor) {
                 break
             }
         }
         try Task.checkCancellation()
         return try await getRun(runID: runID)
+    }
+
+    /// The run as `agent.get_run` shows it, from the stop event it was saved with, when
+    /// the events carry all of it.
+    private static func result(runID: String, stop: JSONValue, required: [String: PendingView]) -> RunResult? {
+        switch stop["type"]?.stringValue {
+        case "run_completed":
+            return RunResult(runID: runID, status: "completed", reply: stop["reply"]?.stringValue, pending: [])
+        case "run_paused":
+            guard let ids = stop["pending"]?.arrayValues?.compactMap(\.stringValue), !ids.isEmpty else { return nil }
+            let views = ids.compactMap { required[$0] }
+            guard views.count == ids.count else { return nil }
+            return RunResult(runID: runID, status: "awaiting_approval", reply: stop["reply"]?.stringValue, pending: views)
+        default:
+            return nil
+        }
+    }
+
+    /// A pending call as an `approval_required` event describes it.
+    private static func pendingView(_ event: JSONValue) -> PendingView? {
+        guard let approvalID = event["approval_id"]?.stringValue, let callID = event["call_id"]?.stringValue,
+            let actionValue = event["action"], let action = try? actionValue.decode(as: Action.self)
+        else { return nil }
+        return PendingView(approvalID: approvalID, callID: callID, action: action, holdID: event["hold_id"]?.stringValue)
     }
 
     /// Events after which a run is no longer being worked on: it paused, completed or failed.

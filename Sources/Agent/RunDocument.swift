@@ -101,4 +101,11 @@ public struct PendingView: Codable, Sendable {
         action = call.action
         holdID = call.holdID
     }
+
+    init(approvalID: String, callID: String, action: Action, holdID: String?) {
+        self.approvalID = approvalID
+        self.callID = callID
+        self.action = action
+        self.holdID = holdID
+    }
 }

@@ -113,7 +113,11 @@ public enum JSONValue: Sendable, Hashable, Codable {
     /// Decodes this value as a typed value.
     /// - Throws: `DecodingError` when the shape does not match.
     public func decode<T: Decodable>(as type: T.Type) throws -> T {
-        try JSONDecoder().decode(T.self, from: JSONEncoder().encode(self))
+        do {
+            return try JSONTreeDecoder.decode(T.self, from: self, at: [])
+        } catch is JSONTreeUnsupported {
+            return try JSONDecoder().decode(T.self, from: JSONEncoder().encode(self))
+        }
     }
 }
 

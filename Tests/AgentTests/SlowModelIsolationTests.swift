@@ -12,6 +12,12 @@ struct SlowModelIsolationTests {
         try await AgentStack.with(follow: true, simulatorArguments: ["--slow-ms", "3000"], checking: "5000.00") { stack in
             let slow = try await stack.chat("[sim:slow] Transfer $150 to Bob")
             let slowApproval = try #require(slow.pending.first?.approval_id)
+            // A watcher of a paused run hears the pause from its events: the same run get_run shows.
+            let paused = try await stack.watch(slow.run_id)
+            #expect(paused.status == "awaiting_approval")
+            #expect(paused.pending.map(\.approval_id) == [slowApproval])
+            #expect(paused.pending.map(\.hold_id) == slow.pending.map(\.hold_id) && paused.pending.first?.hold_id != nil)
+            #expect(paused.reply == slow.reply)
             var quick: [(run: String, approval: String)] = []
             for _ in 0..<10 {
                 let run = try await stack.chat("Transfer $150 to Alice")
@@ -30,6 +36,9 @@ struct SlowModelIsolationTests {
                         try await stack.decide(approval, "approve")
                         let finished = try await stack.watch(run, waitFor: [approval])
                         #expect(finished.status == "completed", "run \(run): \(finished.status)")
+                        // Built from the run's last event, it says what agent.get_run says.
+                        let stored = try await stack.getRun(run)
+                        #expect(finished.reply != nil && finished.reply == stored.reply && finished.status == stored.status)
                         return clock.now - decided
                     }
                 }
