@@ -81,7 +81,15 @@ public struct DecisionFollower: Service {
         defer { watch.cancel() }
         let progress = FollowerProgress(start: start, slots: Self.maximumConcurrentResumes)
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await persistCursor(progress, from: start) }
+            group.addTask {
+                do {
+                    try await persistCursor(progress, from: start)
+                } catch {
+                    // The cursor moved under this follower: stop reading, and start again from it.
+                    watch.cancel()
+                    throw error
+                }
+            }
             for await event in events {
                 guard Self.decisions.contains(event.type) else {
                     await progress.skip(event.seq)
@@ -105,16 +113,24 @@ public struct DecisionFollower: Service {
     }
 
     /// Writes the cursor every ``cursorInterval`` while it moves; the last time once the
-    /// follower is done with what it read.
+    /// follower is done with what it read. A write that fails for a while (state-svc
+    /// restarting) is tried again at the next interval, not left to fail the follower
+    /// hours later when its watch ends; only CURSOR_CONFLICT (another follower, or a
+    /// write that landed although its answer was lost) ends it, to read the cursor again.
     private func persistCursor(_ progress: FollowerProgress, from start: Int64) async throws {
         var persisted = start
         while true {
             let (handled, closed) = await progress.handledThrough()
             if handled > persisted {
-                _ = try await agent.state.request(
-                    "state.set_cursor", ["name": .string(Self.cursorName), "value": .int(handled), "expected": .int(persisted)],
-                    as: JSONValue.self)
-                persisted = handled
+                do {
+                    _ = try await agent.state.request(
+                        "state.set_cursor", ["name": .string(Self.cursorName), "value": .int(handled), "expected": .int(persisted)],
+                        as: JSONValue.self)
+                    persisted = handled
+                } catch let error as RPCError where error.reason != "CURSOR_CONFLICT" {
+                    agent.logger.warning(
+                        "decision follower: the cursor stays at \(persisted) for now (tried \(handled)); trying again: \(error)")
+                }
             }
             if closed, await progress.isIdle { return }
             try await Task.sleep(for: Self.cursorInterval)

@@ -143,6 +143,17 @@ final class AgentStack: @unchecked Sendable {
         throw RunDirectoryError("model-sim did not report its port within 10 s")
     }
 
+    /// Stops state-svc where it stands (SIGSTOP): calls to it are written and never answered.
+    func freezeState() {
+        kill(processes[2].pid, SIGSTOP)
+    }
+
+    /// Kills state-svc with SIGKILL (frozen or not) and starts it again on the same home.
+    func restartStateAfterCrash() async throws {
+        await processes[2].kill9()
+        processes[2] = try await ServiceProcess.launch("state-svc", service: "state", home: home)
+    }
+
     /// Kills agent-svc with SIGKILL (no graceful anything).
     func killAgent() async {
         await agent.kill9()
