@@ -15,7 +15,10 @@ struct Approvals: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(help: "pending, approved, rejected, expired, cancelled, completed, or all.")
+    /// What `--status` takes: approval-svc's statuses, and `all`.
+    static let statuses = ["pending", "approved", "rejected", "expired", "cancelled", "completed", "failed", "all"]
+
+    @Option(help: "pending, approved, rejected, expired, cancelled, completed, failed, or all.")
     var status = "pending"
 
     @Option(help: ArgumentHelp("Only approvals of this run.", valueName: "run_id"))
@@ -26,6 +29,9 @@ struct Approvals: AsyncParsableCommand {
 
     func validate() throws {
         guard (1...500).contains(limit) else { throw ValidationError("--limit must be between 1 and 500") }
+        guard Self.statuses.contains(status) else {
+            throw ValidationError("--status must be one of \(Self.statuses.joined(separator: ", "))")
+        }
     }
 
     func run() async throws {
@@ -133,8 +139,8 @@ struct Reject: AsyncParsableCommand {
 /// Records a decision with approval.decide.
 enum Decision {
     static func record(_ decision: String, _ approvalID: String, version: Int64?, reason: String?, global: GlobalOptions) async throws {
-        let identity = try global.chosenIdentity ?? firstApprover(in: global.directory)
-        let client = try RPCClient(service: "approval", directory: global.directory, identity: identity)
+        let identity = try global.chosenIdentity ?? firstApprover(in: global.provisionedHome())
+        let client = try global.client(for: "approval", as: identity)
         defer { Task { await client.close() } }
         let decided: JSONValue
         do {

@@ -32,6 +32,7 @@ struct Call: AsyncParsableCommand {
     var stream = false
 
     func run() async throws {
+        try await KnownServices.check(service, global)
         let parameters = try readParams()
         let client = try global.client(for: service)
         defer { Task { await client.close() } }

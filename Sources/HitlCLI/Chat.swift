@@ -71,6 +71,7 @@ struct Chat: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if let approver, !noWait { _ = try global.home(with: approver) }  // before the run starts, not when it waits
         let session = ChatSession(
             global: global, mode: mode, decide: noWait ? nil : decide, approver: approver, reason: reason,
             input: LineReader())
@@ -261,7 +262,7 @@ struct ChatSession {
 
     /// Votes as `identity` on the version it was shown.
     private func vote(_ decision: String, _ approvalID: String, version: Int64, as identity: String) async throws -> JSONValue {
-        let client = try RPCClient(service: "approval", directory: global.directory, identity: identity)
+        let client = try global.client(for: "approval", as: identity)
         defer { Task { await client.close() } }
         var params: [String: JSONValue] = ["approval_id": .string(approvalID), "decision": .string(decision), "version": .int(version)]
         if decision == "reject" { params["reason"] = .string(reason) }

@@ -20,7 +20,8 @@ struct Discover: AsyncParsableCommand {
     var methods = false
 
     func run() async throws {
-        let client = RPCClient(path: global.directory.socketPath(for: service))
+        try await KnownServices.check(service, global)
+        let client = RPCClient(path: try global.locatedHome().socketPath(for: service))
         defer { Task { await client.close() } }
         let document: JSONValue
         do {

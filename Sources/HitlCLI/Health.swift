@@ -39,16 +39,25 @@ struct Health: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let names = try services.isEmpty ? StackDefinition.load(path: StackDefinition.locate(compose)).services.map(\.name) : services
-        let directory = global.directory
+        let directory = try global.locatedHome()
+        let names = try await serviceNames()
         let timeout = min(global.timeout, 5)
         let json = global.json
-        let skipped = await Self.skippedServices(client: try? global.client(for: Supervisor.serviceName), timeout: timeout)
+        // No supervisor: nothing will bring a missing socket back while we wait, so say so at once.
+        let supervised = SocketPath.isLive(directory.supervisorSocket)
+        let skipped = supervised ? await Self.skippedServices(client: try? global.client(for: Supervisor.serviceName), timeout: timeout) : [:]
         let rows = await withTaskGroup(of: (Int, Row).self) { group in
             for (index, name) in names.enumerated() {
                 if let reason = skipped[name] {
                     let row = Row(service: name, status: SupervisedState.skipped.rawValue, version: nil, pid: nil, uptimeMs: nil,
                                   socket: directory.socketPath(for: name), error: reason)
+                    group.addTask { (index, row) }
+                    continue
+                }
+                let socket = directory.socketPath(for: name)
+                if !supervised, !FileManager.default.fileExists(atPath: socket) {
+                    let row = Row(service: name, status: "UNREACHABLE", version: nil, pid: nil, uptimeMs: nil, socket: socket,
+                                  error: json ? "no socket at \(socket)" : "no service at \(socket)")
                     group.addTask { (index, row) }
                     continue
                 }
@@ -68,10 +77,29 @@ struct Health: AsyncParsableCommand {
                      row.uptimeMs.map(Table.duration) ?? "-", row.error ?? row.socket]
                 }))
         }
-        if rows.contains(where: { $0.status == "UNREACHABLE" }) { throw HitlExit.unreachable.exitCode }
+        if rows.contains(where: { $0.status == "UNREACHABLE" }) {
+            if rows.allSatisfy({ $0.status == "UNREACHABLE" }), !supervised {
+                Output.err(global.search.notRunning.description)
+            }
+            throw HitlExit.unreachable.exitCode
+        }
         if rows.contains(where: { ![HealthStatus.serving.rawValue, SupervisedState.skipped.rawValue].contains($0.status) }) {
             throw HitlExit.rpcError.exitCode
         }
+    }
+
+    /// The services to check: those named (each a service of the stack, or one with a
+    /// socket), else the stack definition's, else those of the running supervisor.
+    /// - Throws: ``ValidationError`` for an unknown name; ``HitlFailure`` when nothing says
+    ///   what the services are because the stack is not running.
+    private func serviceNames() async throws -> [String] {
+        if !services.isEmpty {
+            for name in services { try await KnownServices.check(name, global, compose: compose) }
+            return services
+        }
+        if let path = try StackDefinition.given(compose) { return try StackDefinition.load(path: path).services.map(\.name) }
+        if let names = await KnownServices.supervised(global) { return names }
+        throw global.search.notRunning
     }
 
     /// Services the running supervisor skipped on purpose (an `unless_env`

@@ -28,21 +28,34 @@ public struct Hitl: AsyncParsableCommand {
     /// Runs the command line and exits with the documented codes
     /// (ArgumentParser's own usage code, 64, becomes 2).
     public static func runMain(arguments: [String]? = nil) async -> Never {
+        var command: any ParsableCommand
         do {
-            var command = try parseAsRoot(hoistingGlobalOptions(arguments ?? Array(CommandLine.arguments.dropFirst())))
+            command = try parseAsRoot(hoistingGlobalOptions(arguments ?? Array(CommandLine.arguments.dropFirst())))
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(HitlExit.usage.rawValue)
+            }
+            Self.exit(withError: error)
+        }
+        do {
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
                 try command.run()
             }
             Foundation.exit(0)
+        } catch let failure as HitlFailure {
+            Output.err("error: \(failure.description)")
+            Foundation.exit(failure.exit.rawValue)
         } catch {
-            let code = exitCode(for: error)
-            if code == .validationFailure {
-                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
-                Foundation.exit(HitlExit.usage.rawValue)
-            }
-            Self.exit(withError: error)
+            guard exitCode(for: error) == .validationFailure else { Self.exit(withError: error) }
+            // Thrown by run(): ArgumentParser would show the root's usage; show the command's.
+            let type = Swift.type(of: command)
+            let usage = usageString(for: type)
+            let name = usage.split(separator: " ").prefix { !$0.hasPrefix("[") && !$0.hasPrefix("<") && !$0.hasPrefix("-") }
+            Output.err("Error: \(message(for: error))\nUsage: \(usage)\n  See '\(name.joined(separator: " ")) --help' for more information.")
+            Foundation.exit(HitlExit.usage.rawValue)
         }
     }
 }
@@ -92,7 +105,7 @@ extension Hitl {
 }
 
 /// The exit codes `hitl` promises to scripts.
-public enum HitlExit: Int32 {
+public enum HitlExit: Int32, Sendable {
     /// Everything worked.
     case ok = 0
     /// A service answered with an error.
@@ -108,7 +121,9 @@ public enum HitlExit: Int32 {
 
 /// Options every subcommand shares.
 public struct GlobalOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("The stack's home folder (default: $HITL_HOME, else .hitl).", valueName: "dir"))
+    @Option(help: ArgumentHelp(
+        "The stack's home folder (default: $HITL_HOME, else the one ~/.config/hitl/home names, else the repository's .hitl).",
+        valueName: "dir"))
     public var home: String?
 
     @Option(name: .customLong("as"), help: ArgumentHelp("Whose token to present: operator (default), agent, approver1, ...", valueName: "identity"))
@@ -130,8 +145,29 @@ public struct GlobalOptions: ParsableArguments {
         guard wait >= 0, wait <= 3600 else { throw ValidationError("--wait must be between 0 and 3600 seconds") }
     }
 
+    /// Where the home was found: `--home`, `$HITL_HOME`, the pointer `hitl stack up`
+    /// writes, else the repository's `.hitl` (``HomeSearch``).
+    var search: HomeSearch { HomeSearch.resolve(explicit: home) }
+
     /// The run directory.
-    public var directory: RunDirectory { RunDirectory.resolve(home) }
+    public var directory: RunDirectory { search.directory }
+
+    /// The home, when it exists.
+    /// - Throws: ``HitlFailure`` (exit 3) saying where hitl looked, in order.
+    func locatedHome() throws -> RunDirectory {
+        let search = self.search
+        guard search.exists else { throw search.notFound }
+        return search.directory
+    }
+
+    /// The home, when it exists and has identity tokens.
+    /// - Throws: ``HitlFailure`` (exit 3) saying where hitl looked, or that the stack there is not running.
+    func provisionedHome() throws -> RunDirectory {
+        let search = self.search
+        guard search.exists else { throw search.notFound }
+        guard FileManager.default.fileExists(atPath: search.directory.identities.path) else { throw search.notRunning }
+        return search.directory
+    }
 
     @Option(help: ArgumentHelp("Seconds to keep retrying a service that cannot be reached (restarting).", valueName: "seconds"))
     public var wait: Double = 2
@@ -143,9 +179,27 @@ public struct GlobalOptions: ParsableArguments {
 
     /// A client for a service, presenting `--as`'s token.
     /// - Parameter service: the short name.
-    /// - Throws: ``RunDirectoryError`` when that identity has no token.
+    /// - Throws: ``HitlFailure`` when there is no home, ``ValidationError`` when it has
+    ///   no such identity, ``RunDirectoryError`` when that identity has no token.
     public func client(for service: String) throws -> RPCClient {
-        try RPCClient(service: service, directory: directory, identity: identity)
+        try client(for: service, as: identity)
+    }
+
+    /// A client for a service, presenting `identity`'s token (see ``client(for:)``).
+    func client(for service: String, as identity: String) throws -> RPCClient {
+        try RPCClient(service: service, directory: home(with: identity), identity: identity)
+    }
+
+    /// The home, when it exists and knows `identity`.
+    /// - Throws: ``HitlFailure`` (exit 3) for a missing home or stack, ``ValidationError`` for an unknown identity.
+    func home(with identity: String) throws -> RunDirectory {
+        let directory = try provisionedHome()
+        let registry = try IdentityRegistry.load(from: directory)
+        guard registry.identity(named: identity) != nil else {
+            let names = registry.identities.map(\.name).sorted().joined(separator: ", ")
+            throw ValidationError("no identity '\(identity)' in \(directory.home.path); its identities: \(names)")
+        }
+        return directory
     }
 }
 

@@ -19,7 +19,7 @@ struct Init: AsyncParsableCommand {
     var compose: String?
 
     func run() async throws {
-        let definition = try StackDefinition.load(path: StackDefinition.locate(compose))
+        let definition = try StackDefinition.load(path: StackDefinition.given(compose) ?? StackDefinition.locate(compose))
         let directory = global.directory
         let listed = Set(definition.identities.map(\.name))
         let before = IdentityProvisioner.provisionedNames(in: directory)

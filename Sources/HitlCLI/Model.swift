@@ -60,6 +60,13 @@ struct ModelCheckCommand: AsyncParsableCommand {
     @Flag(help: "One request per probe instead of three (what agent-svc does at start-up).")
     var quick = false
 
+    func validate() throws {
+        guard let baseURL else { return }
+        guard let url = URL(string: baseURL), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), !(url.host ?? "").isEmpty else {
+            throw ValidationError("--base-url must be an http:// or https:// URL, like http://127.0.0.1:11434/v1")
+        }
+    }
+
     func run() async throws {
         var environment = ProcessInfo.processInfo.environment
         if let baseURL { environment["OPENAI_BASE_URL"] = baseURL }

@@ -50,6 +50,7 @@ struct ModelEvalCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        _ = try global.home(with: approver)
         var allRight = true
         for seed in SeedRequest.all {
             let started = ContinuousClock.now
@@ -129,7 +130,7 @@ struct ModelEvalCommand: AsyncParsableCommand {
 
     /// Approves as --approver the version it reads (a decision names the version it saw).
     private func approve(_ approvalID: String) async throws {
-        let client = try RPCClient(service: "approval", directory: global.directory, identity: approver)
+        let client = try global.client(for: "approval", as: approver)
         defer { Task { await client.close() } }
         let query: JSONValue = ["approval_id": .string(approvalID)]
         let record = try await client.call("approval.get", query, as: JSONValue.self, options: global.callOptions)

@@ -38,6 +38,8 @@ struct ChaosTests {
         process.arguments = arguments + ["--home", home.directory.home.appendingPathComponent("stack").path, "--compose", HitlRunner.compose]
         var environment = ProcessInfo.processInfo.environment
         environment["HITL_BIN"] = Executables.folder
+        // The stacks chaos starts record their home here, not in the developer's ~/.config.
+        environment["XDG_CONFIG_HOME"] = home.directory.home.appendingPathComponent("config").path
         process.environment = environment
         process.standardInput = FileHandle.nullDevice
         let handle = try FileHandle(forWritingTo: output)

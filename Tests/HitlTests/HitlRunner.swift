@@ -23,16 +23,25 @@ struct HitlRunner {
     /// The home every run points at (HITL_HOME).
     let home: TestHome
 
-    /// Runs `hitl <arguments>` with HITL_HOME, HITL_COMPOSE and HITL_BIN set, and
-    /// waits for it to exit. stdout and stderr go through files, so a detached
-    /// grandchild (the supervisor) can never hold a pipe open. A developer's own
-    /// model settings (OPENAI_API_KEY, ...) are removed: tests use the simulator
-    /// unless `environment` says otherwise.
+    /// The folder given as XDG_CONFIG_HOME, so the pointer a started stack writes
+    /// (`hitl/home`) lands in the test's home, never in the developer's ~/.config.
+    var configFolder: String { home.directory.home.appendingPathComponent("config").path }
+
+    /// Runs `hitl <arguments>` with HITL_HOME, HITL_COMPOSE, HITL_BIN and
+    /// XDG_CONFIG_HOME set, and waits for it to exit. stdout and stderr go through
+    /// files, so a detached grandchild (the supervisor) can never hold a pipe open.
+    /// A developer's own model settings (OPENAI_API_KEY, ...) are removed: tests use
+    /// the simulator unless `environment` says otherwise.
     /// - Parameters:
     ///   - arguments: after `hitl`.
     ///   - input: standard input (none: /dev/null).
     ///   - environment: extra variables.
-    func run(_ arguments: [String], input: String? = nil, environment extra: [String: String] = [:]) async throws -> Outcome {
+    ///   - unsetting: variables to remove last (HITL_HOME, say, to run as a user without it).
+    ///   - folder: the working directory (nil: this process's).
+    func run(
+        _ arguments: [String], input: String? = nil, environment extra: [String: String] = [:], unsetting: [String] = [],
+        in folder: String? = nil
+    ) async throws -> Outcome {
         let scratch = home.directory.home.appendingPathComponent("cli-\(UUID().uuidString.prefix(8))")
         let outPath = scratch.path + ".out"
         let errPath = scratch.path + ".err"
@@ -49,12 +58,15 @@ struct HitlRunner {
         for name in ["OPENAI_API_KEY", "OPENAI_BASE_URL", "HITL_LLM_UNIX_SOCKET", "HITL_MODEL", "HITL_LLM_API", "HITL_LLM_STREAM"] {
             environment[name] = nil
         }
+        environment["XDG_CONFIG_HOME"] = configFolder
         environment.merge(extra) { $1 }
         environment["HITL_HOME"] = home.directory.home.path
         environment["HITL_COMPOSE"] = Self.compose
         environment["HITL_BIN"] = Executables.folder
         environment["HITL_GATEWAY_PORT"] = "0"  // the stack's gateway on any free port, not 8765
+        for name in unsetting { environment[name] = nil }
         process.environment = environment
+        if let folder { process.currentDirectoryURL = URL(fileURLWithPath: folder) }
         if let input {
             let inPath = scratch.path + ".in"
             try Data(input.utf8).write(to: URL(fileURLWithPath: inPath))

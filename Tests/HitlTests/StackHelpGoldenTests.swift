@@ -26,8 +26,9 @@ struct StackHelpGoldenTests {
         it is SERVING, restarts a service that crashes (with exponential backoff), and
         stops everything in reverse order on `down`.
 
-        The home folder ($HITL_HOME, else .hitl) holds the sockets and tokens (run/,
-        0700), databases (data/) and one log per service (logs/).
+        The home folder (--home, else $HITL_HOME, else the one the last `up` recorded
+        in ~/.config/hitl/home, else the repository's .hitl) holds the sockets and
+        tokens (run/, 0700), databases (data/) and one log per service (logs/).
 
         Examples:
           hitl stack up                    # start everything, wait until SERVING

@@ -144,8 +144,13 @@ struct StackLauncherTests {
     @Test func logsOfAnUnknownServiceSayWhereLogsAre() async throws {
         let home = try TestHome.make()
         defer { home.remove() }
+        // Not a service of the stack: a usage error naming the services.
         let logs = try await HitlRunner(home: home).run(["stack", "logs", "nosuch"])
-        #expect(logs.status == 1)
-        #expect(logs.stderr.contains("no log for 'nosuch'"), "\(logs.transcript)")
+        #expect(logs.status == 2)
+        #expect(logs.stderr.contains("unknown service 'nosuch'") && logs.stderr.contains("ledger"), "\(logs.transcript)")
+        // A service of the stack that has not run here: where the logs are.
+        let never = try await HitlRunner(home: home).run(["stack", "logs", "ledger"])
+        #expect(never.status == 1)
+        #expect(never.stderr.contains("no log for 'ledger'"), "\(never.transcript)")
     }
 }

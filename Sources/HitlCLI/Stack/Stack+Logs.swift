@@ -41,6 +41,9 @@ extension Stack {
             let directory = global.directory
             let path = directory.logPath(for: service)
             guard FileManager.default.fileExists(atPath: path) else {
+                if let known = await KnownServices.names(global), !known.contains(service), service != "supervisor" {
+                    throw ValidationError(KnownServices.unknown(service, known: known.filter { $0 != Supervisor.serviceName } + ["supervisor"]))
+                }
                 let known = ((try? FileManager.default.contentsOfDirectory(atPath: directory.logs.path)) ?? [])
                     .filter { $0.hasSuffix(".log") }.map { String($0.dropLast(4)) }.sorted()
                 Output.err("error: no log for '\(service)' at \(path); logs there: \(known.isEmpty ? "none (has the stack run in \(directory.home.path)?)" : known.joined(separator: ", "))")

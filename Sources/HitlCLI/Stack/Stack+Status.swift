@@ -55,13 +55,24 @@ extension Stack {
 
         func run() async throws {
             let connection = StackConnection(global: global)
-            guard connection.isRunning else { throw connection.notRunning() }
+            guard connection.isRunning else {
+                // The running supervisor knows its services (below); without one, the definition does.
+                if let known = KnownServices.defined(compose: stack.compose), !known.contains(service) {
+                    throw ValidationError(KnownServices.unknown(service, known: known))
+                }
+                throw connection.notRunning()
+            }
             let startTimeout = (try? stack.load().definition.services.first { $0.name == service })?.health.startTimeoutMs
             let budget = StackLimits.stopGracePeriod + StackLimits.killWait + .milliseconds(startTimeout ?? 60_000)
                 + StackLimits.upMargin
             let result = try await connection.reporting {
-                try await connection.call(
-                    "stack.restart", StackRestartParams(service: service), as: StackRestartResult.self, timeout: budget)
+                do {
+                    return try await connection.call(
+                        "stack.restart", StackRestartParams(service: service), as: StackRestartResult.self, timeout: budget)
+                } catch let error as RPCError where error.reason == "SERVICE_NOT_FOUND" {
+                    _ = Output.report(error, json: global.json)
+                    throw HitlExit.usage.exitCode  // a name the supervisor does not know: the command line was wrong
+                }
             }
             if global.json {
                 Output.out(try JSONValue(encoding: result).jsonText())

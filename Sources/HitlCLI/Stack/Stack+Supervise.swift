@@ -77,6 +77,7 @@ extension Stack {
             }
             // Serve before starting anything, so stack.status answers from the first moment.
             try await server.start()
+            recordHome(directory, logger: logger)
             logger.notice("supervising \(definition.services.count) service(s)", metadata: [
                 "pid": "\(getpid())", "home": "\(directory.home.path)", "compose": "\(composePath)",
                 "bin": "\(StackOptions.binFolder)",
@@ -90,6 +91,20 @@ extension Stack {
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()
+        }
+
+        /// Writes the home into the pointer file (``HomeSearch``), so `hitl` finds
+        /// this stack from any folder; a failure to write it stops nothing.
+        private func recordHome(_ directory: RunDirectory, logger: Logger) {
+            let environment = ProcessInfo.processInfo.environment
+            let pointer = HomeSearch.pointerPath(environment: environment)
+            do {
+                if try !HomeSearch.record(directory, environment: environment) {
+                    logger.notice("kept \(pointer): it names another stack that is running")
+                }
+            } catch {
+                logger.warning("cannot record the home in \(pointer): \(error)")
+            }
         }
     }
 }

@@ -13,8 +13,9 @@ struct Stack: AsyncParsableCommand {
             before it is SERVING, restarts a service that crashes (with exponential \
             backoff), and stops everything in reverse order on `down`.
 
-            The home folder ($HITL_HOME, else .hitl) holds the sockets and tokens \
-            (run/, 0700), databases (data/) and one log per service (logs/).
+            The home folder (--home, else $HITL_HOME, else the one the last `up` recorded \
+            in ~/.config/hitl/home, else the repository's .hitl) holds the sockets and \
+            tokens (run/, 0700), databases (data/) and one log per service (logs/).
 
             Examples:
               hitl stack up                    # start everything, wait until SERVING
@@ -35,7 +36,7 @@ struct StackOptions: ParsableArguments {
     /// The stack definition and its absolute path.
     /// - Throws: ``RunDirectoryError`` when it is missing or invalid.
     func load() throws -> (path: String, definition: StackDefinition) {
-        let path = URL(fileURLWithPath: StackDefinition.locate(compose)).standardizedFileURL.path
+        let path = URL(fileURLWithPath: try StackDefinition.given(compose) ?? StackDefinition.locate(compose)).standardizedFileURL.path
         return (path, try StackDefinition.load(path: path))
     }
 
