@@ -12,6 +12,12 @@ extension WireJSON {
         return try fallback.encode(value)
     }
 
+    /// Strings longer than this go to Foundation's encoder with the whole value: the tree
+    /// path wins on many small values, and a megabyte string gains nothing from it, while
+    /// scanning it for escapes in this module's unoptimized (debug) build takes tens of
+    /// milliseconds that the toolchain's optimized Foundation does not.
+    static let largestTreeString = 64 * 1024
+
     /// `value` as a tree, or nil when a part of it needs Foundation's encoder.
     public static func tree<T: Encodable>(_ value: T) throws -> JSONValue? {
         if let json = value as? JSONValue { return json }
@@ -106,7 +112,7 @@ struct JSONTreeEncoder: Encoder {
     static func write<T: Encodable>(_ value: T, into slot: TreeSlot, at path: [any CodingKey]) throws {
         switch value {
         case let json as JSONValue: slot.content = .value(json)
-        case let text as String: slot.content = .value(.string(text))
+        case let text as String: slot.content = .value(try TreeValues.string(text))
         case let flag as Bool: slot.content = .value(.bool(flag))
         case let number as Int: slot.content = .value(.int(Int64(number)))
         case let number as Int64: slot.content = .value(.int(number))
@@ -136,6 +142,11 @@ enum TreeValues {
         return .int(exact)
     }
 
+    static func string(_ text: String) throws -> JSONValue {
+        guard text.utf8.count <= WireJSON.largestTreeString else { throw JSONTreeUnsupported() }
+        return .string(text)
+    }
+
     /// Fractions are spelled by Foundation's encoder, as before.
     static func floating<T: BinaryFloatingPoint>(_ value: T) throws -> JSONValue { throw JSONTreeUnsupported() }
 }
@@ -148,7 +159,7 @@ struct KeyedTreeWriter<Key: CodingKey>: KeyedEncodingContainerProtocol {
 
     mutating func encodeNil(forKey key: Key) throws { put(.null, key) }
     mutating func encode(_ value: Bool, forKey key: Key) throws { put(.bool(value), key) }
-    mutating func encode(_ value: String, forKey key: Key) throws { put(.string(value), key) }
+    mutating func encode(_ value: String, forKey key: Key) throws { put(try TreeValues.string(value), key) }
     mutating func encode(_ value: Double, forKey key: Key) throws { put(try TreeValues.floating(value), key) }
     mutating func encode(_ value: Float, forKey key: Key) throws { put(try TreeValues.floating(value), key) }
     mutating func encode(_ value: Int, forKey key: Key) throws { put(try TreeValues.integer(value), key) }
@@ -190,7 +201,7 @@ struct UnkeyedTreeWriter: UnkeyedEncodingContainer {
 
     mutating func encodeNil() throws { put(.null) }
     mutating func encode(_ value: Bool) throws { put(.bool(value)) }
-    mutating func encode(_ value: String) throws { put(.string(value)) }
+    mutating func encode(_ value: String) throws { put(try TreeValues.string(value)) }
     mutating func encode(_ value: Double) throws { put(try TreeValues.floating(value)) }
     mutating func encode(_ value: Float) throws { put(try TreeValues.floating(value)) }
     mutating func encode(_ value: Int) throws { put(try TreeValues.integer(value)) }
@@ -233,7 +244,7 @@ struct SingleTreeWriter: SingleValueEncodingContainer {
 
     mutating func encodeNil() throws { put(.null) }
     mutating func encode(_ value: Bool) throws { put(.bool(value)) }
-    mutating func encode(_ value: String) throws { put(.string(value)) }
+    mutating func encode(_ value: String) throws { put(try TreeValues.string(value)) }
     mutating func encode(_ value: Double) throws { put(try TreeValues.floating(value)) }
     mutating func encode(_ value: Float) throws { put(try TreeValues.floating(value)) }
     mutating func encode(_ value: Int) throws { put(try TreeValues.integer(value)) }
