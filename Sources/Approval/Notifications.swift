@@ -157,6 +157,6 @@ extension ApprovalEngine {
 
     static func describe(_ action: Action) -> String {
         let source = action.from.map { " from \($0)" } ?? ""
-        return "\(action.kind.rawValue) of \(action.amount) \(action.currency)\(source) to \(action.to)"
+        return "\(action.kind.rawValue) of \(action.displayAmount)\(source) to \(action.to)"
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Banking
 import Foundation
 import RPC
 
@@ -218,12 +219,12 @@ enum ApprovalText {
     }
 }
 
-/// "transfer 150.00 USD checking → alice"
+/// "transfer $150.00 checking → alice"
 enum ActionText {
     static func describe(_ action: JSONValue?) -> String {
         guard let action else { return "-" }
         let kind = action["kind"]?.stringValue ?? "?"
-        let amount = "\(action["amount"]?.stringValue ?? "?") \(action["currency"]?.stringValue ?? "")"
+        let amount = MoneyText.display(action["amount"]?.stringValue ?? "?", currency: action["currency"]?.stringValue)
         let to = action["to"]?.stringValue ?? "?"
         if let from = action["from"]?.stringValue { return "\(kind) \(amount) \(from) → \(to)" }
         return "\(kind) \(amount) → \(to)"

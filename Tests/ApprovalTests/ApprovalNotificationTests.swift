@@ -65,7 +65,7 @@ struct ApprovalNotificationTests {
         let rejectLink = try #require(body["links"]?["reject"]?.stringValue)
         #expect(approveLink.hasPrefix("https://gateway.example/links/v1."))
         let mail = try #require(sink.messages.first)
-        #expect(mail.contains("Subject: Approval needed: transfer of 150.00 USD from checking to alice"))
+        #expect(mail.contains("Subject: Approval needed: transfer of $150.00 from checking to alice"))
         #expect(mail.contains("https://gateway.example/links/v1."))
         #expect(try await Self.eventually { try await Self.deliveries(harness, pending.approvalID).allSatisfy { $0.state == "delivered" } })
         #expect(try await harness.events().filter { $0.type == "notified" }.count == 2)

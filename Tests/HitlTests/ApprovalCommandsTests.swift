@@ -24,7 +24,7 @@ struct ApprovalCommandsTests {
 
         let listed = try await hitl.run(["approvals"])
         #expect(listed.status == 0, "\(listed.transcript)")
-        #expect(listed.stdout.contains("transfer 150.00 USD checking → alice"))
+        #expect(listed.stdout.contains("transfer $150.00 checking → alice"))
         #expect(ids.allSatisfy { listed.stdout.contains($0) })
 
         let approved = try await hitl.run(["approve", ids[0]])
@@ -79,7 +79,7 @@ struct ApprovalCommandsTests {
         #expect(stale.status == 1 && stale.stderr.contains("VERSION_MISMATCH") && stale.stderr.contains("version 2"), "\(stale.transcript)")
         let unnamed = try await hitl.run(["approve", id])
         #expect(unnamed.status == 1 && unnamed.stderr.contains("VERSION_REQUIRED") && unnamed.stderr.contains("--version 2"), "\(unnamed.transcript)")
-        #expect(unnamed.stderr.contains("20000.00") && unnamed.stderr.contains("150.00"), "shows what changed: \(unnamed.transcript)")
+        #expect(unnamed.stderr.contains("$20,000.00") && unnamed.stderr.contains("$150.00"), "shows what changed: \(unnamed.transcript)")
         let current = try await agent.call("approval.get", ["approval_id": .string(id)] as JSONValue, as: JSONValue.self)
         #expect(current["approved_by"] == ["approver2"], "no vote of approver1 was counted")
         // Reviewed at version 2: counted, and it says who else must decide.

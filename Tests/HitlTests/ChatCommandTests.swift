@@ -15,7 +15,7 @@ struct ChatCommandTests {
             // Approved at the prompt: paused, decided by approver1, resumed, posted once.
             let approved = try await hitl.run(["chat", "--decide", "approve", "Transfer $500 to Bob for rent"])
             #expect(approved.status == 0, "\(approved.transcript)")
-            #expect(approved.stdout.contains("⏸ waiting for a human: transfer 500.00 USD checking → bob"), "\(approved.transcript)")
+            #expect(approved.stdout.contains("⏸ waiting for a human: transfer $500.00 checking → bob"), "\(approved.transcript)")
             #expect(approved.stdout.contains("approver1 approved"), "\(approved.transcript)")
             #expect(approved.stdout.contains("agent: Transferred $500.00 to bob."), "\(approved.transcript)")
             try await expectBalance(hitl, "bob", available: "500.00")
@@ -24,7 +24,7 @@ struct ChatCommandTests {
             // "n" at the Approve? (y/n) question: denied, the hold released, the model told.
             let rejected = try await hitl.run(["chat", "--mode", "structured", "Transfer $150 to Alice"], input: "n\n")
             #expect(rejected.status == 0, "\(rejected.transcript)")
-            #expect(rejected.stderr.contains("Approve transfer 150.00 USD checking → alice? (y/n)"), "\(rejected.transcript)")
+            #expect(rejected.stderr.contains("Approve transfer $150.00 checking → alice? (y/n)"), "\(rejected.transcript)")
             #expect(rejected.stdout.contains("DENIED: rejected from hitl chat"), "\(rejected.transcript)")
             try await expectBalance(hitl, "alice", available: "0.00")
             try await expectBalance(hitl, "checking", available: "500.00", held: "0.00")
