@@ -54,10 +54,13 @@ let package = Package(
             name: "CCurl", pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]),
 
+        // What travels on the wire, with no NIO and no SQLite: JSON values and their
+        // fast coders, RPC errors and statuses. The contracts layer builds on it alone.
+        .target(name: "Wire", swiftSettings: strict),
         // The RPC core: JSON-RPC 2.0 over Unix sockets. Knows nothing of banking.
         .target(
             name: "RPC",
-            dependencies: nio + [
+            dependencies: nio + ["Wire",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -69,7 +72,7 @@ let package = Package(
         .target(
             name: "ServiceKit",
             dependencies: [
-                "RPC",
+                "RPC", "Banking", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -88,7 +91,21 @@ let package = Package(
         // amounts, actions, and the signed grant format (Protocols/grant.schema.json).
         .target(
             name: "Banking",
-            dependencies: ["RPC", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["Wire", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strict),
+
+        // The contracts layer: each service's wire types (params, results, statuses,
+        // events) and the protocol its consumers call it through (StateAPI, LedgerAPI,
+        // ApprovalAPI). No NIO, no SQLite: producers register handlers with these
+        // types, consumers import them, executables inject the clients.
+        .target(
+            name: "Contracts",
+            dependencies: ["Wire", "Banking"],
+            swiftSettings: strict),
+        // The contracts served over JSON-RPC: a typed client per service.
+        .target(
+            name: "ServiceClients",
+            dependencies: ["Contracts", "RPC"],
             swiftSettings: strict),
 
         // libcurl for everything that leaves the machine: LLM calls, webhooks, SMTP.
@@ -146,7 +163,7 @@ let package = Package(
         .target(
             name: "Approval",
             dependencies: [
-                "RPC", "Banking", "SQLiteKit", "CurlKit",
+                "RPC", "Contracts", "Banking", "SQLiteKit", "CurlKit",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -168,7 +185,7 @@ let package = Package(
         .target(
             name: "Ledger",
             dependencies: [
-                "RPC", "SQLiteKit", "Banking",
+                "RPC", "Contracts", "SQLiteKit", "Banking",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -187,7 +204,7 @@ let package = Package(
         .executableTarget(
             name: "ledger-bench",
             dependencies: [
-                "Ledger", "Banking", "RPC", "RPCTesting", "SQLiteKit",
+                "Ledger", "Banking", "RPC", "RPCTesting", "SQLiteKit", "ServiceKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
@@ -197,7 +214,7 @@ let package = Package(
         .target(
             name: "StateStore",
             dependencies: [
-                "RPC", "SQLiteKit",
+                "RPC", "Contracts", "SQLiteKit",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -353,7 +370,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "BankingTests",
-            dependencies: ["Banking", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["Banking", "Wire", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict),
         .testTarget(
             name: "LLMTests",
@@ -362,14 +379,14 @@ let package = Package(
         .testTarget(
             name: "ApprovalTests",
             dependencies: [
-                "Approval", "Banking", "RPC", "RPCTesting", "SQLiteKit",
+                "Approval", "Banking", "RPC", "RPCTesting", "SQLiteKit", "ServiceKit",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict),
         .testTarget(
             name: "LedgerTests",
             dependencies: [
-                "Ledger", "Banking", "RPC", "RPCTesting", "SQLiteKit",
+                "Ledger", "Banking", "RPC", "RPCTesting", "SQLiteKit", "ServiceKit",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -380,7 +397,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "ConformanceTests",
-            dependencies: ["RPC", "RPCTesting", "Banking", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["RPC", "RPCTesting", "Banking", "ServiceKit", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
         .testTarget(
             name: "AgentTests",
@@ -393,7 +410,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "SecurityTests",
-            dependencies: ["RPC", "RPCTesting", "RPCFuzz", "Banking", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["RPC", "RPCTesting", "RPCFuzz", "Banking", "ServiceKit", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: strict),
         .testTarget(
             name: "GatewayTests",

@@ -1,4 +1,4 @@
-import RPC
+import Wire
 
 /// An exact amount of money in minor units (cents). Never a binary float.
 ///

@@ -1,6 +1,6 @@
 import Crypto
 import Foundation
-import RPC
+import Wire
 
 /// One transfer a batch grant covers: its action and the idempotency key it must carry.
 public struct BatchItem: Sendable, Hashable {

@@ -1,5 +1,5 @@
 import Foundation
-import RPC
+import Wire
 
 /// A signed permission to execute exactly one action, once.
 ///

@@ -6,6 +6,7 @@ import Ledger
 import RPC
 import RPCTesting
 import SQLiteKit
+import ServiceKit
 
 @main
 struct LedgerBench: AsyncParsableCommand {

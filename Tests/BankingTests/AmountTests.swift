@@ -1,5 +1,5 @@
 import Banking
-import RPC
+import Wire
 import Testing
 
 struct AmountTests {

@@ -1,7 +1,7 @@
 import Banking
 import Crypto
 import Foundation
-import RPC
+import Wire
 import Testing
 
 struct BatchGrantTests {

@@ -1,6 +1,6 @@
 import Banking
 import Foundation
-import RPC
+import Wire
 import Testing
 
 /// The hand-written canonical bytes must stay byte-identical to what

@@ -2,6 +2,7 @@ import Banking
 import Foundation
 import RPC
 import RPCTesting
+import ServiceKit
 import Testing
 
 /// The service as a process on a socket: file modes, a second instance, a

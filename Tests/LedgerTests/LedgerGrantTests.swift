@@ -3,6 +3,7 @@ import Crypto
 import Foundation
 import RPC
 import RPCTesting
+import ServiceKit
 import Testing
 
 /// The enforcement point: a grant that is missing, forged, altered, for

@@ -3,6 +3,7 @@ import Foundation
 import RPC
 import RPCFuzz
 import RPCTesting
+import ServiceKit
 import Testing
 
 /// Secrets never reach a log: the stack runs at the most verbose level with a

@@ -3,6 +3,7 @@ import Banking
 import Foundation
 import RPC
 import RPCTesting
+import ServiceKit
 import Synchronization
 import Testing
 

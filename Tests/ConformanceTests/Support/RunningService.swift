@@ -2,6 +2,7 @@ import Banking
 import Foundation
 import RPC
 import RPCTesting
+import ServiceKit
 import Testing
 
 /// A target's process on a test home of its own, and ways to talk to it.

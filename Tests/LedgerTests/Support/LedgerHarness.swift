@@ -3,6 +3,7 @@ import Crypto
 import Foundation
 import RPC
 import RPCTesting
+import ServiceKit
 import Testing
 
 extension JSONValue {

@@ -6,29 +6,29 @@
 /// ``maximumDepth`` levels. Anything it does not accept makes it return nil or
 /// false, and the caller falls back to the full decoder, which then says what is
 /// wrong; so being strict here never changes an answer, it only costs speed.
-struct JSONScanner {
+package struct JSONScanner {
     /// Nesting deeper than this is left to the full decoder.
-    static let maximumDepth = 64
+    package static let maximumDepth = 64
 
-    let bytes: UnsafeRawBufferPointer
-    private(set) var index: Int
+    package let bytes: UnsafeRawBufferPointer
+    package private(set) var index: Int
 
-    init(_ bytes: UnsafeRawBufferPointer, from index: Int = 0) {
+    package init(_ bytes: UnsafeRawBufferPointer, from index: Int = 0) {
         self.bytes = bytes
         self.index = index
     }
 
-    var isAtEnd: Bool { index >= bytes.count }
+    package var isAtEnd: Bool { index >= bytes.count }
 
     /// The next byte that is not whitespace (the cursor moves past the whitespace), or nil at the end.
-    var peekAfterWhitespace: UInt8? {
+    package var peekAfterWhitespace: UInt8? {
         mutating get {
             skipWhitespace()
             return index < bytes.count ? bytes[index] : nil
         }
     }
 
-    mutating func skipWhitespace() {
+    package mutating func skipWhitespace() {
         while index < bytes.count {
             switch bytes[index] {
             case 0x20, 0x09, 0x0A, 0x0D: index += 1
@@ -38,7 +38,7 @@ struct JSONScanner {
     }
 
     /// Consumes `byte` (after whitespace) if it is next.
-    mutating func consume(_ byte: UInt8) -> Bool {
+    package mutating func consume(_ byte: UInt8) -> Bool {
         skipWhitespace()
         guard index < bytes.count, bytes[index] == byte else { return false }
         index += 1
@@ -47,7 +47,7 @@ struct JSONScanner {
 
     /// A string without escapes: the range of its content. Nil when the next
     /// value is not a string or has an escape (the caller falls back).
-    mutating func plainString() -> Range<Int>? {
+    package mutating func plainString() -> Range<Int>? {
         skipWhitespace()
         guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { return nil }
         let start = index + 1
@@ -65,7 +65,7 @@ struct JSONScanner {
     }
 
     /// An integer without fraction or exponent that fits in Int64.
-    mutating func integer() -> Int64? {
+    package mutating func integer() -> Int64? {
         skipWhitespace()
         let start = index
         var cursor = index
@@ -95,7 +95,7 @@ struct JSONScanner {
     }
 
     /// Skips one value of any type, checking its grammar; false when it is not JSON.
-    mutating func skipValue(depth: Int = 0) -> Bool {
+    package mutating func skipValue(depth: Int = 0) -> Bool {
         skipWhitespace()
         guard index < bytes.count, depth < Self.maximumDepth else { return false }
         switch bytes[index] {
@@ -128,7 +128,7 @@ struct JSONScanner {
     }
 
     /// Skips a string at the cursor, checking its escapes; false when it is not one.
-    mutating func skipString() -> Bool {
+    package mutating func skipString() -> Bool {
         guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { return false }
         var cursor = index + 1
         while cursor < bytes.count {
@@ -199,14 +199,14 @@ struct JSONScanner {
     }
 
     /// Whether the bytes in `range` are exactly `text`.
-    func equals(_ range: Range<Int>, _ text: StaticString) -> Bool {
+    package func equals(_ range: Range<Int>, _ text: StaticString) -> Bool {
         guard range.count == text.utf8CodeUnitCount else { return false }
         for offset in 0..<range.count where bytes[range.lowerBound + offset] != text.utf8Start[offset] { return false }
         return true
     }
 
     /// The bytes in `range` as a String (they are valid UTF-8: the caller checked the line).
-    func string(_ range: Range<Int>) -> String {
+    package func string(_ range: Range<Int>) -> String {
         String(decoding: UnsafeRawBufferPointer(rebasing: bytes[range]), as: UTF8.self)
     }
 }

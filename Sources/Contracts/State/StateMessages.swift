@@ -1,19 +1,22 @@
-import RPC
+import Wire
 
 // The params and results of every state method, as they travel on the wire
 // (snake_case keys). Timestamps are RFC 3339 UTC strings with milliseconds.
 
 /// `state.create_run` params.
-public struct CreateRunParams: Codable, Sendable {
+/// `state.create_run` params as state-svc reads them: the document as JSON.
+public typealias CreateRunParams = CreateRunParamsOf<JSONValue>
+
+public struct CreateRunParamsOf<Document: Codable & Sendable>: Codable, Sendable {
     public var runID: String?
     public var sessionID: String?
-    public var data: JSONValue
+    public var data: Document
     /// The run's first events, numbered from 1 (each a JSON object).
     public var events: [JSONValue]?
     enum CodingKeys: String, CodingKey {
         case runID = "run_id", sessionID = "session_id", data, events
     }
-    public init(runID: String? = nil, sessionID: String? = nil, data: JSONValue, events: [JSONValue]? = nil) {
+    public init(runID: String? = nil, sessionID: String? = nil, data: Document, events: [JSONValue]? = nil) {
         self.runID = runID
         self.sessionID = sessionID
         self.data = data
@@ -32,6 +35,15 @@ public struct CreateRunResult: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case runID = "run_id", version, status, createdAt = "created_at", lastEventSeq = "last_event_seq"
     }
+
+    /// - Parameters: the wire fields.
+    public init(runID: String, version: Int64, status: String, createdAt: String, lastEventSeq: Int64) {
+        self.runID = runID
+        self.version = version
+        self.status = status
+        self.createdAt = createdAt
+        self.lastEventSeq = lastEventSeq
+    }
 }
 
 /// Params naming one run.
@@ -46,15 +58,24 @@ public struct Lease: Codable, Sendable, Equatable {
     public var owner: String
     public var expiresAt: String
     enum CodingKeys: String, CodingKey { case owner, expiresAt = "expires_at" }
+
+    /// - Parameters: the wire fields.
+    public init(owner: String, expiresAt: String) {
+        self.owner = owner
+        self.expiresAt = expiresAt
+    }
 }
 
 /// A run as `load_run` and `claim_run` return it.
-public struct RunRecord: Codable, Sendable {
+/// A run as state-svc returns it: the document as JSON.
+public typealias RunRecord = RunRecordOf<JSONValue>
+
+public struct RunRecordOf<Document: Codable & Sendable>: Codable, Sendable {
     public var runID: String
     public var sessionID: String?
     public var version: Int64
     public var status: String
-    public var data: JSONValue
+    public var data: Document
     public var createdAt: String
     public var updatedAt: String
     /// The lease in force, if any (expired leases are not shown).
@@ -63,14 +84,29 @@ public struct RunRecord: Codable, Sendable {
         case runID = "run_id", sessionID = "session_id", version, status, data
         case createdAt = "created_at", updatedAt = "updated_at", lease
     }
+
+    /// - Parameters: the wire fields.
+    public init(runID: String, sessionID: String? = nil, version: Int64, status: String, data: Document, createdAt: String, updatedAt: String, lease: Lease? = nil) {
+        self.runID = runID
+        self.sessionID = sessionID
+        self.version = version
+        self.status = status
+        self.data = data
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.lease = lease
+    }
 }
 
 /// `state.save_run` params.
-public struct SaveRunParams: Codable, Sendable {
+/// `state.save_run` params as state-svc reads them: the document as JSON.
+public typealias SaveRunParams = SaveRunParamsOf<JSONValue>
+
+public struct SaveRunParamsOf<Document: Codable & Sendable>: Codable, Sendable {
     public var runID: String
     public var expectedVersion: Int64
     public var status: String
-    public var data: JSONValue
+    public var data: Document
     /// The lease owner saving; required while a lease is held.
     public var owner: String?
     /// Events to append with this version, in order (each a JSON object).
@@ -82,7 +118,7 @@ public struct SaveRunParams: Codable, Sendable {
         case runID = "run_id", expectedVersion = "expected_version", status, data, owner, events, release
     }
     public init(
-        runID: String, expectedVersion: Int64, status: String, data: JSONValue, owner: String? = nil, events: [JSONValue]? = nil,
+        runID: String, expectedVersion: Int64, status: String, data: Document, owner: String? = nil, events: [JSONValue]? = nil,
         release: Bool? = nil
     ) {
         self.runID = runID
@@ -105,6 +141,15 @@ public struct SaveRunResult: Codable, Sendable {
     public var lastEventSeq: Int64
     enum CodingKeys: String, CodingKey {
         case runID = "run_id", version, status, updatedAt = "updated_at", lastEventSeq = "last_event_seq"
+    }
+
+    /// - Parameters: the wire fields.
+    public init(runID: String, version: Int64, status: String, updatedAt: String, lastEventSeq: Int64) {
+        self.runID = runID
+        self.version = version
+        self.status = status
+        self.updatedAt = updatedAt
+        self.lastEventSeq = lastEventSeq
     }
 }
 
@@ -133,6 +178,12 @@ public struct AppendEventsResult: Codable, Sendable {
     public var runID: String
     public var lastEventSeq: Int64
     enum CodingKeys: String, CodingKey { case runID = "run_id", lastEventSeq = "last_event_seq" }
+
+    /// - Parameters: the wire fields.
+    public init(runID: String, lastEventSeq: Int64) {
+        self.runID = runID
+        self.lastEventSeq = lastEventSeq
+    }
 }
 
 /// `state.read_events` and `state.watch_events` params.
@@ -176,13 +227,23 @@ public struct EventMatch: Codable, Sendable {
 /// The first event of `state.watch_events` with `with_run`: the run as it stood when the
 /// watch began, and its newest event then. A watcher decides from it whether to wait at
 /// all, without a `state.load_run` of its own.
-public struct RunSnapshot: Codable, Sendable {
+/// `state.watch_events`' first event with the document as JSON.
+public typealias RunSnapshot = RunSnapshotOf<JSONValue>
+
+public struct RunSnapshotOf<Document: Codable & Sendable>: Codable, Sendable {
     public var type = "run_snapshot"
-    public var run: RunRecord
+    public var run: RunRecordOf<Document>
     public var lastEventSeq: Int64
     /// The events that follow are those after this seq.
     public var startSeq: Int64
     enum CodingKeys: String, CodingKey { case type, run, lastEventSeq = "last_event_seq", startSeq = "start_seq" }
+
+    /// - Parameters: the wire fields.
+    public init(run: RunRecordOf<Document>, lastEventSeq: Int64, startSeq: Int64) {
+        self.run = run
+        self.lastEventSeq = lastEventSeq
+        self.startSeq = startSeq
+    }
 }
 
 /// `state.read_events` result: the events after `after_seq`, oldest first, and where the run stands.
@@ -199,6 +260,16 @@ public struct ReadEventsResult: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case runID = "run_id", events, lastEventSeq = "last_event_seq", hasMore = "has_more", status, version
     }
+
+    /// - Parameters: the wire fields.
+    public init(runID: String, events: [JSONValue], lastEventSeq: Int64, hasMore: Bool, status: String, version: Int64) {
+        self.runID = runID
+        self.events = events
+        self.lastEventSeq = lastEventSeq
+        self.hasMore = hasMore
+        self.status = status
+        self.version = version
+    }
 }
 
 /// `state.watch_events` result: where it stopped.
@@ -207,6 +278,13 @@ public struct WatchEventsResult: Codable, Sendable {
     public var lastSeq: Int64
     public var sent: Int
     enum CodingKeys: String, CodingKey { case runID = "run_id", lastSeq = "last_seq", sent }
+
+    /// - Parameters: the wire fields.
+    public init(runID: String, lastSeq: Int64, sent: Int) {
+        self.runID = runID
+        self.lastSeq = lastSeq
+        self.sent = sent
+    }
 }
 
 /// `state.claim_run` params.
@@ -255,6 +333,12 @@ public struct ReleaseRunResult: Codable, Sendable {
     /// False when there was no lease in force (already released or expired).
     public var released: Bool
     enum CodingKeys: String, CodingKey { case runID = "run_id", released }
+
+    /// - Parameters: the wire fields.
+    public init(runID: String, released: Bool) {
+        self.runID = runID
+        self.released = released
+    }
 }
 
 /// `state.list_runs` params.
@@ -285,6 +369,17 @@ public struct RunSummary: Codable, Sendable {
         case runID = "run_id", sessionID = "session_id", version, status
         case createdAt = "created_at", updatedAt = "updated_at", lease
     }
+
+    /// - Parameters: the wire fields.
+    public init(runID: String, sessionID: String? = nil, version: Int64, status: String, createdAt: String, updatedAt: String, lease: Lease? = nil) {
+        self.runID = runID
+        self.sessionID = sessionID
+        self.version = version
+        self.status = status
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.lease = lease
+    }
 }
 
 /// `state.list_runs` result, oldest run first.
@@ -293,6 +388,12 @@ public struct ListRunsResult: Codable, Sendable {
     /// Pass as `cursor` for the next page; absent on the last page.
     public var nextCursor: String?
     enum CodingKeys: String, CodingKey { case runs, nextCursor = "next_cursor" }
+
+    /// - Parameters: the wire fields.
+    public init(runs: [RunSummary], nextCursor: String? = nil) {
+        self.runs = runs
+        self.nextCursor = nextCursor
+    }
 }
 
 /// `state.run_history` params.
@@ -321,6 +422,16 @@ public struct RunVersion: Codable, Sendable {
     enum CodingKeys: String, CodingKey {
         case version, status, data, savedAt = "saved_at", savedBy = "saved_by", owner
     }
+
+    /// - Parameters: the wire fields.
+    public init(version: Int64, status: String, data: JSONValue, savedAt: String, savedBy: String? = nil, owner: String? = nil) {
+        self.version = version
+        self.status = status
+        self.data = data
+        self.savedAt = savedAt
+        self.savedBy = savedBy
+        self.owner = owner
+    }
 }
 
 /// `state.run_history` result, oldest version first.
@@ -331,6 +442,13 @@ public struct RunHistoryResult: Codable, Sendable {
     public var nextAfterVersion: Int64?
     enum CodingKeys: String, CodingKey {
         case runID = "run_id", versions, nextAfterVersion = "next_after_version"
+    }
+
+    /// - Parameters: the wire fields.
+    public init(runID: String, versions: [RunVersion], nextAfterVersion: Int64? = nil) {
+        self.runID = runID
+        self.versions = versions
+        self.nextAfterVersion = nextAfterVersion
     }
 }
 
@@ -352,6 +470,13 @@ public struct AppendSessionResult: Codable, Sendable {
     /// Messages in the session now.
     public var total: Int64
     enum CodingKeys: String, CodingKey { case sessionID = "session_id", appended, total }
+
+    /// - Parameters: the wire fields.
+    public init(sessionID: String, appended: Int, total: Int64) {
+        self.sessionID = sessionID
+        self.appended = appended
+        self.total = total
+    }
 }
 
 /// `state.load_session` params.
@@ -372,6 +497,13 @@ public struct LoadSessionResult: Codable, Sendable {
     /// Messages in the session (more than returned when limited).
     public var total: Int64
     enum CodingKeys: String, CodingKey { case sessionID = "session_id", messages, total }
+
+    /// - Parameters: the wire fields.
+    public init(sessionID: String, messages: [JSONValue], total: Int64) {
+        self.sessionID = sessionID
+        self.messages = messages
+        self.total = total
+    }
 }
 
 /// `state.get_cursor` params.
@@ -399,6 +531,13 @@ public struct CursorResult: Codable, Sendable {
     public var value: Int64
     public var updatedAt: String?
     enum CodingKeys: String, CodingKey { case name, value, updatedAt = "updated_at" }
+
+    /// - Parameters: the wire fields.
+    public init(name: String, value: Int64, updatedAt: String? = nil) {
+        self.name = name
+        self.value = value
+        self.updatedAt = updatedAt
+    }
 }
 
 /// `state.prune` params.
@@ -414,4 +553,10 @@ public struct PruneResult: Codable, Sendable {
     public var pruned: Int
     /// True when more runs qualify: call again.
     public var more: Bool
+
+    /// - Parameters: the wire fields.
+    public init(pruned: Int, more: Bool) {
+        self.pruned = pruned
+        self.more = more
+    }
 }

@@ -1,4 +1,4 @@
-import RPC
+import Wire
 
 /// Where a run stands. `completed`, `failed` and `cancelled` are final.
 public enum RunStatus: String, Codable, Sendable, CaseIterable {
@@ -21,7 +21,7 @@ public enum RunStatus: String, Codable, Sendable, CaseIterable {
     ///   - text: the status sent.
     ///   - field: the parameter it came in.
     /// - Throws: INVALID_ARGUMENT/INVALID_STATUS.
-    static func parse(_ text: String, field: String) throws -> RunStatus {
+    public static func parse(_ text: String, field: String) throws -> RunStatus {
         guard let status = RunStatus(rawValue: text) else {
             throw RPCError.invalidParams(
                 field: field, "must be one of \(allCases.map(\.rawValue).joined(separator: ", "))", reason: "INVALID_STATUS")

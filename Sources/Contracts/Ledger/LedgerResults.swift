@@ -12,6 +12,15 @@ public struct AccountResult: Codable, Sendable, Equatable {
         case openingBalance = "opening_balance"
         case openedAt = "opened_at"
     }
+
+    /// - Parameters: the wire fields.
+    public init(account: String, displayName: String, currency: String, openingBalance: String, openedAt: String) {
+        self.account = account
+        self.displayName = displayName
+        self.currency = currency
+        self.openingBalance = openingBalance
+        self.openedAt = openedAt
+    }
 }
 
 /// `ledger.balance`, and one row of `ledger.accounts`.
@@ -31,6 +40,17 @@ public struct BalanceResult: Codable, Sendable, Equatable {
         case account, kind, currency, posted, held, available
         case displayName = "display_name"
     }
+
+    /// - Parameters: the wire fields.
+    public init(account: String, displayName: String, kind: String, currency: String, posted: String, held: String, available: String) {
+        self.account = account
+        self.displayName = displayName
+        self.kind = kind
+        self.currency = currency
+        self.posted = posted
+        self.held = held
+        self.available = available
+    }
 }
 
 /// `ledger.accounts`.
@@ -42,6 +62,12 @@ public struct AccountsResult: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case accounts
         case nextCursor = "next_cursor"
+    }
+
+    /// - Parameters: the wire fields.
+    public init(accounts: [BalanceResult], nextCursor: String? = nil) {
+        self.accounts = accounts
+        self.nextCursor = nextCursor
     }
 }
 
@@ -65,6 +91,20 @@ public struct EntryResult: Codable, Sendable, Equatable {
         case idempotencyKey = "idempotency_key"
         case grantID = "grant_id"
         case createdAt = "created_at"
+    }
+
+    /// - Parameters: the wire fields.
+    public init(entryID: Int64, kind: String, from: String, to: String, amount: String, currency: String, memo: String? = nil, idempotencyKey: String, grantID: String, createdAt: String) {
+        self.entryID = entryID
+        self.kind = kind
+        self.from = from
+        self.to = to
+        self.amount = amount
+        self.currency = currency
+        self.memo = memo
+        self.idempotencyKey = idempotencyKey
+        self.grantID = grantID
+        self.createdAt = createdAt
     }
 }
 
@@ -101,6 +141,24 @@ public struct HoldResult: Codable, Sendable, Equatable {
         case voidReason = "void_reason"
         case resolvedAt = "resolved_at"
     }
+
+    /// - Parameters: the wire fields.
+    public init(holdID: String, state: String, from: String, to: String, amount: String, currency: String, memo: String? = nil, idempotencyKey: String, expiresAt: String, createdAt: String, entryID: Int64? = nil, grantID: String? = nil, voidReason: String? = nil, resolvedAt: String? = nil) {
+        self.holdID = holdID
+        self.state = state
+        self.from = from
+        self.to = to
+        self.amount = amount
+        self.currency = currency
+        self.memo = memo
+        self.idempotencyKey = idempotencyKey
+        self.expiresAt = expiresAt
+        self.createdAt = createdAt
+        self.entryID = entryID
+        self.grantID = grantID
+        self.voidReason = voidReason
+        self.resolvedAt = resolvedAt
+    }
 }
 
 /// One line of `ledger.statement`: this account's side of an entry.
@@ -134,6 +192,22 @@ public struct StatementLine: Codable, Sendable, Equatable {
         case grantID = "grant_id"
         case createdAt = "created_at"
     }
+
+    /// - Parameters: the wire fields.
+    public init(postingID: Int64, entryID: Int64, kind: String, amount: String, currency: String, counterparty: String, balanceAfter: String, memo: String? = nil, holdID: String? = nil, idempotencyKey: String? = nil, grantID: String? = nil, createdAt: String) {
+        self.postingID = postingID
+        self.entryID = entryID
+        self.kind = kind
+        self.amount = amount
+        self.currency = currency
+        self.counterparty = counterparty
+        self.balanceAfter = balanceAfter
+        self.memo = memo
+        self.holdID = holdID
+        self.idempotencyKey = idempotencyKey
+        self.grantID = grantID
+        self.createdAt = createdAt
+    }
 }
 
 /// `ledger.statement`: newest first.
@@ -146,6 +220,13 @@ public struct StatementResult: Codable, Sendable, Equatable {
         case account, entries
         case nextCursor = "next_cursor"
     }
+
+    /// - Parameters: the wire fields.
+    public init(account: String, entries: [StatementLine], nextCursor: String? = nil) {
+        self.account = account
+        self.entries = entries
+        self.nextCursor = nextCursor
+    }
 }
 
 /// The outcome of one `ledger.transfer_batch` element: a result or an error.
@@ -153,6 +234,13 @@ public struct BatchItemResult: Codable, Sendable, Equatable {
     public let index: Int
     public let result: EntryResult?
     public let error: BatchItemError?
+
+    /// - Parameters: the wire fields.
+    public init(index: Int, result: EntryResult? = nil, error: BatchItemError? = nil) {
+        self.index = index
+        self.result = result
+        self.error = error
+    }
 }
 
 /// Why one batch element failed: the same status and reason the single call would give.
@@ -162,6 +250,15 @@ public struct BatchItemError: Codable, Sendable, Equatable {
     public let reason: String
     public let message: String
     public let field: String?
+
+    /// - Parameters: the wire fields.
+    public init(code: Int, status: String, reason: String, message: String, field: String? = nil) {
+        self.code = code
+        self.status = status
+        self.reason = reason
+        self.message = message
+        self.field = field
+    }
 }
 
 /// `ledger.transfer_batch`.
@@ -169,6 +266,13 @@ public struct TransferBatchResult: Codable, Sendable, Equatable {
     public let results: [BatchItemResult]
     public let applied: Int
     public let failed: Int
+
+    /// - Parameters: the wire fields.
+    public init(results: [BatchItemResult], applied: Int, failed: Int) {
+        self.results = results
+        self.applied = applied
+        self.failed = failed
+    }
 }
 
 /// `ledger.verify`: the proof that the books balance.
@@ -196,5 +300,19 @@ public struct VerifyResult: Codable, Sendable, Equatable {
         case externalTotal = "external_total"
         case heldTotal = "held_total"
         case pendingHolds = "pending_holds"
+    }
+
+    /// - Parameters: the wire fields.
+    public init(balanced: Bool, problems: [String], accounts: Int64, entries: Int64, postings: Int64, postingsTotal: String, customerTotal: String, externalTotal: String, heldTotal: String, pendingHolds: Int64) {
+        self.balanced = balanced
+        self.problems = problems
+        self.accounts = accounts
+        self.entries = entries
+        self.postings = postings
+        self.postingsTotal = postingsTotal
+        self.customerTotal = customerTotal
+        self.externalTotal = externalTotal
+        self.heldTotal = heldTotal
+        self.pendingHolds = pendingHolds
     }
 }

@@ -1,6 +1,6 @@
 import Banking
 import Foundation
-import RPC
+import Wire
 
 /// Where an approval is in its life. Only `pending` can change by a decision;
 /// `approved` can only become `completed` (executed) or `failed` (it could not be
@@ -61,7 +61,7 @@ public struct ApprovalView: Sendable, Codable, Equatable {
     }
 
     /// The same view without its grant.
-    func withoutGrant() -> ApprovalView {
+    public func withoutGrant() -> ApprovalView {
         ApprovalView(
             approvalID: approvalID, runID: runID, callID: callID, version: version, status: status, action: action,
             originalAction: originalAction, requestedBy: requestedBy, submittedBy: submittedBy, requiredApprovers: requiredApprovers,
@@ -69,14 +69,31 @@ public struct ApprovalView: Sendable, Codable, Equatable {
             requesterMayApprove: requesterMayApprove, createdAt: createdAt, updatedAt: updatedAt, expiresAt: expiresAt,
             reason: reason, outcome: outcome, grant: nil)
     }
-}
 
-/// Roles that see grants in what approval-svc returns: those that execute approved actions.
-enum GrantReaders {
-    static let roles: Set<String> = ["agent", "operator"]
-
-    /// Whether `identity` may see grants.
-    static func allows(_ identity: Identity?) -> Bool { identity.map { roles.contains($0.role) } ?? false }
+    /// - Parameters: the wire fields.
+    public init(approvalID: String, runID: String, callID: String, version: Int64, status: ApprovalStatus, action: Action, originalAction: Action, requestedBy: String, submittedBy: String, requiredApprovers: Int, approvedBy: [String], policyVersion: String, policyRule: String, policyFigures: [String: String], requesterMayApprove: Bool, createdAt: String, updatedAt: String, expiresAt: String, reason: String? = nil, outcome: Outcome? = nil, grant: Grant? = nil) {
+        self.approvalID = approvalID
+        self.runID = runID
+        self.callID = callID
+        self.version = version
+        self.status = status
+        self.action = action
+        self.originalAction = originalAction
+        self.requestedBy = requestedBy
+        self.submittedBy = submittedBy
+        self.requiredApprovers = requiredApprovers
+        self.approvedBy = approvedBy
+        self.policyVersion = policyVersion
+        self.policyRule = policyRule
+        self.policyFigures = policyFigures
+        self.requesterMayApprove = requesterMayApprove
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.expiresAt = expiresAt
+        self.reason = reason
+        self.outcome = outcome
+        self.grant = grant
+    }
 }
 
 /// What the executor reports after running an approved action.
@@ -85,6 +102,12 @@ public struct Outcome: Sendable, Codable, Equatable {
     public let status: String
     /// Free text: a journal entry id, an error message.
     public let detail: String?
+
+    /// - Parameters: the wire fields.
+    public init(status: String, detail: String? = nil) {
+        self.status = status
+        self.detail = detail
+    }
 }
 
 /// One state change, with a gap-free sequence number.
@@ -106,38 +129,80 @@ public struct ApprovalEvent: Sendable, Codable, Equatable {
     enum CodingKeys: String, CodingKey {
         case seq, type, approvalID = "approval_id", runID = "run_id", callID = "call_id", version, status, actor, at, reason
     }
+
+    /// - Parameters: the wire fields.
+    public init(seq: Int64, type: String, approvalID: String, runID: String, callID: String, version: Int64, status: ApprovalStatus, actor: String, at: String, reason: String? = nil) {
+        self.seq = seq
+        self.type = type
+        self.approvalID = approvalID
+        self.runID = runID
+        self.callID = callID
+        self.version = version
+        self.status = status
+        self.actor = actor
+        self.at = at
+        self.reason = reason
+    }
 }
 
 // MARK: - Params and results
 
-struct SubmitParams: Decodable, Sendable {
-    let runID: String
-    let callID: String
-    let action: Action
-    let requestedBy: String
-    let expiresIn: Int64?
+public struct SubmitParams: Codable, Sendable {
+    public let runID: String
+    public let callID: String
+    public let action: Action
+    public let requestedBy: String
+    public let expiresIn: Int64?
     enum CodingKeys: String, CodingKey {
         case runID = "run_id", callID = "call_id", action, requestedBy = "requested_by", expiresIn = "expires_in"
     }
+
+    /// - Parameters: the wire fields.
+    public init(runID: String, callID: String, action: Action, requestedBy: String, expiresIn: Int64? = nil) {
+        self.runID = runID
+        self.callID = callID
+        self.action = action
+        self.requestedBy = requestedBy
+        self.expiresIn = expiresIn
+    }
 }
 
-struct ApprovalIDParams: Decodable, Sendable {
-    let approvalID: String
+public struct ApprovalIDParams: Codable, Sendable {
+    public let approvalID: String
     enum CodingKeys: String, CodingKey { case approvalID = "approval_id" }
+
+    /// - Parameters: the wire fields.
+    public init(approvalID: String) {
+        self.approvalID = approvalID
+    }
 }
 
-struct ListParams: Decodable, Sendable {
-    let status: ApprovalStatus?
-    let runID: String?
-    let cursor: String?
-    let limit: Int?
+public struct ListParams: Codable, Sendable {
+    public let status: ApprovalStatus?
+    public let runID: String?
+    public let cursor: String?
+    public let limit: Int?
     enum CodingKeys: String, CodingKey { case status, runID = "run_id", cursor, limit }
+
+    /// - Parameters: the wire fields.
+    public init(status: ApprovalStatus? = nil, runID: String? = nil, cursor: String? = nil, limit: Int? = nil) {
+        self.status = status
+        self.runID = runID
+        self.cursor = cursor
+        self.limit = limit
+    }
 }
 
-struct ListResult: Encodable, Sendable {
-    let approvals: [ApprovalView]
-    let nextCursor: String?
+public struct ListResult: Codable, Sendable {
+    public let approvals: [ApprovalView]
+    public let nextCursor: String?
     enum CodingKeys: String, CodingKey { case approvals, nextCursor = "next_cursor" }
+
+    /// - Parameters: the wire fields.
+    public init(approvals: [ApprovalView], nextCursor: String? = nil) {
+        self.approvals = approvals
+        self.nextCursor = nextCursor
+    }
 }
 
 /// An approver's decision.
@@ -145,74 +210,134 @@ public enum Decision: String, Sendable, Codable {
     case approve, reject
 }
 
-struct DecideParams: Decodable, Sendable {
-    let approvalID: String
-    let decision: Decision
-    let reason: String?
-    let editedAction: Action?
+public struct DecideParams: Codable, Sendable {
+    public let approvalID: String
+    public let decision: Decision
+    public let reason: String?
+    public let editedAction: Action?
     /// The version the approver reviewed; a stale one is refused (VERSION_MISMATCH).
-    let version: Int64?
+    public let version: Int64?
     enum CodingKeys: String, CodingKey {
         case approvalID = "approval_id", decision, reason, editedAction = "edited_action", version
     }
+
+    /// - Parameters: the wire fields.
+    public init(approvalID: String, decision: Decision, reason: String? = nil, editedAction: Action? = nil, version: Int64? = nil) {
+        self.approvalID = approvalID
+        self.decision = decision
+        self.reason = reason
+        self.editedAction = editedAction
+        self.version = version
+    }
 }
 
-struct CancelParams: Decodable, Sendable {
-    let approvalID: String
-    let reason: String
+public struct CancelParams: Codable, Sendable {
+    public let approvalID: String
+    public let reason: String
     enum CodingKeys: String, CodingKey { case approvalID = "approval_id", reason }
+
+    /// - Parameters: the wire fields.
+    public init(approvalID: String, reason: String) {
+        self.approvalID = approvalID
+        self.reason = reason
+    }
 }
 
-struct CompleteParams: Decodable, Sendable {
-    let approvalID: String
-    let outcome: Outcome
+public struct CompleteParams: Codable, Sendable {
+    public let approvalID: String
+    public let outcome: Outcome
     enum CodingKeys: String, CodingKey { case approvalID = "approval_id", outcome }
+
+    /// - Parameters: the wire fields.
+    public init(approvalID: String, outcome: Outcome) {
+        self.approvalID = approvalID
+        self.outcome = outcome
+    }
 }
 
-struct EventsParams: Decodable, Sendable {
-    let afterSeq: Int64?
-    let limit: Int?
+public struct EventsParams: Codable, Sendable {
+    public let afterSeq: Int64?
+    public let limit: Int?
     enum CodingKeys: String, CodingKey { case afterSeq = "after_seq", limit }
+
+    /// - Parameters: the wire fields.
+    public init(afterSeq: Int64? = nil, limit: Int? = nil) {
+        self.afterSeq = afterSeq
+        self.limit = limit
+    }
 }
 
-struct EventsResult: Encodable, Sendable {
-    let events: [ApprovalEvent]
+public struct EventsResult: Codable, Sendable {
+    public let events: [ApprovalEvent]
     /// The cursor to pass next: the last event's seq, or `after_seq` when none.
-    let lastSeq: Int64
-    let hasMore: Bool
+    public let lastSeq: Int64
+    public let hasMore: Bool
     enum CodingKeys: String, CodingKey { case events, lastSeq = "last_seq", hasMore = "has_more" }
+
+    /// - Parameters: the wire fields.
+    public init(events: [ApprovalEvent], lastSeq: Int64, hasMore: Bool) {
+        self.events = events
+        self.lastSeq = lastSeq
+        self.hasMore = hasMore
+    }
 }
 
-struct WatchParams: Decodable, Sendable {
-    let afterSeq: Int64?
-    let maxEvents: Int?
+public struct WatchParams: Codable, Sendable {
+    public let afterSeq: Int64?
+    public let maxEvents: Int?
     /// Decision events carry the approval too (what a resumer would otherwise fetch).
-    let withApproval: Bool?
+    public let withApproval: Bool?
     enum CodingKeys: String, CodingKey { case afterSeq = "after_seq", maxEvents = "max_events", withApproval = "with_approval" }
+
+    /// - Parameters: the wire fields.
+    public init(afterSeq: Int64? = nil, maxEvents: Int? = nil, withApproval: Bool? = nil) {
+        self.afterSeq = afterSeq
+        self.maxEvents = maxEvents
+        self.withApproval = withApproval
+    }
 }
 
 /// An `approval.watch` event with the approval it decided (`with_approval`).
-struct DecidedEvent: Encodable, Sendable {
-    let event: ApprovalEvent
-    let approval: ApprovalView
+public struct DecidedEvent: Codable, Sendable {
+    public let event: ApprovalEvent
+    /// Present on the decision types (``decisions``) when the watch asked for it.
+    public let approval: ApprovalView?
 
     /// The types that decide an approval: a resumer acts on these.
-    static let decisions: Set<String> = ["approved", "rejected", "expired", "cancelled"]
+    public static let decisions: Set<String> = ["approved", "rejected", "expired", "cancelled"]
 
     enum CodingKeys: String, CodingKey { case approval }
 
     /// The event's own fields, then `approval`, in one object.
-    func encode(to encoder: any Encoder) throws {
+    public func encode(to encoder: any Encoder) throws {
         try event.encode(to: encoder)
         var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(approval, forKey: .approval)
+        try container.encodeIfPresent(approval, forKey: .approval)
+    }
+
+    /// Reads what ``encode(to:)`` writes (and a plain event, without `approval`).
+    public init(from decoder: any Decoder) throws {
+        event = try ApprovalEvent(from: decoder)
+        approval = try decoder.container(keyedBy: CodingKeys.self).decodeIfPresent(ApprovalView.self, forKey: .approval)
+    }
+
+    /// - Parameters: the event and the approval it decided.
+    public init(event: ApprovalEvent, approval: ApprovalView?) {
+        self.event = event
+        self.approval = approval
     }
 }
 
-struct WatchResult: Encodable, Sendable {
-    let lastSeq: Int64
-    let sent: Int
+public struct WatchResult: Codable, Sendable {
+    public let lastSeq: Int64
+    public let sent: Int
     enum CodingKeys: String, CodingKey { case lastSeq = "last_seq", sent }
+
+    /// - Parameters: the wire fields.
+    public init(lastSeq: Int64, sent: Int) {
+        self.lastSeq = lastSeq
+        self.sent = sent
+    }
 }
 
 /// One record of the hash-chained audit log.
@@ -236,10 +361,30 @@ public struct AuditRecord: Sendable, Codable, Equatable {
         case seq, at, approvalID = "approval_id", step, actor, version, policyVersion = "policy_version"
         case actionHash = "action_hash", detail, prevHash = "prev_hash", hash
     }
+
+    /// - Parameters: the wire fields.
+    public init(seq: Int64, at: String, approvalID: String, step: String, actor: String, version: Int64, policyVersion: String, actionHash: String, detail: String, prevHash: String, hash: String) {
+        self.seq = seq
+        self.at = at
+        self.approvalID = approvalID
+        self.step = step
+        self.actor = actor
+        self.version = version
+        self.policyVersion = policyVersion
+        self.actionHash = actionHash
+        self.detail = detail
+        self.prevHash = prevHash
+        self.hash = hash
+    }
 }
 
-struct AuditResult: Encodable, Sendable {
-    let records: [AuditRecord]
+public struct AuditResult: Codable, Sendable {
+    public let records: [AuditRecord]
+
+    /// - Parameters: the wire fields.
+    public init(records: [AuditRecord]) {
+        self.records = records
+    }
 }
 
 /// What `approval.verify_audit` found.
@@ -248,6 +393,12 @@ public struct AuditVerification: Sendable, Codable, Equatable {
     public struct Problem: Sendable, Codable, Equatable {
         public let seq: Int64
         public let problem: String
+
+        /// - Parameters: the wire fields.
+        public init(seq: Int64, problem: String) {
+            self.seq = seq
+            self.problem = problem
+        }
     }
     public let ok: Bool
     public let records: Int64
@@ -256,4 +407,13 @@ public struct AuditVerification: Sendable, Codable, Equatable {
     public let problems: [Problem]
 
     enum CodingKeys: String, CodingKey { case ok, records, headSeq = "head_seq", headHash = "head_hash", problems }
+
+    /// - Parameters: the wire fields.
+    public init(ok: Bool, records: Int64, headSeq: Int64, headHash: String, problems: [Problem]) {
+        self.ok = ok
+        self.records = records
+        self.headSeq = headSeq
+        self.headHash = headHash
+        self.problems = problems
+    }
 }

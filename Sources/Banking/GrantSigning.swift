@@ -1,56 +1,9 @@
 import Crypto
 import Foundation
-import RPC
+import Wire
 
-/// Ed25519 keys for grants, kept in the run directory:
-/// `run/grant-signing.key` (private, 0600, only approval-svc reads it) and
-/// `run/grant-public.key` (what ledger-svc verifies with). Both hold base64.
-public enum GrantKeys {
-    /// The private key file.
-    public static func privateKeyPath(in directory: RunDirectory) -> String {
-        directory.run.appendingPathComponent("grant-signing.key").path
-    }
-
-    /// The public key file.
-    public static func publicKeyPath(in directory: RunDirectory) -> String {
-        directory.run.appendingPathComponent("grant-public.key").path
-    }
-
-    /// Loads the signing key, creating it (and the public key file) at first start.
-    /// - Parameter directory: the run directory.
-    /// - Throws: when the files cannot be read or written, or hold garbage.
-    public static func loadOrCreateSigner(in directory: RunDirectory) throws -> GrantSigner {
-        let path = privateKeyPath(in: directory)
-        let key: Curve25519.Signing.PrivateKey
-        if let text = try? String(contentsOfFile: path, encoding: .utf8) {
-            guard let raw = Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines)),
-                  let parsed = try? Curve25519.Signing.PrivateKey(rawRepresentation: raw)
-            else { throw RunDirectoryError("\(path) does not hold an Ed25519 private key; restore it or delete both grant key files") }
-            key = parsed
-        } else {
-            try directory.prepare()
-            key = Curve25519.Signing.PrivateKey()
-            try IdentityProvisioner.writePrivate(Data(key.rawRepresentation.base64EncodedString().utf8), to: path)
-        }
-        try IdentityProvisioner.writePrivate(
-            Data(key.publicKey.rawRepresentation.base64EncodedString().utf8), to: publicKeyPath(in: directory))
-        return GrantSigner(key: key)
-    }
-
-    /// Loads the public key the ledger verifies grants with.
-    /// - Parameter path: the public key file.
-    /// - Throws: ``RunDirectoryError`` when it is missing or malformed.
-    public static func loadVerifier(path: String) throws -> GrantVerifier {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            throw RunDirectoryError("no grant public key at \(path): start approval-svc first (it creates the key), or pass --grant-public-key")
-        }
-        guard let raw = Data(base64Encoded: text.trimmingCharacters(in: .whitespacesAndNewlines)),
-              let key = try? Curve25519.Signing.PublicKey(rawRepresentation: raw)
-        else { throw RunDirectoryError("\(path) does not hold an Ed25519 public key") }
-        return GrantVerifier(key: key)
-    }
-
-    /// The key id: the first 16 hex digits of SHA-256 of the raw public key.
+/// The key id: the first 16 hex digits of SHA-256 of the raw public key.
+extension GrantVerifier {
     static func keyID(of key: Curve25519.Signing.PublicKey) -> String {
         SHA256.hash(data: key.rawRepresentation).prefix(8).map { String(format: "%02x", $0) }.joined()
     }
@@ -65,7 +18,7 @@ public struct GrantSigner: Sendable {
     /// - Parameter key: the private key (tests make their own).
     public init(key: Curve25519.Signing.PrivateKey) {
         self.key = key
-        keyID = GrantKeys.keyID(of: key.publicKey)
+        keyID = GrantVerifier.keyID(of: key.publicKey)
     }
 
     /// The matching verifier.
@@ -90,7 +43,7 @@ public struct GrantVerifier: Sendable {
     /// - Parameter key: the approval service's public key.
     public init(key: Curve25519.Signing.PublicKey) {
         self.key = key
-        keyID = GrantKeys.keyID(of: key)
+        keyID = GrantVerifier.keyID(of: key)
     }
 
     /// Checks that `grant` was signed by this key, is unexpired, and permits
