@@ -243,7 +243,7 @@ let package = Package(
         .target(
             name: "Agent",
             dependencies: [
-                "RPC", "Banking", "LLM",
+                "RPC", "Contracts", "ServiceClients", "Banking", "LLM",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

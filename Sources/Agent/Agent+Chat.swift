@@ -1,5 +1,6 @@
 import Foundation
 import LLM
+import Contracts
 import RPC
 
 /// `agent.chat` params.
@@ -62,7 +63,7 @@ extension Agent {
         }
         var history: [ModelMessage] = [.system(Self.systemPrompt)]
         if let session = params.sessionID {
-            let loaded = try await state.request("state.load_session", ["session_id": .string(session), "limit": .int(Self.sessionHistoryLimit)], as: SessionRecord.self, idempotent: true)
+            let loaded = try await state.loadSession(LoadSessionParams(sessionID: session, limit: Int(Self.sessionHistoryLimit)))
             history += loaded.messages.compactMap { try? $0.decode(as: ModelMessage.self) }
         }
         history.append(.user(message))
@@ -85,9 +86,8 @@ extension Agent {
             events.record(Self.event("plan", runID, ["actions": try JSONValue(encoding: plan)]))
         }
         let recorded = events.pending
-        let created = try await state.request(
-            "state.create_run",
-            typed: CreateRunRequest(runID: runID, data: document, sessionID: params.sessionID, events: recorded), as: CreatedRun.self)
+        let created = try await state.createRun(
+            CreateRunParamsOf(runID: runID, sessionID: params.sessionID, data: DocumentReading(document), events: recorded))
         events.written(recorded.count, lastSeq: created.lastEventSeq)
         do {
             let result = try await advance(
@@ -133,9 +133,7 @@ extension Agent {
     /// Whether any of the pending calls' approvals is already decided.
     private func anyDecided(_ pending: [PendingCall]) async throws -> Bool {
         for call in pending {
-            let record = try await approval.request(
-                "approval.get", ["approval_id": .string(call.approvalID)], as: ApprovalRecord.self, idempotent: true)
-            if record.status != "pending" { return true }
+            if try await approval.get(call.approvalID).status.isDecided { return true }
         }
         return false
     }
@@ -191,9 +189,7 @@ extension Agent {
         if status == "completed", let session = document.sessionID, let reply = document.reply {
             let user = document.messages.last(where: { if case .user = $0 { true } else { false } })
             let appended: [ModelMessage] = [user, ModelMessage.assistant(text: reply, toolCalls: [])].compactMap { $0 }
-            _ = try? await state.request(
-                "state.append_session", ["session_id": .string(session), "messages": try JSONValue(encoding: appended)],
-                as: JSONValue.self)
+            _ = try? await state.appendSession(AppendSessionParams(sessionID: session, messages: appended.map { try JSONValue(encoding: $0) }))
         }
         return RunResult(runID: runID, status: status, reply: document.reply, pending: document.pending.map(PendingView.init))
     }
@@ -226,16 +222,16 @@ extension Agent {
     /// - Returns: the new version.
     func save(_ run: RunHandle, status: String, document: RunDocument, release: Bool = false) async throws -> Int64 {
         let recorded = run.events.pending
-        let params = SaveRunRequest(
-            runID: run.runID, expectedVersion: run.version, status: status, data: document, owner: run.owner,
+        let params = SaveRunParamsOf(
+            runID: run.runID, expectedVersion: run.version, status: status, data: DocumentReading(document), owner: run.owner,
             events: recorded, release: release && run.owner != nil ? true : nil)
         let deadline = ContinuousClock.now + Self.unclaimedSaveWait
         while true {
             do {
-                let saved = try await state.request("state.save_run", typed: params, as: SavedRun.self)
+                let saved = try await state.saveRun(params)
                 run.events.written(recorded.count, lastSeq: saved.lastEventSeq)
                 return saved.version
-            } catch let error as RPCError where error.reason == "RUN_CLAIMED" && run.owner == nil && ContinuousClock.now < deadline {
+            } catch let error as RPCError where error.reason == StateReason.runClaimed && run.owner == nil && ContinuousClock.now < deadline {
                 // A resume (the follower, or agent.resume) looked at this running run and
                 // will let go of it at once: wait for that rather than fail the chat.
                 try await Task.sleep(for: .milliseconds(20))
@@ -249,11 +245,8 @@ extension Agent {
     func flushEvents(_ run: RunHandle) async throws {
         let recorded = run.events.pending
         guard !recorded.isEmpty else { return }
-        var params: [String: JSONValue] = [
-            "run_id": .string(run.runID), "expected_version": .int(run.version), "events": .array(recorded),
-        ]
-        if let owner = run.owner { params["owner"] = .string(owner) }
-        let appended = try await state.request("state.append_events", .object(params), as: AppendedEvents.self)
+        let appended = try await state.appendEvents(
+            AppendEventsParams(runID: run.runID, expectedVersion: run.version, owner: run.owner, events: recorded))
         run.events.written(recorded.count, lastSeq: appended.lastEventSeq)
     }
 
@@ -273,9 +266,7 @@ extension Agent {
     /// - Returns: how many were released.
     func releasePending(_ pending: [PendingCall], runID: String, reason: String) async -> Int {
         for call in pending {
-            _ = try? await approval.request(
-                "approval.cancel", ["approval_id": .string(call.approvalID), "reason": .string(String(reason.prefix(500)))],
-                as: JSONValue.self, idempotent: true)
+            _ = try? await approval.cancel(CancelParams(approvalID: call.approvalID, reason: String(reason.prefix(500))))
             do {
                 try await voidHold(call.holdID, reason: "run ended without a decision")
             } catch {

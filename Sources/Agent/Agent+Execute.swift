@@ -1,4 +1,5 @@
 import Banking
+import Contracts
 import RPC
 
 extension Agent {
@@ -10,24 +11,19 @@ extension Agent {
     /// decided by people since, perhaps already executed. Then it is settled exactly as
     /// a resume settles it, with the hold the first attempt placed.
     func submit(_ action: Action, callID: String, runID: String, document: inout RunDocument, emit: AgentEmitter) async throws -> CallOutcome {
-        let params: JSONValue = [
-            "run_id": .string(runID), "call_id": .string(callID), "action": try JSONValue(encoding: action),
-            "requested_by": .string(document.requestedBy),
-        ]
-        let record = try await approval.request("approval.submit", params, as: ApprovalRecord.self, idempotent: true)
+        let record = try await approval.submit(
+            SubmitParams(runID: runID, callID: callID, action: action, requestedBy: document.requestedBy, expiresIn: nil))
         var call = PendingCall(callID: callID, approvalID: record.approvalID, action: action, holdID: nil)
-        guard record.status == "pending" else {
+        guard record.status == .pending else {
             // Decided: at once by the policy (no hold), or by people since a first attempt placed one.
-            if (record.requiredApprovers ?? 0) > 0 { call.holdID = try await existingHold(for: action, key: "\(runID):\(callID)", expiresAt: record.expiresAt) }
+            if record.requiredApprovers > 0 { call.holdID = try await existingHold(for: action, key: "\(runID):\(callID)", expiresAt: record.expiresAt) }
             return .done(try await settle(call, decision: record, runID: runID, document: &document))
         }
         guard action.kind == .transfer else { return .pending(call) }
         do {
             call.holdID = try await placeHold(for: action, key: "\(runID):\(callID)", expiresAt: record.expiresAt)
         } catch let error as RPCError where Self.isFinal(error) {
-            _ = try? await approval.request(
-                "approval.cancel", ["approval_id": .string(record.approvalID), "reason": .string("hold refused: \(error.message)")],
-                as: JSONValue.self, idempotent: true)
+            _ = try? await approval.cancel(CancelParams(approvalID: record.approvalID, reason: "hold refused: \(error.message)"))
             return .done("ERROR: \(error.message)")
         } catch {
             // Whether the hold was placed is unknown: keep the call's approval tracked (a run that
@@ -43,14 +39,14 @@ extension Agent {
     /// approval.complete reports it; refused by the ledger → `FAILED`, and the hold is
     /// freed; rejected, expired or cancelled → the hold is freed and the model told.
     /// - Returns: the tool result for the model.
-    func settle(_ call: PendingCall, decision: ApprovalRecord, runID: String, document: inout RunDocument) async throws -> String {
-        guard ["approved", "completed"].contains(decision.status) else {
-            try await voidHold(call.holdID, reason: "approval \(decision.status)")
+    func settle(_ call: PendingCall, decision: ApprovalView, runID: String, document: inout RunDocument) async throws -> String {
+        guard [.approved, .completed].contains(decision.status) else {
+            try await voidHold(call.holdID, reason: "approval \(decision.status.rawValue)")
             return Self.refusalText(status: decision.status, reason: decision.reason)
         }
         guard let grant = decision.grant else { throw RPCError.internalError("approval \(call.approvalID) is approved without a grant") }
         do {
-            let output = try await executeApproved(call, as: decision.action ?? call.action, grant: grant, key: "\(runID):\(call.callID)")
+            let output = try await executeApproved(call, as: decision.action, grant: grant, key: "\(runID):\(call.callID)")
             document.executed.append(call.approvalID)
             await complete([call.approvalID])
             return output
@@ -67,7 +63,7 @@ extension Agent {
     /// edit): the hold for the submitted action is voided and the edited action runs as
     /// its own movement, under the same idempotency key. What was approved is exactly
     /// what runs; the model is told when it differs from what it asked for.
-    func executeApproved(_ call: PendingCall, as approved: Action, grant: JSONValue, key: String) async throws -> String {
+    func executeApproved(_ call: PendingCall, as approved: Action, grant: Grant, key: String) async throws -> String {
         guard approved != call.action else {
             return try await executeRenewing(approved, approvalID: call.approvalID, grant: grant, holdID: call.holdID, key: key)
         }
@@ -83,13 +79,11 @@ extension Agent {
     /// fresh one and executes with that. The ledger's replay check comes before its
     /// grant check, so GRANT_EXPIRED means the action did not run under this key (and
     /// the ledger executes an approval once, whichever of its grants is presented).
-    private func executeRenewing(_ action: Action, approvalID: String, grant: JSONValue, holdID: String?, key: String) async throws -> String {
+    private func executeRenewing(_ action: Action, approvalID: String, grant: Grant, holdID: String?, key: String) async throws -> String {
         do {
             return try await execute(action, grant: grant, holdID: holdID, key: key)
-        } catch let error as RPCError where error.reason == "GRANT_EXPIRED" {
-            let renewed = try await approval.request(
-                "approval.renew_grant", ["approval_id": .string(approvalID)], as: ApprovalRecord.self, idempotent: true)
-            guard let fresh = renewed.grant else { throw error }
+        } catch let error as RPCError where error.reason == LedgerReason.grantExpired {
+            guard let fresh = try await approval.renewGrant(approvalID).grant else { throw error }
             logger.notice("grant renewed for a late resume", metadata: ["approval_id": "\(approvalID)"])
             return try await execute(action, grant: fresh, holdID: holdID, key: key)
         }
@@ -98,11 +92,7 @@ extension Agent {
     /// Places the hold for a transfer waiting for approval (idempotent on its key).
     private func placeHold(for action: Action, key: String, expiresAt: String) async throws -> String? {
         guard action.kind == .transfer, let from = action.from else { return nil }
-        let hold: JSONValue = [
-            "from": .string(from), "to": .string(action.to), "amount": .string(action.amount.description),
-            "currency": .string(action.currency), "idempotency_key": .string(key), "expires_at": .string(expiresAt),
-        ]
-        return try await ledger.request("ledger.hold", hold, as: HoldRecord.self, idempotent: true).holdID
+        return try await ledger.hold(Self.holdParams(action, from: from, key: key, expiresAt: expiresAt)).holdID
     }
 
     /// The hold a first attempt placed for this call, found by replaying its request
@@ -121,11 +111,18 @@ extension Agent {
     func voidHold(_ holdID: String?, reason: String) async throws {
         guard let holdID else { return }
         do {
-            _ = try await ledger.request(
-                "ledger.void", ["hold_id": .string(holdID), "reason": .string(reason)], as: JSONValue.self, idempotent: true)
-        } catch let error as RPCError where ["HOLD_EXPIRED", "HOLD_VOIDED", "HOLD_ALREADY_POSTED"].contains(error.reason) {
+            _ = try await ledger.void(VoidParams(holdID: holdID, reason: reason))
+        } catch let error as RPCError where LedgerReason.holdOver.contains(error.reason) {
             return
         }
+    }
+
+    /// `ledger.hold` params for a transfer waiting for approval: the same request (and
+    /// key) each time, so a replay finds the hold a first attempt placed.
+    static func holdParams(_ action: Action, from: String, key: String, expiresAt: String) -> HoldParams {
+        HoldParams(
+            from: from, to: action.to, amount: action.amount.description, currency: action.currency, idempotencyKey: key,
+            expiresAt: expiresAt)
     }
 
     /// An action in words, for the model.
@@ -137,22 +134,17 @@ extension Agent {
     }
 
     /// Executes an approved action with its grant; a held transfer is posted.
-    func execute(_ action: Action, grant: JSONValue, holdID: String?, key: String) async throws -> String {
+    func execute(_ action: Action, grant: Grant, holdID: String?, key: String) async throws -> String {
         switch (action.kind, holdID) {
         case (.transfer, let holdID?):
-            _ = try await ledger.request("ledger.post", ["hold_id": .string(holdID), "grant": grant], as: JSONValue.self, idempotent: true)
+            _ = try await ledger.post(PostParams(holdID: holdID, grant: grant))
         case (.transfer, nil):
-            let params: JSONValue = [
-                "from": .string(action.from ?? ""), "to": .string(action.to), "amount": .string(action.amount.description),
-                "currency": .string(action.currency), "idempotency_key": .string(key), "grant": grant,
-            ]
-            _ = try await ledger.request("ledger.transfer", params, as: JSONValue.self, idempotent: true)
+            _ = try await ledger.transfer(TransferParams(
+                from: action.from ?? "", to: action.to, amount: action.amount.description, currency: action.currency,
+                idempotencyKey: key, grant: grant))
         case (.deposit, _):
-            let params: JSONValue = [
-                "account": .string(action.to), "amount": .string(action.amount.description), "currency": .string(action.currency),
-                "idempotency_key": .string(key), "grant": grant,
-            ]
-            _ = try await ledger.request("ledger.deposit", params, as: JSONValue.self, idempotent: true)
+            _ = try await ledger.deposit(DepositParams(
+                account: action.to, amount: action.amount.description, currency: action.currency, idempotencyKey: key, grant: grant))
         }
         return Self.doneText(action)
     }
@@ -164,10 +156,10 @@ extension Agent {
         }
     }
 
-    static func refusalText(status: String, reason: String?) -> String {
+    static func refusalText(status: ApprovalStatus, reason: String?) -> String {
         switch status {
-        case "expired": "EXPIRED: no decision in time"
-        case "cancelled": "CANCELLED: \(reason ?? "the approval was cancelled")"
+        case .expired: "EXPIRED: no decision in time"
+        case .cancelled: "CANCELLED: \(reason ?? "the approval was cancelled")"
         default: "DENIED: \(reason ?? "rejected")"
         }
     }
@@ -176,12 +168,10 @@ extension Agent {
     /// money has already moved; a resume that runs the movement again, as a ledger
     /// replay, reports it again, and approval.complete takes the same report once).
     func complete(_ approvalIDs: [String], outcome: String = "succeeded", detail: String? = nil) async {
-        var report: [String: JSONValue] = ["status": .string(outcome)]
-        if let detail { report["detail"] = .string(String(detail.prefix(1000))) }
+        let report = Outcome(status: outcome, detail: detail.map { String($0.prefix(1000)) })
         for id in approvalIDs {
             do {
-                _ = try await approval.request(
-                    "approval.complete", ["approval_id": .string(id), "outcome": .object(report)], as: JSONValue.self, idempotent: true)
+                _ = try await approval.complete(CompleteParams(approvalID: id, outcome: report))
             } catch {
                 logger.warning("approval.complete failed", metadata: ["approval_id": "\(id)", "error": "\(error)"])
             }

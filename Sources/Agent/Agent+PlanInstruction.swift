@@ -1,4 +1,5 @@
 import LLM
+import Contracts
 import RPC
 
 extension Agent {

@@ -1,4 +1,5 @@
 import Foundation
+import Contracts
 import RPC
 
 extension Agent {
@@ -22,9 +23,7 @@ extension Agent {
         quietFor: Duration, after cursor: String?, now: Date = Date(), limit: Int = 200
     ) async throws -> (resumed: [String], next: String?) {
         let cutoff = now.addingTimeInterval(-Double(quietFor.components.seconds))
-        var params: [String: JSONValue] = ["status": "awaiting_approval", "limit": .int(Int64(limit))]
-        if let cursor { params["cursor"] = .string(cursor) }
-        let page = try await state.request("state.list_runs", .object(params), as: RunPage.self, idempotent: true)
+        let page = try await state.listRuns(ListRunsParams(status: RunStatus.awaitingApproval.rawValue, cursor: cursor, limit: limit))
         var resumed: [String] = []
         for run in page.runs {
             guard let updated = Timestamps.parse(run.updatedAt), updated < cutoff else { continue }
@@ -36,7 +35,7 @@ extension Agent {
                 logger.notice("resuming a paused run whose decision nobody acted on", metadata: ["run_id": "\(run.runID)"])
                 let result = try await resume(runID: run.runID) { _ in }
                 if result.status != "awaiting_approval" { resumed.append(run.runID) }
-            } catch let error as RPCError where ["RUN_CLAIMED", "TERMINAL_STATUS", "RUN_NOT_FOUND"].contains(error.reason) {
+            } catch let error as RPCError where [StateReason.runClaimed, StateReason.terminalStatus, StateReason.runNotFound].contains(error.reason) {
                 continue  // someone else got there first
             } catch is CancellationError {
                 throw CancellationError()
@@ -52,13 +51,11 @@ extension Agent {
     /// Whether a paused run can go on: one of its approvals was decided, or it has
     /// none left (a resume saved a checkpoint and died before finishing).
     private func isDue(_ runID: String) async throws -> Bool {
-        let record = try await state.request("state.load_run", ["run_id": .string(runID)], as: RunRecord.self, idempotent: true)
+        let record = try await state.loadRun(runID, as: DocumentReading<RunDocument>.self)
         guard record.status == "awaiting_approval", let document = try? record.document() else { return false }
         if document.pending.isEmpty { return true }
         for call in document.pending {
-            let decision = try await approval.request(
-                "approval.get", ["approval_id": .string(call.approvalID)], as: ApprovalRecord.self, idempotent: true)
-            if decision.status != "pending" { return true }
+            if try await approval.get(call.approvalID).status.isDecided { return true }
         }
         return false
     }

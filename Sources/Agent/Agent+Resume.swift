@@ -1,5 +1,6 @@
 import Foundation
 import LLM
+import Contracts
 import RPC
 
 extension Agent {
@@ -15,7 +16,7 @@ extension Agent {
     ///     FAILED_PRECONDITION/UNEXPECTED_STATUS otherwise): the decision follower's resume.
     ///   - decided: approvals already read (the decision event carries its approval), so
     ///     they are not fetched again.
-    func resume(runID: String, onlyIfPaused: Bool, decided: [ApprovalRecord], emit: @escaping AgentEmitter) async throws -> RunResult {
+    func resume(runID: String, onlyIfPaused: Bool, decided: [ApprovalView], emit: @escaping AgentEmitter) async throws -> RunResult {
         // One lease owner per resume, not per process: two resumes of the same run in
         // this process (the follower and an agent.resume call) must exclude each other too.
         let owner = "\(self.owner):\(UUID().uuidString.prefix(8))"
@@ -28,9 +29,8 @@ extension Agent {
                 guard !Task.isCancelled else { return }
                 // renew_only: a renewal that reaches state-svc after this resume released
                 // the run (a paused run, left for people) must not take it again.
-                _ = try? await state.request(
-                    "state.claim_run", ["run_id": .string(runID), "owner": .string(owner), "lease_ms": .int(leaseMs), "renew_only": true],
-                    as: JSONValue.self, idempotent: true)
+                _ = try? await state.claimRun(
+                    ClaimRunParams(runID: runID, owner: owner, leaseMs: leaseMs, renewOnly: true), as: JSONValue.self)
             }
         }
         defer { renewal.cancel() }
@@ -46,7 +46,7 @@ extension Agent {
     }
 
     private func resume(
-        runID: String, claimed record: RunRecord, owner: String, known: [String: ApprovalRecord], emit live: @escaping AgentEmitter
+        runID: String, claimed record: AgentRun, owner: String, known: [String: ApprovalView], emit live: @escaping AgentEmitter
     ) async throws -> RunResult {
         var document = try record.document()
         guard record.status == "awaiting_approval" else {
@@ -59,20 +59,19 @@ extension Agent {
         var waiting: [PendingCall] = []
         var decided = false
         for call in document.pending {
-            let decision: ApprovalRecord
+            let decision: ApprovalView
             if let read = known[call.approvalID] {
                 decision = read
             } else {
-                decision = try await approval.request(
-                    "approval.get", ["approval_id": .string(call.approvalID)], as: ApprovalRecord.self, idempotent: true)
+                decision = try await approval.get(call.approvalID)
             }
-            guard decision.status != "pending" else {
+            guard decision.status.isDecided else {
                 waiting.append(call)
                 continue
             }
             let output = try await settle(call, decision: decision, runID: runID, document: &document)
             decided = true
-            emit(Self.event("approval_decided", runID, ["approval_id": .string(call.approvalID), "status": .string(decision.status)]))
+            emit(Self.event("approval_decided", runID, ["approval_id": .string(call.approvalID), "status": .string(decision.status.rawValue)]))
             emit(Self.event("tool_result", runID, ["call_id": .string(call.callID), "output": .string(output)]))
             switch document.mode {
             case .tools: document.messages.append(.toolResult(callID: call.callID, output: output))
@@ -98,17 +97,17 @@ extension Agent {
 
     /// Claims the run; while another process holds it, waits (bounded) for it to finish.
     /// Nil when the run is already finished.
-    private func claim(_ runID: String, owner: String, onlyIfPaused: Bool) async throws -> RunRecord? {
+    private func claim(_ runID: String, owner: String, onlyIfPaused: Bool) async throws -> AgentRun? {
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(30)
-        var params: [String: JSONValue] = ["run_id": .string(runID), "owner": .string(owner), "lease_ms": .int(leaseMs)]
-        if onlyIfPaused { params["expected_status"] = "awaiting_approval" }
+        let params = ClaimRunParams(
+            runID: runID, owner: owner, leaseMs: leaseMs, expectedStatus: onlyIfPaused ? RunStatus.awaitingApproval.rawValue : nil)
         while true {
             do {
-                return try await state.request("state.claim_run", .object(params), as: RunRecord.self, idempotent: true)
-            } catch let error as RPCError where error.reason == "TERMINAL_STATUS" {
+                return try await state.claimRun(params, as: DocumentReading<RunDocument>.self)
+            } catch let error as RPCError where error.reason == StateReason.terminalStatus {
                 return nil
-            } catch let error as RPCError where error.reason == "RUN_CLAIMED" && clock.now < deadline {
+            } catch let error as RPCError where error.reason == StateReason.runClaimed && clock.now < deadline {
                 try await Task.sleep(for: .milliseconds(20))
             }
         }
@@ -121,7 +120,7 @@ extension Agent {
 
     /// A run as it stands in state-svc.
     public func getRun(runID: String) async throws -> RunResult {
-        let record = try await state.request("state.load_run", ["run_id": .string(runID)], as: RunRecord.self, idempotent: true)
+        let record = try await state.loadRun(runID, as: DocumentReading<RunDocument>.self)
         return Self.result(runID: runID, status: record.status, document: try record.document())
     }
 
@@ -133,6 +132,6 @@ extension Agent {
     }
 
     private func release(_ runID: String, owner: String) async {
-        _ = try? await state.request("state.release_run", ["run_id": .string(runID), "owner": .string(owner)], as: JSONValue.self)
+        _ = try? await state.releaseRun(ReleaseRunParams(runID: runID, owner: owner))
     }
 }

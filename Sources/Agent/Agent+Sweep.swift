@@ -1,61 +1,7 @@
 import Banking
 import Foundation
+import Contracts
 import RPC
-
-/// What the sweeper reads of `state.list_runs`.
-struct RunPage: Decodable, Sendable {
-    struct Summary: Decodable, Sendable {
-        struct Lease: Decodable, Sendable {
-            let expiresAt: String
-
-            enum CodingKeys: String, CodingKey {
-                case expiresAt = "expires_at"
-            }
-        }
-
-        let runID: String
-        let version: Int64
-        let updatedAt: String
-        let lease: Lease?
-
-        enum CodingKeys: String, CodingKey {
-            case runID = "run_id"
-            case version, lease
-            case updatedAt = "updated_at"
-        }
-    }
-
-    let runs: [Summary]
-    let nextCursor: String?
-
-    enum CodingKeys: String, CodingKey {
-        case runs
-        case nextCursor = "next_cursor"
-    }
-}
-
-/// What the sweeper reads of an approval of an abandoned run.
-struct RunApproval: Decodable, Sendable {
-    let approvalID: String
-    let callID: String
-    let status: String
-    let originalAction: Action
-    let requiredApprovers: Int
-    let expiresAt: String
-
-    enum CodingKeys: String, CodingKey {
-        case approvalID = "approval_id"
-        case callID = "call_id"
-        case status
-        case originalAction = "original_action"
-        case requiredApprovers = "required_approvers"
-        case expiresAt = "expires_at"
-    }
-}
-
-struct ApprovalPage: Decodable, Sendable {
-    let approvals: [RunApproval]
-}
 
 extension Agent {
     /// Finds runs left `running` by an agent process that died in the middle of
@@ -72,9 +18,7 @@ extension Agent {
         var cursor: String?
         var seen = 0
         repeat {
-            var params: [String: JSONValue] = ["status": "running", "limit": .int(100)]
-            if let cursor { params["cursor"] = .string(cursor) }
-            let page = try await state.request("state.list_runs", .object(params), as: RunPage.self, idempotent: true)
+            let page = try await state.listRuns(ListRunsParams(status: RunStatus.running.rawValue, cursor: cursor, limit: 100))
             for run in page.runs {
                 guard let updated = Timestamps.parse(run.updatedAt), updated < cutoff else { continue }
                 if let lease = run.lease.flatMap({ Timestamps.parse($0.expiresAt) }), lease > now { continue }
@@ -103,29 +47,25 @@ extension Agent {
     /// - Returns: false when the run moved on or someone else holds it.
     func abandon(_ runID: String, version: Int64) async throws -> Bool {
         let owner = "\(self.owner):sweep"
-        let claimed: RunRecord
+        let claimed: AgentRun
         do {
-            claimed = try await state.request(
-                "state.claim_run",
-                ["run_id": .string(runID), "owner": .string(owner), "lease_ms": .int(leaseMs), "expected_version": .int(version)],
-                as: RunRecord.self)
-        } catch let error as RPCError where ["VERSION_CONFLICT", "RUN_CLAIMED", "TERMINAL_STATUS", "RUN_NOT_FOUND"].contains(error.reason) {
+            claimed = try await state.claimRun(
+                ClaimRunParams(runID: runID, owner: owner, leaseMs: leaseMs, expectedVersion: version), as: DocumentReading<RunDocument>.self)
+        } catch let error as RPCError
+            where [StateReason.versionConflict, StateReason.runClaimed, StateReason.terminalStatus, StateReason.runNotFound].contains(error.reason)
+        {
             return false
         }
         guard claimed.status == "running", var document = try? claimed.document() else {
             // Moved on, or not an agent's run (state-svc keeps other callers' runs): not ours to end.
-            _ = try? await state.request("state.release_run", ["run_id": .string(runID), "owner": .string(owner)], as: JSONValue.self)
+            _ = try? await state.releaseRun(ReleaseRunParams(runID: runID, owner: owner))
             return false
         }
-        let approvals = try await approval.request(
-            "approval.list", ["run_id": .string(runID), "limit": .int(500)], as: ApprovalPage.self, idempotent: true).approvals
+        let approvals = try await approval.list(ListParams(runID: runID, limit: 500)).approvals
         var cancelled = 0
-        for record in approvals where record.requiredApprovers > 0 && record.status != "completed" {
-            if record.status == "pending" {
-                _ = try await approval.request(
-                    "approval.cancel",
-                    ["approval_id": .string(record.approvalID), "reason": .string("agent-svc stopped while handling this run")],
-                    as: JSONValue.self, idempotent: true)
+        for record in approvals where record.requiredApprovers > 0 && record.status != .completed {
+            if record.status == .pending {
+                _ = try await approval.cancel(CancelParams(approvalID: record.approvalID, reason: "agent-svc stopped while handling this run"))
                 cancelled += 1
             }
             try await voidHold(of: record, runID: runID)
@@ -145,24 +85,19 @@ extension Agent {
     /// The hold is found by replaying the chat's own idempotent `ledger.hold`
     /// (same key, same request): the ledger answers with the original hold, or
     /// places one that is voided at once. Either way the funds are free after.
-    private func voidHold(of record: RunApproval, runID: String) async throws {
+    private func voidHold(of record: ApprovalView, runID: String) async throws {
         let action = record.originalAction
         guard action.kind == .transfer, let from = action.from else { return }
-        let hold: JSONValue = [
-            "from": .string(from), "to": .string(action.to), "amount": .string(action.amount.description),
-            "currency": .string(action.currency), "idempotency_key": .string("\(runID):\(record.callID)"),
-            "expires_at": .string(record.expiresAt),
-        ]
         let holdID: String
         do {
-            holdID = try await ledger.request("ledger.hold", hold, as: HoldRecord.self, idempotent: true).holdID
+            holdID = try await ledger.hold(
+                Self.holdParams(action, from: from, key: "\(runID):\(record.callID)", expiresAt: record.expiresAt)).holdID
         } catch let error as RPCError where Self.isFinal(error) {
             return  // no funds were held (e.g. insufficient, or the hold has expired)
         }
         do {
-            _ = try await ledger.request(
-                "ledger.void", ["hold_id": .string(holdID), "reason": .string("run abandoned")], as: JSONValue.self, idempotent: true)
-        } catch let error as RPCError where ["HOLD_VOIDED", "HOLD_EXPIRED", "HOLD_ALREADY_POSTED"].contains(error.reason) {
+            _ = try await ledger.void(VoidParams(holdID: holdID, reason: "run abandoned"))
+        } catch let error as RPCError where LedgerReason.holdOver.contains(error.reason) {
             return
         }
     }

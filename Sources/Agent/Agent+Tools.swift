@@ -1,6 +1,7 @@
 import Banking
 import Foundation
 import LLM
+import Contracts
 import RPC
 
 /// What became of one tool call (or plan step).
@@ -60,7 +61,7 @@ extension Agent {
         let arguments = try Self.arguments(call)
         switch call.name {
         case "get_balance":
-            let balance = try await ledger.request("ledger.balance", ["account": .string(document.account)], as: BalanceRecord.self, idempotent: true)
+            let balance = try await ledger.balance(AccountParams(account: document.account))
             return .done("Your balance is $\(balance.available).")
         case "deposit_money":
             let amount = try Self.amount(in: call)
@@ -100,7 +101,7 @@ extension Agent {
         }
         guard account != own else { throw ToolRefusal(message: "cannot transfer to the user's own account") }
         do {
-            _ = try await ledger.request("ledger.balance", ["account": .string(account)], as: BalanceRecord.self, idempotent: true)
+            _ = try await ledger.balance(AccountParams(account: account))
         } catch let error as RPCError where error.status == .notFound {
             throw ToolRefusal(message: "unknown payee '\(name.prefix(64))'; no such account")
         }

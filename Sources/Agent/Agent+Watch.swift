@@ -1,5 +1,6 @@
 import Foundation
 import Banking
+import Contracts
 import RPC
 
 /// `agent.watch_run` params.
@@ -45,25 +46,20 @@ extension Agent {
         let runID = params.runID
         // One call: state-svc sends the run as it stands (`run_snapshot`), then the events
         // after `after_seq` (or after the snapshot), then each new one as it commits.
-        var request: [String: JSONValue] = ["run_id": .string(runID), "with_run": true]
-        if let after = params.afterSeq {
-            request["after_seq"] = .int(after)
-        } else if !waitFor.isEmpty {
+        var request = ReadEventsParams(runID: runID, afterSeq: params.afterSeq, withRun: true)
+        if params.afterSeq == nil, !waitFor.isEmpty {
             // A client that just decided: from the pause that waited for its decision, so a
             // resume that finished before this watch began is still told in full.
-            request["after_last"] = ["type": "run_paused", "field": "pending", "any_of": .array(waitFor.sorted().map(JSONValue.string))]
+            request.afterLast = EventMatch(type: "run_paused", field: "pending", anyOf: waitFor.sorted())
         }
-        let (stream, continuation) = AsyncStream.makeStream(of: WatchedRun.self)
+        let (stream, continuation) = AsyncStream.makeStream(of: RunWatchEvent<DocumentReading<RunDocument>>.self)
         let state = self.state
         let follow = Task {
             defer { continuation.finish() }
-            _ = try? await state.stream(
-                "state.watch_events", JSONValue.object(request), event: WatchedRun.self, as: JSONValue.self,
-                options: .init(timeout: .seconds(600), idempotent: true)
-            ) { continuation.yield($0) }
+            try? await state.watchEvents(request, as: DocumentReading<RunDocument>.self, timeout: .seconds(600)) { continuation.yield($0) }
         }
         defer { follow.cancel() }
-        var snapshot: RunSnapshotView?
+        var snapshot: RunSnapshotOf<DocumentReading<RunDocument>>?
         var latestStop: JSONValue?
         var required: [String: PendingView] = [:]  // approval_required seen, by approval id
         for await message in stream {
@@ -142,43 +138,16 @@ extension Agent {
 
     /// Whether the run as stored is at rest for such a watcher (one that came after the
     /// run's last stop event, or saw none).
-    private func isAtRest(_ record: RunRecord, waitFor: Set<String>) throws -> Bool {
+    private func isAtRest(_ record: AgentRun, waitFor: Set<String>) throws -> Bool {
         let document = try record.document()
         switch record.status {
         case "completed", "failed", "cancelled": return true
         case "awaiting_approval":
             // Paused on people, unclaimed: at rest unless it waits on what the watcher decided.
             // With nothing pending it is a checkpoint that will be continued: not at rest.
-            guard record.lease == nil || record.lease == .null, !document.pending.isEmpty else { return false }
+            guard record.lease == nil, !document.pending.isEmpty else { return false }
             return waitFor.isDisjoint(with: document.pending.map(\.approvalID))
         default: return false
         }
-    }
-}
-
-/// What `state.watch_events` with `with_run` sends: the run first, then its events.
-enum WatchedRun: Decodable, Sendable {
-    case snapshot(RunSnapshotView)
-    case event(JSONValue)
-
-    private enum Key: String, CodingKey { case type }
-
-    init(from decoder: any Decoder) throws {
-        let type = try decoder.container(keyedBy: Key.self).decodeIfPresent(String.self, forKey: .type)
-        self = type == "run_snapshot" ? .snapshot(try RunSnapshotView(from: decoder)) : .event(try JSONValue(from: decoder))
-    }
-}
-
-/// `state.watch_events`' first event with `with_run`.
-struct RunSnapshotView: Decodable, Sendable {
-    let run: RunRecord
-    let lastEventSeq: Int64
-    /// The events that follow are those after this seq.
-    let startSeq: Int64
-
-    enum CodingKeys: String, CodingKey {
-        case run
-        case lastEventSeq = "last_event_seq"
-        case startSeq = "start_seq"
     }
 }

@@ -1,16 +1,20 @@
 import Banking
+import Contracts
 import Foundation
 import LLM
 import Logging
 import RPC
+import ServiceClients
 
 /// The agent: the LLM loop with deferred execution. Every method works from
 /// what state-svc holds; nothing is kept in memory between calls.
 public final class Agent: Sendable {
-    let ledger: RPCClient
-    let approval: RPCClient
-    let state: RPCClient
+    let ledger: any LedgerAPI
+    let approval: any ApprovalAPI
+    let state: any StateAPI
     let llm: LLMClient
+    /// Closes what the agent opened itself (its connections), nothing when given its clients.
+    private let closeClients: @Sendable () async -> Void
     /// The stack's people and the accounts they own: a run acts on its requester's accounts only.
     let identities: LiveIdentities
     /// This process's name; each resume claims runs as `<owner>:<random>`.
@@ -33,21 +37,45 @@ public final class Agent: Sendable {
     ///   - llm: the model client.
     ///   - identities: the stack's identities (who may be a requester, and what they own).
     ///   - logger: where the agent logs.
-    public init(directory: RunDirectory, llm: LLMClient, identities: LiveIdentities, logger: Logger) throws {
-        ledger = try RPCClient(service: "ledger", directory: directory, identity: "agent")
-        approval = try RPCClient(service: "approval", directory: directory, identity: "agent")
-        state = try RPCClient(service: "state", directory: directory, identity: "agent")
+    public convenience init(directory: RunDirectory, llm: LLMClient, identities: LiveIdentities, logger: Logger) throws {
+        let ledger = try RPCClient(service: "ledger", directory: directory, identity: "agent")
+        let approval = try RPCClient(service: "approval", directory: directory, identity: "agent")
+        let state = try RPCClient(service: "state", directory: directory, identity: "agent")
+        self.init(
+            ledger: RPCLedgerClient(ledger), approval: RPCApprovalClient(approval), state: RPCStateClient(state), llm: llm,
+            identities: identities, logger: logger
+        ) {
+            await ledger.close()
+            await approval.close()
+            await state.close()
+        }
+    }
+
+    /// An agent over the services it is given: JSON-RPC clients in agent-svc, the
+    /// services' engines or fakes in a test.
+    /// - Parameters:
+    ///   - ledger, approval, state: the services.
+    ///   - llm: the model client.
+    ///   - identities: the stack's identities.
+    ///   - logger: where the agent logs.
+    ///   - close: what ``close()`` does (closing connections the caller opened for the agent).
+    public init(
+        ledger: any LedgerAPI, approval: any ApprovalAPI, state: any StateAPI, llm: LLMClient, identities: LiveIdentities,
+        logger: Logger, close: @escaping @Sendable () async -> Void = {}
+    ) {
+        self.ledger = ledger
+        self.approval = approval
+        self.state = state
         self.llm = llm
         self.identities = identities
         owner = "agent-svc:\(getpid()):\(UUID().uuidString.prefix(8))"
         self.logger = logger
+        closeClients = close
     }
 
     /// Closes the downstream connections.
     public func close() async {
-        await ledger.close()
-        await approval.close()
-        await state.close()
+        await closeClients()
     }
 
     static let systemPrompt = """

@@ -1,4 +1,5 @@
 import Foundation
+import Contracts
 import RPC
 
 /// `agent.resume` and `agent.get_run` params.

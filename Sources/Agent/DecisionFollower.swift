@@ -1,28 +1,8 @@
 import Foundation
 import Logging
+import Contracts
 import RPC
 import ServiceLifecycle
-
-/// One approval event, as much as the follower reads.
-struct ApprovalEvent: Decodable, Sendable {
-    let seq: Int64
-    let type: String
-    let runID: String
-    /// When the change happened (RFC 3339).
-    let at: String?
-    /// The approval it decided (asked for with `with_approval`): the resume needs no
-    /// `approval.get` of its own.
-    let approval: ApprovalRecord?
-
-    enum CodingKeys: String, CodingKey {
-        case seq, type, at, approval
-        case runID = "run_id"
-    }
-}
-
-struct CursorRecord: Decodable, Sendable {
-    let value: Int64
-}
 
 /// Follows approval decisions (approval.watch) from a durable cursor in state-svc and resumes the
 /// runs they unblock, so a decision made while agent-svc was down is acted on when it
@@ -36,7 +16,7 @@ struct CursorRecord: Decodable, Sendable {
 /// followers never skip one.
 public struct DecisionFollower: Service {
     public static let cursorName = "agent.approvals"
-    static let decisions: Set<String> = ["approved", "rejected", "expired", "cancelled"]
+    static let decisions = DecidedEvent.decisions
     /// Runs resumed at once: each holds a claim and may wait seconds for the model; a
     /// burst of decisions past this waits its turn rather than flooding the model and services.
     static let maximumConcurrentResumes = 64
@@ -67,16 +47,12 @@ public struct DecisionFollower: Service {
     /// Follows approval.watch from the durable cursor until the watch ends; throws when
     /// the cursor cannot be moved (another follower moved it: it is read again).
     func follow() async throws {
-        let start = try await agent.state.request(
-            "state.get_cursor", ["name": .string(Self.cursorName)], as: CursorRecord.self, idempotent: true).value
-        let (events, continuation) = AsyncStream.makeStream(of: ApprovalEvent.self)
+        let start = try await agent.state.getCursor(Self.cursorName).value
+        let (events, continuation) = AsyncStream.makeStream(of: DecidedEvent.self)
         let approval = agent.approval
         let watch = Task {
             defer { continuation.finish() }
-            _ = try? await approval.stream(
-                "approval.watch", ["after_seq": .int(start), "with_approval": true] as JSONValue, event: ApprovalEvent.self, as: JSONValue.self,
-                options: .init(timeout: .hours(24), idempotent: true)
-            ) { continuation.yield($0) }
+            try? await approval.watch(WatchParams(afterSeq: start, withApproval: true), timeout: .seconds(24 * 3600)) { continuation.yield($0) }
         }
         defer { watch.cancel() }
         let progress = FollowerProgress(start: start, slots: Self.maximumConcurrentResumes)
@@ -90,7 +66,8 @@ public struct DecisionFollower: Service {
                     throw error
                 }
             }
-            for await event in events {
+            for await decided in events {
+                let event = decided.event
                 guard Self.decisions.contains(event.type) else {
                     await progress.skip(event.seq)
                     continue
@@ -100,10 +77,10 @@ public struct DecisionFollower: Service {
                 group.addTask {
                     // Later passes (another decision for the run came meanwhile) read the
                     // approvals afresh: this event's copy may be older than theirs.
-                    var decided = event.approval.map { [$0] } ?? []
+                    var known = decided.approval.map { [$0] } ?? []
                     repeat {
-                        await resumeRetrying(event, decided: decided)
-                        decided = []
+                        await resumeRetrying(event, decided: known)
+                        known = []
                     } while await progress.finish(run: event.runID)
                 }
             }
@@ -123,11 +100,9 @@ public struct DecisionFollower: Service {
             let (handled, closed) = await progress.handledThrough()
             if handled > persisted {
                 do {
-                    _ = try await agent.state.request(
-                        "state.set_cursor", ["name": .string(Self.cursorName), "value": .int(handled), "expected": .int(persisted)],
-                        as: JSONValue.self)
+                    _ = try await agent.state.setCursor(SetCursorParams(name: Self.cursorName, value: handled, expected: persisted))
                     persisted = handled
-                } catch let error as RPCError where error.reason != "CURSOR_CONFLICT" {
+                } catch let error as RPCError where error.reason != StateReason.cursorConflict {
                     agent.logger.warning(
                         "decision follower: the cursor stays at \(persisted) for now (tried \(handled)); trying again: \(error)")
                 }
@@ -142,7 +117,7 @@ public struct DecisionFollower: Service {
     /// later decision. The run stays paused and the reconciler resumes it later.
     static let attemptsPerEvent = 4
 
-    private func resumeRetrying(_ event: ApprovalEvent, decided: [ApprovalRecord]) async {
+    private func resumeRetrying(_ event: ApprovalEvent, decided: [ApprovalView]) async {
         for attempt in 1...Self.attemptsPerEvent {
             do {
                 return try await resume(event.runID, decided: attempt == 1 ? decided : [])
@@ -159,7 +134,7 @@ public struct DecisionFollower: Service {
 
     /// Resumes a run; runs that are not the agent's, already finished, or being
     /// resumed by another process are not this follower's to handle.
-    private func resume(_ runID: String, decided: [ApprovalRecord]) async throws {
+    private func resume(_ runID: String, decided: [ApprovalView]) async throws {
         do {
             // A run still in its first call (an auto-approved action, or a decision made
             // before the chat saved the run) is that call's to finish: it checks its
@@ -167,7 +142,8 @@ public struct DecisionFollower: Service {
             // otherwise), so the follower does not get in its way, and reads nothing first.
             _ = try await agent.resume(runID: runID, onlyIfPaused: true, decided: decided) { _ in }
         } catch let error as RPCError
-            where ["RUN_NOT_FOUND", "RUN_CLAIMED", "TERMINAL_STATUS", "UNEXPECTED_STATUS", "NOT_AN_AGENT_RUN"].contains(error.reason)
+            where [StateReason.runNotFound, StateReason.runClaimed, StateReason.terminalStatus, StateReason.unexpectedStatus, "NOT_AN_AGENT_RUN"]
+                .contains(error.reason)
         {
             agent.logger.debug("decision follower skips \(runID): \(error.reason)")
         } catch let error as RPCError where Agent.isFinal(error) {
