@@ -401,7 +401,10 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "AgentTests",
-            dependencies: ["Agent", "Banking", "LLM", "RPC", "RPCTesting"],
+            dependencies: [
+                "Agent", "Banking", "Contracts", "CurlKit", "LLM", "Ledger", "ModelSimulator", "RPC", "RPCTesting", "StateStore",
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict),
         // A short rpc-fuzz run against every service, and the stack's security checks.
         .testTarget(

@@ -1,0 +1,178 @@
+@testable import Agent
+import Banking
+import Contracts
+import Crypto
+import Foundation
+import LLM
+import Ledger
+import Logging
+import RPC
+import StateStore
+import Synchronization
+import Testing
+
+/// The agent over its services in one process, through the same contracts agent-svc
+/// uses: the real state store and books (SQLite in a temporary folder), approvals in
+/// memory with grants the books verify, the model simulator without HTTP. Chat →
+/// pause → decide → resume runs in milliseconds; what only processes can show (crashes,
+/// sockets, restarts) stays in the process-level suites.
+final class InProcessBank: Sendable {
+    let state: StateStore
+    let ledger: Ledger
+    let approvals: InProcessApprovals
+    let agent: Agent
+    let folder: URL
+    static let requester = Identity(name: "operator", role: "operator", accounts: ["checking"])
+
+    private init(model: InProcessModel) async throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("inproc-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let logger = Logger(label: "in-process")
+        let key = Curve25519.Signing.PrivateKey()
+        state = try StateStore(path: folder.appendingPathComponent("state.sqlite").path, logger: logger)
+        ledger = try Ledger(
+            path: folder.appendingPathComponent("ledger.sqlite").path, verifier: GrantVerifier(key: key.publicKey), logger: logger)
+        approvals = InProcessApprovals(signer: GrantSigner(key: key))
+        _ = try await ledger.openAccount(OpenAccountParams(account: "checking", openingBalance: "1000.00"))
+        _ = try await ledger.openAccount(OpenAccountParams(account: "alice"))
+        _ = try await ledger.openAccount(OpenAccountParams(account: "bob"))
+        let identities = LiveIdentities(IdentityRegistry(entries: [(digest: "unused", identity: Self.requester)]))
+        let llm = LLMClient(
+            configuration: LLMConfiguration(baseURL: "http://in-process/v1", apiKey: nil, model: "simulator", api: .chat), transport: model,
+            logger: logger)
+        agent = Agent(
+            ledger: ledger, approval: approvals, state: InProcessState(store: state), llm: llm, identities: identities, logger: logger)
+    }
+
+    /// Runs `body` with a fresh bank, and removes it after.
+    static func with(model: InProcessModel = InProcessModel(), _ body: (InProcessBank) async throws -> Void) async throws {
+        let bank = try await InProcessBank(model: model)
+        do {
+            try await body(bank)
+        } catch {
+            await bank.close()
+            throw error
+        }
+        await bank.close()
+    }
+
+    private func close() async {
+        await agent.close()
+        await ledger.close()
+        await state.close()
+        try? FileManager.default.removeItem(at: folder)
+    }
+
+    func chat(_ message: String) async throws -> RunResult {
+        try await agent.chat(ChatParams(message: message), caller: Self.requester) { _ in }
+    }
+
+    func balance(_ account: String) async throws -> BalanceResult {
+        try await ledger.balance(AccountParams(account: account))
+    }
+}
+
+@Suite struct InProcessAgentTests {
+    @Test func aTransferOverTheLimitWaitsForAPersonThenRunsExactlyOnce() async throws {
+        try await InProcessBank.with { bank in
+            let paused = try await bank.chat("Transfer $500 to Bob")
+            #expect(paused.status == "awaiting_approval")
+            let call = try #require(paused.pending.first)
+            #expect(paused.pending.count == 1)
+            #expect(call.action.amount.description == "500.00" && call.action.to == "bob")
+            // Held while people decide: nothing posted, the funds reserved.
+            #expect(try await bank.balance("checking").held == "500.00")
+            #expect(try await bank.balance("bob").posted == "0.00")
+
+            _ = try await bank.approvals.decide(call.approvalID, approve: true)
+            let done = try await bank.agent.resume(runID: paused.runID) { _ in }
+            #expect(done.status == "completed")
+            #expect(try await bank.balance("bob").posted == "500.00")
+            #expect(try await bank.balance("checking").posted == "500.00")
+            #expect(try await bank.balance("checking").held == "0.00")
+
+            // A second resume (a retry, another process) finds the run finished: nothing moves again.
+            let again = try await bank.agent.resume(runID: paused.runID) { _ in }
+            #expect(again.status == "completed")
+            #expect(try await bank.balance("bob").posted == "500.00")
+            #expect(try await bank.approvals.get(call.approvalID).status == .completed)
+        }
+    }
+
+    @Test func aRejectionReleasesTheHoldAndTellsTheModel() async throws {
+        try await InProcessBank.with { bank in
+            let paused = try await bank.chat("Transfer $500 to Bob")
+            let call = try #require(paused.pending.first)
+            _ = try await bank.approvals.decide(call.approvalID, approve: false, reason: "not today")
+            let done = try await bank.agent.resume(runID: paused.runID) { _ in }
+            #expect(done.status == "completed")
+            #expect(try await bank.balance("checking").held == "0.00")
+            #expect(try await bank.balance("checking").posted == "1000.00")
+            #expect(try await bank.balance("bob").posted == "0.00")
+            #expect(done.reply?.isEmpty == false)
+        }
+    }
+
+    @Test func aSmallTransferRunsAtOnceWithThePolicysGrant() async throws {
+        try await InProcessBank.with { bank in
+            let done = try await bank.chat("Transfer $50 to Alice")
+            #expect(done.status == "completed")
+            #expect(done.pending.isEmpty)
+            #expect(try await bank.balance("alice").posted == "50.00")
+            #expect(await bank.approvals.calls.filter { $0 == "submit" }.count == 1)
+        }
+    }
+
+    @Test func aResumeBeforeTheDecisionLeavesTheRunPausedAndMovesNothing() async throws {
+        try await InProcessBank.with { bank in
+            let paused = try await bank.chat("Transfer $500 to Bob")
+            let early = try await bank.agent.resume(runID: paused.runID) { _ in }
+            #expect(early.status == "awaiting_approval")
+            #expect(early.pending.map(\.approvalID) == paused.pending.map(\.approvalID))
+            #expect(try await bank.balance("bob").posted == "0.00")
+            #expect(try await bank.balance("checking").held == "500.00")
+        }
+    }
+
+    @Test func theDecisionFollowerAloneResumesADecidedRun() async throws {
+        try await InProcessBank.with { bank in
+            let follower = Task { try await DecisionFollower(agent: bank.agent, pollInterval: .milliseconds(10)).follow() }
+            defer { follower.cancel() }
+            let paused = try await bank.chat("Transfer $500 to Bob")
+            let call = try #require(paused.pending.first)
+            _ = try await bank.approvals.decide(call.approvalID, approve: true)
+            // Nobody calls resume: the follower sees the decision and continues the run.
+            let deadline = ContinuousClock.now + .seconds(10)
+            var run = try await bank.agent.getRun(runID: paused.runID)
+            while run.status != "completed", ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(5))
+                run = try await bank.agent.getRun(runID: paused.runID)
+            }
+            #expect(run.status == "completed")
+            #expect(try await bank.balance("bob").posted == "500.00")
+        }
+    }
+
+    @Test func aWatcherSeesTheRunThroughToItsEnd() async throws {
+        try await InProcessBank.with { bank in
+            let paused = try await bank.chat("Transfer $500 to Bob")
+            let call = try #require(paused.pending.first)
+            _ = try await bank.approvals.decide(call.approvalID, approve: true)
+            let resumed = Task { try await bank.agent.resume(runID: paused.runID) { _ in } }
+            let seen = EventTypes()
+            let watched = try await bank.agent.watchRun(WatchRunParams(runID: paused.runID, waitFor: [call.approvalID])) { event in
+                if let type = event["type"]?.stringValue { seen.append(type) }
+            }
+            _ = try await resumed.value
+            #expect(watched.status == "completed")
+            #expect(seen.types.contains("run_completed"))
+        }
+    }
+}
+
+/// Event types as a watcher receives them.
+final class EventTypes: Sendable {
+    private let storage = Mutex<[String]>([])
+    func append(_ type: String) { storage.withLock { $0.append(type) } }
+    var types: [String] { storage.withLock { $0 } }
+}
