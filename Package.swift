@@ -263,7 +263,7 @@ let package = Package(
         .executableTarget(
             name: "chaos",
             dependencies: [
-                "HitlCLI", "RPC", "Banking",
+                "HitlCLI", "RPC", "Banking", "Contracts",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
@@ -272,7 +272,7 @@ let package = Package(
         .executableTarget(
             name: "agent-bench",
             dependencies: [
-                "Agent", "RPC", "RPCTesting",
+                "Agent", "Contracts", "RPC", "RPCTesting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
@@ -300,7 +300,7 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
-                "RPC",
+                "RPC", "Contracts",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -339,7 +339,7 @@ let package = Package(
         .target(
             name: "HitlCLI",
             dependencies: [
-                "RPC",
+                "RPC", "Contracts",
                 "CSpawn",
                 "Agent",
                 "Banking",
@@ -367,6 +367,11 @@ let package = Package(
         .testTarget(
             name: "SQLiteKitTests",
             dependencies: ["SQLiteKit"],
+            swiftSettings: strict),
+        // The contracts held to Protocols/*.openrpc.json both ways.
+        .testTarget(
+            name: "ContractsTests",
+            dependencies: ["Contracts", "Banking", "Wire"],
             swiftSettings: strict),
         .testTarget(
             name: "BankingTests",

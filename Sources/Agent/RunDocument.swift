@@ -69,44 +69,9 @@ struct PlanStep: Codable, Sendable, Equatable {
     }
 }
 
-/// What the caller gets back from agent.chat and agent.resume.
-public struct RunResult: Codable, Sendable {
-    public var runID: String
-    public var status: String
-    public var reply: String?
-    public var pending: [PendingView]
-
-    enum CodingKeys: String, CodingKey {
-        case runID = "run_id"
-        case status, reply, pending
-    }
-}
-
-/// A pending approval as the caller sees it.
-public struct PendingView: Codable, Sendable {
-    public var approvalID: String
-    public var callID: String
-    public var action: Action
-    public var holdID: String?
-
-    enum CodingKeys: String, CodingKey {
-        case approvalID = "approval_id"
-        case callID = "call_id"
-        case action
-        case holdID = "hold_id"
-    }
-
+extension PendingView {
+    /// A pending call as the caller sees it.
     init(_ call: PendingCall) {
-        approvalID = call.approvalID
-        callID = call.callID
-        action = call.action
-        holdID = call.holdID
-    }
-
-    init(approvalID: String, callID: String, action: Action, holdID: String?) {
-        self.approvalID = approvalID
-        self.callID = callID
-        self.action = action
-        self.holdID = holdID
+        self.init(approvalID: call.approvalID, callID: call.callID, action: call.action, holdID: call.holdID)
     }
 }

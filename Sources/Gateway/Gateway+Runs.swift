@@ -1,28 +1,8 @@
+import Contracts
 import Foundation
 import HTTPTypes
 import Hummingbird
 import RPC
-
-/// A run as agent-svc reports it (`RunResult` in Protocols/agent.openrpc.json).
-struct RunView: Codable, Sendable {
-    struct Pending: Codable, Sendable {
-        let approvalID: String
-        let callID: String
-        let action: JSONValue
-        let holdID: String?
-
-        enum CodingKeys: String, CodingKey {
-            case approvalID = "approval_id", callID = "call_id", action, holdID = "hold_id"
-        }
-    }
-
-    let runID: String
-    let status: String
-    let reply: String?
-    let pending: [Pending]
-
-    enum CodingKeys: String, CodingKey { case runID = "run_id", status, reply, pending }
-}
 
 extension Gateway {
     /// `POST /chat`, `POST /execute`, `GET /runs/{run_id}`, `GET /runs/{run_id}/events`.
@@ -56,7 +36,7 @@ extension Gateway {
         let agent = upstream.agent
         let chat = JSONValue.object(params)
         let stream = AgentStream.start(outlivesClient: true, logger: logger) { emit in
-            _ = try await agent.stream("agent.chat", chat, event: JSONValue.self, as: RunView.self, options: options, onEvent: emit)
+            _ = try await agent.stream("agent.chat", chat, event: JSONValue.self, as: RunResult.self, options: options, onEvent: emit)
         }
         try await stream.started()
         return eventStream(slot: slot, stream)
@@ -142,14 +122,14 @@ extension Gateway {
         let agent = upstream.agent
         let watch = JSONValue.object(params)
         let stream = AgentStream.start(outlivesClient: false, logger: logger, first: first) { emit in
-            _ = try await agent.stream("agent.watch_run", watch, event: JSONValue.self, as: RunView.self, options: options, onEvent: emit)
+            _ = try await agent.stream("agent.watch_run", watch, event: JSONValue.self, as: RunResult.self, options: options, onEvent: emit)
         }
         return eventStream(slot: slot, stream)
     }
 
-    func getRun(_ runID: String, context: GatewayContext) async throws -> RunView {
+    func getRun(_ runID: String, context: GatewayContext) async throws -> RunResult {
         try await call { try await self.upstream.agent.call(
-            "agent.get_run", ["run_id": .string(runID)] as JSONValue, as: RunView.self, options: Upstream.options(context.trace)) }
+            "agent.get_run", ["run_id": .string(runID)] as JSONValue, as: RunResult.self, options: Upstream.options(context.trace)) }
     }
 
     /// A service call whose errors become HTTP errors.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Contracts
 import Foundation
 import RPC
 import Synchronization
@@ -114,29 +115,6 @@ struct ChatSession {
     let reason: String
     let input: LineReader
 
-    /// The agent's answer to agent.chat and agent.resume, as much as is printed.
-    struct RunView: Decodable, Sendable {
-        struct Pending: Decodable, Sendable {
-            let approvalID: String
-            let action: JSONValue
-
-            enum CodingKeys: String, CodingKey {
-                case approvalID = "approval_id"
-                case action
-            }
-        }
-
-        let runID: String
-        let status: String
-        let reply: String?
-        let pending: [Pending]
-
-        enum CodingKeys: String, CodingKey {
-            case runID = "run_id"
-            case status, reply, pending
-        }
-    }
-
     /// What came of putting a run's pending approvals to the approver.
     enum Decisions {
         /// Nothing was asked or answered (end of input): the run is left waiting.
@@ -179,12 +157,12 @@ struct ChatSession {
 
     /// Calls a streaming agent method, printing each event as it arrives.
     /// - Returns: the run, and the newest event seq seen.
-    private func streaming(_ method: String, _ params: JSONValue, seen: Int64) async throws -> (RunView, Int64) {
+    private func streaming(_ method: String, _ params: JSONValue, seen: Int64) async throws -> (RunResult, Int64) {
         let client = try global.client(for: "agent")
         defer { Task { await client.close() } }
         let json = global.json
         let newest = SeqTracker(seen)
-        let run = try await client.stream(method, params, event: JSONValue.self, as: RunView.self, options: global.callOptions) { event in
+        let run = try await client.stream(method, params, event: JSONValue.self, as: RunResult.self, options: global.callOptions) { event in
             newest.saw(event["seq"]?.intValue)
             if json {
                 Output.out(event.jsonText())
@@ -198,7 +176,7 @@ struct ChatSession {
     /// Puts every pending approval of the run to the one approver this session votes
     /// as (`--approver`, else the first approver of the run directory), never to anyone
     /// else: an approval that needs more people says who else must decide.
-    private func decideAll(_ run: RunView, answer: Chat.Answer) async throws -> Decisions {
+    private func decideAll(_ run: RunResult, answer: Chat.Answer) async throws -> Decisions {
         let identity = try approver ?? Decision.firstApprover(in: global.directory)
         var decided: [String] = []
         var needsOthers = false
@@ -276,7 +254,7 @@ struct ChatSession {
         return decided
     }
 
-    private func waitingHint(_ run: RunView) {
+    private func waitingHint(_ run: RunResult) {
         guard !global.json else { return }
         Output.out("The run \(run.runID) waits for a human. Decide with:")
         for pending in run.pending {
@@ -285,7 +263,7 @@ struct ChatSession {
         Output.out("The agent resumes by itself once it is decided (`hitl call agent agent.get_run '{\"run_id\": \"\(run.runID)\"}'`).")
     }
 
-    private func finish(_ run: RunView) {
+    private func finish(_ run: RunResult) {
         if global.json {
             let line: JSONValue = [
                 "type": "result", "run_id": .string(run.runID), "status": .string(run.status), "reply": run.reply.map(JSONValue.string) ?? .null,

@@ -1,6 +1,7 @@
 import Agent
 import ArgumentParser
 import Banking
+import Contracts
 import Foundation
 import RPC
 import Synchronization
@@ -85,7 +86,7 @@ struct ModelEvalCommand: AsyncParsableCommand {
         var run = try await stream("agent.chat", ["message": .string(seed.message), "mode": .string(mode)], calls)
         var pauses: [[JSONValue]] = []
         while run.status == "awaiting_approval", pauses.count < Self.maximumPauses {
-            pauses.append(run.pending.map(\.action))
+            pauses.append(run.pending.map { (try? JSONValue(encoding: $0.action)) ?? .null })
             for pending in run.pending { try await approve(pending.approvalID) }
             // agent-svc resumes the run once it is decided; the evaluation follows it.
             let watch: JSONValue = [
@@ -140,10 +141,10 @@ struct ModelEvalCommand: AsyncParsableCommand {
         _ = try await client.call("approval.decide", params, as: JSONValue.self, options: global.callOptions)
     }
 
-    private func stream(_ method: String, _ params: JSONValue, _ calls: CallLog) async throws -> EvalRun {
+    private func stream(_ method: String, _ params: JSONValue, _ calls: CallLog) async throws -> RunResult {
         let client = try global.client(for: "agent")
         defer { Task { await client.close() } }
-        return try await client.stream(method, params, event: JSONValue.self, as: EvalRun.self, options: global.callOptions) { event in
+        return try await client.stream(method, params, event: JSONValue.self, as: RunResult.self, options: global.callOptions) { event in
             calls.saw(event["seq"]?.intValue)
             if event["type"]?.stringValue == "tool_call", let name = event["name"]?.stringValue { calls.add(name) }
         }
@@ -222,29 +223,6 @@ final class CallLog: Sendable {
     func saw(_ seq: Int64?) { if let seq { calls.withLock { $0.newestSeq = max($0.newestSeq, seq) } } }
     var names: [String] { calls.withLock { $0.names } }
     var newestSeq: Int64 { calls.withLock { $0.newestSeq } }
-}
-
-/// agent.chat and agent.watch_run, as much as the evaluation reads.
-struct EvalRun: Decodable, Sendable {
-    struct Pending: Decodable, Sendable {
-        let approvalID: String
-        let action: JSONValue
-
-        enum CodingKeys: String, CodingKey {
-            case approvalID = "approval_id"
-            case action
-        }
-    }
-
-    let runID: String
-    let status: String
-    let reply: String?
-    let pending: [Pending]
-
-    enum CodingKeys: String, CodingKey {
-        case runID = "run_id"
-        case status, reply, pending
-    }
 }
 
 /// What one request came to.

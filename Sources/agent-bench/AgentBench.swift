@@ -1,5 +1,6 @@
 import Agent
 import ArgumentParser
+import Contracts
 import Foundation
 import RPC
 import RPCTesting

@@ -1,4 +1,5 @@
 import Banking
+import Contracts
 import Foundation
 import RPC
 
@@ -82,28 +83,6 @@ struct Workload: Sendable {
     let seed: UInt64
     let tally: Tally
 
-    /// The agent's answer to agent.chat.
-    struct RunView: Decodable, Sendable {
-        struct Pending: Decodable, Sendable {
-            let approvalID: String
-            let action: Action
-
-            enum CodingKeys: String, CodingKey {
-                case approvalID = "approval_id"
-                case action
-            }
-        }
-
-        let runID: String
-        let status: String
-        let pending: [Pending]
-
-        enum CodingKeys: String, CodingKey {
-            case runID = "run_id"
-            case status, pending
-        }
-    }
-
     /// One cycle: ask the agent; if it waits for a human, decide as the plan says.
     func run(_ plan: CyclePlan) async {
         let outcome: String
@@ -122,7 +101,7 @@ struct Workload: Sendable {
         let agent = try stack.client("agent", as: plan.requester)
         defer { Task { await agent.close() } }
         let params: JSONValue = ["message": .string(plan.message), "mode": .string(plan.mode)]
-        let run = try await agent.call("agent.chat", params, as: RunView.self, options: .init(timeout: .seconds(60), retryWindow: .seconds(20)))
+        let run = try await agent.call("agent.chat", params, as: RunResult.self, options: .init(timeout: .seconds(60), retryWindow: .seconds(20)))
         guard run.status == "awaiting_approval" else { return "chat \(run.status)" }
         for pending in run.pending {
             try await decide(pending, plan.decision)
@@ -131,7 +110,7 @@ struct Workload: Sendable {
     }
 
     /// Records the plan's decision with as many approvers as the approval needs.
-    private func decide(_ pending: RunView.Pending, _ decision: HumanDecision) async throws {
+    private func decide(_ pending: PendingView, _ decision: HumanDecision) async throws {
         guard decision != .expire else { return }
         for approver in ["approver1", "approver2"] {
             let client = try stack.client("approval", as: approver)
