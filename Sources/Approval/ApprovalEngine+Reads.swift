@@ -16,27 +16,78 @@ extension ApprovalEngine {
     }
 
     func list(_ params: ListParams) async throws -> ListResult {
-        let (limit, start) = try Validate.page(limit: params.limit, cursor: params.cursor)
+        let order = params.order ?? .oldest
+        let limit = params.limit ?? Validate.defaultPageSize
+        guard (1...Validate.maximumPageSize).contains(limit) else {
+            throw RPCError.invalidParams(field: "limit", "must be between 1 and \(Validate.maximumPageSize)")
+        }
+        let position = try params.cursor.map { try ListCursor(parsing: $0, order: order) }
         try Validate.optionalText(params.runID, field: "run_id", maximum: Validate.maximumIDLength)
+        try Validate.optionalText(params.requestedBy, field: "requested_by", maximum: Validate.maximumIDLength)
+        try Validate.optionalText(params.account, field: "account", maximum: Validate.maximumIDLength)
+        try Validate.optionalText(params.query, field: "q", maximum: Validate.maximumQueryLength)
+        if let kind = params.kind, Action.Kind(rawValue: kind) == nil {
+            throw RPCError.invalidParams(field: "kind", "must be one of \(Action.Kind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        let minimum = try params.minAmount.map { try Validate.amount($0, field: "min_amount") }
+        let maximum = try params.maxAmount.map { try Validate.amount($0, field: "max_amount") }
+        if let minimum, let maximum, minimum > maximum {
+            throw RPCError.invalidParams(field: "max_amount", "must not be below min_amount (\(minimum))")
+        }
         return try await database.read { connection in
-            var sql = "SELECT \(ApprovalStore.columns) FROM approvals WHERE seq > ?"
-            var values: [SQLiteValue] = [.integer(start)]
-            if let status = params.status {
-                sql += " AND status = ?"
-                values.append(.text(status.rawValue))
+            var sql = "SELECT \(ApprovalStore.columns) FROM approvals WHERE 1"
+            var values: [SQLiteValue] = []
+            func add(_ clause: String, _ more: SQLiteValue...) {
+                sql += " AND " + clause
+                values += more
             }
-            if let runID = params.runID {
-                sql += " AND run_id = ?"
-                values.append(.text(runID))
+            if let status = params.status { add("status = ?", .text(status.rawValue)) }
+            if let runID = params.runID { add("run_id = ?", .text(runID)) }
+            if let kind = params.kind { add("json_extract(action, '$.kind') = ?", .text(kind)) }
+            // Amounts are stored with exactly two decimals: their digits are the minor units.
+            let minorUnits = "CAST(REPLACE(json_extract(action, '$.amount'), '.', '') AS INTEGER)"
+            if let minimum { add("\(minorUnits) >= ?", .integer(minimum.minorUnits)) }
+            if let maximum { add("\(minorUnits) <= ?", .integer(maximum.minorUnits)) }
+            if let person = params.requestedBy { add("requested_by = ?", .text(person)) }
+            if let account = params.account {
+                add("(json_extract(action, '$.from') = ? OR (json_extract(action, '$.kind') = 'deposit' AND json_extract(action, '$.to') = ?))",
+                    .text(account), .text(account))
             }
-            sql += " ORDER BY seq LIMIT ?"
+            if let query = params.query?.trimmingCharacters(in: .whitespaces), !query.isEmpty {
+                let pattern = SQLiteValue.text("%" + Self.likeEscaped(query.lowercased()) + "%")
+                add(
+                    "(lower(approval_id) LIKE ?1x ESCAPE '\\' OR lower(run_id) LIKE ?1x ESCAPE '\\' OR lower(requested_by) LIKE ?1x ESCAPE '\\' "
+                        + "OR lower(json_extract(action, '$.to')) LIKE ?1x ESCAPE '\\' OR lower(coalesce(json_extract(action, '$.memo'), '')) LIKE ?1x ESCAPE '\\')",
+                    pattern, pattern, pattern, pattern, pattern)
+            }
+            if let position {
+                switch order {
+                case .oldest: add("seq > ?", .integer(position.seq))
+                case .newest: add("seq < ?", .integer(position.seq))
+                case .expiry:
+                    add("(expires_at > ? OR (expires_at = ? AND seq > ?))",
+                        .integer(position.expiresAt), .integer(position.expiresAt), .integer(position.seq))
+                }
+            }
+            let ordering = switch order {
+            case .oldest: " ORDER BY seq"
+            case .newest: " ORDER BY seq DESC"
+            case .expiry: " ORDER BY expires_at, seq"
+            }
+            sql += ordering
+            sql += " LIMIT ?"
             values.append(.integer(Int64(limit + 1)))
-            let seqs = try connection.query(sql, values) { $0.text(1) }
-            let page = try seqs.prefix(limit).map { try self.load($0, connection: connection) }
+            let ids = try connection.query(sql.replacingOccurrences(of: "?1x", with: "?"), values) { $0.text(1) }
+            let page = try ids.prefix(limit).map { try self.load($0, connection: connection) }
             let views = try page.map { try ApprovalStore.view($0, connection: connection) }
-            let next = seqs.count > limit ? page.last.map { "c\($0.seq)" } : nil
+            let next = ids.count > limit ? page.last.map { ListCursor(order: order, seq: $0.seq, expiresAt: $0.expiresAt).text } : nil
             return ListResult(approvals: views, nextCursor: next)
         }
+    }
+
+    /// `text` for a LIKE pattern: `%`, `_` and the escape itself match only themselves.
+    static func likeEscaped(_ text: String) -> String {
+        text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
     }
 
     func events(after seq: Int64, limit: Int) async throws -> [ApprovalEvent] {
@@ -65,4 +116,49 @@ extension ApprovalEngine {
     }
 
     /// Stops the database threads once queued work is done.
+}
+
+/// Where a page of `approval.list` ends, in the page's order: `c<seq>` (oldest first),
+/// `n<seq>` (newest first), `e<expires_at ms>.<seq>` (soonest to expire first).
+struct ListCursor: Equatable {
+    let order: ListOrder
+    let seq: Int64
+    let expiresAt: Int64
+
+    init(order: ListOrder, seq: Int64, expiresAt: Int64) {
+        self.order = order
+        self.seq = seq
+        self.expiresAt = expiresAt
+    }
+
+    var text: String {
+        switch order {
+        case .oldest: "c\(seq)"
+        case .newest: "n\(seq)"
+        case .expiry: "e\(expiresAt).\(seq)"
+        }
+    }
+
+    /// - Throws: INVALID_ARGUMENT/INVALID_CURSOR when it is not one this order returns.
+    init(parsing text: String, order: ListOrder) throws {
+        let invalid = RPCError.invalidParams(field: "cursor", "is not a cursor this service returned", reason: "INVALID_CURSOR")
+        let expected: Character = switch order {
+        case .oldest: "c"
+        case .newest: "n"
+        case .expiry: "e"
+        }
+        guard let first = text.first, "cne".contains(first) else { throw invalid }
+        guard first == expected else {
+            throw RPCError.invalidParams(field: "cursor", "belongs to another order than '\(order.rawValue)'", reason: "INVALID_CURSOR")
+        }
+        let body = text.dropFirst()
+        if order == .expiry {
+            let parts = body.split(separator: ".", omittingEmptySubsequences: false)
+            guard parts.count == 2, let at = Int64(parts[0]), let seq = Int64(parts[1]), seq >= 0 else { throw invalid }
+            self.init(order: order, seq: seq, expiresAt: at)
+        } else {
+            guard let seq = Int64(body), seq >= 0 else { throw invalid }
+            self.init(order: order, seq: seq, expiresAt: 0)
+        }
+    }
 }

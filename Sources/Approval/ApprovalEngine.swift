@@ -317,6 +317,8 @@ enum Validate {
     static let defaultPageSize = 50
     /// list pages: bounded response size (each approval is about 1 KiB).
     static let maximumPageSize = 500
+    /// list search text: a name or a few words, not a document.
+    static let maximumQueryLength = 200
     /// A batch transfer's ledger idempotency key: the ledger's own limit.
     static let maximumIdempotencyKeyLength = 256
 
@@ -332,6 +334,16 @@ enum Validate {
             throw RPCError.invalidParams(field: "cursor", "is not a cursor this service returned", reason: "INVALID_CURSOR")
         }
         return (limit, value)
+    }
+
+    /// A decimal amount filter (`100`, `150.50`).
+    /// - Throws: INVALID_ARGUMENT/INVALID_AMOUNT naming the field and the form it takes.
+    static func amount(_ text: String, field: String) throws -> Amount {
+        do {
+            return try Amount(parsing: text)
+        } catch let error as AmountError {
+            throw RPCError.invalidParams(field: field, error.description, reason: "INVALID_AMOUNT")
+        }
     }
 
     static func text(_ value: String, field: String, maximum: Int) throws {

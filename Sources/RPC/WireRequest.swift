@@ -124,7 +124,7 @@ enum ParamsError {
         case .valueNotFound(let type, let context):
             return .invalidParams(field: path(context.codingPath), "must not be null (expected \(describe(type)))")
         case .dataCorrupted(let context):
-            return .invalidParams(field: path(context.codingPath), context.debugDescription)
+            return .invalidParams(field: path(context.codingPath), readable(context.debugDescription))
         @unknown default:
             return .invalidParams(field: "params", "\(decoding)")
         }
@@ -142,6 +142,17 @@ enum ParamsError {
             }
         }
         return text.isEmpty ? "params" : text
+    }
+
+    /// Foundation's text for a value outside an enum ("Cannot initialize Kind from invalid
+    /// String value wire") names a Swift type the caller never sees: say it in the
+    /// caller's terms.
+    static func readable(_ description: String) -> String {
+        guard description.hasPrefix("Cannot initialize "), let range = description.range(of: " value ", options: .backwards) else {
+            return description
+        }
+        let value = description[range.upperBound...]
+        return "'\(value.prefix(64))' is not one of the values this field takes (rpc.discover lists them)"
     }
 
     private static func describe(_ type: Any.Type) -> String {

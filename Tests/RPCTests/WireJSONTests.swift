@@ -94,6 +94,19 @@ struct WireJSONTests {
         }
     }
 
+    @Test func aValueOutsideAnEnumIsToldInTheCallersTermsNotSwifts() throws {
+        enum Kind: String, Codable { case transfer, deposit }
+        struct Body: Codable { let kind: Kind }
+        do {
+            _ = try WireJSON.decode(Body.self, from: Data(#"{"kind":"wire"}"#.utf8), fallback: JSONDecoder())
+            Issue.record("an unknown kind decoded")
+        } catch {
+            let rpc = ParamsError.from(error)
+            #expect(rpc.message == "kind: 'wire' is not one of the values this field takes (rpc.discover lists them)")
+            #expect(!rpc.message.contains("Cannot initialize"))
+        }
+    }
+
     @Test func numbersOutOfRangeAndFractionsAreRefusedOrLeftToFoundation() throws {
         struct Small: Codable, Equatable { let value: Int8 }
         #expect(throws: DecodingError.self) { try WireJSON.decode(Small.self, from: Data(#"{"value":300}"#.utf8), fallback: JSONDecoder()) }

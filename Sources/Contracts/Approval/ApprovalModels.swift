@@ -182,15 +182,48 @@ public struct ListParams: Codable, Sendable {
     public let runID: String?
     public let cursor: String?
     public let limit: Int?
-    enum CodingKeys: String, CodingKey { case status, runID = "run_id", cursor, limit }
+    /// `transfer` or `deposit`.
+    public let kind: String?
+    /// Amounts from (inclusive), a decimal string like `100.00`.
+    public let minAmount: String?
+    /// Amounts up to (inclusive).
+    public let maxAmount: String?
+    /// Only approvals requested for this person.
+    public let requestedBy: String?
+    /// Only approvals whose current action pays from (or deposits into) this account.
+    public let account: String?
+    /// Text found in the approval's id, run, requester, payee or memo (case-insensitive).
+    public let query: String?
+    /// `oldest` (submission order, the default), `newest`, or `expiry` (soonest to expire first).
+    public let order: ListOrder?
+    enum CodingKeys: String, CodingKey {
+        case status, runID = "run_id", cursor, limit, kind, minAmount = "min_amount", maxAmount = "max_amount"
+        case requestedBy = "requested_by", account, query = "q", order
+    }
 
     /// - Parameters: the wire fields.
-    public init(status: ApprovalStatus? = nil, runID: String? = nil, cursor: String? = nil, limit: Int? = nil) {
+    public init(
+        status: ApprovalStatus? = nil, runID: String? = nil, cursor: String? = nil, limit: Int? = nil, kind: String? = nil,
+        minAmount: String? = nil, maxAmount: String? = nil, requestedBy: String? = nil, account: String? = nil, query: String? = nil,
+        order: ListOrder? = nil
+    ) {
         self.status = status
         self.runID = runID
         self.cursor = cursor
         self.limit = limit
+        self.kind = kind
+        self.minAmount = minAmount
+        self.maxAmount = maxAmount
+        self.requestedBy = requestedBy
+        self.account = account
+        self.query = query
+        self.order = order
     }
+}
+
+/// The order of `approval.list`.
+public enum ListOrder: String, Codable, Sendable, CaseIterable {
+    case oldest, newest, expiry
 }
 
 public struct ListResult: Codable, Sendable {
