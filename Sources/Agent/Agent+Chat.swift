@@ -81,7 +81,11 @@ extension Agent {
         // The run's id is chosen here, so its first events go into the same write that creates it.
         let runID = Self.newRunID()
         let events = RunEvents(live: emit)
-        events.record(Self.event("run_started", runID, ["mode": .string(document.mode.rawValue), "requested_by": .string(requestedBy)]))
+        // The person's words start the run's story: the approval page shows what led to each request.
+        events.record(Self.event("run_started", runID, [
+            "mode": .string(document.mode.rawValue), "requested_by": .string(requestedBy),
+            "message": .string(String(message.prefix(Self.startedMessageLimit))),
+        ]))
         if firstTurnFailure == nil, let plan = document.plan {
             events.record(Self.event("plan", runID, ["actions": try JSONValue(encoding: plan)]))
         }
@@ -249,6 +253,10 @@ extension Agent {
             AppendEventsParams(runID: run.runID, expectedVersion: run.version, owner: run.owner, events: recorded))
         run.events.written(recorded.count, lastSeq: appended.lastEventSeq)
     }
+
+    /// How much of the person's message `run_started` carries (the whole of it is in the
+    /// run's document; the event is for people following the run).
+    static let startedMessageLimit = 2_000
 
     /// How long a chat's save waits for someone else's brief claim on its running run.
     static let unclaimedSaveWait: Duration = .seconds(10)

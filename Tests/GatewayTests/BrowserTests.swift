@@ -12,9 +12,9 @@ struct BrowserTests {
     @Test func approveAndRejectOnThePage() async throws {
         try await GatewayStack.with { stack in
             let token = try stack.home.token("approver1")
-            try runFlow(["--url", "http://127.0.0.1:\(stack.port)", "--token", token, "--flow", "approve", "--expect-balance", "$850.00"])
+            try runFlow(["--url", "http://127.0.0.1:\(stack.port)", "--token=\(token)", "--flow", "approve", "--expect-balance", "$850.00"])
             #expect(try await stack.posted("alice") == "150.00")
-            try runFlow(["--url", "http://127.0.0.1:\(stack.port)", "--token", token, "--flow", "reject", "--expect-balance", "$850.00"])
+            try runFlow(["--url", "http://127.0.0.1:\(stack.port)", "--token=\(token)", "--flow", "reject", "--expect-balance", "$850.00"])
             #expect(try await stack.posted("alice") == "150.00")
             #expect(try await stack.posted("checking") == "850.00")
         }
@@ -47,8 +47,9 @@ struct BrowserTests {
     @Test func aClickOnAnEditedApprovalDecidesNothingAndShowsTheNewVersion() async throws {
         try await GatewayStack.with { stack in
             try runFlow([
-                "--url", "http://127.0.0.1:\(stack.port)", "--token", try stack.home.token("approver1"),
-                "--token2", try stack.home.token("approver2"), "--flow", "stale", "--expect-balance", "$1,000.00",
+                // `--token=`: a token may begin with '-', which argparse would take for an option.
+                "--url", "http://127.0.0.1:\(stack.port)", "--token=\(try stack.home.token("approver1"))",
+                "--token2=\(try stack.home.token("approver2"))", "--flow", "stale", "--expect-balance", "$1,000.00",
             ])
             let client = try stack.home.client("approval")
             let rejected = try await client.call("approval.list", ["status": "rejected"] as JSONValue, as: JSONValue.self)
@@ -58,6 +59,29 @@ struct BrowserTests {
             #expect(approval["action"]?["amount"]?.stringValue == "12000.00")
             #expect(try await stack.posted("alice") == "0.00")
             #expect(try await stack.posted("checking") == "1000.00")
+        }
+    }
+
+    /// The inbox, at a desktop's width and a phone's: newest first, search and amount
+    /// filters (a bad amount shows its error, not "Nothing waits for you"), an edit by
+    /// approver2 shown to approver1 as a diff on the approval's page with the person's
+    /// words and the history, approved there until the run completes; a reject that
+    /// needs a reason, which the agent repeats; both found in the history filters; a
+    /// tool's error not shown as a success, the structured plan in words; axe-core finds
+    /// no serious or critical violation; at 375 px the header fits.
+    @Test(arguments: [1280, 375])
+    func theInboxAndAnApprovalsPage(width: Int) async throws {
+        try await GatewayStack.with { stack in
+            try runFlow([
+                "--url", "http://127.0.0.1:\(stack.port)", "--token=\(try stack.home.token("approver1"))",
+                "--token2=\(try stack.home.token("approver2"))", "--flow", "inbox", "--width", String(width),
+            ])
+            #expect(try await stack.posted("bob") == "140.00", "the edited version ran, once")
+            #expect(try await stack.posted("alice") == "0.00")
+            let client = try stack.home.client("approval")
+            let rejected = try await client.call("approval.list", ["status": "rejected"] as JSONValue, as: JSONValue.self)
+            await client.close()
+            #expect(rejected["approvals"]?.arrayValues?.first?["reason"]?.stringValue == "Bob is paid on Fridays")
         }
     }
 

@@ -16,6 +16,14 @@ Flows:
            looking (its refresh paused), a second approver (--token2) edits it over
            HTTP; click Approve on what the page still shows: nothing is decided, the
            page says so and shows the new version; reject that version
+  inbox    the inbox and an approval's page: two requests, newest first; search and
+           amount filters (and a bad amount: an error, not "Nothing waits for you");
+           a second approver (--token2) edits one (payee and amount): its page shows
+           the change as a diff, the person's words and the history; approve it there
+           and see the run complete; reject the other with a reason (a reject without
+           one is refused) and see the agent repeat it; find both in the history
+           filters. Checked with axe-core (no serious or critical violations) and,
+           with --width 375, that the header fits a phone.
 A screenshot of each state goes to --artifacts. Exit 0 on success; 1 with a message
 (and failure.png / failure.html) otherwise.
 """
@@ -29,17 +37,18 @@ from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 WAIT_SECONDS = 60  # generous: the machine is shared and builds run beside the test
 
 
-def browser():
+def browser(width=1280):
     options = webdriver.ChromeOptions()
     options.binary_location = os.environ.get("HITL_CHROMIUM", "/usr/bin/chromium")
     for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                 "--window-size=1280,860", "--no-first-run", "--disable-extensions"):
+                 f"--window-size={width},860", "--no-first-run", "--disable-extensions"):
         options.add_argument(flag)
     service = Service(os.environ.get("HITL_CHROMEDRIVER", "/usr/bin/chromedriver"))
     return webdriver.Chrome(service=service, options=options)
@@ -98,6 +107,155 @@ class Flow:
         return reply
 
 
+class Inbox(Flow):
+    """The inbox and the page of one approval, as an approver works them."""
+
+    def cards(self):
+        return self.driver.find_elements(By.CSS_SELECTOR, "#approvals .approval")
+
+    def until_cards(self, count, what):
+        try:
+            self.wait.until(lambda d: len(self.cards()) == count)
+        except TimeoutException:
+            raise AssertionError(f"{what}: expected {count} rows, the inbox shows {len(self.cards())}")
+
+    def type_into(self, element_id, text):
+        field = self.driver.find_element(By.ID, element_id)
+        field.send_keys(Keys.CONTROL, "a")
+        field.send_keys(Keys.DELETE)
+        if text:
+            field.send_keys(text)
+
+    def check_accessibility(self, name):
+        from axe_selenium_python import Axe
+        axe = Axe(self.driver)
+        axe.inject()
+        results = axe.run()
+        bad = [v for v in results["violations"] if v.get("impact") in ("serious", "critical")]
+        with open(os.path.join(self.artifacts, f"{self.prefix}-axe-{name}.json"), "w") as report:
+            json.dump(results["violations"], report, indent=1)
+        if bad:
+            details = "; ".join(f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}" for v in bad)
+            raise AssertionError(f"axe-core found serious or critical violations on the {name} view: {details}")
+        print(f"axe {name}: {len(results['violations'])} minor or moderate, none serious or critical")
+
+    def check_header_fits(self):
+        width = self.driver.execute_script("return window.innerWidth")
+        right = self.driver.execute_script("return document.getElementById('sign-out').getBoundingClientRect().right")
+        overflow = self.driver.execute_script("return document.documentElement.scrollWidth > window.innerWidth")
+        if right > width or overflow:
+            raise AssertionError(f"the header does not fit {width} px: Sign out ends at {right:.0f} px (page wider than the screen: {overflow})")
+
+    def chat(self, message, rows):
+        self.driver.find_element(By.ID, "message").send_keys(message)
+        self.driver.find_element(By.ID, "send").click()
+        self.until_cards(rows, f"after asking {message!r}")
+
+    def open_card(self, amount):
+        card = next(c for c in self.cards() if c.find_element(By.CSS_SELECTOR, ".amount").text == amount)
+        link = card.find_element(By.CSS_SELECTOR, "a.open")
+        self.driver.execute_script("arguments[0].scrollIntoView()", link)
+        link.click()
+        self.visible("#detail-body")
+
+    def back(self):
+        self.driver.find_element(By.ID, "back").click()
+        self.visible("#app")
+
+    def bubble_after(self, message, mode="tools"):
+        """Sends `message` and returns the class of the agent's final bubble."""
+        Select(self.driver.find_element(By.ID, "mode")).select_by_value(mode)
+        before = len(self.driver.find_elements(By.CSS_SELECTOR, ".timeline .bubble.agent"))
+        self.driver.find_element(By.ID, "message").send_keys(message)
+        self.driver.find_element(By.ID, "send").click()
+        self.wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".timeline .bubble.agent")) > before)
+        return self.driver.find_elements(By.CSS_SELECTOR, ".timeline .bubble.agent")[-1]
+
+    def run(self, url, token, other):
+        self.sign_in(url, token)
+        self.check_header_fits()
+        # A tool's error is not a success: no green bubble for an unknown payee.
+        refused = self.bubble_after("Transfer $50 to Zed")
+        if "refused" not in refused.get_attribute("class") and "failed" not in refused.get_attribute("class"):
+            raise AssertionError(f"an unknown payee's answer is shown as a success: {refused.text!r} ({refused.get_attribute('class')})")
+        # Structured mode names the plan's steps.
+        self.bubble_after("Check my balance", mode="structured")
+        plans = [e.text for e in self.driver.find_elements(By.CSS_SELECTOR, ".timeline .step") if e.text.startswith("Plan:")]
+        if not plans or "check the balance" not in plans[-1]:
+            raise AssertionError(f"the structured plan is not shown in words: {plans}")
+        Select(self.driver.find_element(By.ID, "mode")).select_by_value("tools")
+        self.shot("0-refusal-and-plan")
+        self.chat("Transfer $150 to Alice", 1)
+        self.chat("Transfer $120 to Bob", 2)
+        first = self.cards()[0].find_element(By.CSS_SELECTOR, ".amount").text
+        if first != "$120.00":
+            raise AssertionError(f"newest first: the first row is {first!r}, expected the $120.00 just asked for")
+        self.shot("1-inbox-newest-first")
+        self.check_accessibility("inbox")
+
+        self.type_into("filter-q", "alice")
+        self.until_cards(1, "search 'alice'")
+        if "alice" not in self.cards()[0].find_element(By.CSS_SELECTOR, ".what").text:
+            raise AssertionError("search 'alice' shows a row without alice")
+        self.shot("2-search")
+        self.type_into("filter-q", "")
+        self.until_cards(2, "search cleared")
+        self.type_into("filter-min", "130")
+        self.until_cards(1, "from $130")
+        self.type_into("filter-min", "lots")
+        self.visible("#approvals-error")
+        self.text_in("#approvals-error", "From")
+        if self.driver.find_element(By.ID, "approvals-empty").is_displayed():
+            raise AssertionError("a filter that could not be read shows 'Nothing waits for you' above its error")
+        self.shot("3-bad-filter")
+        self.type_into("filter-min", "")
+        self.until_cards(2, "amount filter cleared")
+
+        # A second approver changes the $150 request: payee and amount.
+        card = next(c for c in self.cards() if c.find_element(By.CSS_SELECTOR, ".amount").text == "$150.00")
+        other.edit(card.get_attribute("data-id"), "140.00", to="bob")
+        self.wait.until(lambda d: any(c.find_element(By.CSS_SELECTOR, ".amount").text == "$140.00" for c in self.cards()))
+        self.open_card("$140.00")
+        self.text_in("#detail-title", "Transfer $140.00 to bob")
+        self.visible("#versions-section")
+        self.text_in("#diff", "$150.00")
+        self.text_in("#diff", "alice")
+        self.text_in("#diff-note", "approver2")
+        self.text_in("#transcript", "Transfer $150 to Alice")
+        self.text_in("#audit", "edited")
+        self.text_in("#decide-note", "version 2")
+        self.shot("4-approval-page-edited")
+        self.check_accessibility("approval page")
+        self.driver.find_element(By.ID, "approve-version").click()
+        self.text_in("#decide-result", "The agent")
+        self.text_in("#detail-status", "completed")
+        self.text_in("#transcript", "The agent replied")
+        self.shot("5-approved-on-its-page")
+
+        self.back()
+        self.until_cards(1, "after approving one")
+        self.open_card("$120.00")
+        self.driver.find_element(By.ID, "reject-version").click()
+        self.text_in("#decide-error", "Say why")
+        self.driver.find_element(By.ID, "decide-reason").send_keys("Bob is paid on Fridays")
+        self.driver.find_element(By.ID, "reject-version").click()
+        self.text_in("#decide-result", "Fridays")
+        self.text_in("#detail-status", "rejected")
+        self.shot("6-rejected-with-reason")
+
+        self.back()
+        Select(self.driver.find_element(By.ID, "filter-status")).select_by_value("rejected")
+        self.until_cards(1, "history: rejected")
+        self.open_card("$120.00")
+        self.text_in("#facts", "Fridays")
+        self.text_in("#audit", "rejected")
+        self.shot("7-history-rejected")
+        self.back()
+        Select(self.driver.find_element(By.ID, "filter-status")).select_by_value("completed")
+        self.until_cards(1, "history: completed")
+        self.shot("8-history-completed")
+
+
 class OtherApprover:
     """A second approver using the gateway's JSON API (no browser), as another person's page would."""
 
@@ -122,19 +280,22 @@ class OtherApprover:
         with urllib.request.urlopen(request, timeout=WAIT_SECONDS) as response:
             return response.read().decode(), response.headers
 
-    def edit(self, approval_id, amount):
-        """Approves `approval_id` with its amount changed: a new version, waiting for more people."""
+    def edit(self, approval_id, amount, to=None):
+        """Approves `approval_id` with its amount (and payee) changed: a new version, waiting for more people."""
         approvals = json.loads(self.call("GET", "/approvals")[0])["approvals"]
         approval = next(a for a in approvals if a["approval_id"] == approval_id)
         edited = dict(approval["action"], amount=amount)
+        if to:
+            edited["to"] = to
         self.call("POST", "/execute", {"run_id": approval["run_id"], "approval_id": approval_id, "approved": True,
                                        "version": approval["version"], "edited_action": edited})
 
 
 def run(args):
     os.makedirs(args.artifacts, exist_ok=True)
-    driver = browser()
-    flow = Flow(driver, args.artifacts, args.flow)
+    driver = browser(args.width)
+    prefix = args.flow if args.width == 1280 else f"{args.flow}-{args.width}px"
+    flow = (Inbox if args.flow == "inbox" else Flow)(driver, args.artifacts, prefix)
     try:
         if args.flow in ("approve", "reject"):
             flow.sign_in(args.url, args.token)
@@ -166,11 +327,13 @@ def run(args):
             flow.text_in("#approvals .approval.edited .edited-notice", "version 2")
             flow.shot("1-stale-click-refused")
             flow.decide(edited, False, "Not that much", args.expect_balance)
+        elif args.flow == "inbox":
+            flow.run(args.url, args.token, OtherApprover(args.url, args.token2))
         print("ok")
         return 0
     except (AssertionError, TimeoutException) as error:
-        driver.save_screenshot(os.path.join(args.artifacts, f"{args.flow}-failure.png"))
-        with open(os.path.join(args.artifacts, f"{args.flow}-failure.html"), "w") as page:
+        driver.save_screenshot(os.path.join(args.artifacts, f"{prefix}-failure.png"))
+        with open(os.path.join(args.artifacts, f"{prefix}-failure.html"), "w") as page:
             page.write(driver.page_source)
         print(f"FAILED in the {args.flow} flow: {type(error).__name__}: {error}", file=sys.stderr)
         return 1
@@ -183,15 +346,16 @@ def main():
     parser.add_argument("--url", required=True, help="the gateway, e.g. http://127.0.0.1:8765")
     parser.add_argument("--token", help="an approver token (approve and reject flows)")
     parser.add_argument("--token2", help="a second approver's token (stale flow)")
-    parser.add_argument("--flow", required=True, choices=["approve", "reject", "link", "stale"])
+    parser.add_argument("--flow", required=True, choices=["approve", "reject", "link", "stale", "inbox"])
+    parser.add_argument("--width", type=int, default=1280, help="the window's width in pixels (375: a phone)")
     parser.add_argument("--expect-balance", default="$850.00", help="the available balance shown at the end")
     parser.add_argument("--link", help="the approve link from a notification (link flow)")
     parser.add_argument("--artifacts", default="artifacts/browser", help="where screenshots go")
     args = parser.parse_args()
-    if args.flow in ("approve", "reject", "stale") and not args.token:
-        parser.error("--token is needed for the approve, reject and stale flows")
-    if args.flow == "stale" and not args.token2:
-        parser.error("--token2 (a second approver) is needed for the stale flow")
+    if args.flow in ("approve", "reject", "stale", "inbox") and not args.token:
+        parser.error("--token is needed for the approve, reject, stale and inbox flows")
+    if args.flow in ("stale", "inbox") and not args.token2:
+        parser.error("--token2 (a second approver) is needed for the stale and inbox flows")
     if args.flow == "link" and not args.link:
         parser.error("--link is needed for the link flow")
     sys.exit(run(args))

@@ -47,10 +47,10 @@ ensure_python_jsonschema() {
 # (HITL_PYTHON may be the system python, which lacks it).
 ensure_python_selenium() {
   local venv="$hitl_root/.venv"
-  if ! "$venv/bin/python" -c 'import selenium' >/dev/null 2>&1; then
-    echo "==> installing Python selenium into .venv"
+  if ! "$venv/bin/python" -c 'import selenium, axe_selenium_python' >/dev/null 2>&1; then
+    echo "==> installing Python selenium and axe-core (axe-selenium-python) into .venv"
     [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-    "$venv/bin/pip" install -q 'selenium>=4.20'
+    "$venv/bin/pip" install -q 'selenium>=4.20' 'axe-selenium-python>=2.1'
   fi
   export HITL_BROWSER_PYTHON="$venv/bin/python"
 }
