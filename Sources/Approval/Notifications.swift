@@ -120,8 +120,11 @@ extension ApprovalEngine {
                 links[decision.rawValue] = "\(notifications.linkBaseURL)/links/\(token)?decision=\(decision.rawValue)"
             }
             let view = try ApprovalStore.view(record, connection: connection)
+            // The approval's own page (sign-in needed): its context, history, edits and every decision.
+            let page = "\(notifications.linkBaseURL)/approvals/\(record.approvalID)"
+            links["page"] = page
             let approve = links["approve"].map { "Approve: \($0)" } ?? """
-                To approve, sign in at \(notifications.linkBaseURL)/ (this needs \(record.requiredApprovers) \
+                To approve, sign in at \(page) (this needs \(record.requiredApprovers) \
                 different approvers, so there is no approve link).
                 """
             let text = """
@@ -129,6 +132,7 @@ extension ApprovalEngine {
                 approval \(record.approvalID), expires \(view.expiresAt)).
                 \(approve)
                 Reject: \(links["reject"] ?? "")
+                Details and history: \(page)
                 """
             try enqueue(channel: channel, payload: .init(type: "approval.requested", approval: view, links: links, text: text),
                         record: record, connection: connection)

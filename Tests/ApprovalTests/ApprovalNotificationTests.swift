@@ -63,6 +63,8 @@ struct ApprovalNotificationTests {
         #expect(body["approval"]?["approval_id"]?.stringValue == pending.approvalID)
         let approveLink = try #require(body["links"]?["approve"]?.stringValue)
         let rejectLink = try #require(body["links"]?["reject"]?.stringValue)
+        #expect(body["links"]?["page"]?.stringValue?.hasSuffix("/approvals/\(body["approval"]?["approval_id"]?.stringValue ?? "?")") == true,
+                "the notice links the approval's own page")
         #expect(approveLink.hasPrefix("https://gateway.example/links/v1."))
         let mail = try #require(sink.messages.first)
         #expect(mail.contains("Subject: Approval needed: transfer of $150.00 from checking to alice"))

@@ -37,6 +37,16 @@ struct BrowserTests {
             }
             #expect(notice["text"]?.stringValue?.hasPrefix("Completed:") == true)
             #expect(try await stack.approval(approvalID)["approved_by"] == ["link"])
+            // The notice's page link opens the approval's own page (after signing in).
+            let requested = try await stack.webhook.wait(for: "approval.requested for \(approvalID)") {
+                $0["type"]?.stringValue == "approval.requested" && $0["approval"]?["approval_id"]?.stringValue == approvalID
+            }
+            let page = try #require(requested["links"]?["page"]?.stringValue)
+            #expect(page.hasSuffix("/approvals/\(approvalID)"))
+            try runFlow([
+                "--url", "http://127.0.0.1:\(stack.port)", "--token=\(try stack.home.token("approver1"))", "--flow", "page",
+                "--link", page, "--expect-status", "completed",
+            ])
         }
     }
 

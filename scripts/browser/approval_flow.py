@@ -24,6 +24,8 @@ Flows:
            one is refused) and see the agent repeat it; find both in the history
            filters. Checked with axe-core (no serious or critical violations) and,
            with --width 375, that the header fits a phone.
+  page     sign in, open a notification's page link (--link: /approvals/{id}): the
+           approval's page shows it with --expect-status
 A screenshot of each state goes to --artifacts. Exit 0 on success; 1 with a message
 (and failure.png / failure.html) otherwise.
 """
@@ -327,6 +329,13 @@ def run(args):
             flow.text_in("#approvals .approval.edited .edited-notice", "version 2")
             flow.shot("1-stale-click-refused")
             flow.decide(edited, False, "Not that much", args.expect_balance)
+        elif args.flow == "page":
+            flow.sign_in(args.url, args.token)
+            driver.get(args.link)
+            flow.visible("#detail-body")
+            flow.text_in("#detail-status", args.expect_status)
+            flow.text_in("#transcript", "asked")
+            flow.shot("1-page-from-notification")
         elif args.flow == "inbox":
             flow.run(args.url, args.token, OtherApprover(args.url, args.token2))
         print("ok")
@@ -346,18 +355,19 @@ def main():
     parser.add_argument("--url", required=True, help="the gateway, e.g. http://127.0.0.1:8765")
     parser.add_argument("--token", help="an approver token (approve and reject flows)")
     parser.add_argument("--token2", help="a second approver's token (stale flow)")
-    parser.add_argument("--flow", required=True, choices=["approve", "reject", "link", "stale", "inbox"])
+    parser.add_argument("--flow", required=True, choices=["approve", "reject", "link", "stale", "inbox", "page"])
+    parser.add_argument("--expect-status", default="completed", help="the approval's status its page shows (page flow)")
     parser.add_argument("--width", type=int, default=1280, help="the window's width in pixels (375: a phone)")
     parser.add_argument("--expect-balance", default="$850.00", help="the available balance shown at the end")
     parser.add_argument("--link", help="the approve link from a notification (link flow)")
     parser.add_argument("--artifacts", default="artifacts/browser", help="where screenshots go")
     args = parser.parse_args()
-    if args.flow in ("approve", "reject", "stale", "inbox") and not args.token:
-        parser.error("--token is needed for the approve, reject, stale and inbox flows")
+    if args.flow in ("approve", "reject", "stale", "inbox", "page") and not args.token:
+        parser.error("--token is needed for the approve, reject, stale, inbox and page flows")
     if args.flow in ("stale", "inbox") and not args.token2:
         parser.error("--token2 (a second approver) is needed for the stale and inbox flows")
-    if args.flow == "link" and not args.link:
-        parser.error("--link is needed for the link flow")
+    if args.flow in ("link", "page") and not args.link:
+        parser.error("--link is needed for the link and page flows")
     sys.exit(run(args))
 
 
