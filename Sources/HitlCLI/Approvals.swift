@@ -6,10 +6,16 @@ import RPC
 /// `hitl approvals`: what waits for a human.
 struct Approvals: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List approvals (pending by default), newest last.",
+        abstract: "List approvals (pending by default), filtered, a page at a time.",
         discussion: """
+            Oldest first unless --order says otherwise. When more match than --limit, the
+            last line says how to see the next page.
+
             Examples:
               hitl approvals                      # what waits for a decision
+              hitl approvals --order expiry       # soonest to expire first
+              hitl approvals --status all --search bob --min 100 --max 5000
+              hitl approvals --status rejected --requested-by approver1
               hitl approvals --status approved --json
               hitl approvals --run run_123
             """)
@@ -18,6 +24,8 @@ struct Approvals: AsyncParsableCommand {
 
     /// What `--status` takes: approval-svc's statuses, and `all`.
     static let statuses = ["pending", "approved", "rejected", "expired", "cancelled", "completed", "failed", "all"]
+    /// What `--order` takes (approval.list's order).
+    static let orders = ["oldest", "newest", "expiry"]
 
     @Option(help: "pending, approved, rejected, expired, cancelled, completed, failed, or all.")
     var status = "pending"
@@ -25,20 +33,60 @@ struct Approvals: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Only approvals of this run.", valueName: "run_id"))
     var run: String?
 
+    @Option(help: "transfer or deposit.")
+    var kind: String?
+
+    @Option(help: ArgumentHelp("Amounts from this (inclusive), e.g. 100 or 150.50.", valueName: "amount"))
+    var min: String?
+
+    @Option(help: ArgumentHelp("Amounts up to this (inclusive).", valueName: "amount"))
+    var max: String?
+
+    @Option(help: ArgumentHelp("Only approvals requested for this person.", valueName: "name"))
+    var requestedBy: String?
+
+    @Option(help: ArgumentHelp("Only approvals paying from (or depositing into) this account.", valueName: "account"))
+    var account: String?
+
+    @Option(help: ArgumentHelp("Text in the id, run, requester, payee or memo.", valueName: "text"))
+    var search: String?
+
+    @Option(help: "oldest (submission order), newest, or expiry (soonest to expire first).")
+    var order = "oldest"
+
+    @Option(help: ArgumentHelp("Where the previous page stopped (its last line says).", valueName: "cursor"))
+    var cursor: String?
+
     @Option(help: "At most this many (1 to 500).")
-    var limit = 100
+    var limit = 50
 
     func validate() throws {
         guard (1...500).contains(limit) else { throw ValidationError("--limit must be between 1 and 500") }
         guard Self.statuses.contains(status) else {
             throw ValidationError("--status must be one of \(Self.statuses.joined(separator: ", "))")
         }
+        guard Self.orders.contains(order) else { throw ValidationError("--order must be one of \(Self.orders.joined(separator: ", "))") }
+        if let kind, !["transfer", "deposit"].contains(kind) { throw ValidationError("--kind must be transfer or deposit") }
+        for (name, value) in [("--min", min), ("--max", max)] {
+            if let value, (try? Amount(parsing: value)) == nil {
+                throw ValidationError("\(name) must be an amount like 100 or 150.50 (no sign or separators), not '\(value.prefix(40))'")
+            }
+        }
+    }
+
+    /// approval.list's params, from the options.
+    var params: [String: JSONValue] {
+        var params: [String: JSONValue] = ["limit": .int(Int64(limit)), "order": .string(order)]
+        if status != "all" { params["status"] = .string(status) }
+        let optional: [(String, String?)] = [
+            ("run_id", run), ("kind", kind), ("min_amount", min), ("max_amount", max), ("requested_by", requestedBy),
+            ("account", account), ("q", search), ("cursor", cursor),
+        ]
+        for case let (name, value?) in optional { params[name] = .string(value) }
+        return params
     }
 
     func run() async throws {
-        var params: [String: JSONValue] = ["limit": .int(Int64(limit))]
-        if status != "all" { params["status"] = .string(status) }
-        if let run { params["run_id"] = .string(run) }
         let client = try global.client(for: "approval")
         defer { Task { await client.close() } }
         let listed: JSONValue
@@ -51,11 +99,36 @@ struct Approvals: AsyncParsableCommand {
             Output.out(listed.jsonText())
             return
         }
-        guard case .array(let approvals)? = listed["approvals"], !approvals.isEmpty else {
-            Output.out(status == "pending" ? "nothing waits for a decision" : "no \(status) approvals")
-            return
+        let approvals = listed["approvals"]?.arrayValues ?? []
+        let next = listed["next_cursor"]?.stringValue
+        Output.out(Self.render(approvals, status: status, filtered: [run, kind, min, max, requestedBy, account, search].contains { $0 != nil }, next: next, again: again))
+    }
+
+    /// The command that shows the next page: these options and `--cursor`.
+    var again: String {
+        var words = ["hitl approvals"]
+        if status != "pending" { words.append("--status \(status)") }
+        let optional: [(String, String?)] = [
+            ("--run", run), ("--kind", kind), ("--min", min), ("--max", max), ("--requested-by", requestedBy), ("--account", account),
+            ("--search", search.map(Self.quoted)),
+        ]
+        for case let (name, value?) in optional { words.append("\(name) \(value)") }
+        if order != "oldest" { words.append("--order \(order)") }
+        if limit != 50 { words.append("--limit \(limit)") }
+        return words.joined(separator: " ")
+    }
+
+    static func quoted(_ text: String) -> String {
+        text.allSatisfy { $0.isLetter || $0.isNumber || "_-.@".contains($0) } ? text : "'\(text.replacingOccurrences(of: "'", with: "'\\''"))'"
+    }
+
+    /// The table, or what it means that there is none; and the next page's command.
+    static func render(_ approvals: [JSONValue], status: String, filtered: Bool, next: String?, again: String) -> String {
+        guard !approvals.isEmpty else {
+            if filtered { return "no approvals match" }
+            return status == "pending" ? "nothing waits for a decision" : "no \(status) approvals"
         }
-        Output.out(Table.render(
+        var text = Table.render(
             header: ["APPROVAL", "VERSION", "STATUS", "ACTION", "APPROVERS", "REQUESTED BY", "RULE", "EXPIRES"],
             rows: approvals.map { approval in
                 let votes = approval["approved_by"]?.arrayValues?.count ?? 0
@@ -65,7 +138,11 @@ struct Approvals: AsyncParsableCommand {
                     "\(votes)/\(approval["required_approvers"]?.intValue ?? 0)", approval["requested_by"]?.stringValue ?? "-",
                     approval["policy_rule"]?.stringValue ?? "-", approval["expires_at"]?.stringValue ?? "-",
                 ]
-            }))
+            })
+        if let next {
+            text += "\nmore match: \(again) --cursor \(next)"
+        }
+        return text
     }
 }
 

@@ -21,7 +21,10 @@ public struct Hitl: AsyncParsableCommand {
             Exit codes: 0 ok, 1 the service answered with an error, 2 usage error, \
             3 a service could not be reached.
             """,
-        subcommands: [Call.self, Chat.self, Health.self, Discover.self, Approvals.self, Approve.self, Reject.self, Init.self, Stack.self, Model.self])
+        subcommands: [
+            Call.self, Chat.self, Health.self, Discover.self, Approvals.self, Show.self, Approve.self, Reject.self, Runs.self, RunCommand.self,
+            Init.self, Stack.self, Model.self,
+        ])
 
     public init() {}
 
