@@ -106,6 +106,25 @@ extension ApprovalEngine {
         }
     }
 
+    /// The audit records of a period (`since` inclusive, `until` exclusive), in chain order.
+    func auditLog(_ params: AuditLogParams) async throws -> AuditLogResult {
+        let limit = params.limit ?? Validate.defaultPageSize
+        guard (1...Validate.maximumPageSize).contains(limit) else {
+            throw RPCError.invalidParams(field: "limit", "must be between 1 and \(Validate.maximumPageSize)")
+        }
+        let since = try params.since.map { try Validate.time($0, field: "since") }
+        let until = try params.until.map { try Validate.time($0, field: "until") }
+        if let since, let until, since >= until { throw RPCError.invalidParams(field: "until", "must be after since") }
+        if let after = params.afterSeq, after < 0 { throw RPCError.invalidParams(field: "after_seq", "must be 0 or more") }
+        return try await database.read { connection in
+            let records = try AuditLog.records(
+                after: params.afterSeq ?? 0, since: since.map(ApprovalTime.format), until: until.map(ApprovalTime.format), limit: limit + 1,
+                on: connection)
+            let page = Array(records.prefix(limit))
+            return AuditLogResult(records: page, nextAfterSeq: records.count > limit ? page.last?.seq : nil)
+        }
+    }
+
     func verifyAudit() async throws -> AuditVerification {
         try await database.read { connection in
             // One snapshot: records appended during the walk must not look like a broken head.

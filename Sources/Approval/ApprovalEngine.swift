@@ -336,6 +336,16 @@ enum Validate {
         return (limit, value)
     }
 
+    /// An RFC 3339 time (`2026-12-07T00:00:00Z`, fractions allowed).
+    /// - Throws: INVALID_ARGUMENT naming the field and the form it takes.
+    static func time(_ text: String, field: String) throws -> Date {
+        let withFraction = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+        guard let date = (try? withFraction.parse(text)) ?? (try? Date.ISO8601FormatStyle().parse(text)) else {
+            throw RPCError.invalidParams(field: field, "must be an RFC 3339 time such as 2026-12-07T00:00:00Z")
+        }
+        return date
+    }
+
     /// A decimal amount filter (`100`, `150.50`).
     /// - Throws: INVALID_ARGUMENT/INVALID_AMOUNT naming the field and the form it takes.
     static func amount(_ text: String, field: String) throws -> Amount {

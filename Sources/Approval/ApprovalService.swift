@@ -79,6 +79,9 @@ public enum ApprovalService {
         router.register("approval.audit", params: ApprovalIDParams.self) { params, _ in
             AuditResult(records: try await engine.audit(of: params.approvalID))
         }
+        router.register("approval.audit_log", params: AuditLogParams.self) { params, _ in
+            try await engine.auditLog(params)
+        }
         router.register("approval.verify_audit", params: NoParams.self) { _, _ in
             try await engine.verifyAudit()
         }

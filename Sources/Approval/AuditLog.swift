@@ -81,6 +81,24 @@ enum AuditLog {
         try connection.query("SELECT \(columns) FROM audit WHERE approval_id = ? ORDER BY seq", [.text(approvalID)], record)
     }
 
+    /// Records after `seq`, at or after `since` and before `until` (times as the log
+    /// writes them: fixed-width RFC 3339 UTC, so text order is time order).
+    static func records(after seq: Int64, since: String?, until: String?, limit: Int, on connection: SQLiteConnection) throws -> [AuditRecord] {
+        var sql = "SELECT \(columns) FROM audit WHERE seq > ?"
+        var values: [SQLiteValue] = [.integer(seq)]
+        if let since {
+            sql += " AND at >= ?"
+            values.append(.text(since))
+        }
+        if let until {
+            sql += " AND at < ?"
+            values.append(.text(until))
+        }
+        sql += " ORDER BY seq LIMIT ?"
+        values.append(.integer(Int64(limit)))
+        return try connection.query(sql, values, record)
+    }
+
     /// Walks the whole chain and reports every break.
     /// - Parameter connection: a reader (one snapshot).
     /// - Returns: the verdict, with each problem's seq.

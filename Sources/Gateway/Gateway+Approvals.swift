@@ -50,6 +50,28 @@ extension Gateway {
             let approvalID = try Field.identifier(try context.parameters.require("approval_id"), name: "approval_id")
             return JSONResponse.make(try await self.approvalDetail(approvalID, session: session, context: context))
         }
+        router.get("/audit") { request, context in
+            if Self.wantsPage(request) { return Self.pageResponse() }
+            let session = try self.requireSession(request)
+            let query = request.uri.queryParameters
+            var params: [String: JSONValue] = ["limit": .int(Int64(try Self.pageSize(query["limit"].map(String.init))))]
+            for name in ["since", "until"] {
+                if let value = query[name[...]].map(String.init), !value.isEmpty { params[name] = .string(value) }
+            }
+            if let after = query["after_seq"].map(String.init) {
+                guard let seq = Int64(after), seq >= 0 else { throw GatewayError.invalid("after_seq", "must be a whole number, 0 or more") }
+                params["after_seq"] = .int(seq)
+            }
+            let asApprover = Upstream.options(context.trace, token: session.token)
+            let page = try await self.call { try await self.upstream.approval.call(
+                "approval.audit_log", JSONValue.object(params), as: JSONValue.self, options: asApprover) }
+            // The whole chain's verdict: a period's records are only as good as the chain they are in.
+            let verification = try await self.call { try await self.upstream.approval.call(
+                "approval.verify_audit", [:] as JSONValue, as: JSONValue.self, options: asApprover) }
+            var answer: [String: JSONValue] = ["records": page["records"] ?? .array([]), "verification": verification]
+            if let next = page["next_after_seq"], next != .null { answer["next_after_seq"] = next }
+            return JSONResponse.make(.object(answer))
+        }
         router.get("/balance") { request, context in
             let session = try self.requireSession(request)
             guard let account = session.account else {
@@ -88,6 +110,19 @@ extension Gateway {
             detail["transcript"] = .array(events)
         }
         return .object(detail)
+    }
+
+    /// A run's page: the run as it stands, its events from the first, and its approvals.
+    func runStory(_ runID: String, session: Session, context: GatewayContext) async throws -> JSONValue {
+        let run = try await getRun(runID, context: context)  // 404 for an unknown run
+        let (_, events) = await transcript(of: runID, context: context)
+        let approvals = try await call { try await self.upstream.approval.call(
+            "approval.list", ["run_id": .string(runID), "limit": 100] as JSONValue, as: JSONValue.self,
+            options: Upstream.options(context.trace, token: session.token)) }
+        return [
+            "run": try JSONValue(encoding: run), "transcript": .array(events),
+            "approvals": .array((approvals["approvals"]?.arrayValues ?? []).map(Self.withoutGrant)), "now": .string(Self.timestamp(Date())),
+        ]
     }
 
     /// The run's events from its first, as `agent.watch_run` tells them, and the run as it

@@ -10,11 +10,17 @@ extension Gateway {
         router.post("/chat") { request, context in try await self.chat(request, context: context) }
         router.post("/execute") { request, context in try await self.execute(request, context: context) }
         router.get("/runs/{run_id}") { request, context in
+            if Self.wantsPage(request) { return Self.pageResponse() }
             _ = try self.requireSession(request)
             let runID = try Field.identifier(try context.parameters.require("run_id"), name: "run_id")
             return JSONResponse.make(try JSONValue(encoding: try await self.getRun(runID, context: context)))
         }
         router.get("/runs/{run_id}/events") { request, context in try await self.events(request, context: context) }
+        router.get("/runs/{run_id}/transcript") { request, context in
+            let session = try self.requireSession(request)
+            let runID = try Field.identifier(try context.parameters.require("run_id"), name: "run_id")
+            return JSONResponse.make(try await self.runStory(runID, session: session, context: context))
+        }
     }
 
     /// Starts a run for the signed-in person and streams its events until it pauses for

@@ -16,7 +16,7 @@ struct ApprovalContractTests {
         guard case .array(let methods)? = discovered["methods"] else { Issue.record("no methods"); return }
         let served = Set(methods.compactMap { $0["name"]?.stringValue }.filter { $0.hasPrefix("approval.") })
         #expect(served == Set(Contract.shared.methodNames.filter { $0.hasPrefix("approval.") }))
-        #expect(served.count == 19)
+        #expect(served.count == 20)
         await harness.stop()
     }
 

@@ -22,7 +22,8 @@ Flows:
            the change as a diff, the person's words and the history; approve it there
            and see the run complete; reject the other with a reason (a reject without
            one is refused) and see the agent repeat it; find both in the history
-           filters. Checked with axe-core (no serious or critical violations) and,
+           filters; open the run's page from the approval's; the audit log with the
+           chain verified. Checked with axe-core (no serious or critical violations) and,
            with --width 375, that the header fits a phone.
   page     sign in, open a notification's page link (--link: /approvals/{id}): the
            approval's page shows it with --expect-status
@@ -256,6 +257,25 @@ class Inbox(Flow):
         Select(self.driver.find_element(By.ID, "filter-status")).select_by_value("completed")
         self.until_cards(1, "history: completed")
         self.shot("8-history-completed")
+
+        # The run's own page, from the approval's.
+        self.open_card("$140.00")
+        self.driver.find_element(By.CSS_SELECTOR, "#detail-id a").click()
+        self.visible("#run-body")
+        self.text_in("#run-title", "Transfer $150 to Alice")
+        self.text_in("#run-status", "completed")
+        self.text_in("#run-transcript", "The agent replied")
+        self.text_in("#run-approvals", "$140.00")
+        self.shot("9-run-page")
+
+        # The audit log of the period, with the chain's verdict.
+        self.driver.find_element(By.CSS_SELECTOR, "#views a[data-view=audit]").click()
+        self.visible("#audit-view")
+        self.text_in("#audit-verdict", "chain verified")
+        self.wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#audit-table tbody tr")) >= 6)
+        self.text_in("#audit-table", "Fridays")
+        self.shot("10-audit-log")
+        self.check_accessibility("audit log")
 
 
 class OtherApprover:

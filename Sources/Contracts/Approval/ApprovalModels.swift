@@ -420,6 +420,40 @@ public struct AuditResult: Codable, Sendable {
     }
 }
 
+/// `approval.audit_log` params: the audit records of a period, in chain order.
+public struct AuditLogParams: Codable, Sendable {
+    /// Records at or after this time (RFC 3339).
+    public let since: String?
+    /// Records before this time (RFC 3339).
+    public let until: String?
+    /// Records after this seq (the previous page's `next_after_seq`).
+    public let afterSeq: Int64?
+    public let limit: Int?
+    enum CodingKeys: String, CodingKey { case since, until, afterSeq = "after_seq", limit }
+
+    /// - Parameters: the wire fields.
+    public init(since: String? = nil, until: String? = nil, afterSeq: Int64? = nil, limit: Int? = nil) {
+        self.since = since
+        self.until = until
+        self.afterSeq = afterSeq
+        self.limit = limit
+    }
+}
+
+/// `approval.audit_log` result.
+public struct AuditLogResult: Codable, Sendable {
+    public let records: [AuditRecord]
+    /// Pass as `after_seq` for the next page; absent on the last.
+    public let nextAfterSeq: Int64?
+    enum CodingKeys: String, CodingKey { case records, nextAfterSeq = "next_after_seq" }
+
+    /// - Parameters: the wire fields.
+    public init(records: [AuditRecord], nextAfterSeq: Int64?) {
+        self.records = records
+        self.nextAfterSeq = nextAfterSeq
+    }
+}
+
 /// What `approval.verify_audit` found.
 public struct AuditVerification: Sendable, Codable, Equatable {
     /// One thing wrong with the chain.

@@ -13,7 +13,7 @@ const state = {
   runs: new Map(),          // approval id → run id, for approvals this page showed
   decided: new Set(),       // approvals decided from this page
   listed: new Set(),        // pending approvals the last list showed (what "decided elsewhere" compares with)
-  lastDecision: null, refusedRuns: new Set(), pages: 1, detailID: null, detailTimer: null, detail: null,
+  lastDecision: null, refusedRuns: new Set(), pages: 1, detailID: null, detailTimer: null, detail: null, auditNext: null,
 };
 const $ = (id) => document.getElementById(id);
 
@@ -330,7 +330,7 @@ function renderApprovals(page) {
     : `All ${list.length} shown.`;
 }
 
-function approvalCard(approval, edited) {
+function approvalCard(approval, edited, readOnly = false) {
   const action = approval.action;
   const card = document.createElement("li");
   card.className = `approval status-${approval.status}` + (edited ? " edited" : "");
@@ -374,7 +374,7 @@ function approvalCard(approval, edited) {
     card.append(notice);
   }
   const plan = votePlan(approval);
-  if (!plan.open) return card;
+  if (!plan.open || readOnly) return card;
   if (plan.note) {
     const note = document.createElement("p");
     note.className = "vote-note";
@@ -496,18 +496,37 @@ function navigate(event) {
   route();
 }
 
+const VIEWS = ["app", "detail", "run-view", "audit-view"];
+
+function showView(id) {
+  for (const view of VIEWS) $(view).hidden = view !== id;
+  for (const link of document.querySelectorAll("#views a")) {
+    const current = (link.dataset.view === "audit") === (id === "audit-view");
+    if (current) link.setAttribute("aria-current", "page"); else link.removeAttribute("aria-current");
+  }
+}
+
 function route() {
-  const match = location.pathname.match(/^\/approvals\/([A-Za-z0-9_.:-]{1,128})$/);
+  const approval = location.pathname.match(/^\/approvals\/([A-Za-z0-9_.:-]{1,128})$/);
+  const run = location.pathname.match(/^\/runs\/([A-Za-z0-9_.:-]{1,128})$/);
   clearInterval(state.detailTimer);
-  if (match && state.approver !== null) {
-    $("app").hidden = true;
-    $("detail").hidden = false;
-    showDetail(decodeURIComponent(match[1]), true);
+  if (state.approver === null) return;
+  state.detailID = null;
+  if (approval) {
+    showView("detail");
+    showDetail(decodeURIComponent(approval[1]), true);
     state.detailTimer = setInterval(() => showDetail(state.detailID, false), POLL_MS * 2);
-  } else if (state.approver !== null) {
-    state.detailID = null;
-    $("detail").hidden = true;
-    $("app").hidden = false;
+  } else if (run) {
+    showView("run-view");
+    state.detailID = run[1];
+    showRun(decodeURIComponent(run[1]));
+    state.detailTimer = setInterval(() => showRun(decodeURIComponent(run[1])), POLL_MS * 2);
+  } else if (location.pathname === "/audit") {
+    showView("audit-view");
+    state.detailID = "audit";
+    showAudit(false);
+  } else {
+    showView("app");
     refreshApprovals();
   }
 }
@@ -549,7 +568,8 @@ function renderDetail(detail, fresh) {
   const previous = state.detail;
   state.detail = detail;
   document.title = `hitl · ${approval.approval_id}`;
-  $("detail-id").textContent = `Approval ${approval.approval_id} · version ${approval.version} · run ${approval.run_id}`;
+  $("detail-id").replaceChildren(
+    document.createTextNode(`Approval ${approval.approval_id} · version ${approval.version} · `), runLink(approval.run_id));
   $("detail-title").textContent = capitalized(describe(action));
   $("detail-status").textContent = approval.status;
   $("detail-status").className = `status-badge status-${approval.status}`;
@@ -641,6 +661,10 @@ function toolCallText(name, argumentsText) {
 }
 
 function renderTranscript(events, approvalID, run) {
+  renderTranscriptInto($("transcript"), events, approvalID, run);
+}
+
+function renderTranscriptInto(list, events, approvalID, run) {
   const items = [];
   // The model's answer comes twice (message, then run_completed with the same reply): once is enough.
   const replies = new Set(events.filter((e) => e.type === "run_completed").map((e) => e.reply));
@@ -666,7 +690,7 @@ function renderTranscript(events, approvalID, run) {
     item.textContent = "The run's story could not be read just now.";
     items.push(item);
   }
-  $("transcript").replaceChildren(...items);
+  list.replaceChildren(...items);
 }
 
 const stepWords = {
@@ -767,6 +791,99 @@ function submitEdit(event) {
   decideHere(true, edited);
 }
 
+function runLink(runID) {
+  const link = document.createElement("a");
+  link.href = `/runs/${encodeURIComponent(runID)}`;
+  link.textContent = `run ${runID}`;
+  link.addEventListener("click", navigate);
+  return link;
+}
+
+// ---- One run ------------------------------------------------------------------
+
+async function showRun(runID) {
+  try {
+    const story = await api("GET", `/runs/${encodeURIComponent(runID)}/transcript`);
+    if (state.detailID !== runID && state.detailID !== encodeURIComponent(runID)) return;
+    const run = story.run;
+    const started = story.transcript.find((e) => e.type === "run_started");
+    document.title = `hitl · ${runID}`;
+    $("run-id").textContent = `Run ${runID}` + (started && started.requested_by ? ` · for ${started.requested_by}` : "");
+    $("run-title").textContent = started && started.message ? `“${started.message}”` : `Run ${runID}`;
+    $("run-status").textContent = run.status;
+    $("run-status").className = `status-badge status-${run.status === "awaiting_approval" ? "pending" : run.status}`;
+    $("run-summary").textContent = run.status === "awaiting_approval"
+      ? `waiting for ${run.pending.length} approval${run.pending.length === 1 ? "" : "s"}`
+      : (run.reply ? `replied: ${run.reply}` : "");
+    renderTranscriptInto($("run-transcript"), story.transcript, null, run);
+    $("run-approvals").replaceChildren(...story.approvals.map((a) => approvalCard(a, false, true)));
+    if (!story.approvals.length) {
+      const none = document.createElement("li");
+      none.className = "empty";
+      none.textContent = "No action of this run needed a person.";
+      $("run-approvals").append(none);
+    }
+    $("run-body").hidden = false;
+    $("run-error").hidden = true;
+  } catch (error) {
+    if (error.status === 401) return showSignIn();
+    $("run-error").textContent = error.status === 404 ? `No run ${runID}: it may have been typed wrong, or pruned.` : error.message;
+    $("run-error").hidden = false;
+  }
+}
+
+// ---- The audit log ------------------------------------------------------------
+
+function localToRFC3339(value) {
+  return value ? new Date(value).toISOString() : "";
+}
+
+async function showAudit(more) {
+  const params = new URLSearchParams({ limit: "50" });
+  const since = localToRFC3339($("audit-since").value);
+  const until = localToRFC3339($("audit-until").value);
+  if (since) params.set("since", since);
+  if (until) params.set("until", until);
+  if (more && state.auditNext) params.set("after_seq", String(state.auditNext));
+  try {
+    const page = await api("GET", `/audit?${params}`);
+    const verdict = page.verification;
+    $("audit-verdict").textContent = verdict.ok ? "chain verified" : "chain broken";
+    $("audit-verdict").className = `status-badge ${verdict.ok ? "status-completed" : "status-failed"}`;
+    $("audit-verdict-detail").textContent = verdict.ok
+      ? `${verdict.records} records, every hash and link checked; head ${String(verdict.head_hash).slice(0, 12)}… at #${verdict.head_seq}`
+      : `${verdict.problems.length} problem(s): ${verdict.problems.slice(0, 3).map((p) => `#${p.seq} ${p.problem}`).join("; ")}`;
+    const rows = page.records.map((record) => {
+      const row = document.createElement("tr");
+      let detail = {};
+      try { detail = JSON.parse(record.detail || "{}"); } catch { detail = {}; }
+      const extra = [detail.decision, detail.reason, detail.outcome && detail.outcome.status].filter(Boolean).join(" · ");
+      const link = document.createElement("a");
+      link.href = `/approvals/${encodeURIComponent(record.approval_id)}`;
+      link.textContent = record.approval_id;
+      link.addEventListener("click", navigate);
+      const cells = [String(record.seq), new Date(record.at).toLocaleString(), link, record.actor, stepWords[record.step] || record.step, extra];
+      for (const value of cells) {
+        const cell = document.createElement("td");
+        if (typeof value === "string") cell.textContent = value; else cell.append(value);
+        row.append(cell);
+      }
+      return row;
+    });
+    const body = $("audit-table").querySelector("tbody");
+    if (more) body.append(...rows); else body.replaceChildren(...rows);
+    state.auditNext = page.next_after_seq || null;
+    $("audit-more").hidden = !state.auditNext;
+    $("audit-more-note").textContent = state.auditNext ? "More records in this period." : "";
+    $("audit-empty").hidden = body.children.length > 0;
+    $("audit-error").hidden = true;
+  } catch (error) {
+    if (error.status === 401) return showSignIn();
+    $("audit-error").textContent = error.message;
+    $("audit-error").hidden = false;
+  }
+}
+
 // ---- Balance -------------------------------------------------------------------
 
 async function refreshBalance() {
@@ -792,8 +909,8 @@ function showSignIn() {
   state.approver = null;
   clearInterval(state.pollTimer);
   clearInterval(state.detailTimer);
-  $("app").hidden = true;
-  $("detail").hidden = true;
+  for (const view of VIEWS) $(view).hidden = true;
+  $("views").hidden = true;
   $("account").hidden = true;
   $("sign-in").hidden = false;
   $("token").focus();
@@ -807,6 +924,7 @@ function showApp(session) {
   $("account-name").textContent = session.account;
   $("sign-in").hidden = true;
   $("account").hidden = false;
+  $("views").hidden = false;
   refreshBalance();
   route();
   clearInterval(state.pollTimer);
@@ -842,7 +960,9 @@ document.addEventListener("DOMContentLoaded", async () => {
     $(id).addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(filtersChanged, 300); });
   }
   $("more").addEventListener("click", () => { state.pages += 1; refreshApprovals(); });
-  $("back").addEventListener("click", navigate);
+  for (const link of document.querySelectorAll("[data-back], #views a")) link.addEventListener("click", navigate);
+  $("audit-form").addEventListener("submit", (event) => { event.preventDefault(); showAudit(false); });
+  $("audit-more").addEventListener("click", () => showAudit(true));
   $("approve-version").addEventListener("click", () => decideHere(true, null));
   $("reject-version").addEventListener("click", () => decideHere(false, null));
   $("edit-form").addEventListener("submit", submitEdit);
