@@ -44,6 +44,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        // TLS for the RPC over TCP (past one machine) and the stack's own CA.
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.0"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.0"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.0"),
     ],
     targets: [
         // C system libraries, each behind a small shim header.
@@ -60,7 +64,7 @@ let package = Package(
         // The RPC core: JSON-RPC 2.0 over Unix sockets. Knows nothing of banking.
         .target(
             name: "RPC",
-            dependencies: nio + ["Wire",
+            dependencies: nio + ["Wire", .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -73,6 +77,7 @@ let package = Package(
             name: "ServiceKit",
             dependencies: [
                 "RPC", "Banking", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"), .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -339,7 +344,7 @@ let package = Package(
         .target(
             name: "HitlCLI",
             dependencies: [
-                "RPC", "Contracts",
+                "RPC", "Contracts", "ServiceKit",
                 "CSpawn",
                 "Agent",
                 "Banking",
@@ -402,7 +407,10 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "ConformanceTests",
-            dependencies: ["RPC", "RPCTesting", "Banking", "ServiceKit", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "RPC", "RPCTesting", "Banking", "ServiceKit", "EchoService", .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
             swiftSettings: strict),
         .testTarget(
             name: "AgentTests",

@@ -66,7 +66,7 @@ public struct Hitl: AsyncParsableCommand {
 /// Lets global options come before the subcommand (`hitl --as approver1 call …`)
 /// by moving them after it, where ArgumentParser looks for them.
 func hoistingGlobalOptions(_ arguments: [String]) -> [String] {
-    let withValue: Set = ["--home", "--as", "--timeout", "--wait"]
+    let withValue: Set = ["--home", "--as", "--timeout", "--wait", "--connect"]
     let flags: Set = ["--json"]
     var leading: [String] = []
     var index = 0
@@ -146,6 +146,7 @@ public struct GlobalOptions: ParsableArguments {
     public func validate() throws {
         guard timeout > 0, timeout <= 86_400 else { throw ValidationError("--timeout must be between 0 and 86400 seconds") }
         guard wait >= 0, wait <= 3600 else { throw ValidationError("--wait must be between 0 and 3600 seconds") }
+        _ = try endpoints()
     }
 
     /// Where the home was found: `--home`, `$HITL_HOME`, the pointer `hitl stack up`
@@ -175,6 +176,27 @@ public struct GlobalOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Seconds to keep retrying a service that cannot be reached (restarting).", valueName: "seconds"))
     public var wait: Double = 2
 
+    @Option(name: .customLong("connect"), help: ArgumentHelp(
+        "Reach a service over TCP with mutual TLS instead of its socket: service=tcp://host:port (repeatable; the certificate is <home>/run/tls/client.pem).",
+        valueName: "service=address"))
+    public var connections: [String] = []
+
+    /// `--connect`'s addresses, by service.
+    func endpoints() throws -> [String: RPCEndpoint] {
+        var endpoints: [String: RPCEndpoint] = [:]
+        for entry in connections {
+            guard let equals = entry.firstIndex(of: "="), equals != entry.startIndex else {
+                throw ValidationError("--connect takes service=tcp://host:port, not '\(entry.prefix(80))'")
+            }
+            do {
+                endpoints[String(entry[..<equals])] = try RPCEndpoint(parsing: String(entry[entry.index(after: equals)...]))
+            } catch let error as RPCEndpointError {
+                throw ValidationError("--connect \(entry[..<equals]): \(error.description)")
+            }
+        }
+        return endpoints
+    }
+
     /// Call options with this deadline and retry window.
     public var callOptions: CallOptions {
         CallOptions(timeout: .milliseconds(Int64(timeout * 1000)), retryWindow: .milliseconds(Int64(wait * 1000)))
@@ -190,7 +212,18 @@ public struct GlobalOptions: ParsableArguments {
 
     /// A client for a service, presenting `identity`'s token (see ``client(for:)``).
     func client(for service: String, as identity: String) throws -> RPCClient {
-        try RPCClient(service: service, directory: home(with: identity), identity: identity)
+        let directory = try home(with: identity)
+        guard let endpoint = try endpoints()[service], case .tcp = endpoint else {
+            return try RPCClient(service: service, directory: directory, identity: identity)
+        }
+        let files = RPCTLS.files(for: "client", in: directory)
+        let tls: RPCTLS
+        do {
+            tls = try RPCTLS.client(certificate: files.certificate, key: files.key, ca: files.ca)
+        } catch let error as RPCTLSError {
+            throw ValidationError("\(error.description); `hitl init --tls-host <host>` makes the client's certificate")
+        }
+        return RPCClient(endpoint: endpoint, tls: tls, token: try IdentityProvisioner.token(for: identity, in: directory))
     }
 
     /// The home, when it exists and knows `identity`.

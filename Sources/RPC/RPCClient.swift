@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOFoundationCompat
 import NIOPosix
+import NIOSSL
 import Synchronization
 
 /// A JSON-RPC client for one service socket.
@@ -39,8 +40,16 @@ public final class RPCClient: Sendable {
     /// so a single one would leave the server's other cores idle under load.
     public static let defaultConnections = min(4, System.coreCount)
 
-    /// The socket this client talks to.
-    public let path: String
+    /// Where this client connects.
+    public let endpoint: RPCEndpoint
+    /// TLS for a TCP endpoint (nil: plaintext, which only a server started with
+    /// --allow-plaintext-tcp accepts).
+    private let tls: RPCTLS?
+    /// The socket this client talks to (a TCP endpoint's address in text).
+    public var path: String {
+        if case .unix(let path) = endpoint { return path }
+        return endpoint.description
+    }
     private let token: String?
     private let slots: [Slot]
     private let nextSlot = Atomic<Int>(0)
@@ -51,11 +60,27 @@ public final class RPCClient: Sendable {
     ///   - token: the identity token presented in `_meta.token` (nil: none).
     ///   - group: event loops for the connections.
     ///   - connections: how many connections to spread calls over (1…16).
-    public init(
+    public convenience init(
         path: String, token: String? = nil, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         connections: Int = RPCClient.defaultConnections
     ) {
-        self.path = path
+        self.init(endpoint: .unix(path), tls: nil, token: token, group: group, connections: connections)
+    }
+
+    /// A client of any endpoint: a Unix socket, or a TCP port (with TLS: the server's
+    /// certificate must name the host connected to).
+    /// - Parameters:
+    ///   - endpoint: where the service listens.
+    ///   - tls: this client's certificate and the CA it trusts (TCP only).
+    ///   - token: the identity token presented in `_meta.token` (nil: none).
+    ///   - group: event loops for the connections.
+    ///   - connections: how many connections to spread calls over (1…16).
+    public init(
+        endpoint: RPCEndpoint, tls: RPCTLS?, token: String? = nil, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
+        connections: Int = RPCClient.defaultConnections
+    ) {
+        self.endpoint = endpoint
+        self.tls = tls
         self.token = token
         var loops = group.makeIterator()
         self.slots = (0..<min(16, max(1, connections))).map { _ in Slot(eventLoop: loops.next() ?? group.next()) }
@@ -277,15 +302,25 @@ public final class RPCClient: Sendable {
                 return (slot.eventLoop.makeFailedFuture(RPCError.unavailable("this client was closed", reason: "CLIENT_CLOSED")), false)
             case .idle, .connected:
                 let gauge = slot.gauge
-                let future = ClientBootstrap(group: slot.eventLoop)
+                let tls = self.tls
+                let endpoint = self.endpoint
+                let bootstrap = ClientBootstrap(group: slot.eventLoop)
                     .channelInitializer { channel in
                         channel.eventLoop.makeCompletedFuture {
+                            if let tls, case .tcp(let host, _) = endpoint {
+                                // The server's certificate must name this host (a DNS name or an IP address).
+                                let name = host.first?.isNumber == true || host.contains(":") ? nil : host
+                                try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls.context, serverHostname: name))
+                            }
                             try channel.pipeline.syncOperations.addHandler(
                                 ByteToMessageHandler(LineFrameDecoder(maximumLineBytes: RPCLimits.clientMaximumLineBytes)))
                             try channel.pipeline.syncOperations.addHandler(RPCClientHandler(gauge: gauge))
                         }
                     }
-                    .connect(unixDomainSocketPath: path)
+                let future = switch endpoint {
+                case .unix(let path): bootstrap.connect(unixDomainSocketPath: path)
+                case .tcp(let host, let port): bootstrap.connect(host: host, port: port)
+                }
                 state = .connecting(future)
                 return (future, true)
             }

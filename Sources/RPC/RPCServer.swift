@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import ServiceLifecycle
 
 /// How a server listens.
@@ -14,6 +15,8 @@ public struct RPCServerConfiguration: Sendable {
     public var drainTimeout: TimeAmount
     /// The event loops the server runs on.
     public var eventLoopGroup: any EventLoopGroup
+    /// A TCP port to listen on as well (past one machine), nil: the Unix socket only.
+    public var tcp: TCPListener?
 
     /// - Parameters:
     ///   - socketPath: the Unix socket path.
@@ -23,8 +26,9 @@ public struct RPCServerConfiguration: Sendable {
     public init(
         socketPath: String, maximumLineBytes: Int = RPCLimits.defaultMaximumLineBytes,
         drainTimeout: TimeAmount = RPCLimits.defaultDrainTimeout,
-        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, tcp: TCPListener? = nil
     ) {
+        self.tcp = tcp
         self.socketPath = socketPath
         self.maximumLineBytes = maximumLineBytes
         self.drainTimeout = drainTimeout
@@ -32,7 +36,27 @@ public struct RPCServerConfiguration: Sendable {
     }
 }
 
-/// A JSON-RPC 2.0 server on a Unix domain socket.
+/// A TCP listener beside the Unix socket: mutual TLS unless plaintext is asked for by name.
+public struct TCPListener: Sendable {
+    /// The address to bind (an IP address or a name).
+    public var host: String
+    /// The port (0: one the system picks; ``RPCServer/tcpPort`` tells which).
+    public var port: Int
+    /// The server's certificate and the CA its clients' certificates must come from.
+    public var tls: RPCTLS?
+    /// Serve without TLS (tokens then travel in the clear): refused unless this is set.
+    public var allowPlaintext: Bool
+
+    /// - Parameters: where, and with what TLS (nil only with `allowPlaintext`).
+    public init(host: String, port: Int, tls: RPCTLS?, allowPlaintext: Bool = false) {
+        self.host = host
+        self.port = port
+        self.tls = tls
+        self.allowPlaintext = allowPlaintext
+    }
+}
+
+/// A JSON-RPC 2.0 server on a Unix domain socket (and a TCP port, with TLS).
 ///
 /// Run it in a `ServiceGroup`: `run()` binds, serves until graceful shutdown,
 /// then stops accepting, reports NOT_SERVING, lets calls in flight finish
@@ -43,6 +67,12 @@ public actor RPCServer: Service {
         case serving(any Channel)
         case stopped
     }
+
+    /// The TCP listener, when there is one and it is bound.
+    private var tcpChannel: (any Channel)?
+
+    /// The TCP port bound (nil without a TCP listener, or before `start()`).
+    public var tcpPort: Int? { tcpChannel?.localAddress?.port }
 
     /// The service this server serves.
     public nonisolated let description: RPCServiceDescription
@@ -105,27 +135,28 @@ public actor RPCServer: Service {
                 "the contract and the code disagree: served but undocumented \(mismatch.undocumented), documented but unserved \(mismatch.unserved); update Protocols/\(description.name).openrpc.json")
         }
         let path = configuration.socketPath
+        if let tcp = configuration.tcp, tcp.tls == nil, !tcp.allowPlaintext {
+            throw ServerStartupError(
+                "listening on tcp://\(tcp.host):\(tcp.port) without TLS would send tokens in the clear: give the service its certificate "
+                    + "(`hitl init` makes them under run/tls/) or pass --allow-plaintext-tcp to accept that risk")
+        }
         try SocketPath.prepare(path)
-        let core = self.core
-        let limit = configuration.maximumLineBytes
-        let channel = try await ServerBootstrap(group: configuration.eventLoopGroup)
-            .serverChannelOption(.backlog, value: 256)
-            .childChannelOption(
-                .writeBufferWaterMark, value: .init(low: RPCLimits.outputLowWatermark, high: RPCLimits.outputHighWatermark))
-            .childChannelInitializer { channel in
-                core.state.opened(channel)
-                channel.closeFuture.whenComplete { _ in core.state.closed(channel) }
-                return channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(
-                        ByteToMessageHandler(LineFrameDecoder(maximumLineBytes: limit), maximumBufferSize: limit + 65_536))
-                    try channel.pipeline.syncOperations.addHandler(RPCServerHandler(core: core))
-                }
-            }
-            .bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false)
-            .get()
+        let channel = try await bootstrap(tls: nil).bind(unixDomainSocketPath: path, cleanupExistingSocketFile: false).get()
         guard chmod(path, 0o600) == 0 else {
             try? await channel.close()
             throw ServerStartupError("cannot set mode 0600 on \(path): \(String(cString: strerror(errno)))")
+        }
+        if let tcp = configuration.tcp {
+            do {
+                tcpChannel = try await bootstrap(tls: tcp.tls).bind(host: tcp.host, port: tcp.port).get()
+            } catch {
+                try? await channel.close()
+                unlink(path)
+                throw ServerStartupError("cannot listen on tcp://\(tcp.host):\(tcp.port): \(error); is another process using the port?")
+            }
+            core.logger.info("serving over TCP", metadata: [
+                "address": "\(tcp.host):\(tcpPort ?? tcp.port)", "tls": "\(tcp.tls == nil ? "none (plaintext allowed by flag)" : "mutual")",
+            ])
         }
         state = .serving(channel)
         core.state.set(.serving)
@@ -133,6 +164,27 @@ public actor RPCServer: Service {
             "socket": "\(path)", "version": "\(description.version)", "pid": "\(getpid())",
             "methods": "\(core.router.methodNames.count)",
         ])
+    }
+
+    /// Accepted connections: TLS first when given, then line framing and the RPC handler.
+    private nonisolated func bootstrap(tls: RPCTLS?) -> ServerBootstrap {
+        let core = self.core
+        let limit = configuration.maximumLineBytes
+        return ServerBootstrap(group: configuration.eventLoopGroup)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(
+                .writeBufferWaterMark, value: .init(low: RPCLimits.outputLowWatermark, high: RPCLimits.outputHighWatermark))
+            .childChannelInitializer { channel in
+                core.state.opened(channel)
+                channel.closeFuture.whenComplete { _ in core.state.closed(channel) }
+                return channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.context)) }
+                    try channel.pipeline.syncOperations.addHandler(
+                        ByteToMessageHandler(LineFrameDecoder(maximumLineBytes: limit), maximumBufferSize: limit + 65_536))
+                    try channel.pipeline.syncOperations.addHandler(RPCServerHandler(core: core))
+                }
+            }
     }
 
     /// Serves until graceful shutdown (SIGTERM/SIGINT through `ServiceGroup`), then drains.
@@ -148,6 +200,7 @@ public actor RPCServer: Service {
         state = .stopped
         core.state.set(.notServing, draining: true)
         try? await listener.close()
+        try? await tcpChannel?.close()
         unlink(configuration.socketPath)
         let deadline = NIODeadline.now() + configuration.drainTimeout
         while core.state.inFlight > 0, NIODeadline.now() < deadline {

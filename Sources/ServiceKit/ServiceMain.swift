@@ -66,7 +66,7 @@ public enum ServiceMain {
             let configuration = RPCServerConfiguration(
                 socketPath: options.socket ?? directory.socketPath(for: description.name),
                 maximumLineBytes: options.maxLineBytes,
-                drainTimeout: .milliseconds(options.drainTimeoutMs))
+                drainTimeout: .milliseconds(options.drainTimeoutMs), tcp: try options.tcpListener(for: description.name))
             let server = RPCServer(
                 description: description, configuration: configuration, liveIdentities: identities, logger: logger,
                 register: register)
@@ -81,6 +81,9 @@ public enum ServiceMain {
             logger.critical("cannot start: \(error.description)")
             throw ExitCode.failure
         } catch let error as RunDirectoryError {
+            logger.critical("cannot start: \(error.description)")
+            throw ExitCode.failure
+        } catch let error as RPCTLSError {
             logger.critical("cannot start: \(error.description)")
             throw ExitCode.failure
         }
