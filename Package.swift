@@ -415,7 +415,7 @@ let package = Package(
         .testTarget(
             name: "AgentTests",
             dependencies: [
-                "Agent", "Banking", "Contracts", "CurlKit", "LLM", "Ledger", "ModelSimulator", "RPC", "RPCTesting", "StateStore",
+                "Agent", "Banking", "Contracts", "CurlKit", "LLM", "Ledger", "ModelSimulator", "RPC", "RPCTesting", "ServiceKit", "StateStore",
                 .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),

@@ -94,6 +94,17 @@ public final class RPCClient: Sendable {
     /// - Throws: ``RunDirectoryError`` when the identity has no token.
     public convenience init(service: String, directory: RunDirectory, identity: String?) throws {
         let token = try identity.map { try IdentityProvisioner.token(for: $0, in: directory) }
+        if let endpoint = try directory.remoteEndpoint(for: service), case .tcp = endpoint {
+            // Another machine: mutual TLS with the home's client certificate (run/tls/client.pem).
+            let files = RPCTLS.files(for: "client", in: directory)
+            do {
+                let tls = try RPCTLS.client(certificate: files.certificate, key: files.key, ca: files.ca)
+                self.init(endpoint: endpoint, tls: tls, token: token)
+            } catch let error as RPCTLSError {
+                throw RunDirectoryError("\(service) is at \(endpoint) (run/addresses.json) but \(error.description); copy the stack's run/tls/ here")
+            }
+            return
+        }
         self.init(path: directory.socketPath(for: service), token: token)
     }
 

@@ -45,6 +45,27 @@ public struct RunDirectory: Sendable, Equatable {
 
     /// The token file of an identity: `run/tokens/<name>.token`.
     /// - Parameter identity: e.g. `operator`.
+    /// Where other services are when they are not on this machine: `run/addresses.json`,
+    /// `{"ledger": "tcp://10.0.0.3:9003", ...}` (a service not named there is reached at
+    /// its socket). Past one machine, each host's home carries this file and the
+    /// stack's `run/tls/` folder.
+    public var addresses: URL { run.appendingPathComponent("addresses.json") }
+
+    /// The TCP endpoint of `service` from `run/addresses.json`, if it names one.
+    /// - Throws: ``RunDirectoryError`` when the file is there but not a map of addresses.
+    public func remoteEndpoint(for service: String) throws -> RPCEndpoint? {
+        guard let data = FileManager.default.contents(atPath: addresses.path) else { return nil }
+        guard let map = try? JSONDecoder().decode([String: String].self, from: data) else {
+            throw RunDirectoryError("\(addresses.path) is not a JSON object of service names and addresses ({\"ledger\": \"tcp://host:port\"})")
+        }
+        guard let text = map[service] else { return nil }
+        do {
+            return try RPCEndpoint(parsing: text)
+        } catch let error as RPCEndpointError {
+            throw RunDirectoryError("\(addresses.path), \(service): \(error.description)")
+        }
+    }
+
     public func tokenPath(for identity: String) -> String {
         tokens.appendingPathComponent("\(identity).token").path
     }
