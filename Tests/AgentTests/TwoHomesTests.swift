@@ -11,18 +11,6 @@ import Testing
 /// decision follower (approval.watch over TLS) resumes the run; the money moves on A, once.
 @Suite(.serialized)
 struct TwoHomesTests {
-    static func freePort() -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
     /// Copies `name` (a file or a folder) from A's run folder to B's, replacing B's.
     static func copy(_ name: String, from a: TestHome, to b: TestHome) throws {
         let source = a.directory.run.appendingPathComponent(name)
@@ -39,7 +27,7 @@ struct TwoHomesTests {
             b.remove()
         }
         try TLSAuthority.provision(["state", "approval", "ledger", "client"], hosts: ["127.0.0.1"], in: a.directory)
-        let ports = ["state": Self.freePort(), "approval": Self.freePort(), "ledger": Self.freePort()]
+        let ports = ["state": try TestPorts.freeLoopbackPort(), "approval": try TestPorts.freeLoopbackPort(), "ledger": try TestPorts.freeLoopbackPort()]
         let policy = repositoryRoot.appendingPathComponent("compose/policy.json").path
         let approval = try await ServiceProcess.launch(
             "approval-svc", service: "approval", home: a, arguments: ["--policy", policy, "--listen", "tcp://127.0.0.1:\(ports["approval"]!)"])

@@ -12,23 +12,11 @@ import Testing
 struct TLSConformanceTests {
     static let listening = ConformanceTarget.all.filter { ["echo", "ledger", "state", "approval", "agent"].contains($0.service) }
 
-    static func freePort() -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
     @Test(arguments: listening)
     func theSameServiceOverTLS(target: ConformanceTarget) async throws {
         let home = try TestHome.make()
         try TLSAuthority.provision([target.service, "client"], hosts: ["127.0.0.1"], in: home.directory)
-        let port = Self.freePort()
+        let port = try TestPorts.freeLoopbackPort()
         let service = try await RunningService.launch(target, arguments: ["--listen", "tcp://127.0.0.1:\(port)"], home: home)
         let files = RPCTLS.files(for: "client", in: home.directory)
         let tls = try RPCTLS.client(certificate: files.certificate, key: files.key, ca: files.ca)

@@ -122,7 +122,7 @@ final class GatewayStack: @unchecked Sendable {
         let simPort = try await readPort(simulatorPort, process: simulator, name: "model-sim")
         let gatewayPortFile = home.directory.home.appendingPathComponent("gateway-port").path
         // The gateway's port is known only once it listens; links need it up front, so reserve one.
-        let gatewayPort = try freePort()
+        let gatewayPort = try TestPorts.freeLoopbackPort()
         let secret = home.directory.home.appendingPathComponent("webhook-secret").path
         try IdentityProvisioner.writePrivate(Data("test-webhook-secret-0123456789abcdef".utf8), to: secret)
         let state = try await ServiceProcess.launch("state-svc", service: "state", home: home)
@@ -295,23 +295,5 @@ final class GatewayStack: @unchecked Sendable {
             try await Task.sleep(for: .milliseconds(20))
         }
         throw RunDirectoryError("\(name) did not report its port within 20 s")
-    }
-
-    /// A port nobody listens on right now (bound, read, released).
-    private static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Bool in
-                bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
-            }
-        }
-        guard bound else { throw RunDirectoryError("cannot find a free port: \(String(cString: strerror(errno)))") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }

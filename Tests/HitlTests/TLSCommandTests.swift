@@ -9,20 +9,6 @@ import Testing
 /// without certificates says what to run, unless plaintext is asked for by name.
 @Suite(.serialized)
 struct TLSCommandTests {
-    /// A TCP port free on loopback now.
-    static func freePort() throws -> Int {
-        let socket = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(socket) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) } }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
     @Test func initMakesCertificatesAServiceListensAndHitlConnects() async throws {
         let home = try TestHome.make()
         defer { home.remove() }
@@ -36,7 +22,7 @@ struct TLSCommandTests {
         let keyMode = try FileManager.default.attributesOfItem(atPath: tls.appendingPathComponent("ca.key").path)[.posixPermissions] as? Int
         #expect(keyMode == 0o600, "the CA's key is private")
 
-        let port = try Self.freePort()
+        let port = try TestPorts.freeLoopbackPort()
         let echo = try await ServiceProcess.launch("echo-svc", service: "echo", home: home, arguments: ["--listen", "tcp://127.0.0.1:\(port)"])
         defer { Task { await echo.terminate() } }
         let called = try await hitl.run(["--connect", "echo=tcp://127.0.0.1:\(port)", "call", "echo", "echo.add", #"{"a": 2, "b": 3}"#, "--json"])
@@ -51,7 +37,7 @@ struct TLSCommandTests {
     @Test func listeningWithoutCertificatesSaysWhatToRunUnlessPlaintextIsNamed() async throws {
         let home = try TestHome.make()
         defer { home.remove() }
-        let port = try Self.freePort()
+        let port = try TestPorts.freeLoopbackPort()
         do {
             let refused = try await ServiceProcess.launch(
                 "echo-svc", service: "echo", home: home, arguments: ["--listen", "tcp://127.0.0.1:\(port)"], timeout: .seconds(10))

@@ -23,7 +23,7 @@ Flows:
            and see the run complete; reject the other with a reason (a reject without
            one is refused) and see the agent repeat it; find both in the history
            filters; open the run's page from the approval's; the audit log with the
-           chain verified. Checked with axe-core (no serious or critical violations) and,
+           chain verified; approve one from the keyboard alone. Checked with axe-core (no serious or critical violations) and,
            with --width 375, that the header fits a phone.
   page     sign in, open a notification's page link (--link: /approvals/{id}): the
            approval's page shows it with --expect-status
@@ -276,6 +276,22 @@ class Inbox(Flow):
         self.text_in("#audit-table", "Fridays")
         self.shot("10-audit-log")
         self.check_accessibility("audit log")
+
+        # Keyboard only: the reason box, Tab to Approve, Enter.
+        self.driver.find_element(By.CSS_SELECTOR, "#views a[data-view=inbox]").click()
+        self.visible("#app")
+        Select(self.driver.find_element(By.ID, "filter-status")).select_by_value("pending")
+        self.chat("Transfer $110 to Alice", 1)
+        reason = self.cards()[0].find_element(By.CSS_SELECTOR, "input.reason")
+        reason.send_keys("checked by phone")
+        reason.send_keys(Keys.TAB)
+        focused = self.driver.switch_to.active_element
+        if focused.text != "Approve":
+            raise AssertionError(f"Tab from the reason box lands on {focused.text!r}, not Approve")
+        focused.send_keys(Keys.ENTER)
+        self.until_cards(0, "approved from the keyboard")
+        self.wait.until(lambda d: "$110.00" in d.find_elements(By.CSS_SELECTOR, ".timeline .bubble.agent.done")[-1].text)
+        self.shot("11-approved-from-the-keyboard")
 
 
 class OtherApprover:
