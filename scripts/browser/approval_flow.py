@@ -188,7 +188,25 @@ class Inbox(Flow):
             raise AssertionError(f"the structured plan is not shown in words: {plans}")
         Select(self.driver.find_element(By.ID, "mode")).select_by_value("tools")
         self.shot("0-refusal-and-plan")
+        # A list asked for just before a request exists and answered just after it (a slow
+        # network): the page must not take the new approval for one decided elsewhere.
+        self.driver.execute_script("""
+            const original = window.fetch;
+            window.__delayNextList = true;
+            window.fetch = (url, options) => {
+              const slow = window.__delayNextList && String(url).startsWith('/approvals?');
+              if (slow) window.__delayNextList = false;
+              const answer = original(url, options);
+              return slow ? answer.then((r) => new Promise((resolve) => setTimeout(() => resolve(r), 2500))) : answer;
+            };
+            refreshApprovals();
+        """)
         self.chat("Transfer $150 to Alice", 1)
+        self.driver.execute_script("return new Promise((resolve) => setTimeout(resolve, 3000))")
+        elsewhere = [e.text for e in self.driver.find_elements(By.CSS_SELECTOR, ".timeline .step") if "elsewhere" in e.text]
+        if elsewhere:
+            raise AssertionError(f"a list older than the request made the page say it was decided elsewhere: {elsewhere}")
+        self.until_cards(1, "after the slow list")
         self.chat("Transfer $120 to Bob", 2)
         first = self.cards()[0].find_element(By.CSS_SELECTOR, ".amount").text
         if first != "$120.00":

@@ -14,6 +14,7 @@ const state = {
   decided: new Set(),       // approvals decided from this page
   listed: new Set(),        // pending approvals the last list showed (what "decided elsewhere" compares with)
   lastDecision: null, refusedRuns: new Set(), pages: 1, detailID: null, detailTimer: null, detail: null, auditNext: null,
+  listRequests: 0, listDrawn: 0,  // the inbox's list requests, and the newest whose answer was drawn
 };
 const $ = (id) => document.getElementById(id);
 
@@ -434,8 +435,13 @@ async function refreshApprovals() {
   if (state.approver === null) return;
   const query = inboxQuery();
   if (!query) return;
+  // Lists can answer out of order (a slow one started before a newer one): only the
+  // newest request's answer is drawn, so an old list never hides a newer approval.
+  const sequence = ++state.listRequests;
   try {
     const page = await api("GET", `/approvals?${query}`);
+    if (sequence < state.listDrawn) return;
+    state.listDrawn = sequence;
     state.clockSkew = Date.parse(page.now) - Date.now();
     $("approvals-error").hidden = true;
     renderApprovals(page);
