@@ -123,7 +123,7 @@ final class AgentStack: @unchecked Sendable {
         processes[0] = try await Self.launchApproval(home)
     }
 
-    private static func startSimulator(home: TestHome, arguments extra: [String]) throws -> (Process, Int) {
+    static func startSimulator(home: TestHome, arguments extra: [String] = []) throws -> (Process, Int) {
         let portFile = home.directory.home.appendingPathComponent("sim-port").path
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Executables.path("model-sim"))

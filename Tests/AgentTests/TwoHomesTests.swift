@@ -45,20 +45,8 @@ struct TwoHomesTests {
         for name in ["tokens", "identities.json", "tls"] { try Self.copy(name, from: a, to: b) }
         let addresses = ports.mapValues { "tcp://127.0.0.1:\($0)" }
         try JSONEncoder().encode(addresses).write(to: b.directory.addresses)
-        let portFile = b.directory.home.appendingPathComponent("sim-port").path
-        let simulator = Process()
-        simulator.executableURL = URL(fileURLWithPath: Executables.path("model-sim"))
-        simulator.arguments = ["--port", "0", "--port-file", portFile, "--log-level", "warning", "--exit-with-parent"]
-        simulator.standardOutput = FileHandle.nullDevice
-        simulator.standardError = FileHandle.nullDevice
-        try simulator.run()
+        let (simulator, model) = try AgentStack.startSimulator(home: b)
         defer { simulator.terminate() }
-        var simulatorPort: Int?
-        for _ in 0..<500 where simulatorPort == nil {
-            simulatorPort = (try? String(contentsOfFile: portFile, encoding: .utf8)).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
-            if simulatorPort == nil { try await Task.sleep(for: .milliseconds(20)) }
-        }
-        let model = try #require(simulatorPort, "model-sim reported no port")
         let agent = try await ServiceProcess.launch("agent-svc", service: "agent", home: b, environment: [
             "OPENAI_BASE_URL": "http://127.0.0.1:\(model)/v1", "OPENAI_API_KEY": "sk-test", "HITL_MODEL": "sim", "HITL_LLM_API": "responses",
         ])
