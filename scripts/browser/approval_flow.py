@@ -292,6 +292,7 @@ class Inbox(Flow):
         self.text_in("#audit-verdict", "chain verified")
         self.wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#audit-table tbody tr")) >= 6)
         self.text_in("#audit-table", "Fridays")
+        self.check_header_fits()  # and the page does not scroll sideways: a wide table scrolls in its box
         self.shot("10-audit-log")
         self.check_accessibility("audit log")
 

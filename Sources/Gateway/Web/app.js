@@ -145,7 +145,9 @@ function whyText(approval) {
   const parts = [];
   if (figures.window_total) parts.push(`${money(figures.window_total, approval.action.currency)} in ${figures.window}, over ${money(figures.limit, approval.action.currency)}`);
   else if (figures.window_count) parts.push(`${figures.window_count} in ${figures.window}, over ${figures.limit}`);
-  else if (figures.amount) parts.push(`${money(figures.amount, approval.action.currency)}`);
+  else if (figures.amount) {
+    parts.push(figures.limit ? `${money(figures.amount, approval.action.currency)} over ${money(figures.limit, approval.action.currency)}` : money(figures.amount, approval.action.currency));
+  }
   if (figures.second_person) parts.push(figures.second_person);
   return parts.join(" · ");
 }
