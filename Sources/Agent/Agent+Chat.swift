@@ -1,6 +1,6 @@
+import Contracts
 import Foundation
 import LLM
-import Contracts
 import RPC
 
 /// `agent.chat` params.
@@ -63,7 +63,7 @@ extension Agent {
         }
         var history: [ModelMessage] = [.system(Self.systemPrompt)]
         if let session = params.sessionID {
-            let loaded = try await state.loadSession(LoadSessionParams(sessionID: session, limit: Int(Self.sessionHistoryLimit)))
+            let loaded = try await state.loadSession(LoadSessionParams(sessionID: session, limit: Self.sessionHistoryLimit))
             history += loaded.messages.compactMap { try? $0.decode(as: ModelMessage.self) }
         }
         history.append(.user(message))

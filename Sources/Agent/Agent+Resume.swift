@@ -1,6 +1,6 @@
+import Contracts
 import Foundation
 import LLM
-import Contracts
 import RPC
 
 extension Agent {

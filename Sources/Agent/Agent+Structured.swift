@@ -1,5 +1,4 @@
 import LLM
-import Contracts
 import RPC
 
 extension Agent {

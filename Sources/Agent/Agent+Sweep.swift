@@ -1,6 +1,6 @@
 import Banking
-import Foundation
 import Contracts
+import Foundation
 import RPC
 
 extension Agent {

@@ -1,7 +1,7 @@
 import Banking
+import Contracts
 import Foundation
 import LLM
-import Contracts
 import RPC
 
 /// What became of one tool call (or plan step).

@@ -1,6 +1,6 @@
-import Foundation
 import Banking
 import Contracts
+import Foundation
 import RPC
 
 /// `agent.watch_run` params.

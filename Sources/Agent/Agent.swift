@@ -30,7 +30,7 @@ public final class Agent: Sendable {
     /// call beyond this gets an error result instead of running.
     static let maximumCallsPerTurn = 10
     /// How many earlier session messages a new run starts with (keeps run documents small).
-    static let sessionHistoryLimit: Int64 = 50
+    static let sessionHistoryLimit = 50
 
     /// - Parameters:
     ///   - directory: the run directory (sockets and the agent's token).

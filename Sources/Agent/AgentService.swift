@@ -1,5 +1,4 @@
 import Foundation
-import Contracts
 import RPC
 
 /// `agent.resume` and `agent.get_run` params.

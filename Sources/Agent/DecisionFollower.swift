@@ -1,6 +1,6 @@
+import Contracts
 import Foundation
 import Logging
-import Contracts
 import RPC
 import ServiceLifecycle
 

@@ -1,7 +1,6 @@
 import Banking
 import Foundation
 import LLM
-import Contracts
 import RPC
 
 /// Reads an amount the way models write one, exactly, and forgives only what is

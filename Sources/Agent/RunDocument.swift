@@ -1,6 +1,6 @@
 import Banking
-import LLM
 import Contracts
+import LLM
 import RPC
 
 /// Everything needed to continue a run, saved in state-svc as the run's data.
