@@ -37,7 +37,7 @@ import sys
 import urllib.request
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -62,7 +62,10 @@ class Flow:
         self.driver = driver
         self.artifacts = artifacts
         self.prefix = prefix
-        self.wait = WebDriverWait(driver, WAIT_SECONDS)
+        # The inbox re-renders its rows on every live update, so an element found
+        # in one poll can be gone by the next read: that is a reason to look
+        # again, not a failure.
+        self.wait = WebDriverWait(driver, WAIT_SECONDS, ignored_exceptions=(StaleElementReferenceException,))
 
     def shot(self, name):
         path = os.path.join(self.artifacts, f"{self.prefix}-{name}.png")
@@ -116,6 +119,18 @@ class Inbox(Flow):
     def cards(self):
         return self.driver.find_elements(By.CSS_SELECTOR, "#approvals .approval")
 
+    def settled(self, read):
+        """`read()` once the rows hold still long enough to answer it: a live
+        update may replace a row between finding it and reading it."""
+        return self.wait.until(lambda d: read())
+
+    def card_id(self, amount):
+        return self.settled(lambda: next((c.get_attribute("data-id") for c in self.cards()
+                                          if c.find_element(By.CSS_SELECTOR, ".amount").text == amount), None))
+
+    def first_row(self, css):
+        return self.settled(lambda: self.cards()[0].find_element(By.CSS_SELECTOR, css).text if self.cards() else None)
+
     def until_cards(self, count, what):
         try:
             self.wait.until(lambda d: len(self.cards()) == count)
@@ -155,10 +170,14 @@ class Inbox(Flow):
         self.until_cards(rows, f"after asking {message!r}")
 
     def open_card(self, amount):
-        card = next(c for c in self.cards() if c.find_element(By.CSS_SELECTOR, ".amount").text == amount)
-        link = card.find_element(By.CSS_SELECTOR, "a.open")
-        self.driver.execute_script("arguments[0].scrollIntoView()", link)
-        link.click()
+        approval = self.card_id(amount)
+
+        def click():
+            link = self.driver.find_element(By.CSS_SELECTOR, f'#approvals .approval[data-id="{approval}"] a.open')
+            self.driver.execute_script("arguments[0].scrollIntoView()", link)
+            link.click()
+            return True
+        self.settled(click)
         self.visible("#detail-body")
 
     def back(self):
@@ -208,7 +227,7 @@ class Inbox(Flow):
             raise AssertionError(f"a list older than the request made the page say it was decided elsewhere: {elsewhere}")
         self.until_cards(1, "after the slow list")
         self.chat("Transfer $120 to Bob", 2)
-        first = self.cards()[0].find_element(By.CSS_SELECTOR, ".amount").text
+        first = self.first_row(".amount")
         if first != "$120.00":
             raise AssertionError(f"newest first: the first row is {first!r}, expected the $120.00 just asked for")
         self.shot("1-inbox-newest-first")
@@ -216,7 +235,7 @@ class Inbox(Flow):
 
         self.type_into("filter-q", "alice")
         self.until_cards(1, "search 'alice'")
-        if "alice" not in self.cards()[0].find_element(By.CSS_SELECTOR, ".what").text:
+        if "alice" not in self.first_row(".what"):
             raise AssertionError("search 'alice' shows a row without alice")
         self.shot("2-search")
         self.type_into("filter-q", "")
@@ -233,8 +252,7 @@ class Inbox(Flow):
         self.until_cards(2, "amount filter cleared")
 
         # A second approver changes the $150 request: payee and amount.
-        card = next(c for c in self.cards() if c.find_element(By.CSS_SELECTOR, ".amount").text == "$150.00")
-        other.edit(card.get_attribute("data-id"), "140.00", to="bob")
+        other.edit(self.card_id("$150.00"), "140.00", to="bob")
         self.wait.until(lambda d: any(c.find_element(By.CSS_SELECTOR, ".amount").text == "$140.00" for c in self.cards()))
         self.open_card("$140.00")
         self.text_in("#detail-title", "Transfer $140.00 to bob")
