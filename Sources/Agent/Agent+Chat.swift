@@ -2,6 +2,7 @@ import Contracts
 import Foundation
 import LLM
 import RPC
+import Synchronization
 
 /// `agent.chat` params.
 public struct ChatParams: Codable, Sendable {
@@ -94,13 +95,11 @@ extension Agent {
             CreateRunParamsOf(runID: runID, sessionID: params.sessionID, data: DocumentReading(document), events: recorded))
         events.written(recorded.count, lastSeq: created.lastEventSeq)
         do {
-            let result = try await advance(
+            // A human who decides before this call saves the run paused is not missed: the
+            // decision follower finds the run still running, waits for this save, then resumes.
+            return try await advance(
                 runID: created.runID, version: created.version, owner: nil, document: &document, events: events,
                 failure: firstTurnFailure)
-            guard result.status == "awaiting_approval", try await anyDecided(document.pending) else { return result }
-            // A human decided while this call was still running, before the run was saved as
-            // awaiting: the decision follower saw a running run and left it, so resume here.
-            return try await resume(runID: created.runID, emit: emit)
         } catch let error as RPCError where error.status == .unavailable || error.reason == "CONNECTION_LOST" {
             throw Self.interrupted(created.runID, by: error)
         }
@@ -132,14 +131,6 @@ extension Agent {
             (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || byte == 0x5F || byte == 0x2D || byte == 0x2E
         }
         return (1...128).contains(bytes.count) && bytes[0] != 0x2E && bytes.allSatisfy(allowed)
-    }
-
-    /// Whether any of the pending calls' approvals is already decided.
-    private func anyDecided(_ pending: [PendingCall]) async throws -> Bool {
-        for call in pending {
-            if try await approval.get(call.approvalID).status.isDecided { return true }
-        }
-        return false
     }
 
     /// The model's first turn of a new run: a reply (text, or tool calls still to run)
@@ -294,6 +285,46 @@ extension Agent {
         return false
     }
 
+    /// How long a model turn may take before the events recorded ahead of it are written
+    /// on their own. A watcher then sees the calls that just ran while a slow (real) model
+    /// thinks; a turn that answers sooner carries them in the save that follows it, one
+    /// exchange and one durable write fewer.
+    static let eventWriteDelay: Duration = .milliseconds(50)
+
+    /// ``modelTurn(_:)``, writing the run's recorded events (``flushEvents(_:)``) if the
+    /// model has not answered within ``eventWriteDelay``. A write that began is awaited,
+    /// never cancelled: cancelled mid-call, it might have committed with its answer lost,
+    /// and the next save would then write the same events twice.
+    func modelTurn(_ document: inout RunDocument, writingEventsOf run: RunHandle) async throws -> Bool {
+        guard !run.events.pending.isEmpty else { return try await modelTurn(&document) }
+        let phase = Mutex(EventWritePhase.waiting)
+        let write = Task { [self] in
+            try await Task.sleep(for: Self.eventWriteDelay)
+            guard phase.withLock({ phase in
+                guard phase == .waiting else { return false }
+                phase = .writing
+                return true
+            }) else { return }
+            try await flushEvents(run)
+        }
+        let answered: Result<Bool, any Error>
+        do {
+            answered = .success(try await modelTurn(&document))
+        } catch {
+            answered = .failure(error)
+        }
+        let began = phase.withLock { phase in
+            defer { if phase == .waiting { phase = .skipped } }
+            return phase == .writing
+        }
+        if began {
+            try await write.value
+        } else {
+            write.cancel()  // still asleep: nothing was sent
+        }
+        return try answered.get()
+    }
+
     /// Saves the run as it stands while it is still being worked on (see ``RunHandle``).
     func checkpoint(_ run: inout RunHandle, _ document: RunDocument) async throws {
         run.version = try await save(run, status: run.workingStatus, document: document)
@@ -312,8 +343,7 @@ extension Agent {
             var calls = document.unansweredToolCalls ?? []
             if calls.isEmpty {
                 if document.reply == nil {
-                    try await flushEvents(run)
-                    if try await modelTurn(&document) {
+                    if try await modelTurn(&document, writingEventsOf: run) {
                         try await checkpoint(&run, document)
                         calls = document.unansweredToolCalls ?? []
                     }
@@ -368,4 +398,9 @@ extension RunDocument {
         let open = calls.filter { !answered.contains($0.id) }
         return open.isEmpty ? nil : open
     }
+}
+
+/// Where the events ahead of a model turn stand (``Agent/modelTurn(_:writingEventsOf:)``).
+enum EventWritePhase: Sendable {
+    case waiting, writing, skipped
 }

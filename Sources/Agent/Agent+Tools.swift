@@ -100,11 +100,13 @@ extension Agent {
             throw ToolRefusal(message: "unknown payee '\(name.prefix(64))'")
         }
         guard account != own else { throw ToolRefusal(message: "cannot transfer to the user's own account") }
+        guard !knownPayees.contains(account) else { return account }
         do {
             _ = try await ledger.balance(AccountParams(account: account))
         } catch let error as RPCError where error.status == .notFound {
             throw ToolRefusal(message: "unknown payee '\(name.prefix(64))'; no such account")
         }
+        knownPayees.insert(account)
         return account
     }
 }

@@ -59,8 +59,13 @@ extension Agent {
             try? await state.watchEvents(request, as: DocumentReading<RunDocument>.self, timeout: .seconds(600)) { continuation.yield($0) }
         }
         defer { follow.cancel() }
+        var endWait: Task<Void, Never>?
+        defer { endWait?.cancel() }
         var snapshot: RunSnapshotOf<DocumentReading<RunDocument>>?
         var latestStop: JSONValue?
+        // A finished run's watch is ended by state-svc once its last event is sent: its
+        // result waits for that end rather than cancelling the call (an rpc.cancel more).
+        var finished: RunResult?
         var required: [String: PendingView] = [:]  // approval_required seen, by approval id
         for await message in stream {
             let event: JSONValue
@@ -88,14 +93,22 @@ extension Agent {
                 if Self.isAtRest(after: stop, waitFor: waitFor) {
                     // The stop event says what agent.get_run would; only an error, or a pause
                     // on calls whose approval_required this watcher did not see, is read.
-                    if let result = Self.result(runID: runID, stop: stop, required: required) { return result }
-                    break
+                    guard let result = Self.result(runID: runID, stop: stop, required: required) else { break }
+                    guard Self.isFinal(stop) else { return result }
+                    finished = result
+                    // Bounded: a state-svc from before this rule (a rolling upgrade) never ends it.
+                    endWait = Task {
+                        try? await Task.sleep(for: Self.finishedWatchEndWait)
+                        follow.cancel()
+                    }
+                    continue
                 }
             } else if try isAtRest(snapshot.run, waitFor: waitFor) {
                 break
             }
         }
         try Task.checkCancellation()
+        if let finished { return finished }
         return try await getRun(runID: runID)
     }
 
@@ -121,6 +134,14 @@ extension Agent {
             let actionValue = event["action"], let action = try? actionValue.decode(as: Action.self)
         else { return nil }
         return PendingView(approvalID: approvalID, callID: callID, action: action, holdID: event["hold_id"]?.stringValue)
+    }
+
+    /// How long a watch of a finished run waits for state-svc to end it before cancelling it.
+    static let finishedWatchEndWait: Duration = .seconds(2)
+
+    /// Stop events after which a run never has another: it completed or failed.
+    private static func isFinal(_ stop: JSONValue) -> Bool {
+        ["run_completed", "error"].contains(stop["type"]?.stringValue ?? "")
     }
 
     /// Events after which a run is no longer being worked on: it paused, completed or failed.

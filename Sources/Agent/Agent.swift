@@ -5,9 +5,11 @@ import LLM
 import Logging
 import RPC
 import ServiceClients
+import Synchronization
 
 /// The agent: the LLM loop with deferred execution. Every method works from
-/// what state-svc holds; nothing is kept in memory between calls.
+/// what state-svc holds; nothing a run needs is kept in memory between calls (only
+/// which payee accounts exist, a fact that never becomes false: see ``knownPayees``).
 public final class Agent: Sendable {
     let ledger: any LedgerAPI
     let approval: any ApprovalAPI
@@ -31,6 +33,14 @@ public final class Agent: Sendable {
     static let maximumCallsPerTurn = 10
     /// How many earlier session messages a new run starts with (keeps run documents small).
     static let sessionHistoryLimit = 50
+    /// Payee accounts the ledger said exist. The ledger never closes an account, so a
+    /// name once found needs no second `ledger.balance` (one exchange fewer per transfer);
+    /// names not found are asked again (the account may be opened meanwhile).
+    let knownPayees = KnownNames(limit: Agent.knownPayeeLimit)
+    /// How many payee names ``knownPayees`` remembers: a bank's payees are few; past the
+    /// limit the set starts over rather than grow with names a model made up (those are
+    /// never added: only names the ledger knows are).
+    static let knownPayeeLimit = 10_000
 
     /// - Parameters:
     ///   - directory: the run directory (sockets and the agent's token).
@@ -94,5 +104,26 @@ extension Agent {
         members["type"] = .string(type)
         members["run_id"] = .string(runID)
         return .object(members)
+    }
+}
+
+/// A bounded set of names, shared by concurrent calls.
+final class KnownNames: Sendable {
+    private let names = Mutex<Set<String>>([])
+    private let limit: Int
+
+    init(limit: Int) {
+        self.limit = limit
+    }
+
+    func contains(_ name: String) -> Bool {
+        names.withLock { $0.contains(name) }
+    }
+
+    func insert(_ name: String) {
+        names.withLock { names in
+            if names.count >= limit { names.removeAll(keepingCapacity: true) }
+            names.insert(name)
+        }
     }
 }

@@ -68,7 +68,9 @@ public struct DecisionFollower: Service {
             }
             for await decided in events {
                 let event = decided.event
-                guard Self.decisions.contains(event.type) else {
+                // An approval the policy granted at submission was run by the chat that
+                // submitted it, in that same call: nothing here to resume.
+                guard Self.decisions.contains(event.type), event.actor != ApprovalEvent.policyActor else {
                     await progress.skip(event.seq)
                     continue
                 }
@@ -136,11 +138,22 @@ public struct DecisionFollower: Service {
     /// resumed by another process are not this follower's to handle.
     private func resume(_ runID: String, decided: [ApprovalView]) async throws {
         do {
-            // A run still in its first call (an auto-approved action, or a decision made
-            // before the chat saved the run) is that call's to finish: it checks its
-            // approvals after saving. The claim is for paused runs only (UNEXPECTED_STATUS
-            // otherwise), so the follower does not get in its way, and reads nothing first.
-            _ = try await agent.resume(runID: runID, onlyIfPaused: true, decided: decided) { _ in }
+            do {
+                // The claim is for paused runs only (UNEXPECTED_STATUS otherwise), so the
+                // follower never gets in the way of a chat still working on its run.
+                _ = try await agent.resume(runID: runID, onlyIfPaused: true, decided: decided) { _ in }
+            } catch let error as RPCError
+                where error.reason == StateReason.unexpectedStatus && error.details["run_status"] == .string(RunStatus.running.rawValue)
+            {
+                // Decided while the run's chat was still placing its calls (the approval
+                // exists before the run is saved paused): that chat's next save pauses the
+                // run and leaves it to people, so wait for it (no polling: its events say
+                // when) and resume then. The chat asks nothing after saving: one exchange
+                // fewer per pause, paid only in this rare race.
+                let settled = try await agent.watchRun(WatchRunParams(runID: runID)) { _ in }
+                guard settled.status == RunStatus.awaitingApproval.rawValue, !settled.pending.isEmpty else { return }
+                _ = try await agent.resume(runID: runID, onlyIfPaused: true, decided: decided) { _ in }
+            }
         } catch let error as RPCError
             where [StateReason.runNotFound, StateReason.runClaimed, StateReason.terminalStatus, StateReason.unexpectedStatus, "NOT_AN_AGENT_RUN"]
                 .contains(error.reason)

@@ -123,7 +123,7 @@ public final class ApprovalEngine: Sendable {
             "approval.required": "\(decision.approvers)", "requested_by": "\(params.requestedBy)",
         ])
         if decision.approvers == 0 {
-            try approve(&record, approvers: ["policy:auto"], actor: "policy:auto", at: now, connection: connection)
+            try approve(&record, approvers: [ApprovalEvent.policyActor], actor: ApprovalEvent.policyActor, at: now, connection: connection)
         } else {
             try enqueueRequested(record, connection: connection)
         }

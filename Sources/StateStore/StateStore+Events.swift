@@ -61,7 +61,10 @@ extension StateStore {
     }
 
     /// Sends the run's events after `after_seq` (as `state.event` notifications), then each
-    /// new one as it is committed, until the call is cancelled or its deadline passes.
+    /// new one as it is committed, until the run is finished and its last event sent (a
+    /// finished run has no more: its final events commit with the save that finishes it),
+    /// or the call is cancelled or its deadline passes. Ending by itself spares a watcher
+    /// that followed a run to its end one `rpc.cancel` exchange.
     /// - Throws: INVALID_ARGUMENT, NOT_FOUND/RUN_NOT_FOUND, RESOURCE_EXHAUSTED/TOO_MANY_WATCHERS.
     public func watchEvents(_ params: ReadEventsParams, context: RPCContext) async throws -> WatchEventsResult {
         guard context.canStream else {
@@ -90,6 +93,9 @@ extension StateStore {
                 sent += 1
             }
             if page.hasMore { continue }
+            if RunStatus(rawValue: page.status)?.isTerminal == true {
+                return WatchEventsResult(runID: params.runID, lastSeq: cursor, sent: sent)
+            }
             guard await wakeUps.next() != nil else { throw CancellationError() }
             try Task.checkCancellation()
         }

@@ -24,7 +24,7 @@ final class InProcessBank: Sendable {
     let folder: URL
     static let requester = Identity(name: "operator", role: "operator", accounts: ["checking"])
 
-    private init(model: InProcessModel) async throws {
+    private init(model: InProcessModel, hooks: StateHooks) async throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("inproc-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let logger = Logger(label: "in-process")
@@ -41,12 +41,14 @@ final class InProcessBank: Sendable {
             configuration: LLMConfiguration(baseURL: "http://in-process/v1", apiKey: nil, model: "simulator", api: .chat), transport: model,
             logger: logger)
         agent = Agent(
-            ledger: ledger, approval: approvals, state: InProcessState(store: state), llm: llm, identities: identities, logger: logger)
+            ledger: ledger, approval: approvals, state: InProcessState(store: state, hooks: hooks), llm: llm, identities: identities, logger: logger)
     }
 
     /// Runs `body` with a fresh bank, and removes it after.
-    static func with(model: InProcessModel = InProcessModel(), _ body: (InProcessBank) async throws -> Void) async throws {
-        let bank = try await InProcessBank(model: model)
+    static func with(
+        model: InProcessModel = InProcessModel(), hooks: StateHooks = StateHooks(), _ body: (InProcessBank) async throws -> Void
+    ) async throws {
+        let bank = try await InProcessBank(model: model, hooks: hooks)
         do {
             try await body(bank)
         } catch {
@@ -69,6 +71,17 @@ final class InProcessBank: Sendable {
 
     func balance(_ account: String) async throws -> BalanceResult {
         try await ledger.balance(AccountParams(account: account))
+    }
+
+    /// The run once it is `completed` (or as it stands after 10 s).
+    func untilCompleted(_ runID: String) async throws -> RunResult {
+        let deadline = ContinuousClock.now + .seconds(10)
+        var run = try await agent.getRun(runID: runID)
+        while run.status != "completed", ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
+            run = try await agent.getRun(runID: runID)
+        }
+        return run
     }
 }
 
@@ -142,14 +155,67 @@ final class InProcessBank: Sendable {
             let call = try #require(paused.pending.first)
             _ = try await bank.approvals.decide(call.approvalID, approve: true)
             // Nobody calls resume: the follower sees the decision and continues the run.
-            let deadline = ContinuousClock.now + .seconds(10)
-            var run = try await bank.agent.getRun(runID: paused.runID)
-            while run.status != "completed", ContinuousClock.now < deadline {
-                try await Task.sleep(for: .milliseconds(5))
-                run = try await bank.agent.getRun(runID: paused.runID)
-            }
-            #expect(run.status == "completed")
+            #expect(try await bank.untilCompleted(paused.runID).status == "completed")
             #expect(try await bank.balance("bob").posted == "500.00")
+        }
+    }
+
+    /// A person who decides while the chat is still placing its calls (the approval exists,
+    /// the run is not yet saved paused): the follower finds the run running, waits for the
+    /// chat's pause without polling, and resumes it. The chat asks approval-svc nothing
+    /// after its save: no `approval.get` per pause.
+    @Test func aDecisionBeforeTheChatSavesItsPauseIsResumedByTheFollower() async throws {
+        let claimed = Signal()
+        try await InProcessBank.with(hooks: StateHooks(pauseWaitsForAClaim: claimed)) { bank in
+            await bank.approvals.approveAsSoonAsSubmitted()
+            let follower = Task { try await DecisionFollower(agent: bank.agent, pollInterval: .milliseconds(10)).follow() }
+            defer { follower.cancel() }
+            let paused = try await bank.chat("Transfer $500 to Bob")
+            #expect(claimed.isRaised, "the follower tried the run while its chat still worked on it")
+            #expect(paused.status == "awaiting_approval")
+            #expect(try await bank.untilCompleted(paused.runID).status == "completed")
+            #expect(try await bank.balance("bob").posted == "500.00")
+            #expect(try await bank.balance("checking").held == "0.00")
+            #expect(!(await bank.approvals.calls).contains("get"))
+        }
+    }
+
+    /// Events ride with the next save unless the model is slow: while a model turn takes
+    /// longer than ``Agent/eventWriteDelay``, the calls that just ran are written on their
+    /// own, so a watcher sees the transfer done while the model still thinks.
+    @Test func whileASlowModelThinksAWatcherAlreadySeesTheCallsThatRan() async throws {
+        try await InProcessBank.with(model: InProcessModel(delay: .milliseconds(400))) { bank in
+            let paused = try await bank.chat("Transfer $500 to Bob")
+            let call = try #require(paused.pending.first)
+            _ = try await bank.approvals.decide(call.approvalID, approve: true)
+            let seen = TimedEvents()
+            let watching = Task {
+                try await bank.agent.watchRun(WatchRunParams(runID: paused.runID, waitFor: [call.approvalID])) { event in
+                    if let type = event["type"]?.stringValue { seen.add(type) }
+                }
+            }
+            try await Task.sleep(for: .milliseconds(50))
+            _ = try await bank.agent.resume(runID: paused.runID) { _ in }
+            #expect(try await watching.value.status == "completed")
+            let ran = try #require(seen.first("tool_result"))
+            let completed = try #require(seen.first("run_completed"))
+            #expect(completed - ran >= .milliseconds(250), "the tool result was seen \(completed - ran) before the reply, not while the model thought")
+        }
+    }
+
+    /// A state-svc that never ends the watch of a finished run (one from before that rule,
+    /// during a rolling upgrade) holds a watcher at most ``Agent/finishedWatchEndWait``.
+    @Test(.timeLimit(.minutes(1))) func aFinishedRunsWatchEndsEvenWhenStateDoesNotEndIt() async throws {
+        try await InProcessBank.with(hooks: StateHooks(watchesNeverEnd: true)) { bank in
+            let paused = try await bank.chat("Transfer $500 to Bob")
+            let call = try #require(paused.pending.first)
+            _ = try await bank.approvals.decide(call.approvalID, approve: true)
+            let resumed = Task { try await bank.agent.resume(runID: paused.runID) { _ in } }
+            let started = ContinuousClock.now
+            let watched = try await bank.agent.watchRun(WatchRunParams(runID: paused.runID, waitFor: [call.approvalID])) { _ in }
+            _ = try await resumed.value
+            #expect(watched.status == "completed")
+            #expect(ContinuousClock.now - started < Agent.finishedWatchEndWait + .seconds(3))
         }
     }
 
@@ -175,4 +241,11 @@ final class EventTypes: Sendable {
     private let storage = Mutex<[String]>([])
     func append(_ type: String) { storage.withLock { $0.append(type) } }
     var types: [String] { storage.withLock { $0 } }
+}
+
+/// Event types and when a watcher received each.
+final class TimedEvents: Sendable {
+    private let storage = Mutex<[(type: String, at: ContinuousClock.Instant)]>([])
+    func add(_ type: String) { storage.withLock { $0.append((type, .now)) } }
+    func first(_ type: String) -> ContinuousClock.Instant? { storage.withLock { $0.first { $0.type == type }?.at } }
 }

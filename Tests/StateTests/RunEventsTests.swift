@@ -73,6 +73,41 @@ struct RunEventsTests {
         #expect(events["last_event_seq"] == 2)
     }
 
+    /// A finished run has no more events (its last ones commit with the save that finishes
+    /// it), so its watch ends by itself: a watcher that followed it to its end needs no
+    /// rpc.cancel. The result says where it stopped.
+    @Test func theWatchOfARunEndsByItselfOnceTheRunIsFinished() async throws {
+        let state = try await StateFixture.start()
+        defer { state.stopNow() }
+        try await state.call("state.create_run", ["run_id": "run-e", "data": ["schema_version": 1], "events": [["type": "run_started"]]])
+        let reader = try state.client("operator")
+        let seen = SeenEvents()
+        let watch = Task {
+            try await reader.stream(
+                "state.watch_events", ["run_id": "run-e", "after_seq": 0] as JSONValue, event: JSONValue.self, as: JSONValue.self,
+                options: .init(timeout: .seconds(20))
+            ) { seen.add($0) }
+        }
+        defer { watch.cancel() }
+        try await seen.wait(for: 1)
+        try await state.call("state.save_run", [
+            "run_id": "run-e", "expected_version": 1, "status": "failed", "data": ["schema_version": 1],
+            "events": [["type": "error"]],
+        ])
+        let started = ContinuousClock.now
+        let ended = try await watch.value
+        #expect(ContinuousClock.now - started < .seconds(10), "the watch ended when the run did, not at its deadline")
+        #expect(ended["last_seq"] == 2)
+        #expect(ended["sent"] == 2)
+        #expect(seen.all.compactMap { $0["type"]?.stringValue } == ["run_started", "error"])
+        // A watch begun after the end sends what there is and ends at once.
+        let late = try await reader.stream(
+            "state.watch_events", ["run_id": "run-e", "after_seq": 1] as JSONValue, event: JSONValue.self, as: JSONValue.self,
+            options: .init(timeout: .seconds(20))
+        ) { _ in }
+        #expect(late["sent"] == 1)
+    }
+
     @Test func watchersSeeEachEventAsItCommitsAndTheGatewayMayRead() async throws {
         let state = try await StateFixture.start()
         defer { state.stopNow() }

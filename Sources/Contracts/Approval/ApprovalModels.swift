@@ -121,8 +121,11 @@ public struct ApprovalEvent: Sendable, Codable, Equatable {
     public let version: Int64
     /// The approval's status after the change.
     public let status: ApprovalStatus
-    /// Who caused it (an identity, `policy:auto` or `system:expiry`).
+    /// Who caused it (an identity, ``policyActor`` or `system:expiry`).
     public let actor: String
+    /// The actor of an approval the policy granted by itself, at submission: the
+    /// submitter got it approved in its answer and runs it at once.
+    public static let policyActor = "policy:auto"
     public let at: String
     public let reason: String?
 

@@ -15,6 +15,7 @@ import Synchronization
 /// consumer's type the way the wire would.
 struct InProcessState: StateAPI {
     let store: StateStore
+    var hooks = StateHooks()
     let identity = "agent"
 
     func createRun<D>(_ params: CreateRunParamsOf<D>) async throws -> CreateRunResult {
@@ -26,10 +27,14 @@ struct InProcessState: StateAPI {
         try Self.convert(try await store.loadRun(runID))
     }
     func claimRun<D>(_ params: ClaimRunParams, as document: D.Type) async throws -> RunRecordOf<D> {
-        try Self.convert(try await store.claimRun(params))
+        hooks.pauseWaitsForAClaim?.mark()
+        return try Self.convert(try await store.claimRun(params))
     }
     func saveRun<D>(_ params: SaveRunParamsOf<D>) async throws -> SaveRunResult {
-        try await store.saveRun(
+        if let claim = hooks.pauseWaitsForAClaim, params.owner == nil, params.status == RunStatus.awaitingApproval.rawValue {
+            try await claim.wait()
+        }
+        return try await store.saveRun(
             SaveRunParams(
                 runID: params.runID, expectedVersion: params.expectedVersion, status: params.status, data: JSONValue(encoding: params.data),
                 owner: params.owner, events: params.events, release: params.release),
@@ -44,7 +49,8 @@ struct InProcessState: StateAPI {
     func setCursor(_ params: SetCursorParams) async throws -> CursorResult { try await store.setCursor(params) }
 
     /// The snapshot (`with_run`), then the run's events as they are written, read every
-    /// few milliseconds from the store until `timeout` or cancellation.
+    /// few milliseconds from the store until the run is finished and its last event
+    /// sent (as state-svc ends it), `timeout` or cancellation.
     func watchEvents<D>(
         _ params: ReadEventsParams, as document: D.Type, timeout: Duration, onEvent: @escaping @Sendable (RunWatchEvent<D>) -> Void
     ) async throws {
@@ -60,12 +66,38 @@ struct InProcessState: StateAPI {
             let page = try await store.readEvents(ReadEventsParams(runID: params.runID, afterSeq: after, limit: 100))
             for event in page.events { onEvent(.event(event)) }
             after = page.events.last?["seq"]?.intValue ?? after
+            if !hooks.watchesNeverEnd, !page.hasMore, RunStatus(rawValue: page.status)?.isTerminal == true { return }
             if page.events.isEmpty { try await Task.sleep(for: .milliseconds(2)) }
         }
     }
 
     private static func convert<D>(_ record: RunRecord) throws -> RunRecordOf<D> {
         try JSONValue(encoding: record).decode(as: RunRecordOf<D>.self)
+    }
+}
+
+/// What a test bends in ``InProcessState`` (nothing, by default).
+struct StateHooks: Sendable {
+    /// Watches of finished runs run on to their deadline, as a state-svc from before
+    /// that rule would.
+    var watchesNeverEnd = false
+    /// A chat's pausing save waits until someone tried to claim the run: a decision
+    /// follower meets the run while its chat is still placing its calls.
+    var pauseWaitsForAClaim: Signal?
+}
+
+/// A flag one task raises and another waits for (bounded).
+final class Signal: Sendable {
+    private let raised = Mutex(false)
+
+    func mark() { raised.withLock { $0 = true } }
+
+    var isRaised: Bool { raised.withLock { $0 } }
+
+    /// Waits until raised, at most 5 s.
+    func wait() async throws {
+        let deadline = ContinuousClock.now + .seconds(5)
+        while !isRaised, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(2)) }
     }
 }
 
@@ -82,7 +114,13 @@ actor InProcessApprovals: ApprovalAPI {
     /// Every call the agent made, by method, in order (what a test counts).
     private(set) var calls: [String] = []
 
+    /// Approvals needing a person are approved right after they are submitted (the agent
+    /// still gets the pending answer): a person deciding before the chat saved its pause.
+    private var approveWhenSubmitted = false
+
     init(signer: GrantSigner) { self.signer = signer }
+
+    func approveAsSoonAsSubmitted() { approveWhenSubmitted = true }
 
     func submit(_ params: SubmitParams) async throws -> ApprovalView {
         calls.append("submit")
@@ -94,7 +132,8 @@ actor InProcessApprovals: ApprovalAPI {
         var view = Self.view(id: id, params: params, status: needsPerson ? .pending : .approved, required: needsPerson ? 1 : 0)
         if !needsPerson { view = try grant(view, approvers: []) }
         approvals[id] = view
-        record(needsPerson ? "submitted" : "approved", view, actor: needsPerson ? "agent" : "policy:auto")
+        record(needsPerson ? "submitted" : "approved", view, actor: needsPerson ? "agent" : ApprovalEvent.policyActor)
+        if needsPerson, approveWhenSubmitted { _ = try decide(id, approve: true) }
         return view
     }
 
