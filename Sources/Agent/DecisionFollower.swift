@@ -134,6 +134,25 @@ public struct DecisionFollower: Service {
         }
     }
 
+    /// How long the follower waits for a chat that is still placing its calls to save its
+    /// run. No model turn happens in that window (a turn with a call that waits for people
+    /// ends the chat's loop), only service calls, so a chat that takes longer has died: the
+    /// sweeper ends its run, or the reconciler resumes it if it did pause.
+    static let chatSaveWait: Duration = .seconds(30)
+
+    /// The run once its chat saved it (paused, completed or failed), or nil after ``chatSaveWait``.
+    private func untilChatSaves(_ runID: String) async throws -> RunResult? {
+        try await withThrowingTaskGroup(of: RunResult?.self) { group in
+            group.addTask { try await agent.watchRun(WatchRunParams(runID: runID)) { _ in } }
+            group.addTask {
+                try await Task.sleep(for: Self.chatSaveWait)
+                return nil
+            }
+            defer { group.cancelAll() }
+            return try await group.next() ?? nil
+        }
+    }
+
     /// Resumes a run; runs that are not the agent's, already finished, or being
     /// resumed by another process are not this follower's to handle.
     private func resume(_ runID: String, decided: [ApprovalView]) async throws {
@@ -150,7 +169,10 @@ public struct DecisionFollower: Service {
                 // run and leaves it to people, so wait for it (no polling: its events say
                 // when) and resume then. The chat asks nothing after saving: one exchange
                 // fewer per pause, paid only in this rare race.
-                let settled = try await agent.watchRun(WatchRunParams(runID: runID)) { _ in }
+                guard let settled = try await untilChatSaves(runID) else {
+                    agent.logger.warning("decision follower: the chat of \(runID) did not save it within \(Self.chatSaveWait); the reconciler resumes it if it pauses")
+                    return
+                }
                 guard settled.status == RunStatus.awaitingApproval.rawValue, !settled.pending.isEmpty else { return }
                 _ = try await agent.resume(runID: runID, onlyIfPaused: true, decided: decided) { _ in }
             }

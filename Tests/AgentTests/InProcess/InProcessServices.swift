@@ -7,7 +7,7 @@ import LLM
 import Ledger
 import ModelSimulator
 import RPC
-import StateStore
+@testable import StateStore
 import Synchronization
 
 /// state-svc's store served in process, as agent-svc's identity: every call goes to the
@@ -57,8 +57,9 @@ struct InProcessState: StateAPI {
         let deadline = ContinuousClock.now + timeout
         var after = params.afterSeq ?? 0
         if params.withRun == true {
-            let run = try await store.loadRun(params.runID)
-            let last = try await store.readEvents(ReadEventsParams(runID: params.runID, afterSeq: 0, limit: 1000)).lastEventSeq
+            // The run and its newest seq from one read, as state-svc takes them: read apart,
+            // a save between them would leave a snapshot older than its seq.
+            let (run, last) = try await store.runWithLastSeq(params.runID)
             if params.afterSeq == nil { after = last }
             onEvent(.snapshot(RunSnapshotOf(run: try Self.convert(run), lastEventSeq: last, startSeq: after)))
         }
@@ -94,9 +95,9 @@ final class Signal: Sendable {
 
     var isRaised: Bool { raised.withLock { $0 } }
 
-    /// Waits until raised, at most 5 s.
-    func wait() async throws {
-        let deadline = ContinuousClock.now + .seconds(5)
+    /// Waits until raised, at most `limit`.
+    func wait(upTo limit: Duration = .seconds(5)) async throws {
+        let deadline = ContinuousClock.now + limit
         while !isRaised, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(2)) }
     }
 }
@@ -254,14 +255,38 @@ actor InProcessApprovals: ApprovalAPI {
 struct InProcessModel: HTTPTransport {
     let model = SimulatedModel()
     var delay: Duration = .zero
+    /// When set, every turn after the first waits (up to 10 s) until it is raised: a
+    /// model still thinking while a test looks at the run.
+    var laterTurnsWaitFor: Signal?
+    private let turns = TurnCount()
+
+    init(delay: Duration = .zero, laterTurnsWaitFor: Signal? = nil) {
+        self.delay = delay
+        self.laterTurnsWaitFor = laterTurnsWaitFor
+    }
 
     func send(_ request: HTTPRequest, onBody: (@Sendable (Data) -> Void)?) async throws -> HTTPResponse {
         if delay > .zero { try await Task.sleep(for: delay) }
+        let turn = turns.next()
+        if turn > 1, let gate = laterTurnsWaitFor { try await gate.wait(upTo: .seconds(10)) }
         let api: LLMAPI = request.url.hasSuffix("/chat/completions") ? .chat : .responses
         let parsed = try SimulatorRequest(body: try JSONValue(parsing: String(decoding: request.body, as: UTF8.self)), api: api)
         guard case .reply(let reply) = model.answer(parsed.conversation, structured: parsed.structured, hasTools: parsed.hasTools, seenBefore: false)
         else { return HTTPResponse(status: 500, headers: [:], body: Data("the simulator failed".utf8)) }
         let body = try JSONEncoder().encode(SimulatorWire.body(reply, api: api, id: "sim_in_process"))
         return HTTPResponse(status: 200, headers: ["content-type": "application/json"], body: body)
+    }
+}
+
+/// How many turns a model was asked for.
+final class TurnCount: Sendable {
+    private let count = Mutex(0)
+
+    /// Counts one more turn and returns its number (1 for the first).
+    func next() -> Int {
+        count.withLock { count in
+            count += 1
+            return count
+        }
     }
 }
