@@ -157,6 +157,10 @@ final class RPCClientHandler: ChannelDuplexHandler {
             answer(id, line, context: context)
             return
         }
+        if let requestID = line.withUnsafeReadableBytes(EventLine.requestID(in:)) {
+            calls[requestID]?.onEvent?(line)
+            return
+        }
         guard let head = try? decoder.decode(IncomingHead.self, from: line) else { return }
         if head.method != nil {
             if let requestID = head.params?.requestID, case .int(let id) = requestID { calls[id]?.onEvent?(line) }

@@ -54,12 +54,71 @@ struct EventSink: Sendable {
 
     func send(requestID: RPCID, event: some Encodable & Sendable) {
         do {
-            var bytes = try WireJSON.encode(EventNotification(method: eventMethod, requestID: requestID, event: event), fallback: JSONEncoder())
+            var bytes: Data
+            if case .int(let id) = requestID, let fast = try EventLine.write(method: eventMethod, requestID: id, event: event) {
+                bytes = fast
+            } else {
+                bytes = try WireJSON.encode(EventNotification(method: eventMethod, requestID: requestID, event: event), fallback: JSONEncoder())
+            }
             bytes.append(UInt8(ascii: "\n"))
             channel.writeAndFlush(channel.allocator.buffer(data: bytes), promise: nil)
         } catch {
             logger.error("event not sent: it could not be encoded", metadata: ["error": "\(error)"])
         }
+    }
+}
+
+/// An event notification with an integer request id (what every ``RPCClient`` sends),
+/// written in one fixed order: `{"jsonrpc":"2.0","method":"<m>","params":{"request_id":<id>,…}}`.
+/// The client then routes it by reading those bytes (``EventLine/requestID(in:)``)
+/// instead of parsing the whole line, run documents and all, only to find its id.
+enum EventLine {
+    static let prefix = Array(#"{"jsonrpc":"2.0","method":""#.utf8)
+    static let paramsKey = Array(#"","params":{"request_id":"#.utf8)
+
+    /// The line, or nil when the event needs Foundation's encoder (a fraction) or is not
+    /// an object, or the method would need escaping: those go the general way.
+    static func write(method: String, requestID: Int64, event: some Encodable) throws -> Data? {
+        guard method.utf8.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }),
+            case .object(var members)? = try WireJSON.tree(event)
+        else { return nil }
+        members["request_id"] = nil  // the call's own id, never the event's
+        guard let body = JSONValue.object(members).compactJSON() else { return nil }
+        var out = Data(prefix)
+        out.append(contentsOf: method.utf8)
+        out.append(contentsOf: paramsKey)
+        out.append(contentsOf: String(requestID).utf8)
+        if body.count > 2 { out.append(UInt8(ascii: ",")) }
+        out.append(body.dropFirst())  // the members and the closing brace
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
+    /// The request id of an event line written by ``write(method:requestID:event:)``,
+    /// from its bytes; nil for any other line (decoded in full, as before).
+    static func requestID(in bytes: UnsafeRawBufferPointer) -> Int64? {
+        guard bytes.starts(with: prefix) else { return nil }
+        var index = prefix.count
+        while index < bytes.count, bytes[index] != UInt8(ascii: "\"") {
+            guard bytes[index] != UInt8(ascii: "\\") else { return nil }
+            index += 1
+        }
+        guard bytes[index...].starts(with: paramsKey) else { return nil }
+        index += paramsKey.count
+        let digitsStart = index
+        var value: Int64 = 0
+        while index < bytes.count, (48...57).contains(bytes[index]) {
+            let (shifted, overflowA) = value.multipliedReportingOverflow(by: 10)
+            let (sum, overflowB) = shifted.addingReportingOverflow(Int64(bytes[index] - 48))
+            guard !overflowA, !overflowB else { return nil }
+            value = sum
+            index += 1
+        }
+        let digits = index - digitsStart
+        guard digits > 0, digits == 1 || bytes[digitsStart] != 48, index < bytes.count,
+            bytes[index] == UInt8(ascii: ",") || bytes[index] == UInt8(ascii: "}")
+        else { return nil }
+        return value
     }
 }
 

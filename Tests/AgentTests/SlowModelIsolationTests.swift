@@ -24,7 +24,9 @@ struct SlowModelIsolationTests {
                 quick.append((run.run_id, try #require(run.pending.first?.approval_id)))
             }
             let clock = ContinuousClock()
-            // The slow run is decided first: its resume starts a 3-second model turn.
+            // The slow run is decided first: its resume starts a 3-second model turn (not
+            // before the decision, though perhaps before `decide` has answered this test).
+            let slowDecided = clock.now
             try await stack.decide(slowApproval, "approve")
             let slowStarted = clock.now
             try await Task.sleep(for: .milliseconds(100))
@@ -54,7 +56,7 @@ struct SlowModelIsolationTests {
             // The slow run was still in its model turn then, and finishes on its own.
             let slowRun = try await stack.watch(slow.run_id, waitFor: [slowApproval])
             #expect(slowRun.status == "completed")
-            #expect(clock.now - slowStarted >= Self.slowTurn)
+            #expect(clock.now - slowDecided >= Self.slowTurn)
             #expect(try await stack.books("alice") == "1500.00/1500.00")
             #expect(try await stack.books("bob") == "150.00/150.00")
         }

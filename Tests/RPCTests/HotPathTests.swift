@@ -106,6 +106,39 @@ struct ResponseEnvelopeTests {
         let line = try ResponseEncoder().success(id: .int(12345), result: HealthEvent(status: .serving))
         #expect(RPCClientHandler.responseID(in: ByteBuffer(data: line)) == 12345)
     }
+
+    /// An event line is the event's members with the call's `request_id`, whatever the
+    /// event held under that name, and the client finds the id without parsing the rest.
+    @Test func eventLinesCarryTheCallsIdFirstAndTheClientReadsIt() throws {
+        let event: JSONValue = ["type": "run_completed", "seq": 3, "request_id": "forged", "run": ["note": #"say "request_id":9"#]]
+        let line = try #require(try EventLine.write(method: "state.event", requestID: 42, event: event))
+        let parsed = try JSONValue(parsing: String(decoding: line, as: UTF8.self))
+        #expect(parsed == ["jsonrpc": "2.0", "method": "state.event", "params": [
+            "request_id": 42, "type": "run_completed", "seq": 3, "run": ["note": #"say "request_id":9"#],
+        ]])
+        #expect(line.withUnsafeBytes(EventLine.requestID(in:)) == 42)
+        let empty = try #require(try EventLine.write(method: "echo.event", requestID: 0, event: [String: String]()))
+        #expect(String(decoding: empty, as: UTF8.self) == #"{"jsonrpc":"2.0","method":"echo.event","params":{"request_id":0}}"#)
+        #expect(empty.withUnsafeBytes(EventLine.requestID(in:)) == 0)
+        // What the fast path cannot write goes the general way.
+        #expect(try EventLine.write(method: "state.event", requestID: 1, event: ["share": 0.5] as JSONValue) == nil)
+        #expect(try EventLine.write(method: #"odd"name"#, requestID: 1, event: [String: String]()) == nil)
+    }
+
+    @Test(arguments: [
+        (#"{"jsonrpc":"2.0","method":"state.event","params":{"request_id":7,"type":"x"}}"#, Int64?.some(7)),
+        (#"{"jsonrpc":"2.0","method":"state.event","params":{"request_id":7}}"#, 7),
+        (#"{"jsonrpc":"2.0","method":"state.event","params":{"type":"x","request_id":7}}"#, nil),  // another order: full decode
+        (#"{"jsonrpc":"2.0","method":"state.event","params":{"request_id":"7"}}"#, nil),
+        (#"{"jsonrpc":"2.0","method":"state.event","params":{"request_id":07}}"#, nil),
+        (#"{"jsonrpc":"2.0","method":"st\"ate","params":{"request_id":7}}"#, nil),
+        (#"{"jsonrpc":"2.0","method":"state.event","params":{"request_id":99999999999999999999}}"#, nil),
+        (#"{"jsonrpc":"2.0","id":7,"result":1}"#, nil),
+        (#"{"jsonrpc":"2.0","method":"state.ev"#, nil),
+    ])
+    func clientReadsTheRequestIdOfAnEvent(_ line: String, _ id: Int64?) {
+        #expect(Array(line.utf8).withUnsafeBytes(EventLine.requestID(in:)) == id)
+    }
 }
 
 /// Request ids decode to the same case whatever order the decoder tries them in.
