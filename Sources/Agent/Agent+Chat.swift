@@ -172,15 +172,15 @@ extension Agent {
             document.pending = []
             document.reply = "The request could not be completed: \(rpc.message)"
                 + (released > 0 ? " \(released) action(s) waiting for approval were cancelled and their held funds released." : "")
-            _ = try await save(run, status: "failed", document: document)
-            return RunResult(runID: runID, status: "failed", reply: document.reply, pending: [])
+            _ = try await save(run, phase: .failed, document: document)
+            return RunResult(runID: runID, status: RunPhase.failed.shownStatus, reply: document.reply, pending: [])
         }
         if status == "completed" {
             emit(Self.event("run_completed", runID, ["reply": .string(document.reply ?? "")]))
         } else {
             try Self.recordPause(document.pending, reply: document.reply, runID: runID, emit: emit)
         }
-        _ = try await save(run, status: status, document: document, release: status == "awaiting_approval")
+        _ = try await save(run, phase: status == "completed" ? .completed : .waitingForPeople, document: document)
         if status == "completed", let session = document.sessionID, let reply = document.reply {
             let user = document.messages.last(where: { if case .user = $0 { true } else { false } })
             let appended: [ModelMessage] = [user, ModelMessage.assistant(text: reply, toolCalls: [])].compactMap { $0 }
@@ -215,11 +215,15 @@ extension Agent {
     /// lease with the save (a run left paused). A chat's save waits a moment for a
     /// brief claim by someone else on its running run.
     /// - Returns: the new version.
-    func save(_ run: RunHandle, status: String, document: RunDocument, release: Bool = false) async throws -> Int64 {
+    func save(_ run: RunHandle, phase: RunPhase, document: RunDocument) async throws -> Int64 {
         let recorded = run.events.pending
+        var document = document
+        document.phase = phase
+        // A resume lets go of a run it leaves for people in the same write.
+        let release = phase == .waitingForPeople && run.owner != nil
         let params = SaveRunParamsOf(
-            runID: run.runID, expectedVersion: run.version, status: status, data: DocumentReading(document), owner: run.owner,
-            events: recorded, release: release && run.owner != nil ? true : nil)
+            runID: run.runID, expectedVersion: run.version, status: phase.storedStatus.rawValue, data: DocumentReading(document),
+            owner: run.owner, events: recorded, release: release ? true : nil)
         let deadline = ContinuousClock.now + Self.unclaimedSaveWait
         while true {
             do {
@@ -327,7 +331,7 @@ extension Agent {
 
     /// Saves the run as it stands while it is still being worked on (see ``RunHandle``).
     func checkpoint(_ run: inout RunHandle, _ document: RunDocument) async throws {
-        run.version = try await save(run, status: run.workingStatus, document: document)
+        run.version = try await save(run, phase: run.workingPhase, document: document)
     }
 
     /// Tools mode: model turns until it answers in text or a call waits for a human.
@@ -380,10 +384,10 @@ struct RunHandle: Sendable {
     let events: RunEvents
 
     /// What a checkpoint saves the run as while it is still being worked on: a chat's
-    /// run stays `running` (if its process dies, the sweeper ends it); a resume's stays
-    /// `awaiting_approval` under its claim (if it dies, the run is resumed again from
-    /// the checkpoint once the claim lapses).
-    var workingStatus: String { owner == nil ? "running" : "awaiting_approval" }
+    /// run is `chatting` (if its process dies, the sweeper ends it); a resume's is
+    /// `continuing` under its claim (if it dies, the reconciler continues it from the
+    /// checkpoint once the claim lapses).
+    var workingPhase: RunPhase { owner == nil ? .chatting : .continuing }
 }
 
 extension RunDocument {

@@ -48,12 +48,12 @@ extension Agent {
         return (resumed, page.nextCursor)
     }
 
-    /// Whether a paused run can go on: one of its approvals was decided, or it has
-    /// none left (a resume saved a checkpoint and died before finishing).
+    /// Whether a paused run can go on: one of its approvals was decided, or it is a
+    /// resume's checkpoint (`continuing`: the resume died before finishing).
     private func isDue(_ runID: String) async throws -> Bool {
         let record = try await state.loadRun(runID, as: DocumentReading<RunDocument>.self)
-        guard record.status == "awaiting_approval", let document = try? record.document() else { return false }
-        if document.pending.isEmpty { return true }
+        guard record.status == RunStatus.awaitingApproval.rawValue, let document = try? record.document() else { return false }
+        if document.phase(stored: record.status) == .continuing { return true }
         for call in document.pending {
             if try await approval.get(call.approvalID).status.isDecided { return true }
         }

@@ -86,7 +86,7 @@ extension Agent {
             // settled), released by the same save.
             if decided {
                 emit(Self.pausedEvent(waiting, reply: document.reply, runID: runID))
-                _ = try await save(run, status: "awaiting_approval", document: document, release: true)
+                _ = try await save(run, phase: .waitingForPeople, document: document)
             } else {
                 await release(runID, owner: owner)
             }
@@ -124,11 +124,11 @@ extension Agent {
         return Self.result(runID: runID, status: record.status, document: try record.document())
     }
 
-    /// A run as callers see it. A run saved `awaiting_approval` with nothing waiting for
-    /// a human is a resume's checkpoint: in progress (or to be continued), so `running`.
+    /// A run as callers see it: its phase's ``RunPhase/shownStatus``.
     static func result(runID: String, status: String, document: RunDocument) -> RunResult {
-        let shown = status == "awaiting_approval" && document.pending.isEmpty ? "running" : status
-        return RunResult(runID: runID, status: shown, reply: document.reply, pending: document.pending.map(PendingView.init))
+        RunResult(
+            runID: runID, status: document.phase(stored: status).shownStatus, reply: document.reply,
+            pending: document.pending.map(PendingView.init))
     }
 
     private func release(_ runID: String, owner: String) async {

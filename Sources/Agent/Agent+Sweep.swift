@@ -76,7 +76,7 @@ extension Agent {
         let events = RunEvents(live: { _ in })
         events.record(Self.event("error", runID, ["reason": "RUN_ABANDONED", "message": .string(document.reply ?? "")]))
         _ = try await save(
-            RunHandle(runID: runID, version: claimed.version, owner: owner, events: events), status: "failed", document: document)
+            RunHandle(runID: runID, version: claimed.version, owner: owner, events: events), phase: .failed, document: document)
         logger.warning("ended an abandoned run", metadata: ["run_id": "\(runID)", "cancelled_approvals": "\(cancelled)"])
         return true
     }

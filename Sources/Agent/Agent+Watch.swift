@@ -165,8 +165,8 @@ extension Agent {
         case "completed", "failed", "cancelled": return true
         case "awaiting_approval":
             // Paused on people, unclaimed: at rest unless it waits on what the watcher decided.
-            // With nothing pending it is a checkpoint that will be continued: not at rest.
-            guard record.lease == nil, !document.pending.isEmpty else { return false }
+            // A resume's checkpoint (`continuing`) will be continued: not at rest.
+            guard record.lease == nil, document.phase(stored: record.status) == .waitingForPeople else { return false }
             return waitFor.isDisjoint(with: document.pending.map(\.approvalID))
         default: return false
         }

@@ -26,12 +26,64 @@ struct RunDocument: Codable, Sendable {
     /// Approvals executed in this run (each reported with approval.complete as it ran).
     var executed: [String] = []
     var reply: String?
+    /// Where the run stands, written with every save (nil in documents saved before
+    /// phases were: ``phase(stored:)`` reads those as they were read then).
+    var phase: RunPhase? = .chatting
 
     enum CodingKeys: String, CodingKey {
         case schemaVersion = "schema_version"
-        case mode, account, messages, pending, plan, position, results, executed, reply
+        case mode, account, messages, pending, plan, position, results, executed, reply, phase
         case requestedBy = "requested_by"
         case sessionID = "session_id"
+    }
+
+    /// The run's phase; for a document without one, read off state-svc's status and
+    /// the pending list (a paused run with nothing pending was a resume's checkpoint).
+    func phase(stored status: String) -> RunPhase {
+        if let phase { return phase }
+        switch RunStatus(rawValue: status) {
+        case .running?: return .chatting
+        case .awaitingApproval?: return pending.isEmpty ? .continuing : .waitingForPeople
+        case .completed?: return .completed
+        case .failed?, .cancelled?, nil: return .failed
+        }
+    }
+}
+
+/// Where a run stands, as the agent means it. state-svc keeps a coarser status for
+/// its own rules (who may save, which runs are finished); ``storedStatus`` is the one
+/// place that maps the one to the other, so no reader infers a phase from a status.
+enum RunPhase: String, Codable, Sendable {
+    /// A chat is working on its new run. If its process dies, the sweeper ends the run.
+    case chatting
+    /// Paused: the calls in `pending` wait for people; the decision follower (or the
+    /// reconciler) continues it once they decide.
+    case waitingForPeople = "waiting_for_people"
+    /// A resume is working on it under its lease. A checkpoint left in this phase by a
+    /// resume that died is continued by the reconciler once the lease lapses.
+    case continuing
+    case completed
+    case failed
+
+    /// The status state-svc stores for this phase.
+    var storedStatus: RunStatus {
+        switch self {
+        case .chatting: .running
+        case .waitingForPeople, .continuing: .awaitingApproval  // both under state-svc's claim rules
+        case .completed: .completed
+        case .failed: .failed
+        }
+    }
+
+    /// The status callers see (`agent.get_run`, `agent.watch_run`): a run someone is
+    /// working on is `running`, whichever process.
+    var shownStatus: String {
+        switch self {
+        case .chatting, .continuing: RunStatus.running.rawValue
+        case .waitingForPeople: RunStatus.awaitingApproval.rawValue
+        case .completed: RunStatus.completed.rawValue
+        case .failed: RunStatus.failed.rawValue
+        }
     }
 }
 

@@ -73,6 +73,11 @@ final class InProcessBank: Sendable {
         try await ledger.balance(AccountParams(account: account))
     }
 
+    /// The phase the run's stored document says it is in.
+    func phase(_ runID: String) async throws -> String? {
+        try await state.loadRun(runID).data["phase"]?.stringValue
+    }
+
     /// The run once it is `completed` (or as it stands after 10 s).
     func untilCompleted(_ runID: String) async throws -> RunResult {
         let deadline = ContinuousClock.now + .seconds(10)
@@ -158,6 +163,37 @@ final class InProcessBank: Sendable {
             #expect(try await bank.untilCompleted(paused.runID).status == "completed")
             #expect(try await bank.balance("bob").posted == "500.00")
         }
+    }
+
+    /// Every save says where the run stands, so no reader infers it from state-svc's
+    /// status (a paused run and a resume's checkpoint are both `awaiting_approval` there).
+    @Test func eachSaveWritesTheRunsPhase() async throws {
+        try await InProcessBank.with { bank in
+            let paused = try await bank.chat("Transfer $500 to Bob")
+            #expect(try await bank.phase(paused.runID) == "waiting_for_people")
+            #expect(try await bank.state.loadRun(paused.runID).status == "awaiting_approval")
+            _ = try await bank.approvals.decide(try #require(paused.pending.first).approvalID, approve: false, reason: "no")
+            #expect(try await bank.agent.resume(runID: paused.runID) { _ in }.status == "completed")
+            #expect(try await bank.phase(paused.runID) == "completed")
+            let small = try await bank.chat("Transfer $20 to Bob")
+            #expect(try await bank.phase(small.runID) == "completed")
+        }
+    }
+
+    /// Documents saved before phases were written read as they were read then.
+    @Test(arguments: [
+        ("running", false, RunPhase.chatting), ("awaiting_approval", true, .waitingForPeople), ("awaiting_approval", false, .continuing),
+        ("completed", false, .completed), ("failed", false, .failed), ("cancelled", false, .failed),
+    ])
+    func aDocumentWithoutAPhaseReadsAsBefore(status: String, pending: Bool, phase: RunPhase) throws {
+        var document = RunDocument(mode: .tools, account: "checking", requestedBy: "operator", messages: [])
+        document.phase = nil
+        if pending {
+            let action = Action(kind: .transfer, from: "checking", to: "bob", amount: Amount(minorUnits: 50_000)!)
+            document.pending = [PendingCall(callID: "c1", approvalID: "ap_1", action: action)]
+        }
+        #expect(document.phase(stored: status) == phase)
+        #expect(phase.storedStatus.rawValue == (status == "cancelled" ? "failed" : status))
     }
 
     /// A person who decides while the chat is still placing its calls (the approval exists,
