@@ -201,18 +201,7 @@ final class RPCClientHandler: ChannelDuplexHandler {
     static func responseID(in line: ByteBuffer) -> Int64? {
         line.withUnsafeReadableBytes { bytes -> Int64? in
             guard bytes.starts(with: responsePrefix) else { return nil }
-            var index = responsePrefix.count
-            let digitsStart = index
-            var value: Int64 = 0
-            while index < bytes.count, (48...57).contains(bytes[index]) {
-                let (shifted, overflowA) = value.multipliedReportingOverflow(by: 10)
-                let (sum, overflowB) = shifted.addingReportingOverflow(Int64(bytes[index] - 48))
-                guard !overflowA, !overflowB else { return nil }
-                value = sum
-                index += 1
-            }
-            let digits = index - digitsStart
-            guard digits > 0, digits == 1 || bytes[digitsStart] != 48 else { return nil }  // JSON has no leading zeros
+            guard let (value, index) = EventLine.readNonNegativeInteger(bytes, at: responsePrefix.count) else { return nil }
             let rest = bytes[index...]
             guard rest.starts(with: resultKey) || rest.starts(with: errorKey) else { return nil }
             return value

@@ -104,7 +104,16 @@ enum EventLine {
             index += 1
         }
         guard bytes[index...].starts(with: paramsKey) else { return nil }
-        index += paramsKey.count
+        guard let (value, end) = readNonNegativeInteger(bytes, at: index + paramsKey.count), end < bytes.count,
+            bytes[end] == UInt8(ascii: ",") || bytes[end] == UInt8(ascii: "}")
+        else { return nil }
+        return value
+    }
+
+    /// A non-negative JSON integer (no sign, no leading zero, fits in Int64) starting at
+    /// `index`, and the index after it; nil for anything else.
+    static func readNonNegativeInteger(_ bytes: UnsafeRawBufferPointer, at index: Int) -> (Int64, Int)? {
+        var index = index
         let digitsStart = index
         var value: Int64 = 0
         while index < bytes.count, (48...57).contains(bytes[index]) {
@@ -115,10 +124,8 @@ enum EventLine {
             index += 1
         }
         let digits = index - digitsStart
-        guard digits > 0, digits == 1 || bytes[digitsStart] != 48, index < bytes.count,
-            bytes[index] == UInt8(ascii: ",") || bytes[index] == UInt8(ascii: "}")
-        else { return nil }
-        return value
+        guard digits > 0, digits == 1 || bytes[digitsStart] != 48 else { return nil }  // JSON has no leading zeros
+        return (value, index)
     }
 }
 
