@@ -123,6 +123,11 @@ struct Figures {
 }
 
 /// The real stack on a throw-away home.
+///
+/// `@unchecked Sendable` is safe here: every property is a `let` set in `init`, and the
+/// one member that is not Sendable, the simulator's `Process`, is already running when
+/// it is handed over; after that it is only read (`processIdentifier`) and, once, in
+/// ``stop()``, terminated and waited for.
 final class BenchStack: @unchecked Sendable {
     let home: TestHome
     let services: [ServiceProcess]

@@ -52,7 +52,7 @@ struct AbandonedRunTests {
             // A run paused for a human is not abandoned, however old: it waits for its decision.
             let paused = try await stack.chat("Transfer $150 to Alice")
             try await Task.sleep(for: .seconds(3))
-            #expect(try await stack.getRun(paused.run_id).status == "awaiting_approval")
+            #expect(try await stack.getRun(paused.runID).status == "awaiting_approval")
             #expect(try await stack.books("checking") == "1000.00/850.00")
         }
     }

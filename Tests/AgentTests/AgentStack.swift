@@ -1,53 +1,43 @@
+import Contracts
 import Foundation
 import RPC
 import RPCTesting
+import Synchronization
 import Testing
 
 /// The repository's root, for `compose/policy.json`.
 let repositoryRoot = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-/// A `agent.chat` / `agent.resume` result as the tests read it.
-struct RunView: Decodable, Sendable {
-    struct Pending: Decodable, Sendable {
-        let approval_id: String
-        let call_id: String
-        let hold_id: String?
-    }
-
-    let run_id: String
-    let status: String
-    let reply: String?
-    let pending: [Pending]
-}
-
 /// Collects streamed events (they arrive on an event loop).
-final class EventLog: @unchecked Sendable {
-    private let lock = NSLock()
-    private var events: [JSONValue] = []
+final class EventLog: Sendable {
+    private let events = Mutex<[JSONValue]>([])
 
-    func append(_ event: JSONValue) { lock.withLock { events.append(event) } }
-    var types: [String] { lock.withLock { events.compactMap { $0["type"]?.stringValue } } }
-    var all: [JSONValue] { lock.withLock { events } }
+    func append(_ event: JSONValue) { events.withLock { $0.append(event) } }
+    var types: [String] { events.withLock { $0.compactMap { $0["type"]?.stringValue } } }
+    var all: [JSONValue] { events.withLock { $0 } }
 }
 
 /// The real stack on a private home: model-sim, approval-svc, ledger-svc, state-svc
 /// and agent-svc, with `checking` (1000.00), `alice`, `bob` and `mallory` opened.
-final class AgentStack: @unchecked Sendable {
+final class AgentStack: Sendable {
     let home: TestHome
-    var processes: [ServiceProcess]
-    let simulator: Process
+    /// approval-svc, ledger-svc, state-svc (and a second agent when launched), then
+    /// agent-svc: replaced by restarts while other tasks may be calling the stack.
+    private let running: Mutex<(processes: [ServiceProcess], agent: ServiceProcess)>
+    /// Not Sendable: started at once, then only terminated by ``stop()``.
+    private let simulatorProcess: SendableProcess
     let agentArguments: [String]
     let environment: [String: String]
-    var agent: ServiceProcess
+
+    var simulator: Process { simulatorProcess.process }
 
     private init(home: TestHome, processes: [ServiceProcess], simulator: Process, agentArguments: [String], environment: [String: String], agent: ServiceProcess) {
         self.home = home
-        self.processes = processes
-        self.simulator = simulator
+        running = Mutex((processes, agent))
+        simulatorProcess = SendableProcess(process: simulator)
         self.agentArguments = agentArguments
         self.environment = environment
-        self.agent = agent
     }
 
     /// - Parameters:
@@ -119,8 +109,9 @@ final class AgentStack: @unchecked Sendable {
     /// Restarts approval-svc with its clock `seconds` ahead (pending approvals past their time expire).
     func restartApproval(clockAheadSeconds seconds: Int) async throws {
         try "\(seconds)".write(toFile: Self.clockFile(home), atomically: true, encoding: .utf8)
-        await processes[0].terminate()
-        processes[0] = try await Self.launchApproval(home)
+        await running.withLock { $0.processes[0] }.terminate()
+        let approval = try await Self.launchApproval(home)
+        running.withLock { $0.processes[0] = approval }
     }
 
     static func startSimulator(home: TestHome, arguments extra: [String] = []) throws -> (Process, Int) {
@@ -145,18 +136,19 @@ final class AgentStack: @unchecked Sendable {
 
     /// Stops state-svc where it stands (SIGSTOP): calls to it are written and never answered.
     func freezeState() {
-        kill(processes[2].pid, SIGSTOP)
+        kill(running.withLock { $0.processes[2] }.pid, SIGSTOP)
     }
 
     /// Kills state-svc with SIGKILL (frozen or not) and starts it again on the same home.
     func restartStateAfterCrash() async throws {
-        await processes[2].kill9()
-        processes[2] = try await ServiceProcess.launch("state-svc", service: "state", home: home)
+        await running.withLock { $0.processes[2] }.kill9()
+        let state = try await ServiceProcess.launch("state-svc", service: "state", home: home)
+        running.withLock { $0.processes[2] = state }
     }
 
     /// Kills agent-svc with SIGKILL (no graceful anything).
     func killAgent() async {
-        await agent.kill9()
+        await running.withLock { $0.agent }.kill9()
     }
 
     /// Starts agent-svc again on the same home.
@@ -166,8 +158,9 @@ final class AgentStack: @unchecked Sendable {
     func restartAgent(extraArguments: [String] = [], follow: Bool? = nil) async throws {
         var arguments = agentArguments
         if let follow { arguments = arguments.filter { $0 != "--no-follow" } + (follow ? [] : ["--no-follow"]) }
-        agent = try await ServiceProcess.launch(
+        let agent = try await ServiceProcess.launch(
             "agent-svc", service: "agent", home: home, arguments: arguments + extraArguments, environment: environment)
+        running.withLock { $0.agent = agent }
     }
 
     /// A second agent-svc process on the same services, serving `<home>/run/agent2.sock`.
@@ -175,10 +168,11 @@ final class AgentStack: @unchecked Sendable {
         let second = try await ServiceProcess.launch(
             "agent-svc", service: "agent2", home: home, arguments: agentArguments + ["--socket", home.socket("agent2")],
             environment: environment)
-        processes.append(second)
+        running.withLock { $0.processes.append(second) }
     }
 
     func stop() async {
+        let (processes, agent) = running.withLock { $0 }
         await agent.terminate()
         for process in processes.reversed() { await process.terminate() }
         simulator.terminate()
@@ -188,24 +182,24 @@ final class AgentStack: @unchecked Sendable {
 
     // MARK: - Calls
 
-    func chat(_ message: String, mode: String = "tools", events: EventLog = EventLog()) async throws -> RunView {
+    func chat(_ message: String, mode: String = "tools", events: EventLog = EventLog()) async throws -> RunResult {
         let client = try home.client("agent")
         defer { Task { await client.close() } }
         return try await client.stream(
-            "agent.chat", ["message": .string(message), "mode": .string(mode)] as JSONValue, event: JSONValue.self, as: RunView.self
+            "agent.chat", ["message": .string(message), "mode": .string(mode)] as JSONValue, event: JSONValue.self, as: RunResult.self
         ) { events.append($0) }
     }
 
-    func resume(_ runID: String, on service: String = "agent", events: EventLog = EventLog()) async throws -> RunView {
+    func resume(_ runID: String, on service: String = "agent", events: EventLog = EventLog()) async throws -> RunResult {
         let client = try home.client(service)
         defer { Task { await client.close() } }
-        return try await client.stream("agent.resume", ["run_id": .string(runID)] as JSONValue, event: JSONValue.self, as: RunView.self) {
+        return try await client.stream("agent.resume", ["run_id": .string(runID)] as JSONValue, event: JSONValue.self, as: RunResult.self) {
             events.append($0)
         }
     }
 
-    func getRun(_ runID: String) async throws -> RunView {
-        try await call("agent", "agent.get_run", ["run_id": .string(runID)], as: RunView.self)
+    func getRun(_ runID: String) async throws -> RunResult {
+        try await call("agent", "agent.get_run", ["run_id": .string(runID)], as: RunResult.self)
     }
 
     /// Votes on the version the approval is at now, as a person who just looked at it.
@@ -223,12 +217,12 @@ final class AgentStack: @unchecked Sendable {
     /// past `waitFor` (agent-svc resumes runs by itself once they are decided).
     func watch(
         _ runID: String, after: Int64 = 0, waitFor: [String] = [], on service: String = "agent", events: EventLog = EventLog()
-    ) async throws -> RunView {
+    ) async throws -> RunResult {
         let client = try home.client(service)
         defer { Task { await client.close() } }
         let params: JSONValue = ["run_id": .string(runID), "after_seq": .int(after), "wait_for": .array(waitFor.map(JSONValue.string))]
         return try await client.stream(
-            "agent.watch_run", params, event: JSONValue.self, as: RunView.self, options: .init(timeout: .seconds(30))
+            "agent.watch_run", params, event: JSONValue.self, as: RunResult.self, options: .init(timeout: .seconds(30))
         ) { events.append($0) }
     }
 
@@ -249,4 +243,12 @@ final class AgentStack: @unchecked Sendable {
         defer { Task { await client.close() } }
         return try await client.call(method, params, as: R.self)
     }
+}
+
+/// A Foundation `Process` (not Sendable) shared as the stack's model simulator. Safe
+/// because it is started before it is wrapped, and after that only `terminate()` and
+/// `waitUntilExit()` are called on it, once, from ``AgentStack/stop()``.
+final class SendableProcess: @unchecked Sendable {
+    let process: Process
+    init(process: Process) { self.process = process }
 }

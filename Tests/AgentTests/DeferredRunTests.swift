@@ -1,3 +1,4 @@
+import Contracts
 import RPC
 import Testing
 
@@ -7,10 +8,10 @@ struct DeferredRunTests {
     @Test func aRejectionReleasesTheHoldAndTellsTheModel() async throws {
         try await AgentStack.with { stack in
             let paused = try await stack.chat("Transfer $500 to Bob for rent")
-            let approval = try #require(paused.pending.first).approval_id
+            let approval = try #require(paused.pending.first).approvalID
             try await stack.decide(approval, "reject", reason: "not today")
             let events = EventLog()
-            let resumed = try await stack.resume(paused.run_id, events: events)
+            let resumed = try await stack.resume(paused.runID, events: events)
             #expect(resumed.status == "completed")
             #expect(resumed.reply == "DENIED: not today")
             #expect(events.all.contains { $0["type"] == "approval_decided" && $0["status"] == "rejected" })
@@ -24,9 +25,9 @@ struct DeferredRunTests {
             let paused = try await stack.chat("Transfer $500 to Bob for rent")
             try await stack.restartApproval(clockAheadSeconds: 86_400 + 60)
             let approval = try await stack.call(
-                "approval", "approval.get", ["approval_id": .string(try #require(paused.pending.first).approval_id)], as: JSONValue.self)
+                "approval", "approval.get", ["approval_id": .string(try #require(paused.pending.first).approvalID)], as: JSONValue.self)
             #expect(approval["status"]?.stringValue == "expired")
-            let resumed = try await stack.resume(paused.run_id)
+            let resumed = try await stack.resume(paused.runID)
             #expect(resumed.status == "completed")
             #expect(resumed.reply == "EXPIRED: no decision in time")
             #expect(try await stack.books("checking") == "1000.00/1000.00")
@@ -43,11 +44,11 @@ struct DeferredRunTests {
             // Whatever the model asked for waits for a human: the agent cannot decide.
             for pending in run.pending {
                 await #expect(throws: RPCError.self) {
-                    try await stack.decide(pending.approval_id, "approve", as: "agent")
+                    try await stack.decide(pending.approvalID, "approve", as: "agent")
                 }
             }
             if run.status == "awaiting_approval" {
-                #expect(try await stack.resume(run.run_id).status == "awaiting_approval")
+                #expect(try await stack.resume(run.runID).status == "awaiting_approval")
             }
             #expect(try await stack.balance("mallory").posted == "0.00")
         }
@@ -60,8 +61,8 @@ struct DeferredRunTests {
             #expect(paused.status == "awaiting_approval")
             #expect(events.types.contains("plan"))
             #expect(try await stack.books("checking") == "1000.00/500.00")
-            try await stack.decide(try #require(paused.pending.first).approval_id, "approve")
-            let resumed = try await stack.resume(paused.run_id)
+            try await stack.decide(try #require(paused.pending.first).approvalID, "approve")
+            let resumed = try await stack.resume(paused.runID)
             #expect(resumed.status == "completed")
             #expect(resumed.reply == "Transferred $500.00 to bob.")
             #expect(try await stack.balance("checking").posted == "500.00")
@@ -82,10 +83,10 @@ struct DeferredRunTests {
         try await AgentStack.with(follow: true) { stack in
             let paused = try await stack.chat("Transfer $500 to Bob for rent")
             #expect(paused.status == "awaiting_approval")
-            try await stack.decide(try #require(paused.pending.first).approval_id, "approve")
+            try await stack.decide(try #require(paused.pending.first).approvalID, "approve")
             var status = ""
             for _ in 0..<200 {
-                status = try await stack.getRun(paused.run_id).status
+                status = try await stack.getRun(paused.runID).status
                 if status == "completed" { break }
                 try await Task.sleep(for: .milliseconds(50))
             }
@@ -111,21 +112,21 @@ struct SessionAndWatchTests {
             #expect(live.types.suffix(2) == ["approval_required", "run_paused"])
             // Read back: the same events, under the same numbers; the watch ends at the pause.
             let replay = EventLog()
-            let watched = try await stack.watch(paused.run_id, after: 0, events: replay)
+            let watched = try await stack.watch(paused.runID, after: 0, events: replay)
             #expect(watched.status == "awaiting_approval")
             #expect(replay.all.compactMap { $0["seq"]?.intValue } == liveSeqs)
             #expect(replay.types == live.types)
             // A decision: agent-svc resumes the run; the watcher waiting for it sees it through.
-            let approval = try #require(paused.pending.first).approval_id
+            let approval = try #require(paused.pending.first).approvalID
             try await stack.decide(approval, "approve")
             let rest = EventLog()
-            let done = try await stack.watch(paused.run_id, after: liveSeqs.last ?? 0, waitFor: [approval], events: rest)
+            let done = try await stack.watch(paused.runID, after: liveSeqs.last ?? 0, waitFor: [approval], events: rest)
             #expect(done.status == "completed" && done.reply == "Transferred $500.00 to bob.")
             #expect(rest.types.first == "approval_decided" && rest.types.last == "run_completed", "\(rest.types)")
             let restSeqs = rest.all.compactMap { $0["seq"]?.intValue }
             #expect(restSeqs == Array((liveSeqs.count + 1)...(liveSeqs.count + restSeqs.count)).map(Int64.init))
             // A watch of a finished run replays what is left and ends at once.
-            #expect(try await stack.watch(paused.run_id, after: restSeqs.last ?? 0).status == "completed")
+            #expect(try await stack.watch(paused.runID, after: restSeqs.last ?? 0).status == "completed")
         }
     }
 
@@ -134,7 +135,7 @@ struct SessionAndWatchTests {
             let client = try stack.home.client("agent")
             for message in ["Check my balance", "Deposit $20 into my account"] {
                 let run = try await client.stream(
-                    "agent.chat", ["message": .string(message), "session_id": "s-1"] as JSONValue, event: JSONValue.self, as: RunView.self
+                    "agent.chat", ["message": .string(message), "session_id": "s-1"] as JSONValue, event: JSONValue.self, as: RunResult.self
                 ) { _ in }
                 #expect(run.status == "completed")
             }

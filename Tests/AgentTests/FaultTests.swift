@@ -31,7 +31,7 @@ struct FaultTests {
                 #expect(run.status == "failed", "\(message)")
                 #expect(run.reply?.hasPrefix("The request could not be completed") == true)
                 #expect(events.types.contains("error"))
-                #expect(try await stack.getRun(run.run_id).status == "failed")
+                #expect(try await stack.getRun(run.runID).status == "failed")
             }
             #expect(try await stack.books("checking") == "1000.00/1000.00")
         }
@@ -55,7 +55,7 @@ struct FaultTests {
             let second = try await stack.chat("Transfer $600 to Alice")
             #expect(second.status == "completed")
             #expect(second.reply?.hasPrefix("ERROR: ") == true, "\(second.reply ?? "nil")")
-            let cancelled = try await stack.call("approval", "approval.list", ["run_id": .string(second.run_id)], as: JSONValue.self)
+            let cancelled = try await stack.call("approval", "approval.list", ["run_id": .string(second.runID)], as: JSONValue.self)
             guard case .array(let approvals)? = cancelled["approvals"] else { Issue.record("no approvals"); return }
             #expect(approvals.map { $0["status"]?.stringValue } == ["cancelled"])
             #expect(try await stack.books("checking") == "1000.00/500.00")

@@ -11,9 +11,9 @@ struct FollowerCursorTests {
         try await AgentStack.with(follow: true, checking: "5000.00") { stack in
             func cycle() async throws -> String {
                 let run = try await stack.chat("Transfer $150 to Bob")
-                let approval = try #require(run.pending.first?.approval_id)
+                let approval = try #require(run.pending.first?.approvalID)
                 try await stack.decide(approval, "approve")
-                let done = try await stack.watch(run.run_id, waitFor: [approval])
+                let done = try await stack.watch(run.runID, waitFor: [approval])
                 #expect(done.status == "completed")
                 return approval
             }

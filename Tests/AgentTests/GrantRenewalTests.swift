@@ -11,7 +11,7 @@ struct GrantRenewalTests {
     func aResumeAfterTheGrantExpiredRenewsItAndExecutesOnce() async throws {
         try await AgentStack.with { stack in
             let paused = try await stack.chat("Transfer $500 to Bob for rent")
-            let approvalID = try #require(paused.pending.first?.approval_id)
+            let approvalID = try #require(paused.pending.first?.approvalID)
             // Nothing to renew while pending.
             await #expect(throws: RPCError.self) {
                 _ = try await stack.call("approval", "approval.renew_grant", ["approval_id": .string(approvalID)], identity: "agent", as: JSONValue.self)
@@ -23,7 +23,7 @@ struct GrantRenewalTests {
             let approved = try await stack.call("approval", "approval.get", ["approval_id": .string(approvalID)], as: JSONValue.self)
             let oldGrant = try #require(approved["grant"]?["grant_id"]?.stringValue)
 
-            let resumed = try await stack.resume(paused.run_id)
+            let resumed = try await stack.resume(paused.runID)
             #expect(resumed.status == "completed")
             #expect(resumed.reply == "Transferred $500.00 to bob.")
             #expect(try await stack.books("bob") == "500.00/500.00")
@@ -43,7 +43,7 @@ struct GrantRenewalTests {
             } catch let error as RPCError {
                 #expect(error.reason == "ALREADY_COMPLETED")
             }
-            let replay = try await stack.resume(paused.run_id)
+            let replay = try await stack.resume(paused.runID)
             #expect(replay.status == "completed")
             #expect(try await stack.books("bob") == "500.00/500.00")
         }

@@ -36,8 +36,8 @@ struct RealModelTranscriptTests {
             #expect(paused.pending.count == 1)
             #expect(try await stack.books("checking") == "1150.00/650.00")
             #expect(try await stack.books("bob") == "0.00/0.00")
-            try await stack.decide(try #require(paused.pending.first).approval_id, "approve")
-            let resumed = try await stack.resume(paused.run_id)
+            try await stack.decide(try #require(paused.pending.first).approvalID, "approve")
+            let resumed = try await stack.resume(paused.runID)
             #expect(resumed.status == "completed", "\(resumed.reply ?? "nil")")
             #expect(try await stack.books("bob") == "500.00/500.00")
             #expect(try await stack.books("checking") == "650.00/650.00")
@@ -58,8 +58,8 @@ struct RealModelTranscriptTests {
             #expect(try await stack.books("checking") == "1150.00/1150.00")
             let paused = try await stack.chat("Transfer $500 to Bob for rent", mode: "structured")
             #expect(paused.status == "awaiting_approval", "\(paused.reply ?? "nil")")
-            try await stack.decide(try #require(paused.pending.first).approval_id, "approve")
-            #expect(try await stack.resume(paused.run_id).status == "completed")
+            try await stack.decide(try #require(paused.pending.first).approvalID, "approve")
+            #expect(try await stack.resume(paused.runID).status == "completed")
             #expect(try await stack.books("bob") == "500.00/500.00")
         }
     }

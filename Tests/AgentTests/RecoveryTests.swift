@@ -18,22 +18,22 @@ struct RecoveryTests {
             let edited: JSONValue = ["kind": "transfer", "from": "checking", "to": "bob", "amount": "120.00", "currency": "USD"]
             let first = try await stack.call(
                 "approval", "approval.decide",
-                ["approval_id": .string(pending.approval_id), "decision": "approve", "edited_action": edited, "version": 1],
+                ["approval_id": .string(pending.approvalID), "decision": "approve", "edited_action": edited, "version": 1],
                 identity: "approver1", as: JSONValue.self)
             #expect(first["status"] == "pending" && first["required_approvers"] == 2)
-            try await stack.decide(pending.approval_id, "approve", as: "approver2")
+            try await stack.decide(pending.approvalID, "approve", as: "approver2")
 
-            let done = try await stack.watch(paused.run_id, waitFor: [pending.approval_id])
+            let done = try await stack.watch(paused.runID, waitFor: [pending.approvalID])
             #expect(done.status == "completed")
             #expect(done.reply?.contains("Transferred $120.00 to bob.") == true, "\(String(describing: done.reply))")
             #expect(done.reply?.contains("a transfer of $150.00 to alice was asked for") == true, "the model is told")
             #expect(try await stack.books("bob") == "120.00/120.00")
             #expect(try await stack.books("alice") == "0.00/0.00")
             #expect(try await stack.books("checking") == "880.00/880.00", "the hold for $150.00 was released")
-            let approval = try await stack.call("approval", "approval.get", ["approval_id": .string(pending.approval_id)], as: JSONValue.self)
+            let approval = try await stack.call("approval", "approval.get", ["approval_id": .string(pending.approvalID)], as: JSONValue.self)
             #expect(approval["status"]?.stringValue == "completed")
             // Resumed again: nothing moves twice.
-            _ = try await stack.resume(paused.run_id)
+            _ = try await stack.resume(paused.runID)
             #expect(try await stack.books("bob") == "120.00/120.00")
         }
     }
@@ -134,7 +134,7 @@ struct RecoveryTests {
             // Decided while no follower runs (agent-svc is down), then the cursor moved past
             // every decision, as if the follower had skipped this one.
             await stack.killAgent()
-            try await stack.decide(try #require(paused.pending.first).approval_id, "approve")
+            try await stack.decide(try #require(paused.pending.first).approvalID, "approve")
             let events = try await stack.call("approval", "approval.events", ["after_seq": 0, "limit": 1000], as: JSONValue.self)
             let last = events["last_seq"] ?? 0
             let cursor = try await stack.call(
@@ -144,7 +144,7 @@ struct RecoveryTests {
                 identity: "agent", as: JSONValue.self)
 
             try await stack.restartAgent(extraArguments: ["--sweep-interval-s", "1", "--reconcile-after-s", "1"], follow: true)
-            #expect(try await stack.waitForStatus(paused.run_id, "completed") == "completed")
+            #expect(try await stack.waitForStatus(paused.runID, "completed") == "completed")
             #expect(try await stack.books("bob") == "500.00/500.00")
             #expect(try await stack.books("checking") == "500.00/500.00")
         }

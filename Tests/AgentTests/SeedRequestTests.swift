@@ -35,25 +35,25 @@ struct SeedRequestTests {
             let paused = try await stack.chat("Transfer $500 to Bob for rent", events: events)
             #expect(paused.status == "awaiting_approval")
             #expect(paused.pending.count == 1)
-            #expect(paused.pending.first?.hold_id != nil)
+            #expect(paused.pending.first?.holdID != nil)
             #expect(events.types.contains("approval_required"))
             #expect(try await stack.books("checking") == "1000.00/500.00")
             #expect(try await stack.balance("bob").posted == "0.00")
-            #expect(try await stack.getRun(paused.run_id).status == "awaiting_approval")
+            #expect(try await stack.getRun(paused.runID).status == "awaiting_approval")
 
             // Resuming before the decision changes nothing.
-            #expect(try await stack.resume(paused.run_id).status == "awaiting_approval")
+            #expect(try await stack.resume(paused.runID).status == "awaiting_approval")
 
-            let approval = try #require(paused.pending.first).approval_id
+            let approval = try #require(paused.pending.first).approvalID
             try await stack.decide(approval, "approve")
-            let resumed = try await stack.resume(paused.run_id)
+            let resumed = try await stack.resume(paused.runID)
             #expect(resumed.status == "completed")
             #expect(resumed.reply == "Transferred $500.00 to bob.")
             #expect(try await stack.books("checking") == "500.00/500.00")
             #expect(try await stack.balance("bob").posted == "500.00")
 
             // Idempotent: a second resume reports the same run and moves nothing.
-            let again = try await stack.resume(paused.run_id)
+            let again = try await stack.resume(paused.runID)
             #expect(again.status == "completed")
             #expect(try await stack.books("checking") == "500.00/500.00")
             let completed = try await stack.call("approval", "approval.get", ["approval_id": .string(approval)], as: JSONValue.self)

@@ -11,17 +11,17 @@ struct SlowModelIsolationTests {
     @Test func aSlowModelTurnHoldsUpNoOtherRunsDecision() async throws {
         try await AgentStack.with(follow: true, simulatorArguments: ["--slow-ms", "3000"], checking: "5000.00") { stack in
             let slow = try await stack.chat("[sim:slow] Transfer $150 to Bob")
-            let slowApproval = try #require(slow.pending.first?.approval_id)
+            let slowApproval = try #require(slow.pending.first?.approvalID)
             // A watcher of a paused run hears the pause from its events: the same run get_run shows.
-            let paused = try await stack.watch(slow.run_id)
+            let paused = try await stack.watch(slow.runID)
             #expect(paused.status == "awaiting_approval")
-            #expect(paused.pending.map(\.approval_id) == [slowApproval])
-            #expect(paused.pending.map(\.hold_id) == slow.pending.map(\.hold_id) && paused.pending.first?.hold_id != nil)
+            #expect(paused.pending.map(\.approvalID) == [slowApproval])
+            #expect(paused.pending.map(\.holdID) == slow.pending.map(\.holdID) && paused.pending.first?.holdID != nil)
             #expect(paused.reply == slow.reply)
             var quick: [(run: String, approval: String)] = []
             for _ in 0..<10 {
                 let run = try await stack.chat("Transfer $150 to Alice")
-                quick.append((run.run_id, try #require(run.pending.first?.approval_id)))
+                quick.append((run.runID, try #require(run.pending.first?.approvalID)))
             }
             let clock = ContinuousClock()
             // The slow run is decided first: its resume starts a 3-second model turn (not
@@ -54,7 +54,7 @@ struct SlowModelIsolationTests {
             #expect(quickDone - slowStarted < Self.slowTurn, "the ten runs took \(quickDone - slowStarted), the slow turn is \(Self.slowTurn)")
             #expect(waits.allSatisfy { $0 < .seconds(2) }, "decision to completion: \(waits.map(\.description))")
             // The slow run was still in its model turn then, and finishes on its own.
-            let slowRun = try await stack.watch(slow.run_id, waitFor: [slowApproval])
+            let slowRun = try await stack.watch(slow.runID, waitFor: [slowApproval])
             #expect(slowRun.status == "completed")
             #expect(clock.now - slowDecided >= Self.slowTurn)
             #expect(try await stack.books("alice") == "1500.00/1500.00")

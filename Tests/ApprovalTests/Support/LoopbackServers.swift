@@ -61,6 +61,10 @@ final class LoopbackServer: Sendable {
 }
 
 /// Reads CRLF lines and exact byte counts from a connected socket.
+///
+/// `@unchecked Sendable` is safe here: each reader is made for one accepted connection
+/// on the server's one accept thread and used only there, by that connection's handler,
+/// before the next connection is accepted; `buffer` is never touched from two threads.
 final class LineReader: @unchecked Sendable {
     let fd: Int32
     private var buffer: [UInt8] = []
