@@ -121,8 +121,8 @@ extension Agent {
     /// key) each time, so a replay finds the hold a first attempt placed.
     static func holdParams(_ action: Action, from: String, key: String, expiresAt: String) -> HoldParams {
         HoldParams(
-            from: from, to: action.to, amount: action.amount.description, currency: action.currency, idempotencyKey: key,
-            expiresAt: expiresAt)
+            from: from, to: action.to, amount: action.amount.description, currency: action.currency, memo: action.memo,
+            idempotencyKey: key, expiresAt: expiresAt)
     }
 
     /// An action in words, for the model.
@@ -141,10 +141,11 @@ extension Agent {
         case (.transfer, nil):
             _ = try await ledger.transfer(TransferParams(
                 from: action.from ?? "", to: action.to, amount: action.amount.description, currency: action.currency,
-                idempotencyKey: key, grant: grant))
+                memo: action.memo, idempotencyKey: key, grant: grant))
         case (.deposit, _):
             _ = try await ledger.deposit(DepositParams(
-                account: action.to, amount: action.amount.description, currency: action.currency, idempotencyKey: key, grant: grant))
+                account: action.to, amount: action.amount.description, currency: action.currency, memo: action.memo,
+                idempotencyKey: key, grant: grant))
         }
         return Self.doneText(action)
     }

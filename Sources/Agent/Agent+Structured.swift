@@ -9,7 +9,7 @@ extension Agent {
             "actions": [
                 "type": "array",
                 "items": [
-                    "type": "object", "required": ["action_type", "to_account", "amount"], "additionalProperties": false,
+                    "type": "object", "required": ["action_type", "to_account", "amount", "memo"], "additionalProperties": false,
                     "properties": [
                         "action_type": ["type": "string", "enum": ["check_balance", "transfer", "deposit"], "description": "what to do"],
                         "to_account": [
@@ -17,6 +17,10 @@ extension Agent {
                             "description": "for a transfer, the payee's name exactly as the user wrote it, such as \"Alice\"; null otherwise",
                         ],
                         "amount": ModelAmount.nullableSchema,
+                        "memo": [
+                            "type": ["string", "null"],
+                            "description": "for a transfer or deposit, what it is for in the user's words (\"rent\"); null if they did not say",
+                        ],
                     ],
                 ],
             ]
@@ -90,6 +94,11 @@ extension Agent {
         }
         return try actions.enumerated().map { index, action in
             var step = PlanStep(actionType: action["action_type"]?.stringValue ?? "", toAccount: action["to_account"]?.stringValue, amount: nil)
+            do {
+                step.memo = try Agent.memo(action["memo"])
+            } catch let refusal as ToolRefusal {
+                throw ToolRefusal(message: "action \(index + 1): \(refusal.message)")
+            }
             func amount() throws -> String {
                 do {
                     return try ModelAmount.parse(action["amount"]).description
@@ -113,10 +122,13 @@ extension Agent {
     static func toolCall(for step: PlanStep, id: String) throws -> ToolCall {
         switch step.actionType {
         case "deposit":
-            return ToolCall(id: id, name: "deposit_money", arguments: (["amount": .string(step.amount ?? "")] as JSONValue).jsonText())
+            var arguments: [String: JSONValue] = ["amount": .string(step.amount ?? "")]
+            if let memo = step.memo { arguments["memo"] = .string(memo) }
+            return ToolCall(id: id, name: "deposit_money", arguments: JSONValue.object(arguments).jsonText())
         case "transfer":
-            let arguments: JSONValue = ["to_account": .string(step.toAccount ?? ""), "amount": .string(step.amount ?? "")]
-            return ToolCall(id: id, name: "transfer_money", arguments: arguments.jsonText())
+            var arguments: [String: JSONValue] = ["to_account": .string(step.toAccount ?? ""), "amount": .string(step.amount ?? "")]
+            if let memo = step.memo { arguments["memo"] = .string(memo) }
+            return ToolCall(id: id, name: "transfer_money", arguments: JSONValue.object(arguments).jsonText())
         default:
             return ToolCall(id: id, name: "get_balance", arguments: "{}")
         }

@@ -27,7 +27,7 @@ extension Agent {
             name: "deposit_money", description: "Deposit money into the user's account. Amount as a decimal string, e.g. \"200.00\".",
             parameters: [
                 "type": "object", "required": ["amount"], "additionalProperties": false,
-                "properties": ["amount": ModelAmount.schema],
+                "properties": ["amount": ModelAmount.schema, "memo": Agent.memoSchema],
             ]),
         ToolDefinition(
             name: "transfer_money",
@@ -37,9 +37,45 @@ extension Agent {
                 "properties": [
                     "to_account": ["type": "string", "description": "the payee's name as the user wrote it, such as \"Alice\""],
                     "amount": ModelAmount.schema,
+                    "memo": Agent.memoSchema,
                 ],
             ]),
     ]
+
+    /// What a transfer or deposit is for, as the user said it: it travels with the action
+    /// to the approver, the grant and the statement.
+    static let memoSchema: JSONValue = [
+        "type": "string",
+        "description": "what it is for, in the user's words (\"rent\"), if they said; leave it out otherwise",
+    ]
+
+    /// A memo as the model gave it: trimmed, nil when absent or empty; refused (for the
+    /// model to correct) when it is not text, too long or not one line.
+    static func memo(_ value: JSONValue?) throws -> String? {
+        switch value {
+        case nil, .null?: return nil
+        case .string(let text)?:
+            let memo = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !memo.isEmpty else { return nil }
+            guard memo.count <= Action.maximumMemoLength else {
+                throw ToolRefusal(message: "memo is longer than \(Action.maximumMemoLength) characters; say what it is for in fewer words")
+            }
+            guard !memo.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+                throw ToolRefusal(message: "memo must be one line of text")
+            }
+            return memo
+        default: throw ToolRefusal(message: "memo must be a string")
+        }
+    }
+
+    /// ``memo(_:)`` for a plan read exactly (``ExactJSON``).
+    static func memo(_ value: ExactJSON?) throws -> String? {
+        switch value {
+        case nil, .null?: return nil
+        case .string(let text)?: return try memo(JSONValue.string(text))
+        default: throw ToolRefusal(message: "memo must be a string")
+        }
+    }
 
     /// Intercepts one tool call: validates it, reads, or submits the mutation for approval.
     /// Validation failures become an `ERROR:` result for the model, never an action.
@@ -65,12 +101,12 @@ extension Agent {
             return .done("Your balance is $\(balance.available).")
         case "deposit_money":
             let amount = try Self.amount(in: call)
-            let action = Action(kind: .deposit, from: nil, to: document.account, amount: amount)
+            let action = Action(kind: .deposit, from: nil, to: document.account, amount: amount, memo: try Self.memo(arguments["memo"]))
             return try await submit(action, callID: call.id, runID: runID, document: &document, emit: emit)
         case "transfer_money":
             let amount = try Self.amount(in: call)
             let payee = try await resolvePayee(arguments["to_account"], own: document.account)
-            let action = Action(kind: .transfer, from: document.account, to: payee, amount: amount)
+            let action = Action(kind: .transfer, from: document.account, to: payee, amount: amount, memo: try Self.memo(arguments["memo"]))
             return try await submit(action, callID: call.id, runID: runID, document: &document, emit: emit)
         default:
             throw ToolRefusal(message: "unknown tool '\(call.name.prefix(64))'; the tools are get_balance, deposit_money and transfer_money")

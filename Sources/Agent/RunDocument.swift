@@ -113,11 +113,13 @@ struct PlanStep: Codable, Sendable, Equatable {
     var actionType: String
     var toAccount: String?
     var amount: String?
+    /// What it is for, as the user said it (nil: not said).
+    var memo: String?
 
     enum CodingKeys: String, CodingKey {
         case actionType = "action_type"
         case toAccount = "to_account"
-        case amount
+        case amount, memo
     }
 }
 

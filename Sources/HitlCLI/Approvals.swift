@@ -303,7 +303,8 @@ enum ActionText {
         let kind = action["kind"]?.stringValue ?? "?"
         let amount = MoneyText.display(action["amount"]?.stringValue ?? "?", currency: action["currency"]?.stringValue)
         let to = action["to"]?.stringValue ?? "?"
-        if let from = action["from"]?.stringValue { return "\(kind) \(amount) \(from) → \(to)" }
-        return "\(kind) \(amount) → \(to)"
+        let purpose = action["memo"]?.stringValue.map { " for \"\($0)\"" } ?? ""
+        if let from = action["from"]?.stringValue { return "\(kind) \(amount) \(from) → \(to)\(purpose)" }
+        return "\(kind) \(amount) → \(to)\(purpose)"
     }
 }

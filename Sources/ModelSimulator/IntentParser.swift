@@ -14,12 +14,15 @@ public struct BankingIntent: Sendable, Equatable {
     public let amount: String?
     /// The payee as written, lowercased (`Alice` → `alice`); transfers only.
     public let payee: String?
+    /// What it is for: the words after "for" (`… to Bob for rent` → `rent`); nil if not said.
+    public let memo: String?
 
     /// - Parameters: see the properties.
-    public init(_ kind: Kind, amount: String? = nil, payee: String? = nil) {
+    public init(_ kind: Kind, amount: String? = nil, payee: String? = nil, memo: String? = nil) {
         self.kind = kind
         self.amount = amount
         self.payee = payee
+        self.memo = memo
     }
 }
 
@@ -36,7 +39,9 @@ public enum IntentParser {
                 intents.append(found)
             } else if let previous = intents.last, previous.kind != .checkBalance, let amount = amount(in: clause) {
                 // "… $150 to Alice and $20 to Bob": the verb carries over.
-                intents.append(BankingIntent(previous.kind, amount: amount, payee: previous.kind == .transfer ? payee(in: clause) : nil))
+                let (request, memo) = purpose(of: clause)
+                intents.append(BankingIntent(
+                    previous.kind, amount: amount, payee: previous.kind == .transfer ? payee(in: request) : nil, memo: memo))
             }
         }
         return intents
@@ -52,16 +57,26 @@ public enum IntentParser {
 
     private static func intent(in clause: String) -> BankingIntent? {
         let words = Set(clause.split(whereSeparator: { !$0.isLetter }).map(String.init))
+        let (request, memo) = purpose(of: clause)
         if !words.isDisjoint(with: ["transfer", "send", "pay", "wire"]) {
-            return BankingIntent(.transfer, amount: amount(in: clause), payee: payee(in: clause))
+            return BankingIntent(.transfer, amount: amount(in: request), payee: payee(in: request), memo: memo)
         }
         if !words.isDisjoint(with: ["deposit", "add"]) {
-            return BankingIntent(.deposit, amount: amount(in: clause))
+            return BankingIntent(.deposit, amount: amount(in: request), memo: memo)
         }
         if words.contains("balance") || (words.contains("how") && words.contains("much") && words.contains("have")) {
             return BankingIntent(.checkBalance)
         }
         return nil
+    }
+
+    /// A clause without its purpose, and the purpose: the words after the first " for "
+    /// (`transfer $500 to bob for rent` → `transfer $500 to bob`, `rent`), trimmed of
+    /// end punctuation; nil when there is none.
+    static func purpose(of clause: String) -> (request: String, memo: String?) {
+        guard let range = clause.range(of: " for ") else { return (clause, nil) }
+        let memo = clause[range.upperBound...].trimmingCharacters(in: .whitespaces.union(.punctuationCharacters))
+        return (String(clause[..<range.lowerBound]), memo.isEmpty ? nil : String(memo.prefix(140)))
     }
 
     /// `$1,250.50`, `$ 50`, `150 dollars`, `75 usd`: digits with optional thousands

@@ -121,6 +121,7 @@ public struct SimulatedModel: Sendable {
             var object: [String: JSONValue] = ["action_type": .string(intent.kind.rawValue)]
             if let amount = intent.amount { object["amount"] = .string(amount) }
             if let payee = intent.payee { object["to_account"] = .string(payee) }
+            if let memo = intent.memo { object["memo"] = .string(memo) }
             return .object(object)
         }
         return JSONValue.object(["actions": .array(actions)]).jsonText()
@@ -141,9 +142,9 @@ public struct SimulatedModel: Sendable {
             case (.checkBalance, _):
                 calls.append(ToolCall(id: id, name: "get_balance", arguments: "{}"))
             case (.deposit, _):
-                calls.append(ToolCall(id: id, name: "deposit_money", arguments: arguments(["amount": intent.amount])))
+                calls.append(ToolCall(id: id, name: "deposit_money", arguments: arguments(["amount": intent.amount, "memo": intent.memo])))
             case (.transfer, _):
-                calls.append(ToolCall(id: id, name: "transfer_money", arguments: arguments(["to_account": intent.payee, "amount": intent.amount])))
+                calls.append(ToolCall(id: id, name: "transfer_money", arguments: arguments(["to_account": intent.payee, "amount": intent.amount, "memo": intent.memo])))
             }
         }
         return ModelReply(text: nil, toolCalls: calls)

@@ -196,6 +196,38 @@ final class InProcessBank: Sendable {
         #expect(phase.storedStatus.rawValue == (status == "cancelled" ? "failed" : status))
     }
 
+    /// What the user said a transfer is for reaches the approver, the grant and the books:
+    /// the approval's action, the hold and the posted line all carry it.
+    @Test(arguments: [AgentMode.tools, .structured])
+    func thePurposeTheUserGaveReachesTheApproverAndTheBooks(mode: AgentMode) async throws {
+        try await InProcessBank.with { bank in
+            let paused = try await bank.agent.chat(
+                ChatParams(message: "Transfer $500 to Bob for rent", mode: mode), caller: InProcessBank.requester) { _ in }
+            let call = try #require(paused.pending.first)
+            #expect(call.action.memo == "rent")
+            #expect(try await bank.approvals.get(call.approvalID).action.memo == "rent")
+            _ = try await bank.approvals.decide(call.approvalID, approve: true)
+            #expect(try await bank.agent.resume(runID: paused.runID) { _ in }.status == "completed")
+            let statement = try await bank.ledger.statement(StatementParams(account: "bob"))
+            #expect(statement.entries.map(\.memo) == ["rent"])
+            // Said nothing: no memo, as before.
+            let plain = try await bank.chat("Transfer $20 to Alice")
+            #expect(plain.status == "completed")
+            #expect(try await bank.ledger.statement(StatementParams(account: "alice")).entries.map(\.memo) == [nil])
+        }
+    }
+
+    /// A memo the model gets wrong is its to correct, never an action with a bad memo.
+    @Test func aMemoThatIsNotOneShortLineIsRefusedToTheModel() throws {
+        #expect(try Agent.memo(JSONValue.string("  rent ")) == "rent")
+        #expect(try Agent.memo(JSONValue.string("   ")) == nil)
+        #expect(try Agent.memo(JSONValue?.none) == nil)
+        #expect(try Agent.memo(JSONValue.null) == nil)
+        #expect(throws: ToolRefusal.self) { try Agent.memo(JSONValue.string(String(repeating: "x", count: 141))) }
+        #expect(throws: ToolRefusal.self) { try Agent.memo(JSONValue.string("rent\u{07}")) }
+        #expect(throws: ToolRefusal.self) { try Agent.memo(JSONValue.int(5)) }
+    }
+
     /// A person who decides while the chat is still placing its calls (the approval exists,
     /// the run is not yet saved paused): the follower finds the run running, waits for the
     /// chat's pause without polling, and resumes it. The chat asks approval-svc nothing

@@ -1,4 +1,5 @@
 import Foundation
+import RPC
 import Testing
 
 @testable import HitlCLI
@@ -95,5 +96,15 @@ struct StackArgumentTests {
     @Test func globalOptionsBeforeStackCommandsMoveAfterThem() {
         #expect(hoistingGlobalOptions(["--home", "/tmp/x", "stack", "up"]) == ["stack", "up", "--home", "/tmp/x"])
         #expect(hoistingGlobalOptions(["--json", "stack", "restart", "echo"]) == ["stack", "restart", "--json", "echo"])
+    }
+}
+
+/// An action in one line, as `hitl` prints it at the prompt and in lists.
+struct ActionTextTests {
+    @Test func anActionSaysWhatItIsFor() throws {
+        let transfer = try JSONValue(parsing: #"{"kind":"transfer","from":"checking","to":"bob","amount":"500.00","currency":"USD","memo":"rent"}"#)
+        #expect(ActionText.describe(transfer) == #"transfer $500.00 checking → bob for "rent""#)
+        let deposit = try JSONValue(parsing: #"{"kind":"deposit","to":"checking","amount":"200.00"}"#)
+        #expect(ActionText.describe(deposit) == "deposit $200.00 → checking")
     }
 }

@@ -43,7 +43,7 @@ struct SimulatorEndToEndTests {
     func structuredPlans(api: LLMAPI, stream: Bool) async throws {
         let client = try client(api, stream: stream)
         let reply = try await client.complete(ModelRequest(messages: [.user("Transfer $500 to Bob for rent")], responseSchema: ("ActionPlan", ["type": "object"])))
-        #expect(try JSONValue(parsing: reply.text ?? "") == ["actions": [["action_type": "transfer", "to_account": "bob", "amount": "500"]]])
+        #expect(try JSONValue(parsing: reply.text ?? "") == ["actions": [["action_type": "transfer", "to_account": "bob", "amount": "500", "memo": "rent"]]])
     }
 
     @Test func aRateLimitIsRetriedAndSucceeds() async throws {
