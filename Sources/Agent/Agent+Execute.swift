@@ -128,8 +128,8 @@ extension Agent {
     /// An action in words, for the model.
     static func describe(_ action: Action) -> String {
         switch action.kind {
-        case .transfer: "a transfer of $\(action.amount) to \(action.to)"
-        case .deposit: "a deposit of $\(action.amount)"
+        case .transfer: "a transfer of \(action.displayAmount) to \(action.to)"
+        case .deposit: "a deposit of \(action.displayAmount)"
         }
     }
 
@@ -152,8 +152,8 @@ extension Agent {
 
     static func doneText(_ action: Action) -> String {
         switch action.kind {
-        case .transfer: "Transferred $\(action.amount) to \(action.to)."
-        case .deposit: "Deposited $\(action.amount) into \(action.to)."
+        case .transfer: "Transferred \(action.displayAmount) to \(action.to)."
+        case .deposit: "Deposited \(action.displayAmount) into \(action.to)."
         }
     }
 

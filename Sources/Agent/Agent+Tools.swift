@@ -98,7 +98,7 @@ extension Agent {
         switch call.name {
         case "get_balance":
             let balance = try await ledger.balance(AccountParams(account: document.account))
-            return .done("Your balance is $\(balance.available).")
+            return .done("Your balance is \(MoneyText.display(balance.available, currency: balance.currency)).")
         case "deposit_money":
             let amount = try Self.amount(in: call)
             let action = Action(kind: .deposit, from: nil, to: document.account, amount: amount, memo: try Self.memo(arguments["memo"]))

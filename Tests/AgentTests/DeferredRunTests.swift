@@ -74,7 +74,7 @@ struct DeferredRunTests {
         try await AgentStack.with { stack in
             let run = try await stack.chat("Check my balance and transfer $50 to Alice", mode: "structured")
             #expect(run.status == "completed")
-            #expect(run.reply == "Your balance is $1000.00. Transferred $50.00 to alice.")
+            #expect(run.reply == "Your balance is $1,000.00. Transferred $50.00 to alice.")
             #expect(try await stack.balance("alice").posted == "50.00")
         }
     }
@@ -143,7 +143,7 @@ struct SessionAndWatchTests {
             let session = try await stack.call("state", "state.load_session", ["session_id": "s-1"], as: JSONValue.self)
             guard case .array(let messages)? = session["messages"] else { Issue.record("no messages"); return }
             #expect(messages.compactMap { $0["content"]?.stringValue } == [
-                "Check my balance", "Your balance is $1000.00.", "Deposit $20 into my account", "Deposited $20.00 into checking.",
+                "Check my balance", "Your balance is $1,000.00.", "Deposit $20 into my account", "Deposited $20.00 into checking.",
             ])
         }
     }

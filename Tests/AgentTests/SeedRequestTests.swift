@@ -11,7 +11,7 @@ struct SeedRequestTests {
             let run = try await stack.chat("Check my balance and transfer $50 to Alice", events: events)
             #expect(run.status == "completed")
             #expect(run.pending.isEmpty)
-            #expect(run.reply == "Your balance is $1000.00. Transferred $50.00 to alice.")
+            #expect(run.reply == "Your balance is $1,000.00. Transferred $50.00 to alice.")
             #expect(try await stack.balance("checking").posted == "950.00")
             #expect(try await stack.balance("alice").posted == "50.00")
             #expect(events.types.first == "run_started")

@@ -13,7 +13,7 @@ struct TextToolCallTests {
             let events = EventLog()
             let first = try await stack.chat("Check my balance and transfer $50 to Alice [sim:text-calls]", events: events)
             #expect(first.status == "completed")
-            #expect(first.reply == "Your balance is $1000.00. Transferred $50.00 to alice.")
+            #expect(first.reply == "Your balance is $1,000.00. Transferred $50.00 to alice.")
             #expect(events.types.filter { $0 == "tool_call" }.count == 2)
             #expect(try await stack.books("alice") == "50.00/50.00")
 

@@ -77,7 +77,7 @@ struct ChatCommandTests {
             #expect(restart.status == 1 && restart.stderr.contains("SERVICE_SKIPPED"), "\(restart.transcript)")
 
             let chat = try await hitl.run(["chat", "Check my balance"])
-            #expect(chat.status == 0 && chat.stdout.contains("agent: Your balance is $1000.00."), "\(chat.transcript)")
+            #expect(chat.status == 0 && chat.stdout.contains("agent: Your balance is $1,000.00."), "\(chat.transcript)")
             let log = try String(contentsOfFile: home.directory.home.appendingPathComponent("logs/agent.log").path, encoding: .utf8)
             #expect(log.contains("destination=http://127.0.0.1:\(port)/v1/responses"), "\(log)")
         }
