@@ -21,15 +21,16 @@ struct BrowserTests {
     }
 
     /// Pattern 2: a notification's link, opened and confirmed in the browser,
-    /// approves the transfer; the run completes and a completion notice arrives.
-    @Test func aNotificationLinkApprovesInTheBrowser() async throws {
+    /// approves the transfer; the run completes and a completion notice arrives. On a
+    /// desktop and on a 375 px phone, where no page may scroll sideways.
+    @Test(arguments: [1280, 375]) func aNotificationLinkApprovesInTheBrowser(width: Int) async throws {
         try await GatewayStack.with { stack in
             let client = try await stack.signedInClient()
             let required = try #require(try await stack.chat(client, "Transfer $150 to Alice").required)
             let approvalID = try #require(required.data["approval_id"]?.stringValue)
             let runID = try #require(required.data["run_id"]?.stringValue)
             let link = try await stack.link("approve", for: approvalID)
-            try runFlow(["--url", "http://127.0.0.1:\(stack.port)", "--flow", "link", "--link", link])
+            try runFlow(["--url", "http://127.0.0.1:\(stack.port)", "--flow", "link", "--link", link, "--width", "\(width)"])
             #expect(try await stack.waitForRun(runID, status: "completed")["status"]?.stringValue == "completed")
             #expect(try await stack.posted("alice") == "150.00")
             let notice = try await stack.webhook.wait(for: "approval.completed") {
@@ -45,7 +46,7 @@ struct BrowserTests {
             #expect(page.hasSuffix("/approvals/\(approvalID)"))
             try runFlow([
                 "--url", "http://127.0.0.1:\(stack.port)", "--token=\(try stack.home.token("approver1"))", "--flow", "page",
-                "--link", page, "--expect-status", "completed",
+                "--link", page, "--expect-status", "completed", "--width", "\(width)",
             ])
         }
     }

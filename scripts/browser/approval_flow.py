@@ -54,7 +54,11 @@ def browser(width=1280):
                  f"--window-size={width},860", "--no-first-run", "--disable-extensions"):
         options.add_argument(flag)
     service = Service(os.environ.get("HITL_CHROMEDRIVER", "/usr/bin/chromedriver"))
-    return webdriver.Chrome(service=service, options=options)
+    driver = webdriver.Chrome(service=service, options=options)
+    # Headless Chromium will not make a window narrower than 500 px: a phone's width is
+    # emulated instead, so the page lays itself out (and screenshots) at exactly `width`.
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": width, "height": 860, "deviceScaleFactor": 1, "mobile": width < 600})
+    return driver
 
 
 class Flow:
@@ -71,6 +75,13 @@ class Flow:
         path = os.path.join(self.artifacts, f"{self.prefix}-{name}.png")
         self.driver.save_screenshot(path)
         print(f"screenshot {path}")
+
+    def fits_the_screen(self, what):
+        """The page never scrolls sideways: everything fits the window's width (375 px on a phone)."""
+        width = self.driver.execute_script("return window.innerWidth")
+        wide = self.driver.execute_script("return document.documentElement.scrollWidth")
+        if wide > width:
+            raise AssertionError(f"{what} is {wide} px wide on a {width} px screen: it scrolls sideways")
 
     def visible(self, css):
         return self.wait.until(EC.visibility_of_element_located((By.CSS_SELECTOR, css)))
@@ -382,9 +393,11 @@ def run(args):
             driver.get(args.link)
             flow.text_in("h1", "Approve this transfer?")
             flow.text_in(".action-card .amount", "$150.00")
+            flow.fits_the_screen("the link's confirmation page")
             flow.shot("1-link-confirm")
             driver.find_element(By.ID, "confirm").click()
             flow.text_in("h1#outcome", "Approved")
+            flow.fits_the_screen("the link's outcome page")
             flow.shot("2-link-approved")
             driver.get(args.link)
             flow.text_in("h1#outcome", "Already decided")
@@ -408,6 +421,7 @@ def run(args):
             flow.visible("#detail-body")
             flow.text_in("#detail-status", args.expect_status)
             flow.text_in("#transcript", "asked")
+            flow.fits_the_screen("the approval's page")
             flow.shot("1-page-from-notification")
         elif args.flow == "inbox":
             flow.run(args.url, args.token, OtherApprover(args.url, args.token2))
