@@ -79,17 +79,9 @@ struct RunEventsTests {
     @Test func theWatchOfARunEndsByItselfOnceTheRunIsFinished() async throws {
         let state = try await StateFixture.start()
         defer { state.stopNow() }
-        try await state.call("state.create_run", ["run_id": "run-e", "data": ["schema_version": 1], "events": [["type": "run_started"]]])
         let reader = try state.client("operator")
-        let seen = SeenEvents()
-        let watch = Task {
-            try await reader.stream(
-                "state.watch_events", ["run_id": "run-e", "after_seq": 0] as JSONValue, event: JSONValue.self, as: JSONValue.self,
-                options: .init(timeout: .seconds(20))
-            ) { seen.add($0) }
-        }
+        let (watch, seen) = try await Self.startedRunWatched(state, "run-e", by: reader)
         defer { watch.cancel() }
-        try await seen.wait(for: 1)
         try await state.call("state.save_run", [
             "run_id": "run-e", "expected_version": 1, "status": "failed", "data": ["schema_version": 1],
             "events": [["type": "error"]],
@@ -101,27 +93,35 @@ struct RunEventsTests {
         #expect(ended["sent"] == 2)
         #expect(seen.all.compactMap { $0["type"]?.stringValue } == ["run_started", "error"])
         // A watch begun after the end sends what there is and ends at once.
-        let late = try await reader.stream(
-            "state.watch_events", ["run_id": "run-e", "after_seq": 1] as JSONValue, event: JSONValue.self, as: JSONValue.self,
-            options: .init(timeout: .seconds(20))
-        ) { _ in }
+        let late = try await Self.watch(reader, "run-e", after: 1) { _ in }
         #expect(late["sent"] == 1)
+    }
+
+    /// Follows a run's events with `state.watch_events` from `after`.
+    static func watch(
+        _ reader: RPCClient, _ runID: String, after: Int64, onEvent: @escaping @Sendable (JSONValue) -> Void
+    ) async throws -> JSONValue {
+        try await reader.stream(
+            "state.watch_events", ["run_id": .string(runID), "after_seq": .int(after)] as JSONValue, event: JSONValue.self,
+            as: JSONValue.self, options: .init(timeout: .seconds(20)), onEvent: onEvent)
+    }
+
+    /// Creates a run with its `run_started` event and follows it from the start, once
+    /// that first event has arrived.
+    static func startedRunWatched(_ state: StateFixture, _ runID: String, by reader: RPCClient) async throws -> (Task<JSONValue, any Error>, SeenEvents) {
+        try await state.call("state.create_run", ["run_id": .string(runID), "data": ["schema_version": 1], "events": [["type": "run_started"]]])
+        let seen = SeenEvents()
+        let following = Task { try await Self.watch(reader, runID, after: 0) { seen.add($0) } }
+        try await seen.wait(for: 1)
+        return (following, seen)
     }
 
     @Test func watchersSeeEachEventAsItCommitsAndTheGatewayMayRead() async throws {
         let state = try await StateFixture.start()
         defer { state.stopNow() }
-        try await state.call("state.create_run", ["run_id": "run-w", "data": ["schema_version": 1], "events": [["type": "run_started"]]])
         let reader = try state.client("operator")
-        let seen = SeenEvents()
-        let watch = Task {
-            try await reader.stream(
-                "state.watch_events", ["run_id": "run-w", "after_seq": 0] as JSONValue, event: JSONValue.self, as: JSONValue.self,
-                options: .init(timeout: .seconds(20))
-            ) { seen.add($0) }
-        }
+        let (watch, seen) = try await Self.startedRunWatched(state, "run-w", by: reader)
         defer { watch.cancel() }
-        try await seen.wait(for: 1)
         try await state.call("state.append_events", ["run_id": "run-w", "expected_version": 1, "events": [["type": "tool_call"]]])
         try await state.call("state.save_run", [
             "run_id": "run-w", "expected_version": 1, "status": "completed", "data": ["schema_version": 1],
