@@ -322,7 +322,12 @@ extension Agent {
             return phase == .writing
         }
         if began {
-            try await write.value
+            do {
+                try await write.value
+            } catch where (try? answered.get()) == nil {
+                // The model failed too: its error says why the run stops (a write's
+                // events are still pending and go with the run's next save).
+            }
         } else {
             write.cancel()  // still asleep: nothing was sent
         }

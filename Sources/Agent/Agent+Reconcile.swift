@@ -5,11 +5,11 @@ import RPC
 extension Agent {
     /// Resumes runs paused for a human whose decision was made but never acted on.
     ///
-    /// The decision follower resumes a run when its approval is decided, but it
-    /// leaves a run that is still `running` to its own `agent.chat` (which checks
-    /// its approvals after saving), and it gives up on a run another process holds.
-    /// If that chat died right after saving, or that other resume failed (a
-    /// service away) or died after a checkpoint, the run would wait forever for a
+    /// The decision follower resumes a run when its approval is decided (waiting, for
+    /// a run still in its chat, until that chat saves it paused), but it gives up on a
+    /// run another process holds, and on one whose chat takes longer than
+    /// ``DecisionFollower/chatSaveWait``. If that chat died, or that other resume
+    /// failed (a service away) or died after a checkpoint, the run would wait forever for a
     /// decision already taken. This finds such runs: paused, quiet for `quietFor`,
     /// unclaimed, and with an approval no longer pending (or, after a checkpoint, no
     /// pending calls at all), and resumes each exactly as the follower would.

@@ -21,6 +21,9 @@ public final class Agent: Sendable {
     let identities: LiveIdentities
     /// This process's name; each resume claims runs as `<owner>:<random>`.
     let owner: String
+    /// The identity agent-svc calls the other services as (what approval-svc records as
+    /// the actor of what the agent does itself, such as cancelling its own approvals).
+    let identityName: String
     let logger: Logger
     /// How long a resume's claim lasts unless renewed; a resume renews it every third of
     /// this while it works, so after a crash the run is free again within this time.
@@ -71,7 +74,7 @@ public final class Agent: Sendable {
     ///   - close: what ``close()`` does (closing connections the caller opened for the agent).
     public init(
         ledger: any LedgerAPI, approval: any ApprovalAPI, state: any StateAPI, llm: LLMClient, identities: LiveIdentities,
-        logger: Logger, close: @escaping @Sendable () async -> Void = {}
+        logger: Logger, identityName: String = "agent", close: @escaping @Sendable () async -> Void = {}
     ) {
         self.ledger = ledger
         self.approval = approval
@@ -79,6 +82,7 @@ public final class Agent: Sendable {
         self.llm = llm
         self.identities = identities
         owner = "agent-svc:\(getpid()):\(UUID().uuidString.prefix(8))"
+        self.identityName = identityName
         self.logger = logger
         closeClients = close
     }

@@ -69,8 +69,11 @@ public struct DecisionFollower: Service {
             for await decided in events {
                 let event = decided.event
                 // An approval the policy granted at submission was run by the chat that
-                // submitted it, in that same call: nothing here to resume.
-                guard Self.decisions.contains(event.type), event.actor != ApprovalEvent.policyActor else {
+                // submitted it, in that same call; one agent-svc cancelled itself (a hold
+                // refused, a run ending) is its run's own business: nothing to resume.
+                guard Self.decisions.contains(event.type), event.actor != ApprovalEvent.policyActor,
+                    !(event.type == "cancelled" && event.actor == agent.identityName)
+                else {
                     await progress.skip(event.seq)
                     continue
                 }
@@ -136,8 +139,9 @@ public struct DecisionFollower: Service {
 
     /// How long the follower waits for a chat that is still placing its calls to save its
     /// run. No model turn happens in that window (a turn with a call that waits for people
-    /// ends the chat's loop), only service calls, so a chat that takes longer has died: the
-    /// sweeper ends its run, or the reconciler resumes it if it did pause.
+    /// ends the chat's loop once its calls are placed), only service calls, so a chat that
+    /// takes longer has died: the sweeper ends its run, or the reconciler resumes it if it
+    /// did pause.
     static let chatSaveWait: Duration = .seconds(30)
 
     /// The run once its chat saved it (paused, completed or failed), or nil after ``chatSaveWait``.
@@ -172,6 +176,11 @@ public struct DecisionFollower: Service {
                 guard let settled = try await untilChatSaves(runID) else {
                     agent.logger.warning("decision follower: the chat of \(runID) did not save it within \(Self.chatSaveWait); the reconciler resumes it if it pauses")
                     return
+                }
+                if settled.status == RunStatus.running.rawValue {
+                    // The watch ended before the chat saved (state-svc away for a moment):
+                    // not handled, so the follower tries again rather than move past it.
+                    throw RPCError(.unavailable, reason: "CHAT_NOT_SAVED", "run \(runID) is still in its chat; trying its decision again")
                 }
                 guard settled.status == RunStatus.awaitingApproval.rawValue, !settled.pending.isEmpty else { return }
                 _ = try await agent.resume(runID: runID, onlyIfPaused: true, decided: decided) { _ in }

@@ -90,8 +90,10 @@ public struct Action: Sendable, Hashable, Codable {
             throw GrantFormatError(field: "action.currency", "must be a three-letter ISO 4217 code such as USD")
         }
         if let memo {
-            guard !memo.isEmpty, memo.count <= Self.maximumMemoLength else {
-                throw GrantFormatError(field: "action.memo", "must be 1 to \(Self.maximumMemoLength) characters (leave it out to say nothing)")
+            // Bytes of UTF-8, as the ledger counts them: a memo approved here is one it takes.
+            guard !memo.isEmpty, memo.utf8.count <= Self.maximumMemoLength else {
+                throw GrantFormatError(
+                    field: "action.memo", "must be 1 to \(Self.maximumMemoLength) bytes of UTF-8 (leave it out to say nothing)")
             }
             guard !memo.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
                 throw GrantFormatError(field: "action.memo", "must be one line of text without control characters")

@@ -76,7 +76,10 @@ public enum IntentParser {
     static func purpose(of clause: String) -> (request: String, memo: String?) {
         guard let range = clause.range(of: " for ") else { return (clause, nil) }
         let memo = clause[range.upperBound...].trimmingCharacters(in: .whitespaces.union(.punctuationCharacters))
-        return (String(clause[..<range.lowerBound]), memo.isEmpty ? nil : String(memo.prefix(140)))
+        // At most 140 bytes of UTF-8 (what the books take), cut between characters.
+        var kept = ""
+        for character in memo where kept.utf8.count + character.utf8.count <= 140 { kept.append(character) }
+        return (String(clause[..<range.lowerBound]), kept.isEmpty ? nil : kept)
     }
 
     /// `$1,250.50`, `$ 50`, `150 dollars`, `75 usd`: digits with optional thousands

@@ -224,6 +224,9 @@ final class InProcessBank: Sendable {
         #expect(try Agent.memo(JSONValue?.none) == nil)
         #expect(try Agent.memo(JSONValue.null) == nil)
         #expect(throws: ToolRefusal.self) { try Agent.memo(JSONValue.string(String(repeating: "x", count: 141))) }
+        // Counted in bytes, as the books count it: 71 Cyrillic letters are 142 bytes.
+        #expect(throws: ToolRefusal.self) { try Agent.memo(JSONValue.string(String(repeating: "ж", count: 71))) }
+        #expect(try Agent.memo(JSONValue.string(String(repeating: "ж", count: 70))) == String(repeating: "ж", count: 70))
         #expect(throws: ToolRefusal.self) { try Agent.memo(JSONValue.string("rent\u{07}")) }
         #expect(throws: ToolRefusal.self) { try Agent.memo(JSONValue.int(5)) }
     }
@@ -271,6 +274,36 @@ final class InProcessBank: Sendable {
             #expect(try await resumed.value.status == "completed")
             let all = try await bank.state.readEvents(ReadEventsParams(runID: paused.runID)).events.compactMap { $0["type"]?.stringValue }
             #expect(all.filter { $0 == "tool_result" }.count == 1, "each event written once: \(all)")
+        }
+    }
+
+    /// A decision follower's watch of a chat that ended before the chat saved (state-svc
+    /// away for a moment) is not the decision handled: it is tried again, and the run
+    /// resumes without waiting for the reconciler.
+    @Test func aWatchThatEndsBeforeTheChatSavesIsTriedAgain() async throws {
+        let claimed = Signal()
+        try await InProcessBank.with(hooks: StateHooks(pauseWaitsForAClaim: claimed, firstWatchEndsAtOnce: true)) { bank in
+            await bank.approvals.approveAsSoonAsSubmitted()
+            let follower = Task { try await DecisionFollower(agent: bank.agent, pollInterval: .milliseconds(10)).follow() }
+            defer { follower.cancel() }
+            let paused = try await bank.chat("Transfer $500 to Bob")
+            #expect(try await bank.untilCompleted(paused.runID).status == "completed")
+            #expect(try await bank.balance("bob").posted == "500.00")
+        }
+    }
+
+    /// The agent's own cancellations (a hold the books refused) are its chat's business:
+    /// the follower neither claims nor follows the run for them.
+    @Test func theFollowerLeavesTheAgentsOwnCancellationsAlone() async throws {
+        let hooks = StateHooks()
+        try await InProcessBank.with(hooks: hooks) { bank in
+            let follower = Task { try await DecisionFollower(agent: bank.agent, pollInterval: .milliseconds(10)).follow() }
+            defer { follower.cancel() }
+            let run = try await bank.chat("Transfer $5000 to Bob")
+            #expect(run.status == "completed")
+            #expect(run.reply?.contains("available") == true, "the books refused the hold: \(run.reply ?? "")")
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(hooks.watches.value == 0, "the follower followed the run for the agent's own cancellation")
         }
     }
 

@@ -55,6 +55,7 @@ struct InProcessState: StateAPI {
         _ params: ReadEventsParams, as document: D.Type, timeout: Duration, onEvent: @escaping @Sendable (RunWatchEvent<D>) -> Void
     ) async throws {
         let deadline = ContinuousClock.now + timeout
+        if hooks.watches.next() == 1, hooks.firstWatchEndsAtOnce { return }
         var after = params.afterSeq ?? 0
         if params.withRun == true {
             // The run and its newest seq from one read, as state-svc takes them: read apart,
@@ -85,6 +86,10 @@ struct StateHooks: Sendable {
     /// A chat's pausing save waits until someone tried to claim the run: a decision
     /// follower meets the run while its chat is still placing its calls.
     var pauseWaitsForAClaim: Signal?
+    /// Counts every watch of a run's events.
+    var watches = Count()
+    /// The first watch ends at once, before any event (state-svc away for a moment).
+    var firstWatchEndsAtOnce = false
 }
 
 /// A flag one task raises and another waits for (bounded).
@@ -258,7 +263,7 @@ struct InProcessModel: HTTPTransport {
     /// When set, every turn after the first waits (up to 10 s) until it is raised: a
     /// model still thinking while a test looks at the run.
     var laterTurnsWaitFor: Signal?
-    private let turns = TurnCount()
+    private let turns = Count()
 
     init(delay: Duration = .zero, laterTurnsWaitFor: Signal? = nil) {
         self.delay = delay
@@ -278,15 +283,18 @@ struct InProcessModel: HTTPTransport {
     }
 }
 
-/// How many turns a model was asked for.
-final class TurnCount: Sendable {
+/// How many times something happened (a model's turns, a store's watches).
+final class Count: Sendable {
     private let count = Mutex(0)
 
-    /// Counts one more turn and returns its number (1 for the first).
+    /// Counts one more and returns its number (1 for the first).
+    @discardableResult
     func next() -> Int {
         count.withLock { count in
             count += 1
             return count
         }
     }
+
+    var value: Int { count.withLock { $0 } }
 }
