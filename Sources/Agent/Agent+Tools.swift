@@ -57,12 +57,7 @@ extension Agent {
         case .string(let text)?:
             let memo = text.trimmingCharacters(in: .whitespacesAndNewlines)
             guard !memo.isEmpty else { return nil }
-            guard memo.utf8.count <= Action.maximumMemoLength else {
-                throw ToolRefusal(message: "memo is longer than \(Action.maximumMemoLength) bytes; say what it is for in fewer words")
-            }
-            guard !memo.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-                throw ToolRefusal(message: "memo must be one line of text")
-            }
+            if let problem = Action.memoProblem(memo) { throw ToolRefusal(message: "memo \(problem)") }
             return memo
         default: throw ToolRefusal(message: "memo must be a string")
         }

@@ -89,16 +89,19 @@ public struct Action: Sendable, Hashable, Codable {
         guard currency.count == 3, currency.utf8.allSatisfy({ (65...90).contains($0) }) else {
             throw GrantFormatError(field: "action.currency", "must be a three-letter ISO 4217 code such as USD")
         }
-        if let memo {
-            // Bytes of UTF-8, as the ledger counts them: a memo approved here is one it takes.
-            guard !memo.isEmpty, memo.utf8.count <= Self.maximumMemoLength else {
-                throw GrantFormatError(
-                    field: "action.memo", "must be 1 to \(Self.maximumMemoLength) bytes of UTF-8 (leave it out to say nothing)")
-            }
-            guard !memo.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-                throw GrantFormatError(field: "action.memo", "must be one line of text without control characters")
-            }
+        if let memo, let problem = Self.memoProblem(memo) { throw GrantFormatError(field: "action.memo", problem) }
+    }
+
+    /// What is wrong with a memo, or nil: 1 to ``maximumMemoLength`` bytes of UTF-8 (as
+    /// the ledger counts them, so a memo approved is one the books take), one line.
+    public static func memoProblem(_ memo: String) -> String? {
+        guard !memo.isEmpty, memo.utf8.count <= maximumMemoLength else {
+            return "must be 1 to \(maximumMemoLength) bytes of UTF-8 (leave it out to say nothing)"
         }
+        guard !memo.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            return "must be one line of text without control characters"
+        }
+        return nil
     }
 }
 
