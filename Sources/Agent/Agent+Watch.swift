@@ -94,7 +94,7 @@ extension Agent {
                     // The stop event says what agent.get_run would; only an error, or a pause
                     // on calls whose approval_required this watcher did not see, is read.
                     guard let result = Self.result(runID: runID, stop: stop, required: required) else { break }
-                    guard Self.isFinal(stop) else { return result }
+                    guard Self.endsTheRun(stop) else { return result }
                     finished = result
                     // Bounded: a state-svc from before this rule (a rolling upgrade) never ends it.
                     endWait = Task {
@@ -140,7 +140,7 @@ extension Agent {
     static let finishedWatchEndWait: Duration = .seconds(2)
 
     /// Stop events after which a run never has another: it completed or failed.
-    private static func isFinal(_ stop: JSONValue) -> Bool {
+    private static func endsTheRun(_ stop: JSONValue) -> Bool {
         ["run_completed", "error"].contains(stop["type"]?.stringValue ?? "")
     }
 
