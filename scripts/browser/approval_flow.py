@@ -237,10 +237,14 @@ class Inbox(Flow):
         if elsewhere:
             raise AssertionError(f"a list older than the request made the page say it was decided elsewhere: {elsewhere}")
         self.until_cards(1, "after the slow list")
-        self.chat("Transfer $120 to Bob", 2)
+        self.chat("Transfer $120 to Bob for the gym", 2)
         first = self.first_row(".amount")
         if first != "$120.00":
             raise AssertionError(f"newest first: the first row is {first!r}, expected the $120.00 just asked for")
+        # What the person said it is for reaches the approver's row.
+        purpose = self.first_row(".purpose")
+        if purpose != "For: the gym":
+            raise AssertionError(f"the row shows the purpose {purpose!r}, not 'For: the gym'")
         self.shot("1-inbox-newest-first")
         self.check_accessibility("inbox")
 
@@ -285,6 +289,7 @@ class Inbox(Flow):
         self.back()
         self.until_cards(1, "after approving one")
         self.open_card("$120.00")
+        self.text_in("#facts", "the gym")
         self.driver.find_element(By.ID, "reject-version").click()
         self.text_in("#decide-error", "Say why")
         self.driver.find_element(By.ID, "decide-reason").send_keys("Bob is paid on Fridays")
