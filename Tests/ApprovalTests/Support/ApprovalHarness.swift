@@ -12,21 +12,24 @@ let repositoryRoot = URL(fileURLWithPath: #filePath)
     .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
 /// A real `approval-svc` on a private test home, with a client per identity.
-/// Used by one test at a time, sequentially (hence unchecked).
-final class ApprovalHarness: @unchecked Sendable {
+/// Tests call it from several tasks at once (concurrent submissions, racing
+/// approvers), so the process and the clients live behind locks.
+final class ApprovalHarness: Sendable {
     let home: TestHome
     let clockFile: String
     let policy: String?
     let arguments: [String]
-    private(set) var process: ServiceProcess
-    private var clients: [String: RPCClient] = [:]
+    private let running: Mutex<ServiceProcess>
+    private let clients = Mutex<[String: RPCClient]>([:])
+
+    var process: ServiceProcess { running.withLock { $0 } }
 
     private init(home: TestHome, clockFile: String, policy: String?, arguments: [String], process: ServiceProcess) {
         self.home = home
         self.clockFile = clockFile
         self.policy = policy
         self.arguments = arguments
-        self.process = process
+        self.running = Mutex(process)
     }
 
     /// Starts the service with the shipped policy (or `policy`) and a test clock at offset 0.
@@ -48,10 +51,12 @@ final class ApprovalHarness: @unchecked Sendable {
     /// A client presenting `identity`'s token (nil: no token).
     func client(_ identity: String?) throws -> RPCClient {
         let key = identity ?? "-"
-        if let client = clients[key] { return client }
-        let client = try home.client("approval", as: identity)
-        clients[key] = client
-        return client
+        return try clients.withLock { clients in
+            if let client = clients[key] { return client }
+            let client = try home.client("approval", as: identity)
+            clients[key] = client
+            return client
+        }
     }
 
     /// Moves the service's clock (takes effect at the next start).
@@ -62,19 +67,23 @@ final class ApprovalHarness: @unchecked Sendable {
     /// Stops the service (SIGTERM, or SIGKILL when `crash`) and starts it again.
     func restart(crash: Bool = false) async throws {
         await stop(crash: crash)
-        process = try await Self.launch(home: home, clockFile: clockFile, policy: policy, arguments: arguments)
+        try await startAgain()
     }
 
     /// Stops the service.
     func stop(crash: Bool = false) async {
-        for client in clients.values { await client.close() }
-        clients = [:]
+        let open = clients.withLock { clients in
+            defer { clients = [:] }
+            return Array(clients.values)
+        }
+        for client in open { await client.close() }
         if crash { await process.kill9() } else { await process.terminate() }
     }
 
     /// Starts the service again after ``stop(crash:)``.
     func startAgain() async throws {
-        process = try await Self.launch(home: home, clockFile: clockFile, policy: policy, arguments: arguments)
+        let process = try await Self.launch(home: home, clockFile: clockFile, policy: policy, arguments: arguments)
+        running.withLock { $0 = process }
     }
 
     func finish() async {
