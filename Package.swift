@@ -48,6 +48,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.0"),
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.0"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.0"),
+        // PostgreSQL, the second backend of the stateful services (past one machine).
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0"),
     ],
     targets: [
         // C system libraries, each behind a small shim header.
@@ -89,6 +91,17 @@ let package = Package(
             dependencies: [
                 "CSQLite", "RPC",
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        // PostgreSQL for the stateful services: database URLs, a bounded pool,
+        // versioned migrations under an advisory lock, transactions retried on
+        // serialization failures, LISTEN for changes made by other replicas.
+        .target(
+            name: "PostgresSupport",
+            dependencies: [
+                "RPC",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
@@ -219,7 +232,8 @@ let package = Package(
         .target(
             name: "StateStore",
             dependencies: [
-                "RPC", "Contracts", "SQLiteKit",
+                "RPC", "Contracts", "SQLiteKit", "PostgresSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -228,7 +242,7 @@ let package = Package(
         .executableTarget(
             name: "state-svc",
             dependencies: [
-                "StateStore", "ServiceKit", "SQLiteKit",
+                "StateStore", "ServiceKit", "SQLiteKit", "PostgresSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -403,7 +417,7 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "StateTests",
-            dependencies: ["StateStore", "RPC", "RPCTesting", "SQLiteKit"],
+            dependencies: ["StateStore", "RPC", "RPCTesting", "SQLiteKit", "PostgresSupport"],
             swiftSettings: strict),
         .testTarget(
             name: "ConformanceTests",

@@ -17,6 +17,22 @@ struct RunRow: Sendable {
 
     static let columns = "seq, run_id, session_id, version, status, created_at, updated_at, lease_owner, lease_expires_at, last_event_seq"
 
+    init(
+        seq: Int64, runID: String, sessionID: String?, version: Int64, status: RunStatus, createdAt: Int64, updatedAt: Int64,
+        leaseOwner: String?, leaseExpiresAt: Int64?, lastEventSeq: Int64
+    ) {
+        self.seq = seq
+        self.runID = runID
+        self.sessionID = sessionID
+        self.version = version
+        self.status = status
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.leaseOwner = leaseOwner
+        self.leaseExpiresAt = leaseExpiresAt
+        self.lastEventSeq = lastEventSeq
+    }
+
     init(_ row: SQLiteRow) throws {
         seq = row.int(0)
         runID = row.text(1)
@@ -123,5 +139,23 @@ enum StateErrors {
             .resourceExhausted, reason: "TOO_MANY_VERSIONS",
             "run \(runID) already has \(maximum) versions; finish it and start a new run",
             details: ["run_id": .string(runID)])
+    }
+
+    static func versionMissing(_ runID: String, _ version: Int64) -> RPCError {
+        RPCError(.dataLoss, reason: "VERSION_MISSING", "run \(runID) has no document for its version \(version)")
+    }
+
+    static func cursorConflict(_ name: String, current: Int64, expected: Int64) -> RPCError {
+        RPCError(
+            .aborted, reason: "CURSOR_CONFLICT",
+            "cursor \(name) is at \(current), not \(expected); read it again",
+            details: ["name": .string(name), "current": .int(current), "expected": .int(expected)])
+    }
+
+    static func sessionFull(_ session: String, maximum: Int64) -> RPCError {
+        RPCError(
+            .resourceExhausted, reason: "SESSION_FULL",
+            "session \(session) would exceed \(maximum) messages; start a new session",
+            details: ["session_id": .string(session)])
     }
 }

@@ -1,6 +1,5 @@
 import Foundation
 import RPC
-import SQLiteKit
 
 /// A run's events as data: appended with the save that makes them true (or, between
 /// saves, by `append_events` under the same version check), numbered per run from 1
@@ -15,16 +14,8 @@ extension StateStore {
         if let owner = params.owner { try Validation.owner(owner) }
         let events = try Validation.events(params.events)
         guard !events.isEmpty else { throw RPCError.invalidParams(field: "events", "must hold at least one event") }
-        let last = try await database.write { connection -> Int64 in
-            let now = Timestamp.nowMs()
-            guard let row = try RunRow.fetch(connection, params.runID) else { throw StateErrors.runNotFound(params.runID) }
-            if let holder = row.leaseHolder(at: now), holder.owner != params.owner { throw StateErrors.claimed(row, holder) }
-            guard row.version == params.expectedVersion else {
-                throw StateErrors.versionConflict(params.runID, expected: params.expectedVersion, current: row.version)
-            }
-            guard !row.status.isTerminal else { throw StateErrors.terminal(row) }
-            return try Self.appendEvents(connection, params.runID, after: row.lastEventSeq, events, now: now)
-        }
+        let last = try await storage.appendEvents(
+            runID: params.runID, expectedVersion: params.expectedVersion, owner: params.owner, events: events)
         notifier.signal(topic: params.runID)
         return AppendEventsResult(runID: params.runID, lastEventSeq: last)
     }
@@ -40,13 +31,7 @@ extension StateStore {
             throw RPCError.invalidParams(field: "limit", "must be between 1 and \(StateLimits.maximumEventLimit)")
         }
         let runID = params.runID
-        let (row, texts) = try await database.read { connection -> (RunRow, [String]) in
-            guard let row = try RunRow.fetch(connection, runID) else { throw StateErrors.runNotFound(runID) }
-            let texts = try connection.query(
-                "SELECT event FROM run_events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-                [.text(runID), .integer(after), .integer(Int64(limit))]) { $0.text(0) }
-            return (row, texts)
-        }
+        let (row, texts) = try await storage.events(runID: runID, after: after, limit: limit)
         var events: [JSONValue] = []
         var bytes = 0
         for text in texts {
@@ -114,39 +99,6 @@ extension StateStore {
             match.field.utf8.allSatisfy({ $0 == UInt8(ascii: "_") || (0x61...0x7A).contains($0) })
         else { throw RPCError.invalidParams(field: "after_last.field", "must be a field name: lowercase letters and _") }
         try Validation.identifier(runID, field: "run_id")
-        let marks = Array(repeating: "?", count: match.anyOf.count).joined(separator: ", ")
-        let values: [SQLiteValue] = [.text(runID), .text(match.type), .text("$." + match.field)] + match.anyOf.map { .text($0) }
-        return try await database.read { connection in
-            try connection.queryOne(
-                """
-                SELECT MAX(e.seq) FROM run_events e, json_each(e.event, ?3) v
-                WHERE e.run_id = ?1 AND json_extract(e.event, '$.type') = ?2 AND v.value IN (\(marks))
-                """, values
-            ) { $0.optionalInt(0) } ?? nil
-        }
-    }
-
-    /// Appends `events` after seq `after` (the run's newest), numbering them on, and
-    /// moves the run's `last_event_seq`. Inside the caller's transaction.
-    /// - Returns: the new newest seq.
-    static func appendEvents(
-        _ connection: SQLiteConnection, _ runID: String, after: Int64, _ events: [(object: [String: JSONValue], bytes: Int)], now: Int64
-    ) throws -> Int64 {
-        guard !events.isEmpty else { return after }
-        guard after + Int64(events.count) <= StateLimits.maximumEventsPerRun else {
-            throw StateErrors.tooManyEvents(runID, StateLimits.maximumEventsPerRun)
-        }
-        var seq = after
-        for event in events {
-            seq += 1
-            var object = event.object
-            object["seq"] = .int(seq)
-            object["at"] = .string(Timestamp.format(now))
-            try connection.execute(
-                "INSERT INTO run_events (run_id, seq, event, at) VALUES (?, ?, ?, ?)",
-                [.text(runID), .integer(seq), .text(try Validation.encode(.object(object))), .integer(now)])
-        }
-        try connection.execute("UPDATE runs SET last_event_seq = ? WHERE run_id = ?", [.integer(seq), .text(runID)])
-        return seq
+        return try await storage.lastMatching(runID: runID, type: match.type, field: match.field, anyOf: match.anyOf)
     }
 }

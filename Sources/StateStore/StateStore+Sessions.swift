@@ -1,5 +1,4 @@
 import RPC
-import SQLiteKit
 
 extension StateStore {
     /// Appends messages to a conversation (created by its first append).
@@ -31,23 +30,7 @@ extension StateStore {
         }
         let session = params.sessionID
         let maximumMessages = limits.maximumSessionMessages
-        let total = try await database.write { connection -> Int64 in
-            let now = Timestamp.nowMs()
-            let count = try connection.queryOne(
-                "SELECT coalesce(max(seq), 0) FROM session_messages WHERE session_id = ?", [.text(session)]) { $0.int(0) } ?? 0
-            guard count + Int64(texts.count) <= maximumMessages else {
-                throw RPCError(
-                    .resourceExhausted, reason: "SESSION_FULL",
-                    "session \(session) would exceed \(maximumMessages) messages; start a new session",
-                    details: ["session_id": .string(session)])
-            }
-            for (offset, text) in texts.enumerated() {
-                try connection.execute(
-                    "INSERT INTO session_messages (session_id, seq, message, appended_at) VALUES (?, ?, ?, ?)",
-                    [.text(session), .integer(count + Int64(offset) + 1), .text(text), .integer(now)])
-            }
-            return count + Int64(texts.count)
-        }
+        let total = try await storage.appendSession(session, messages: texts, maximum: maximumMessages)
         return AppendSessionResult(sessionID: session, appended: texts.count, total: total)
     }
 
@@ -60,23 +43,7 @@ extension StateStore {
         let limit = try Validation.limit(
             params.limit, default: StateLimits.defaultSessionLimit, maximum: StateLimits.maximumSessionLimit)
         let session = params.sessionID
-        let (total, texts) = try await database.read { connection -> (Int64, [String]) in
-            try connection.execute("BEGIN")
-            defer { _ = try? connection.execute("COMMIT") }
-            let total = try connection.queryOne(
-                "SELECT coalesce(max(seq), 0) FROM session_messages WHERE session_id = ?", [.text(session)]) { $0.int(0) } ?? 0
-            var budget = StateLimits.maximumResponseBytes
-            var newestFirst: [String] = []
-            for text in try connection.query(
-                "SELECT message FROM session_messages WHERE session_id = ? ORDER BY seq DESC LIMIT ?",
-                [.text(session), .integer(Int64(limit))], { $0.text(0) })
-            {
-                budget -= text.utf8.count
-                if budget < 0, !newestFirst.isEmpty { break }
-                newestFirst.append(text)
-            }
-            return (total, newestFirst.reversed())
-        }
+        let (total, texts) = try await storage.loadSession(session, limit: limit, budget: StateLimits.maximumResponseBytes)
         return LoadSessionResult(sessionID: session, messages: try texts.map(Validation.decode), total: total)
     }
 
@@ -87,10 +54,8 @@ extension StateStore {
     /// - Throws: INVALID_ARGUMENT/INVALID_ID.
     public func getCursor(_ name: String) async throws -> CursorResult {
         try Validation.identifier(name, field: "name")
-        let stored = try await database.read { connection in
-            try connection.queryOne("SELECT value, updated_at FROM cursors WHERE name = ?", [.text(name)]) { ($0.int(0), $0.int(1)) }
-        }
-        return CursorResult(name: name, value: stored?.0 ?? 0, updatedAt: stored.map { Timestamp.format($0.1) })
+        let stored = try await storage.cursor(name)
+        return CursorResult(name: name, value: stored?.value ?? 0, updatedAt: stored.map { Timestamp.format($0.updatedAt) })
     }
 
     /// Moves a consumer cursor, optionally only from an expected value.
@@ -103,25 +68,7 @@ extension StateStore {
         if let expected = params.expected, expected < 0 {
             throw RPCError.invalidParams(field: "expected", "must be 0 or more")
         }
-        let now = try await database.write { connection -> Int64 in
-            let now = Timestamp.nowMs()
-            if let expected = params.expected {
-                let current = try connection.queryOne(
-                    "SELECT value FROM cursors WHERE name = ?", [.text(params.name)]) { $0.int(0) } ?? 0
-                guard current == expected else {
-                    throw RPCError(
-                        .aborted, reason: "CURSOR_CONFLICT",
-                        "cursor \(params.name) is at \(current), not \(expected); read it again",
-                        details: ["name": .string(params.name), "current": .int(current), "expected": .int(expected)])
-                }
-            }
-            try connection.execute(
-                """
-                INSERT INTO cursors (name, value, updated_at) VALUES (?, ?, ?)
-                ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at
-                """, [.text(params.name), .integer(params.value), .integer(now)])
-            return now
-        }
+        let now = try await storage.setCursor(params.name, value: params.value, expected: params.expected)
         return CursorResult(name: params.name, value: params.value, updatedAt: Timestamp.format(now))
     }
 }

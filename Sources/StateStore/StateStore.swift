@@ -1,10 +1,12 @@
 import Foundation
 import Logging
+import PostgresSupport
 import RPC
 import SQLiteKit
 
-/// Versioned agent runs, conversation sessions and consumer cursors, in one
-/// SQLite database with group commit.
+/// Versioned agent runs, conversation sessions and consumer cursors, in SQLite (one
+/// file with group commit, the default) or PostgreSQL (shared by any number of
+/// state-svc replicas).
 ///
 /// A run is saved by compare-and-swap on its version, and resumed under an
 /// exclusive, expiring lease, so that however many agent processes race, each
@@ -23,27 +25,54 @@ public final class StateStore: Sendable {
         public init() {}
     }
 
-    let database: SQLiteDatabase
+    let storage: any StateStorage
     let logger: Logger
     let limits: Limits
     /// Wakes `state.watch_events` streams when events are committed.
     let notifier = ChangeNotifier()
 
-    /// Opens (creating and migrating if needed) the state database.
+    /// Opens (creating and migrating if needed) the SQLite state database.
     /// - Parameters:
     ///   - path: the file, normally `<home>/data/state.sqlite`.
     ///   - limits: per-run and per-session bounds (tests lower them).
     ///   - logger: where start-up and notable events are logged.
     /// - Throws: ``SQLiteError`` or ``SQLiteIntegrityError``.
-    public init(path: String, limits: Limits = Limits(), logger: Logger) throws {
-        self.database = try SQLiteDatabase(path: path, migrations: StateSchema.migrations, logger: logger)
+    public convenience init(path: String, limits: Limits = Limits(), logger: Logger) throws {
+        self.init(storage: try SQLiteStateStorage(path: path, logger: logger), limits: limits, logger: logger)
+    }
+
+    /// Opens (migrating if needed) a PostgreSQL state database, which other state-svc
+    /// processes may share: their changes wake this one's watchers.
+    /// - Throws: ``PostgresURLError``; UNAVAILABLE/DATABASE_UNAVAILABLE when it cannot be reached.
+    public static func postgres(
+        _ url: PostgresURL, limits: Limits = Limits(), pool: PostgresPool.Limits = .init(), logger: Logger
+    ) async throws -> StateStore {
+        let database = try PostgresPool(url: url, limits: pool, logger: logger)
+        do {
+            try await database.migrate(PostgresStateSchema.migrations, name: "state")
+        } catch {
+            await database.close()
+            throw error
+        }
+        return StateStore(storage: PostgresStateStorage(database: database, logger: logger), limits: limits, logger: logger)
+    }
+
+    init(storage: any StateStorage, limits: Limits, logger: Logger) {
+        self.storage = storage
         self.logger = logger
         self.limits = limits
+        let notifier = self.notifier
+        storage.followChanges { runID in
+            if let runID { notifier.signal(topic: runID) } else { notifier.signal() }
+        }
     }
+
+    /// `sqlite` or `postgres`.
+    public var backend: String { storage.backend }
 
     /// Finishes queued writes and closes the database.
     public func close() async {
-        await database.close()
+        await storage.close()
     }
 
     // MARK: runs
@@ -60,15 +89,8 @@ public final class StateStore: Sendable {
         let text = try Validation.document(params.data)
         let events = try Validation.events(params.events ?? [])
         let runID = params.runID ?? RunID.generate()
-        let (createdAt, lastEventSeq) = try await database.write { connection -> (Int64, Int64) in
-            let now = Timestamp.nowMs()
-            guard try RunRow.fetch(connection, runID) == nil else { throw StateErrors.runExists(runID) }
-            try connection.execute(
-                "INSERT INTO runs (run_id, session_id, version, status, created_at, updated_at) VALUES (?, ?, 1, 'running', ?, ?)",
-                [.text(runID), params.sessionID.map(SQLiteValue.text) ?? .null, .integer(now), .integer(now)])
-            try Self.insertVersion(connection, runID, 1, .running, text, now, identity, owner: nil)
-            return (now, try Self.appendEvents(connection, runID, after: 0, events, now: now))
-        }
+        let (createdAt, lastEventSeq) = try await storage.createRun(
+            runID: runID, sessionID: params.sessionID, document: text, events: events, identity: identity)
         if !events.isEmpty { notifier.signal(topic: runID) }
         logger.debug("run created", metadata: ["run.id": "\(runID)"])
         return CreateRunResult(
@@ -86,10 +108,7 @@ public final class StateStore: Sendable {
     /// The run and its newest event seq, read together.
     func runWithLastSeq(_ runID: String) async throws -> (run: RunRecord, lastEventSeq: Int64) {
         try Validation.identifier(runID, field: "run_id")
-        let (row, text) = try await database.read { connection -> (RunRow, String) in
-            guard let row = try RunRow.fetch(connection, runID) else { throw StateErrors.runNotFound(runID) }
-            return (row, try Self.document(connection, runID, row.version))
-        }
+        let (row, text) = try await storage.run(runID)
         return (row.record(data: try Validation.decode(text), now: Timestamp.nowMs()), row.lastEventSeq)
     }
 
@@ -111,38 +130,11 @@ public final class StateStore: Sendable {
         try Validation.version(params.expectedVersion, field: "expected_version")
         let status = try RunStatus.parse(params.status, field: "status")
         if let owner = params.owner { try Validation.owner(owner) }
-        let text = try Validation.document(params.data)
-        let events = try Validation.events(params.events ?? [])
-        let maximumVersions = limits.maximumVersionsPerRun
-        let (version, now, lastEventSeq) = try await database.write { connection -> (Int64, Int64, Int64) in
-            let now = Timestamp.nowMs()
-            guard let row = try RunRow.fetch(connection, params.runID) else { throw StateErrors.runNotFound(params.runID) }
-            if let holder = row.leaseHolder(at: now), holder.owner != params.owner { throw StateErrors.claimed(row, holder) }
-            guard row.version == params.expectedVersion else {
-                throw StateErrors.versionConflict(params.runID, expected: params.expectedVersion, current: row.version)
-            }
-            guard !row.status.isTerminal else { throw StateErrors.terminal(row) }
-            guard row.version < maximumVersions else { throw StateErrors.tooManyVersions(params.runID, maximumVersions) }
-            let version = row.version + 1
-            let endsLease = status.isTerminal || params.release == true
-            try Self.insertVersion(connection, params.runID, version, status, text, now, identity, owner: params.owner)
-            let changed = try connection.execute(
-                """
-                UPDATE runs SET version = ?, status = ?, updated_at = ?,
-                    finished_at = CASE WHEN ? THEN ? ELSE NULL END,
-                    lease_owner = CASE WHEN ? THEN NULL ELSE lease_owner END,
-                    lease_expires_at = CASE WHEN ? THEN NULL ELSE lease_expires_at END
-                WHERE run_id = ? AND version = ?
-                """,
-                [
-                    .integer(version), .text(status.rawValue), .integer(now),
-                    .integer(status.isTerminal ? 1 : 0), .integer(now),
-                    .integer(endsLease ? 1 : 0), .integer(endsLease ? 1 : 0),
-                    .text(params.runID), .integer(row.version),
-                ])
-            assert(changed == 1, "the head row was read in this transaction, so exactly one row moves")
-            return (version, now, try Self.appendEvents(connection, params.runID, after: row.lastEventSeq, events, now: now))
-        }
+        let save = RunSave(
+            runID: params.runID, expectedVersion: params.expectedVersion, status: status,
+            document: try Validation.document(params.data), events: try Validation.events(params.events ?? []),
+            owner: params.owner, release: params.release == true, identity: identity)
+        let (version, now, lastEventSeq) = try await storage.saveRun(save, maximumVersions: limits.maximumVersionsPerRun)
         // Every save may end a watcher's wait (a paused run released), so its watchers wake.
         notifier.signal(topic: params.runID)
         return SaveRunResult(
@@ -163,24 +155,7 @@ public final class StateStore: Sendable {
         }
         if let expected = params.expectedVersion { try Validation.version(expected, field: "expected_version") }
         let expectedStatus = try params.expectedStatus.map { try RunStatus.parse($0, field: "expected_status") }
-        let (row, text, now) = try await database.write { connection -> (RunRow, String, Int64) in
-            let now = Timestamp.nowMs()
-            guard var row = try RunRow.fetch(connection, params.runID) else { throw StateErrors.runNotFound(params.runID) }
-            let holder = row.leaseHolder(at: now)
-            if let holder, holder.owner != params.owner { throw StateErrors.claimed(row, holder) }
-            if params.renewOnly == true, holder == nil { throw StateErrors.leaseNotHeld(params.runID, owner: params.owner) }
-            if let expected = params.expectedVersion, expected != row.version {
-                throw StateErrors.versionConflict(params.runID, expected: expected, current: row.version)
-            }
-            guard !row.status.isTerminal else { throw StateErrors.terminal(row) }
-            if let expectedStatus, row.status != expectedStatus { throw StateErrors.unexpectedStatus(row, expected: expectedStatus) }
-            row.leaseOwner = params.owner
-            row.leaseExpiresAt = now + params.leaseMs
-            try connection.execute(
-                "UPDATE runs SET lease_owner = ?, lease_expires_at = ? WHERE run_id = ?",
-                [.text(params.owner), .integer(now + params.leaseMs), .text(params.runID)])
-            return (row, try Self.document(connection, params.runID, row.version), now)
-        }
+        let (row, text, now) = try await storage.claimRun(params, expectedStatus: expectedStatus)
         logger.debug("run claimed", metadata: ["run.id": "\(params.runID)", "run.owner": "\(params.owner)"])
         return row.record(data: try Validation.decode(text), now: now)
     }
@@ -192,37 +167,20 @@ public final class StateStore: Sendable {
     public func releaseRun(_ params: ReleaseRunParams) async throws -> ReleaseRunResult {
         try Validation.identifier(params.runID, field: "run_id")
         try Validation.owner(params.owner)
-        let released = try await database.write { connection -> Bool in
-            let now = Timestamp.nowMs()
-            guard let row = try RunRow.fetch(connection, params.runID) else { throw StateErrors.runNotFound(params.runID) }
-            let holder = row.leaseHolder(at: now)
-            if let holder, holder.owner != params.owner { throw StateErrors.claimed(row, holder) }
-            try connection.execute(
-                "UPDATE runs SET lease_owner = NULL, lease_expires_at = NULL WHERE run_id = ?", [.text(params.runID)])
-            return holder != nil
-        }
+        let released = try await storage.releaseRun(params.runID, owner: params.owner)
         notifier.signal(topic: params.runID)
         return ReleaseRunResult(runID: params.runID, released: released)
     }
 
-    static func insertVersion(
-        _ connection: SQLiteConnection, _ runID: String, _ version: Int64, _ status: RunStatus, _ text: String,
-        _ now: Int64, _ identity: String?, owner: String?
-    ) throws {
-        try connection.execute(
-            "INSERT INTO run_versions (run_id, version, status, data, saved_at, saved_by, owner) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [
-                .text(runID), .integer(version), .text(status.rawValue), .text(text), .integer(now),
-                identity.map(SQLiteValue.text) ?? .null, owner.map(SQLiteValue.text) ?? .null,
-            ])
-    }
-
-    static func document(_ connection: SQLiteConnection, _ runID: String, _ version: Int64) throws -> String {
-        guard let text = try connection.queryOne(
-            "SELECT data FROM run_versions WHERE run_id = ? AND version = ?", [.text(runID), .integer(version)], { $0.text(0) })
-        else {
-            throw RPCError(.dataLoss, reason: "VERSION_MISSING", "run \(runID) has no document for its version \(version)")
+    /// The first items of `items` whose sizes fit in `budget` (always at least one).
+    static func withinBudget<T>(_ items: [T], budget: Int, size: (T) -> Int) -> [T] {
+        var left = budget
+        var kept: [T] = []
+        for item in items {
+            left -= size(item)
+            if left < 0, !kept.isEmpty { break }
+            kept.append(item)
         }
-        return text
+        return kept
     }
 }

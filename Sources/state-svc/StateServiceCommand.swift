@@ -1,5 +1,7 @@
 import ArgumentParser
+import Foundation
 import Logging
+import PostgresSupport
 import ServiceKit
 import ServiceLifecycle
 import StateStore
@@ -11,13 +13,15 @@ struct StateServiceCommand: AsyncParsableCommand {
         abstract: "Versioned agent runs, sessions and cursors: any process can resume a run exactly once.",
         discussion: """
             Serves newline-delimited JSON-RPC 2.0 on <home>/run/state.sock and keeps its data in \
-            <home>/data/state.sqlite (WAL, synchronous=FULL, concurrent writes committed together). \
-            The contract is Protocols/state.openrpc.json (also: rpc.discover).
+            <home>/data/state.sqlite (WAL, synchronous=FULL, concurrent writes committed together), \
+            or in PostgreSQL with --database (or $HITL_DATABASE_URL), which any number of state-svc \
+            processes may share. The contract is Protocols/state.openrpc.json (also: rpc.discover).
 
             Examples:
               state-svc --home .hitl &
               hitl call state state.create_run '{"data": {"schema_version": 1}}'
               state-svc --prune-completed-after-hours 168 --prune-interval-minutes 60
+              state-svc --database 'postgres://hitl@db.internal/hitl_state?sslmode=require'
             """)
 
     @OptionGroup var options: ServiceOptions
@@ -30,6 +34,14 @@ struct StateServiceCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("How often the periodic prune runs, in minutes.", valueName: "minutes"))
     var pruneIntervalMinutes: Int = 60
 
+    @Option(help: ArgumentHelp(
+        "Keep the data in PostgreSQL instead of <home>/data/state.sqlite: postgres://user[:password]@host[:port]/database[?sslmode=require], or ?host=/socket/folder. Default: $HITL_DATABASE_URL when set.",
+        valueName: "url"))
+    var database: String?
+
+    @Option(help: ArgumentHelp("Connections to PostgreSQL this process opens at most.", valueName: "count"))
+    var databaseConnections: Int = PostgresPool.Limits().maximumConnections
+
     mutating func validate() throws {
         if let hours = pruneCompletedAfterHours, !(0...87_600).contains(hours) {
             throw ValidationError("--prune-completed-after-hours must be between 0 and 87600 (ten years)")
@@ -37,6 +49,21 @@ struct StateServiceCommand: AsyncParsableCommand {
         guard (1...10_080).contains(pruneIntervalMinutes) else {
             throw ValidationError("--prune-interval-minutes must be between 1 and 10080 (a week)")
         }
+        guard (1...64).contains(databaseConnections) else {
+            throw ValidationError("--database-connections must be between 1 and 64")
+        }
+        if let url = databaseURL {
+            do {
+                _ = try PostgresURL(parsing: url)
+            } catch {
+                throw ValidationError("\(database == nil ? "$\(PostgresURL.environmentVariable)" : "--database"): \(error)")
+            }
+        }
+    }
+
+    /// `--database`, else `$HITL_DATABASE_URL`; nil: SQLite.
+    var databaseURL: String? {
+        database ?? ProcessInfo.processInfo.environment[PostgresURL.environmentVariable].flatMap { $0.isEmpty ? nil : $0 }
     }
 
     static func main() { ServiceMain.main(Self.self) }
@@ -48,7 +75,15 @@ struct StateServiceCommand: AsyncParsableCommand {
         let store: StateStore
         do {
             try directory.prepare()
-            store = try StateStore(path: directory.data.appendingPathComponent("state.sqlite").path, logger: logger)
+            if let text = databaseURL {
+                var pool = PostgresPool.Limits()
+                pool.maximumConnections = databaseConnections
+                let url = try PostgresURL(parsing: text)
+                store = try await StateStore.postgres(url, pool: pool, logger: logger)
+                logger.info("keeping the data in PostgreSQL", metadata: ["db.url": "\(url)"])
+            } else {
+                store = try StateStore(path: directory.data.appendingPathComponent("state.sqlite").path, logger: logger)
+            }
         } catch {
             logger.critical("cannot start: \(error)")
             throw ExitCode.failure

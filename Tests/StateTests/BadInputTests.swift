@@ -5,8 +5,8 @@ import Testing
 
 /// Wrong types, oversize documents, unknown runs, bad envelopes, the wrong identity.
 struct BadInputTests {
-    @Test func documentsMustBeObjectsWithASchemaVersion() async throws {
-        let state = try await StateFixture.start()
+    @Test(arguments: StoreBackend.allCases) func documentsMustBeObjectsWithASchemaVersion(_ backend: StoreBackend) async throws {
+        let state = try await StateFixture.start(backend)
         defer { state.stopNow() }
         let cases: [(JSONValue, String)] = [
             ("text", "data"), (42, "data"), ([1, 2], "data"),
@@ -23,8 +23,8 @@ struct BadInputTests {
         await state.expectError("state.create_run", [:], reason: "MISSING_FIELD")
     }
 
-    @Test func oversizeDocumentsAreRefused() async throws {
-        let state = try await StateFixture.start()
+    @Test(arguments: StoreBackend.allCases) func oversizeDocumentsAreRefused(_ backend: StoreBackend) async throws {
+        let state = try await StateFixture.start(backend)
         defer { state.stopNow() }
         let runID = JSONValue.string(try await state.createRun())
         // Just under the limit is stored; just over is RESOURCE_EXHAUSTED; the run is untouched.
@@ -40,8 +40,8 @@ struct BadInputTests {
         #expect(loaded["data"] == fits)
     }
 
-    @Test func wrongTypesNameTheField() async throws {
-        let state = try await StateFixture.start()
+    @Test(arguments: StoreBackend.allCases) func wrongTypesNameTheField(_ backend: StoreBackend) async throws {
+        let state = try await StateFixture.start(backend)
         defer { state.stopNow() }
         let runID = JSONValue.string(try await state.createRun())
         let cases: [(String, JSONValue, String)] = [
@@ -63,8 +63,8 @@ struct BadInputTests {
         await state.expectError("state.save_run", ["run_id": runID, "status": "running", "data": ["schema_version": 1]], reason: "MISSING_FIELD")
     }
 
-    @Test func unknownRuns() async throws {
-        let state = try await StateFixture.start()
+    @Test(arguments: StoreBackend.allCases) func unknownRuns(_ backend: StoreBackend) async throws {
+        let state = try await StateFixture.start(backend)
         defer { state.stopNow() }
         for method in ["state.load_run", "state.run_history"] {
             let error = await state.expectError(method, ["run_id": "run_missing"], reason: "RUN_NOT_FOUND")
@@ -72,8 +72,8 @@ struct BadInputTests {
         }
     }
 
-    @Test func onlyTheAgentAndOperatorMayUseState() async throws {
-        let state = try await StateFixture.start()
+    @Test(arguments: StoreBackend.allCases) func onlyTheAgentAndOperatorMayUseState(_ backend: StoreBackend) async throws {
+        let state = try await StateFixture.start(backend)
         defer { state.stopNow() }
         let runID = JSONValue.string(try await state.createRun())
         let approver = try state.client("approver1")

@@ -4,8 +4,8 @@ import Testing
 
 /// Leases: exclusive, expiring, enforced on saves; and exactly-once resume under a race.
 struct ClaimTests {
-    @Test func aLeaseIsExclusiveAndBindsSaves() async throws {
-        let state = try await StateFixture.start()
+    @Test(arguments: StoreBackend.allCases) func aLeaseIsExclusiveAndBindsSaves(_ backend: StoreBackend) async throws {
+        let state = try await StateFixture.start(backend)
         defer { state.stopNow() }
         let run = JSONValue.string(try await state.createRun())
         let claimed = try await state.call("state.claim_run", ["run_id": run, "owner": "agent-a", "lease_ms": 30_000])
@@ -46,8 +46,8 @@ struct ClaimTests {
         #expect(done["lease"] == nil)
     }
 
-    @Test func claimValidation() async throws {
-        let state = try await StateFixture.start()
+    @Test(arguments: StoreBackend.allCases) func claimValidation(_ backend: StoreBackend) async throws {
+        let state = try await StateFixture.start(backend)
         defer { state.stopNow() }
         let run = JSONValue.string(try await state.createRun())
         for lease: Int64 in [0, 99, 600_001, -5] {
@@ -63,8 +63,8 @@ struct ClaimTests {
     }
 
     /// A claimant that dies never releases; its lease runs out and another takes over.
-    @Test func anExpiredLeaseCanBeTaken() async throws {
-        let state = try await StateFixture.start()
+    @Test(arguments: StoreBackend.allCases) func anExpiredLeaseCanBeTaken(_ backend: StoreBackend) async throws {
+        let state = try await StateFixture.start(backend)
         defer { state.stopNow() }
         let run = JSONValue.string(try await state.createRun())
         let dying = try state.client("agent")
@@ -105,8 +105,8 @@ struct ClaimTests {
     /// Two agents race to resume the same run, round after round, each on its own
     /// connection: claim (with the version it read), save, release. Exactly one wins
     /// each round, and the history is one unbroken chain of every winner's step.
-    @Test func exactlyOneOfTwoRacingClaimantsResumesEachTime() async throws {
-        let state = try await StateFixture.start()
+    @Test(arguments: StoreBackend.allCases) func exactlyOneOfTwoRacingClaimantsResumesEachTime(_ backend: StoreBackend) async throws {
+        let state = try await StateFixture.start(backend)
         defer { state.stopNow() }
         let runID = try await state.createRun(["step": 0])
         let contenders = try ["agent-a", "agent-b"].map { (owner: $0, client: try state.client("agent")) }

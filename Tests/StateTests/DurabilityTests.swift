@@ -14,8 +14,8 @@ final class Progress: Sendable {
 /// `kill -9` in the middle of a stream of saves: after a restart every
 /// acknowledged save is there and nothing is half-written.
 struct DurabilityTests {
-    @Test func everyAcknowledgedSaveSurvivesKillNine() async throws {
-        let state = try await StateFixture.start()
+    @Test(arguments: StoreBackend.allCases) func everyAcknowledgedSaveSurvivesKillNine(_ backend: StoreBackend) async throws {
+        let state = try await StateFixture.start(backend)
         defer { state.stopNow() }
         let writers = 16
         var runs: [String] = []

@@ -6,8 +6,8 @@ import Testing
 /// a claim that names the status it expects, a watch that starts with the run itself,
 /// and `rpc.stats` counting what the service did.
 struct ResumerSupportTests {
-    @Test func aClaimNamingAStatusTakesOnlyARunWithThatStatus() async throws {
-        let state = try await StateFixture.start()
+    @Test(arguments: StoreBackend.allCases) func aClaimNamingAStatusTakesOnlyARunWithThatStatus(_ backend: StoreBackend) async throws {
+        let state = try await StateFixture.start(backend)
         defer { state.stopNow() }
         let run = JSONValue.string(try await state.createRun())
         // The run is `running` (a chat still works on it): a resumer's claim leaves it alone.
@@ -31,8 +31,8 @@ struct ResumerSupportTests {
             reason: "INVALID_STATUS")
     }
 
-    @Test func aRenewalNeverTakesBackARunItsOwnerReleased() async throws {
-        let state = try await StateFixture.start()
+    @Test(arguments: StoreBackend.allCases) func aRenewalNeverTakesBackARunItsOwnerReleased(_ backend: StoreBackend) async throws {
+        let state = try await StateFixture.start(backend)
         defer { state.stopNow() }
         let run = JSONValue.string(try await state.createRun())
         await state.expectError(
@@ -51,8 +51,8 @@ struct ResumerSupportTests {
         #expect(loaded["lease"] == nil, "the paused run stays free for the next resume and at rest for watchers")
     }
 
-    @Test func aWatchWithTheRunSendsItFirstThenOnlyWhatComesAfter() async throws {
-        let state = try await StateFixture.start()
+    @Test(arguments: StoreBackend.allCases) func aWatchWithTheRunSendsItFirstThenOnlyWhatComesAfter(_ backend: StoreBackend) async throws {
+        let state = try await StateFixture.start(backend)
         defer { state.stopNow() }
         try await state.call("state.create_run", [
             "run_id": "run-s", "data": ["schema_version": 1, "step": "one"], "events": [["type": "run_started"], ["type": "tool_call"]],
@@ -95,8 +95,8 @@ struct ResumerSupportTests {
         #expect(backlog.all.first?["start_seq"] == 1)
     }
 
-    @Test func aWatcherThatDecidedStartsAtThePauseThatWaitedForIt() async throws {
-        let state = try await StateFixture.start()
+    @Test(arguments: StoreBackend.allCases) func aWatcherThatDecidedStartsAtThePauseThatWaitedForIt(_ backend: StoreBackend) async throws {
+        let state = try await StateFixture.start(backend)
         defer { state.stopNow() }
         // Paused on a-1, resumed and paused on a-2, then resumed to the end: all before the watch.
         try await state.call("state.create_run", [
@@ -143,8 +143,8 @@ struct ResumerSupportTests {
             reason: "INVALID_FIELD")
     }
 
-    @Test func statsCountCallsByMethodAndDurableWrites() async throws {
-        let state = try await StateFixture.start()
+    @Test(arguments: StoreBackend.allCases) func statsCountCallsByMethodAndDurableWrites(_ backend: StoreBackend) async throws {
+        let state = try await StateFixture.start(backend)
         defer { state.stopNow() }
         let before = try await state.call("rpc.stats", [:])
         let run = JSONValue.string(try await state.createRun())

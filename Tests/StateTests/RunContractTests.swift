@@ -6,8 +6,8 @@ import Testing
 /// Every run method over the real socket: the happy path checked against the
 /// contract, and each documented error provoked.
 struct RunContractTests {
-    @Test func servedAndDocumentedMethodsAgree() async throws {
-        let state = try await StateFixture.start()
+    @Test(arguments: StoreBackend.allCases) func servedAndDocumentedMethodsAgree(_ backend: StoreBackend) async throws {
+        let state = try await StateFixture.start(backend)
         defer { state.stopNow() }
         let documented: [String]
         if case .array(let methods)? = state.contract.document["methods"] {
@@ -35,8 +35,8 @@ struct RunContractTests {
         #expect(health["service"] == "state")
     }
 
-    @Test func createLoadSaveAndHistory() async throws {
-        let state = try await StateFixture.start()
+    @Test(arguments: StoreBackend.allCases) func createLoadSaveAndHistory(_ backend: StoreBackend) async throws {
+        let state = try await StateFixture.start(backend)
         defer { state.stopNow() }
         let created = try await state.call(
             "state.create_run", ["session_id": "chat-1", "data": ["schema_version": 1, "mode": "tools", "messages": []]])
@@ -72,8 +72,8 @@ struct RunContractTests {
         #expect(page["next_after_version"] == 2)
     }
 
-    @Test func callerChosenIDsAndDuplicates() async throws {
-        let state = try await StateFixture.start()
+    @Test(arguments: StoreBackend.allCases) func callerChosenIDsAndDuplicates(_ backend: StoreBackend) async throws {
+        let state = try await StateFixture.start(backend)
         defer { state.stopNow() }
         let created = try await state.call("state.create_run", ["run_id": "my-run.1", "data": ["schema_version": 3]])
         #expect(created["run_id"] == "my-run.1")
@@ -89,8 +89,8 @@ struct RunContractTests {
         #expect(seen.allSatisfy { $0.range(of: "^run_[A-Za-z0-9_-]{22}$", options: .regularExpression) != nil })
     }
 
-    @Test func compareAndSwapAndTerminalStatuses() async throws {
-        let state = try await StateFixture.start()
+    @Test(arguments: StoreBackend.allCases) func compareAndSwapAndTerminalStatuses(_ backend: StoreBackend) async throws {
+        let state = try await StateFixture.start(backend)
         defer { state.stopNow() }
         let runID = try await state.createRun()
         let run = JSONValue.string(runID)
@@ -125,8 +125,8 @@ struct RunContractTests {
         }
     }
 
-    @Test func listRunsFiltersAndPages() async throws {
-        let state = try await StateFixture.start()
+    @Test(arguments: StoreBackend.allCases) func listRunsFiltersAndPages(_ backend: StoreBackend) async throws {
+        let state = try await StateFixture.start(backend)
         defer { state.stopNow() }
         var ids: [String] = []
         for index in 0..<7 { ids.append(try await state.createRun(sessionID: index % 2 == 0 ? "even" : "odd")) }
@@ -160,8 +160,8 @@ struct RunContractTests {
         await state.expectError("state.list_runs", ["session_id": "../x"], reason: "INVALID_ID")
     }
 
-    @Test func pruneDeletesOnlyFinishedRunsBeforeTheCutoff() async throws {
-        let state = try await StateFixture.start()
+    @Test(arguments: StoreBackend.allCases) func pruneDeletesOnlyFinishedRunsBeforeTheCutoff(_ backend: StoreBackend) async throws {
+        let state = try await StateFixture.start(backend)
         defer { state.stopNow() }
         let operatorClient = try state.client("operator")
         let finished = try await state.createRun()
@@ -180,16 +180,15 @@ struct RunContractTests {
         await state.expectError("state.prune", ["completed_before": .string(future)], reason: "ROLE_NOT_ALLOWED")
     }
 
-    @Test func periodicPruneRemovesFinishedRuns() async throws {
-        let state = try await StateFixture.start(arguments: ["--prune-completed-after-hours", "0", "--prune-interval-minutes", "1"])
+    @Test(arguments: StoreBackend.allCases) func periodicPruneRemovesFinishedRuns(_ backend: StoreBackend) async throws {
+        let state = try await StateFixture.start(backend, arguments: ["--prune-completed-after-hours", "0", "--prune-interval-minutes", "1"])
         defer { state.stopNow() }
         // The first pass runs at start-up; finish a run, restart, and the start-up pass removes it.
         let runID = try await state.createRun()
         try await state.call("state.save_run", ["run_id": .string(runID), "expected_version": 1, "status": "completed", "data": ["schema_version": 1]])
         await state.process.terminate()
-        let restarted = try await ServiceProcess.launch(
-            "state-svc", service: "state", home: state.home, arguments: ["--prune-completed-after-hours", "0"])
-        defer { kill(restarted.pid, SIGTERM) }
+        let restarted = try await state.restart(arguments: ["--prune-completed-after-hours", "0"])
+        defer { kill(restarted.process.pid, SIGTERM) }
         let clock = ContinuousClock()
         let deadline = clock.now + .seconds(5)
         var gone = false

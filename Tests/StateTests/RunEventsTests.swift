@@ -8,8 +8,8 @@ import Testing
 /// them true, numbered per run without gaps, read back in pages, followed as they
 /// commit, and refused when malformed or out of turn.
 struct RunEventsTests {
-    @Test func eventsAreNumberedPerRunWithTheWritesThatMakeThemTrue() async throws {
-        let state = try await StateFixture.start()
+    @Test(arguments: StoreBackend.allCases) func eventsAreNumberedPerRunWithTheWritesThatMakeThemTrue(_ backend: StoreBackend) async throws {
+        let state = try await StateFixture.start(backend)
         defer { state.stopNow() }
         let created = try await state.call("state.create_run", [
             "run_id": "run-e1", "data": ["schema_version": 1],
@@ -41,8 +41,8 @@ struct RunEventsTests {
         #expect(none["events"]?.arrayValues?.isEmpty == true && none["last_event_seq"] == 0)
     }
 
-    @Test func appendingIsCheckedLikeASave() async throws {
-        let state = try await StateFixture.start()
+    @Test(arguments: StoreBackend.allCases) func appendingIsCheckedLikeASave(_ backend: StoreBackend) async throws {
+        let state = try await StateFixture.start(backend)
         defer { state.stopNow() }
         try await state.call("state.create_run", ["run_id": "run-a", "data": ["schema_version": 1]])
         await state.expectError(
@@ -76,8 +76,8 @@ struct RunEventsTests {
     /// A finished run has no more events (its last ones commit with the save that finishes
     /// it), so its watch ends by itself: a watcher that followed it to its end needs no
     /// rpc.cancel. The result says where it stopped.
-    @Test func theWatchOfARunEndsByItselfOnceTheRunIsFinished() async throws {
-        let state = try await StateFixture.start()
+    @Test(arguments: StoreBackend.allCases) func theWatchOfARunEndsByItselfOnceTheRunIsFinished(_ backend: StoreBackend) async throws {
+        let state = try await StateFixture.start(backend)
         defer { state.stopNow() }
         let reader = try state.client("operator")
         let (watch, seen) = try await Self.startedRunWatched(state, "run-e", by: reader)
@@ -116,8 +116,8 @@ struct RunEventsTests {
         return (following, seen)
     }
 
-    @Test func watchersSeeEachEventAsItCommitsAndTheGatewayMayRead() async throws {
-        let state = try await StateFixture.start()
+    @Test(arguments: StoreBackend.allCases) func watchersSeeEachEventAsItCommitsAndTheGatewayMayRead(_ backend: StoreBackend) async throws {
+        let state = try await StateFixture.start(backend)
         defer { state.stopNow() }
         let reader = try state.client("operator")
         let (watch, seen) = try await Self.startedRunWatched(state, "run-w", by: reader)

@@ -4,8 +4,8 @@ import Testing
 
 /// Sessions (a conversation across runs) and durable consumer cursors.
 struct SessionCursorTests {
-    @Test func sessionsAppendAndLoadNewestInOrder() async throws {
-        let state = try await StateFixture.start()
+    @Test(arguments: StoreBackend.allCases) func sessionsAppendAndLoadNewestInOrder(_ backend: StoreBackend) async throws {
+        let state = try await StateFixture.start(backend)
         defer { state.stopNow() }
         let empty = try await state.call("state.load_session", ["session_id": "s1"])
         #expect(empty["total"] == 0)
@@ -29,8 +29,8 @@ struct SessionCursorTests {
         #expect(items(newest["messages"]).compactMap { $0["role"]?.stringValue } == ["assistant", "tool"])
     }
 
-    @Test func sessionBadInput() async throws {
-        let state = try await StateFixture.start()
+    @Test(arguments: StoreBackend.allCases) func sessionBadInput(_ backend: StoreBackend) async throws {
+        let state = try await StateFixture.start(backend)
         defer { state.stopNow() }
         await state.expectError("state.append_session", ["session_id": "s", "messages": []], reason: "INVALID_FIELD")
         let notObject = await state.expectError(
@@ -49,8 +49,8 @@ struct SessionCursorTests {
         #expect(untouched["total"] == 0)
     }
 
-    @Test func cursorsStartAtZeroAndMoveByCompareAndSwap() async throws {
-        let state = try await StateFixture.start()
+    @Test(arguments: StoreBackend.allCases) func cursorsStartAtZeroAndMoveByCompareAndSwap(_ backend: StoreBackend) async throws {
+        let state = try await StateFixture.start(backend)
         defer { state.stopNow() }
         let fresh = try await state.call("state.get_cursor", ["name": "agent.approval_feed"])
         #expect(fresh["value"] == 0)

@@ -10,27 +10,37 @@ final class StateFixture: Sendable {
     let process: ServiceProcess
     let agent: RPCClient
     let contract: ServedContract
+    /// Where the rows are: state-svc's arguments that name the backend's database.
+    let storage: [String]
 
-    private init(home: TestHome, process: ServiceProcess, agent: RPCClient, contract: ServedContract) {
+    private init(home: TestHome, process: ServiceProcess, agent: RPCClient, contract: ServedContract, storage: [String]) {
         self.home = home
         self.process = process
         self.agent = agent
         self.contract = contract
+        self.storage = storage
     }
 
-    /// Starts state-svc and reads its contract with `rpc.discover`.
-    static func start(arguments: [String] = []) async throws -> StateFixture {
+    /// Starts state-svc on `backend` and reads its contract with `rpc.discover`.
+    static func start(_ backend: StoreBackend, arguments: [String] = []) async throws -> StateFixture {
+        try await start(storage: try backend.serviceArguments(), arguments: arguments)
+    }
+
+    /// Starts state-svc on a home of its own with `storage` (the arguments that name its
+    /// database: two fixtures with the same PostgreSQL database are two replicas).
+    static func start(storage: [String], arguments: [String] = []) async throws -> StateFixture {
         let home = try TestHome.make()
-        let process = try await ServiceProcess.launch("state-svc", service: "state", home: home, arguments: arguments)
+        let process = try await ServiceProcess.launch("state-svc", service: "state", home: home, arguments: storage + arguments)
         let agent = try home.client("state", as: "agent")
         let document = try await agent.call("rpc.discover", NoParams(), as: JSONValue.self)
-        return StateFixture(home: home, process: process, agent: agent, contract: ServedContract(document: document))
+        return StateFixture(home: home, process: process, agent: agent, contract: ServedContract(document: document), storage: storage)
     }
 
-    /// Starts another state-svc on the same home (after a crash).
-    func restart() async throws -> StateFixture {
-        let process = try await ServiceProcess.launch("state-svc", service: "state", home: home)
-        return StateFixture(home: home, process: process, agent: try home.client("state", as: "agent"), contract: contract)
+    /// Starts another state-svc on the same home and database (after a crash), with `arguments`.
+    func restart(arguments: [String] = []) async throws -> StateFixture {
+        let process = try await ServiceProcess.launch("state-svc", service: "state", home: home, arguments: storage + arguments)
+        return StateFixture(
+            home: home, process: process, agent: try home.client("state", as: "agent"), contract: contract, storage: storage)
     }
 
     /// Stops the service and deletes the home.

@@ -7,10 +7,6 @@ import Testing
 
 /// The store in-process, without sockets: validation and concurrency.
 struct StateStoreTests {
-    func open() throws -> (StateStore, String) {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("state-\(UUID().uuidString).sqlite").path
-        return (try StateStore(path: path, logger: Logger(label: "test")), path)
-    }
 
     @Test func timestampsRoundTrip() throws {
         let ms: Int64 = 1_790_000_000_123
@@ -43,9 +39,9 @@ struct StateStoreTests {
     }
 
     /// Many concurrent compare-and-swap saves on one run: exactly one per version wins.
-    @Test func concurrentSavesOnOneRunSerializeByVersion() async throws {
-        let (store, path) = try open()
-        defer { try? FileManager.default.removeItem(atPath: path) }
+    @Test(arguments: StoreBackend.allCases) func concurrentSavesOnOneRunSerializeByVersion(_ backend: StoreBackend) async throws {
+        let (store, cleanUp) = try await backend.openStore()
+        defer { cleanUp() }
         let created = try await store.createRun(CreateRunParams(data: ["schema_version": 1]), identity: "test")
         let wins = await withTaskGroup(of: Bool.self) { group in
             for index in 0..<100 {
@@ -64,9 +60,9 @@ struct StateStoreTests {
     }
 
     /// Concurrent writes on different runs all commit (together, in group commits).
-    @Test func concurrentCreatesAllCommit() async throws {
-        let (store, path) = try open()
-        defer { try? FileManager.default.removeItem(atPath: path) }
+    @Test(arguments: StoreBackend.allCases) func concurrentCreatesAllCommit(_ backend: StoreBackend) async throws {
+        let (store, cleanUp) = try await backend.openStore()
+        defer { cleanUp() }
         let ids = try await withThrowingTaskGroup(of: String.self) { group in
             for _ in 0..<300 {
                 group.addTask { try await store.createRun(CreateRunParams(data: ["schema_version": 2]), identity: nil).runID }
@@ -82,17 +78,16 @@ struct StateStoreTests {
 
 /// The bounds counted in the database, with small limits so they are quick to reach.
 struct StateStoreLimitTests {
-    func open() throws -> (StateStore, String) {
+    func open(_ backend: StoreBackend) async throws -> (store: StateStore, cleanUp: @Sendable () -> Void) {
         var limits = StateStore.Limits()
         limits.maximumVersionsPerRun = 3
         limits.maximumSessionMessages = 5
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("state-\(UUID().uuidString).sqlite").path
-        return (try StateStore(path: path, limits: limits, logger: Logger(label: "test")), path)
+        return try await backend.openStore(limits: limits)
     }
 
-    @Test func aRunHasAtMostTheLimitOfVersions() async throws {
-        let (store, path) = try open()
-        defer { try? FileManager.default.removeItem(atPath: path) }
+    @Test(arguments: StoreBackend.allCases) func aRunHasAtMostTheLimitOfVersions(_ backend: StoreBackend) async throws {
+        let (store, cleanUp) = try await open(backend)
+        defer { cleanUp() }
         let runID = try await store.createRun(CreateRunParams(data: ["schema_version": 1]), identity: nil).runID
         for version: Int64 in 1...2 {
             _ = try await store.saveRun(SaveRunParams(runID: runID, expectedVersion: version, status: "running", data: ["schema_version": 1]), identity: nil)
@@ -107,9 +102,9 @@ struct StateStoreLimitTests {
         await store.close()
     }
 
-    @Test func aSessionHasAtMostTheLimitOfMessages() async throws {
-        let (store, path) = try open()
-        defer { try? FileManager.default.removeItem(atPath: path) }
+    @Test(arguments: StoreBackend.allCases) func aSessionHasAtMostTheLimitOfMessages(_ backend: StoreBackend) async throws {
+        let (store, cleanUp) = try await open(backend)
+        defer { cleanUp() }
         let first = try await store.appendSession(AppendSessionParams(sessionID: "s", messages: [["n": 1], ["n": 2], ["n": 3]]))
         #expect(first.total == 3)
         do {

@@ -1,0 +1,249 @@
+import Foundation
+import Logging
+import NIOSSL
+import PostgresNIO
+import RPC
+
+/// One step of a service's schema on PostgreSQL: statements run in one transaction.
+public struct PostgresMigration: Sendable {
+    public let version: Int
+    public let statements: [String]
+
+    public init(_ version: Int, _ statements: [String]) {
+        self.version = version
+        self.statements = statements
+    }
+}
+
+/// A service's PostgreSQL database: a bounded connection pool, versioned migrations,
+/// transactions that are tried again when PostgreSQL rolls them back for a conflict,
+/// and LISTEN for what other replicas commit.
+///
+/// Nothing a replica must agree on lives in its memory: every rule is a row lock, a
+/// unique constraint or a version check inside one transaction, so any number of
+/// replicas can share the database.
+public final class PostgresPool: Sendable {
+    public struct Limits: Sendable {
+        /// Connections this process opens at most. PostgreSQL serves 100 by default
+        /// (`max_connections`); 8 leaves room for a dozen replicas of each service.
+        public var maximumConnections = 8
+        /// How long opening one connection may take before the call fails UNAVAILABLE.
+        public var connectTimeout: Duration = .seconds(5)
+        /// Attempts at a transaction that PostgreSQL rolled back for a serialization
+        /// failure or a deadlock (it changed nothing): each is tried again from the top.
+        public var maximumAttempts = 8
+
+        public init() {}
+    }
+
+    public let url: PostgresURL
+    let client: PostgresClient
+    let running: Task<Void, Never>
+    let limits: Limits
+    let logger: Logger
+
+    /// Connects lazily (the first call opens the first connection).
+    /// - Throws: ``PostgresURLError`` when `sslrootcert` cannot be read.
+    public init(url: PostgresURL, limits: Limits = Limits(), logger: Logger) throws {
+        var configuration: PostgresClient.Configuration
+        switch url.endpoint {
+        case .unixSocket(let path):
+            configuration = .init(unixSocketPath: path, username: url.username, password: url.password, database: url.database)
+        case .tcp(let host, let port):
+            let tls: PostgresClient.Configuration.TLS
+            switch url.tls {
+            case .disable:
+                tls = .disable
+            case .require:
+                var settings = TLSConfiguration.makeClientConfiguration()
+                if let path = url.rootCertificatePath {
+                    do {
+                        settings.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(path))
+                    } catch {
+                        throw PostgresURLError("sslrootcert \(path) is not a readable PEM file (\(error))")
+                    }
+                }
+                tls = .require(settings)
+            }
+            configuration = .init(
+                host: host, port: port, username: url.username, password: url.password, database: url.database, tls: tls)
+        }
+        configuration.options.maximumConnections = limits.maximumConnections
+        configuration.options.minimumConnections = 0
+        configuration.options.connectTimeout = limits.connectTimeout
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.client = client
+        self.running = Task { await client.run() }
+        self.url = url
+        self.limits = limits
+        self.logger = logger
+    }
+
+    /// Stops the pool; calls after this fail UNAVAILABLE.
+    public func close() async {
+        running.cancel()
+        _ = await running.value
+    }
+
+    // MARK: migrations
+
+    /// Brings the service's schema to the newest version, under an advisory lock so
+    /// that replicas starting together migrate once. `name` keeps services that share
+    /// one database apart in `schema_migrations`.
+    public func migrate(_ migrations: [PostgresMigration], name: String) async throws {
+        let applied = try await transaction { connection -> [Int] in
+            try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\("hitl-migrations:" + name), 0))", logger: self.logger)
+            try await connection.query(
+                """
+                CREATE TABLE IF NOT EXISTS schema_migrations (
+                    name TEXT NOT NULL, version INTEGER NOT NULL, applied_at BIGINT NOT NULL, PRIMARY KEY (name, version))
+                """, logger: self.logger)
+            let rows = try await connection.query(
+                "SELECT coalesce(max(version), 0)::INTEGER FROM schema_migrations WHERE name = \(name)", logger: self.logger)
+            var current = 0
+            for try await value in rows.decode(Int32.self) { current = Int(value) }
+            guard current <= (migrations.last?.version ?? 0) else {
+                throw RPCError(
+                    .failedPrecondition, reason: "SCHEMA_TOO_NEW",
+                    "the database's \(name) schema is at version \(current), newer than this build knows; run a newer build")
+            }
+            var done: [Int] = []
+            for migration in migrations where migration.version > current {
+                for statement in migration.statements {
+                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: self.logger)
+                }
+                let now = Int64(Date().timeIntervalSince1970 * 1000)
+                try await connection.query(
+                    "INSERT INTO schema_migrations (name, version, applied_at) VALUES (\(name), \(migration.version), \(now))",
+                    logger: self.logger)
+                done.append(migration.version)
+            }
+            return done
+        }
+        if !applied.isEmpty {
+            logger.info("database migrated", metadata: ["db.schema": "\(name)", "db.versions": "\(applied)", "db.url": "\(url)"])
+        }
+    }
+
+    // MARK: transactions
+
+    /// Runs `body` in a transaction (READ COMMITTED; the body takes the row locks it
+    /// needs) and commits it. A serialization failure or a deadlock rolled everything
+    /// back, so the body runs again, at most ``Limits/maximumAttempts`` times.
+    /// - Throws: what the body throws; UNAVAILABLE/DATABASE_UNAVAILABLE when the database cannot be reached.
+    public func transaction<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        let result = try await attempts(body)
+        // Counted as SQLite's group commit counts: one durable write in one commit (`rpc.stats`).
+        ServiceStatistics.committed(requests: 1)
+        return result
+    }
+
+    private func attempts<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        var attempt = 1
+        while true {
+            do {
+                return try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+            } catch {
+                // postgres-nio wraps what went wrong: the body's own error, or BEGIN's or COMMIT's.
+                let cause = Self.cause(of: error)
+                guard let failure = cause as? PSQLError else { throw cause }
+                guard Self.isConflict(failure), attempt < limits.maximumAttempts else { throw mapped(failure) }
+                attempt += 1
+                // A short, growing, jittered pause so that the same two transactions do not meet again.
+                try await Task.sleep(for: .milliseconds(Int.random(in: 1...(4 << min(attempt, 6)))))
+            }
+        }
+    }
+
+    /// The error that ended a transaction, unwrapped from `PostgresTransactionError`.
+    static func cause(of error: any Error) -> any Error {
+        guard let wrapped = error as? PostgresTransactionError else { return error }
+        return wrapped.closureError ?? wrapped.beginError ?? wrapped.commitError ?? wrapped.rollbackError ?? error
+    }
+
+    /// Runs `body` on one pooled connection outside a transaction (single-statement reads).
+    public func read<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        do {
+            return try await client.withConnection { connection in try await body(connection) }
+        } catch let error as PSQLError {
+            throw mapped(error)
+        }
+    }
+
+    /// Runs `body` in a read-only transaction that sees one snapshot (REPEATABLE READ).
+    public func snapshot<T: Sendable>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        try await attempts { connection in
+            try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: self.logger)
+            return try await body(connection)
+        }
+    }
+
+    /// A serialization failure or a deadlock: PostgreSQL rolled the transaction back.
+    static func isConflict(_ error: PSQLError) -> Bool {
+        guard error.code == .server, let state = error.serverInfo?[.sqlState] else { return false }
+        return state == "40001" || state == "40P01"
+    }
+
+    /// The SQLSTATE of a server error (`23505`: a unique constraint), or nil.
+    public static func sqlState(of error: any Error) -> String? {
+        guard let error = error as? PSQLError, error.code == .server else { return nil }
+        return error.serverInfo?[.sqlState]
+    }
+
+    /// A PostgreSQL failure as the caller sees it: UNAVAILABLE when the database could
+    /// not be reached (try again), INTERNAL otherwise (logged here with its SQLSTATE
+    /// and message; never the statement's values).
+    func mapped(_ error: PSQLError) -> any Error {
+        switch error.code {
+        case .server:
+            logger.error(
+                "database error",
+                metadata: [
+                    "db.sqlstate": "\(error.serverInfo?[.sqlState] ?? "?")",
+                    "db.message": "\(error.serverInfo?[.message] ?? "?")",
+                ])
+            return error
+        case .queryCancelled:
+            return CancellationError()
+        default:
+            logger.warning("database unavailable", metadata: ["db.url": "\(url)", "db.error": "\(error.code)"])
+            return RPCError(
+                .unavailable, reason: "DATABASE_UNAVAILABLE",
+                "the service's database cannot be reached (\(error.code)); try again shortly")
+        }
+    }
+
+    // MARK: notifications
+
+    /// Follows `channel` on a connection of its own and calls `onNotification` with each
+    /// payload, until the task is cancelled. When the connection drops, it listens again
+    /// after `retryDelay` and calls `onReconnect` (notifications sent meanwhile are lost,
+    /// so whoever waits on them must look again).
+    public func listen(
+        channel: String, retryDelay: Duration = .seconds(1), onReconnect: @escaping @Sendable () -> Void,
+        _ onNotification: @escaping @Sendable (String) -> Void
+    ) -> Task<Void, Never> {
+        let client = self.client
+        let logger = self.logger
+        return Task {
+            var first = true
+            while !Task.isCancelled {
+                do {
+                    try await client.withConnection { connection in
+                        try await connection.listen(on: channel) { notifications in
+                            if !first { onReconnect() }
+                            first = false
+                            for try await notification in notifications { onNotification(notification.payload) }
+                        }
+                    }
+                } catch {
+                    if Task.isCancelled { return }
+                    logger.warning(
+                        "listening for changes failed; listening again",
+                        metadata: ["db.channel": "\(channel)", "db.error": "\((error as? PSQLError).map { "\($0.code)" } ?? "\(error)")"])
+                }
+                try? await Task.sleep(for: retryDelay)
+            }
+        }
+    }
+}

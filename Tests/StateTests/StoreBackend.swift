@@ -1,0 +1,53 @@
+import Foundation
+import Logging
+import PostgresSupport
+import RPCTesting
+import Testing
+
+@testable import StateStore
+
+/// The two places state-svc keeps its rows. Every store and contract test runs on
+/// both: the same calls must be accepted and refused the same way.
+enum StoreBackend: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case sqlite
+    case postgres
+
+    var testDescription: String { rawValue }
+
+    /// state-svc's arguments for this backend: none for SQLite (the file in its home),
+    /// `--database` naming a fresh database of the test cluster for PostgreSQL.
+    func serviceArguments() throws -> [String] {
+        switch self {
+        case .sqlite: []
+        case .postgres: ["--database", try PostgresTestCluster.shared().createDatabase(prefix: "state")]
+        }
+    }
+
+    /// A store in this process, with `limits`; `close` deletes what it made.
+    func openStore(limits: StateStore.Limits = StateStore.Limits()) async throws -> (store: StateStore, cleanUp: @Sendable () -> Void) {
+        switch self {
+        case .sqlite:
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("state-\(UUID().uuidString).sqlite").path
+            let store = try StateStore(path: path, limits: limits, logger: Logger(label: "test"))
+            return (store, { try? FileManager.default.removeItem(atPath: path) })
+        case .postgres:
+            let url = try PostgresURL(parsing: try PostgresTestCluster.shared().createDatabase(prefix: "store"))
+            return (try await StateStore.postgres(url, limits: limits, logger: Logger(label: "test")), {})
+        }
+    }
+
+    /// `count` stores on one database: replicas' worth of writers. SQLite has one
+    /// process per file, so there it is one store `count` times.
+    func openReplicas(_ count: Int) async throws -> (stores: [StateStore], cleanUp: @Sendable () -> Void) {
+        switch self {
+        case .sqlite:
+            let (store, cleanUp) = try await openStore()
+            return (Array(repeating: store, count: count), cleanUp)
+        case .postgres:
+            let url = try PostgresURL(parsing: try PostgresTestCluster.shared().createDatabase(prefix: "replicas"))
+            var stores: [StateStore] = []
+            for _ in 0..<count { stores.append(try await StateStore.postgres(url, logger: Logger(label: "test"))) }
+            return (stores, {})
+        }
+    }
+}
