@@ -70,14 +70,17 @@ public struct RunDirectory: Sendable, Equatable {
         tokens.appendingPathComponent("\(identity).token").path
     }
 
-    /// Creates `run/` (0700), `run/tokens/` (0700), `data/` (0700) and `logs/` (0700),
-    /// and tightens their modes if they already existed.
+    /// Creates the home (0711), `run/` (0700), `run/tokens/` (0700), `data/` (0700) and
+    /// `logs/` (0700), and tightens their modes if they already existed. Others may pass
+    /// through the home, never list it: a PostgreSQL cluster under it (`scripts/stack up
+    /// --postgres`) runs as the `postgres` user, and everything secret is in the 0700
+    /// folders below.
     /// - Throws: when a folder cannot be created.
     public func prepare() throws {
-        for folder in [home, run, tokens, data, logs] {
+        for (folder, mode) in [(home, 0o711), (run, 0o700), (tokens, 0o700), (data, 0o700), (logs, 0o700)] as [(URL, mode_t)] {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-            guard chmod(folder.path, 0o700) == 0 else {
-                throw RunDirectoryError("cannot set mode 0700 on \(folder.path): \(String(cString: strerror(errno)))")
+            guard chmod(folder.path, mode) == 0 else {
+                throw RunDirectoryError("cannot set mode \(String(mode, radix: 8)) on \(folder.path): \(String(cString: strerror(errno)))")
             }
         }
     }
