@@ -45,7 +45,11 @@ public final class PostgresTestCluster: Sendable {
 
     /// A new empty database, as a `postgres://` URL that connects over the socket.
     public func createDatabase(prefix: String = "t") throws -> String {
-        let name = "\(prefix)_\(getpid())_\(counter.add(1, ordering: .relaxed).newValue)"
+        try createDatabase(named: "\(prefix)_\(getpid())_\(counter.add(1, ordering: .relaxed).newValue)")
+    }
+
+    /// A new empty database called `name`, as a `postgres://` URL.
+    public func createDatabase(named name: String) throws -> String {
         try Self.run(bin + "/createdb", ["-h", socketFolder, "-U", user, name], as: nil)
         return url(database: name)
     }
@@ -63,10 +67,17 @@ public final class PostgresTestCluster: Sendable {
     // MARK: starting
 
     private static func start() throws(PostgresTestClusterError) -> PostgresTestCluster {
-        let bin = try binFolder()
         if let folder = ProcessInfo.processInfo.environment[environmentVariable], !folder.isEmpty {
-            return PostgresTestCluster(socketFolder: folder, user: "postgres", bin: bin)
+            return PostgresTestCluster(socketFolder: folder, user: "postgres", bin: try binFolder())
         }
+        return try start(durable: false)
+    }
+
+    /// A cluster of this process's own, stopped when it exits. `durable` keeps
+    /// PostgreSQL's defaults (fsync, synchronous commit: what a benchmark must compare
+    /// with); otherwise it skips them, as tests may.
+    public static func start(durable: Bool) throws(PostgresTestClusterError) -> PostgresTestCluster {
+        let bin = try binFolder()
         let root = getuid() == 0
         let owner = root ? "postgres" : nil
         var template = Array((NSTemporaryDirectory() + "hitl-pg-XXXXXX").utf8CString)
@@ -87,24 +98,30 @@ public final class PostgresTestCluster: Sendable {
                 bin + "/pg_ctl",
                 [
                     "-D", data, "-l", folder + "/server.log", "-w", "-t", "60", "start", "-o",
-                    "-k \(folder) -c listen_addresses='' -c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-                        + "-c max_connections=\(maximumConnections)",
+                    "-k \(folder) -c listen_addresses='' -c max_connections=\(maximumConnections)"
+                        + (durable ? "" : " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"),
                 ], as: owner)
         } catch {
             let log = (try? String(contentsOfFile: folder + "/server.log", encoding: .utf8)) ?? ""
             throw PostgresTestClusterError("\(error.description)\n\(log.suffix(2_000))")
         }
-        stopAtExit.withLock { $0 = (bin + "/pg_ctl", data, owner, folder) }
-        atexit {
-            guard let (pgctl, data, owner, folder) = PostgresTestCluster.stopAtExit.withLock({ $0 }) else { return }
-            _ = try? PostgresTestCluster.run(pgctl, ["-D", data, "-m", "immediate", "-w", "stop"], as: owner)
-            try? FileManager.default.removeItem(atPath: folder)
+        let first = stopAtExit.withLock { clusters in
+            clusters.append((bin + "/pg_ctl", data, owner, folder))
+            return clusters.count == 1
+        }
+        if first {
+            atexit {
+                for (pgctl, data, owner, folder) in PostgresTestCluster.stopAtExit.withLock({ $0 }) {
+                    _ = try? PostgresTestCluster.run(pgctl, ["-D", data, "-m", "immediate", "-w", "stop"], as: owner)
+                    try? FileManager.default.removeItem(atPath: folder)
+                }
+            }
         }
         return PostgresTestCluster(socketFolder: folder, user: user, bin: bin)
     }
 
     /// What `atexit` stops: pg_ctl, the data folder, the user to run it as, the folder to delete.
-    private static let stopAtExit = Mutex<(String, String, String?, String)?>(nil)
+    private static let stopAtExit = Mutex<[(String, String, String?, String)]>([])
 
     /// Debian's server programs (`/usr/lib/postgresql/<version>/bin`), newest version first.
     private static func binFolder() throws(PostgresTestClusterError) -> String {
@@ -134,10 +151,23 @@ public final class PostgresTestCluster: Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // No signal blocked or ignored: threads of this process block some (SIGALRM among
+        // them), and a child inherits that; pgbench -T waits for SIGALRM, and the server
+        // must hear pg_ctl's stop.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        var all = sigset_t()
+        sigfillset(&all)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var pid: pid_t = 0
         let cArguments = argv.map { strdup($0) } + [nil]
         defer { cArguments.forEach { free($0) } }
-        let spawned = posix_spawn(&pid, argv[0], &actions, nil, cArguments, environ)
+        let spawned = posix_spawn(&pid, argv[0], &actions, &attributes, cArguments, environ)
         guard spawned == 0 else { throw PostgresTestClusterError("cannot run \(argv[0]): \(String(cString: strerror(spawned)))") }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) == -1, errno == EINTR {}

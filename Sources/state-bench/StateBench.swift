@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import PostgresSupport
 import RPC
 import RPCTesting
 import SQLiteKit
@@ -32,6 +33,9 @@ struct StateBench: AsyncParsableCommand {
 
     @Option(help: "Bytes of filler in each saved document (a typical run holds a few KiB of messages).")
     var documentBytes: Int = 2_048
+
+    @Flag(help: "Also measure state-svc on PostgreSQL (a cluster of its own, durable settings), beside pgbench's simple-update on the same cluster.")
+    var postgres = false
 
     @Flag(help: "Print one JSON object per figure (figure, value, unit, baseline, ratio, target), for scripts/bench.")
     var jsonl = false
@@ -79,6 +83,52 @@ struct StateBench: AsyncParsableCommand {
         }
         await server.shutdown()
         await store.close()
+        if postgres { try await measurePostgres(home: home, filler: filler, duration: duration, logger: logger) }
+    }
+
+    /// The same load with state-svc's rows in PostgreSQL, and pgbench's simple-update
+    /// (one row updated, one read, one history row inserted per transaction) with as many
+    /// clients on the same cluster as the baseline.
+    func measurePostgres(home: TestHome, filler: String, duration: Duration, logger: Logger) async throws {
+        let cluster = try PostgresTestCluster.start(durable: true)
+        let benchDatabase = "pgbench"
+        _ = try cluster.createDatabase(named: benchDatabase)
+        _ = try cluster.runProgram("pgbench", ["-i", "-q", "-s", "4", benchDatabase])
+        let store = try await StateStore.postgres(try PostgresURL(parsing: try cluster.createDatabase(prefix: "state")), logger: logger)
+        let server = RPCServer(
+            description: try StateService.description(),
+            configuration: RPCServerConfiguration(socketPath: home.socket(StateService.name)),
+            identities: try IdentityRegistry.load(from: home.directory), logger: logger
+        ) { router in StateService.register(&router, store: store) }
+        try await server.start()
+        for count in clientCounts {
+            let output = try cluster.runProgram(
+                "pgbench", ["-b", "simple-update", "-c", "\(count)", "-j", "2", "-T", "\(max(1, Int(seconds.rounded())))", "-n", benchDatabase])
+            guard let tps = Self.tps(in: output) else { throw ValidationError("pgbench printed no tps:\n\(output)") }
+            let rate = try await ServiceLoad.measure(home: home, clients: count, filler: filler, duration: duration)
+            if jsonl {
+                BenchFigure.print([
+                    BenchFigure(
+                        "state-svc on PostgreSQL, \(count) clients, save_run + load_run", rate, unit: "round trips/s",
+                        baseline: (tps, "pgbench simple-update, \(count) clients, same cluster")),
+                ])
+                continue
+            }
+            print(String(format: "baseline  pgbench simple-update, %3d client%@, same cluster:                %8.0f transactions/s", count, count == 1 ? " " : "s", tps))
+            print(String(
+                format: "state-svc %3d client%@ on PostgreSQL (save_run + load_run over the socket): %8.0f round trips/s  (%.2fx pgbench)",
+                count, count == 1 ? " " : "s", rate, rate / tps))
+        }
+        await server.shutdown()
+        await store.close()
+    }
+
+    /// `tps = 1234.5 (without initial connection time)` from pgbench's report.
+    static func tps(in output: String) -> Double? {
+        for line in output.split(separator: "\n") where line.hasPrefix("tps = ") {
+            return Double(line.dropFirst(6).prefix { $0 != " " })
+        }
+        return nil
     }
 }
 
