@@ -116,9 +116,18 @@ public struct StackDefinition: Codable, Sendable, Equatable {
         /// on it start without it (the model simulator is skipped when
         /// OPENAI_API_KEY points the agent at a real model).
         public var unlessEnv: [String] = []
+        /// Where the service keeps its data when not in its SQLite file: a `postgres://`
+        /// URL, passed as `--database` (state-svc only, so far).
+        public var database: String?
+
+        /// The executables that can keep their data in PostgreSQL.
+        static let databaseCapable: Set = ["state-svc"]
+
+        /// What the supervisor passes after `--home <home>`: ``database`` as `--database`, then ``args``.
+        public var arguments: [String] { (database.map { ["--database", $0] } ?? []) + args }
 
         enum CodingKeys: String, CodingKey {
-            case name, executable, args, env, health, restart
+            case name, executable, args, env, health, restart, database
             case dependsOn = "depends_on"
             case unlessEnv = "unless_env"
         }
@@ -139,6 +148,7 @@ public struct StackDefinition: Codable, Sendable, Equatable {
             health = try container.decodeIfPresent(HealthSpec.self, forKey: .health) ?? HealthSpec()
             restart = try container.decodeIfPresent(RestartSpec.self, forKey: .restart) ?? RestartSpec()
             unlessEnv = try container.decodeIfPresent([String].self, forKey: .unlessEnv) ?? []
+            database = try container.decodeIfPresent(String.self, forKey: .database)
         }
     }
 
@@ -191,6 +201,15 @@ public struct StackDefinition: Codable, Sendable, Equatable {
             }
             guard ["always", "never"].contains(service.restart.policy) else {
                 throw RunDirectoryError("\(path): \(service.name).restart.policy must be 'always' or 'never'")
+            }
+            if let database = service.database {
+                guard ServiceSpec.databaseCapable.contains(service.executable) else {
+                    throw RunDirectoryError(
+                        "\(path): \(service.name).database: only \(ServiceSpec.databaseCapable.sorted().joined(separator: ", ")) can keep its data in PostgreSQL so far; remove it")
+                }
+                guard database.hasPrefix("postgres://") || database.hasPrefix("postgresql://") else {
+                    throw RunDirectoryError("\(path): \(service.name).database must be a postgres:// URL (postgres://user@host/database)")
+                }
             }
         }
         let names = Set(services.map(\.name))

@@ -111,7 +111,7 @@ extension Supervisor {
         var environment = configuration.environment.merging(spec.env) { $1 }
         environment["HITL_HOME"] = configuration.directory.home.path
         return SpawnRequest(
-            executable: executable, arguments: ["--home", configuration.directory.home.path] + spec.args,
+            executable: executable, arguments: ["--home", configuration.directory.home.path] + spec.arguments,
             environment: environment, outputPath: log)
     }
 

@@ -1,0 +1,33 @@
+import Foundation
+import Testing
+
+@testable import HitlCLI
+
+/// A service's `database` in compose: passed as `--database`, refused where the
+/// service cannot use it or the URL is not PostgreSQL's.
+struct ComposeDatabaseTests {
+    func load(_ service: String) throws -> StackDefinition {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("stack-\(UUID().uuidString).json").path
+        let text = #"{"identities": [{"name": "operator", "role": "operator"}], "services": [\#(service)]}"#
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        return try StackDefinition.load(path: path)
+    }
+
+    @Test func aDatabaseIsPassedToTheServiceBeforeItsArguments() throws {
+        let definition = try load(
+            #"{"name": "state", "executable": "state-svc", "args": ["--prune-completed-after-hours", "720"], "database": "postgres://hitl@db/hitl_state"}"#)
+        #expect(definition.services[0].arguments == ["--database", "postgres://hitl@db/hitl_state", "--prune-completed-after-hours", "720"])
+        let plain = try load(#"{"name": "state", "executable": "state-svc", "args": ["--x"]}"#)
+        #expect(plain.services[0].arguments == ["--x"])
+    }
+
+    @Test func aDatabaseWhereItCannotBeUsedIsRefused() throws {
+        #expect {
+            _ = try load(#"{"name": "ledger", "executable": "ledger-svc", "database": "postgres://hitl@db/ledger"}"#)
+        } throws: { "\($0)".contains("only state-svc can keep its data in PostgreSQL") }
+        #expect {
+            _ = try load(#"{"name": "state", "executable": "state-svc", "database": "mysql://hitl@db/state"}"#)
+        } throws: { "\($0)".contains("must be a postgres:// URL") }
+    }
+}
