@@ -65,12 +65,7 @@ struct StateBench: AsyncParsableCommand {
         }
 
         let store = try StateStore(path: home.directory.data.appendingPathComponent("state.sqlite").path, logger: logger)
-        let server = RPCServer(
-            description: try StateService.description(),
-            configuration: RPCServerConfiguration(socketPath: home.socket(StateService.name)),
-            identities: try IdentityRegistry.load(from: home.directory), logger: logger
-        ) { router in StateService.register(&router, store: store) }
-        try await server.start()
+        let server = try await Self.serve(store, home: home, logger: logger)
         for count in clientCounts {
             let rate = try await ServiceLoad.measure(home: home, clients: count, filler: filler, duration: duration)
             if jsonl {
@@ -95,12 +90,7 @@ struct StateBench: AsyncParsableCommand {
         _ = try cluster.createDatabase(named: benchDatabase)
         _ = try cluster.runProgram("pgbench", ["-i", "-q", "-s", "4", benchDatabase])
         let store = try await StateStore.postgres(try PostgresURL(parsing: try cluster.createDatabase(prefix: "state")), logger: logger)
-        let server = RPCServer(
-            description: try StateService.description(),
-            configuration: RPCServerConfiguration(socketPath: home.socket(StateService.name)),
-            identities: try IdentityRegistry.load(from: home.directory), logger: logger
-        ) { router in StateService.register(&router, store: store) }
-        try await server.start()
+        let server = try await Self.serve(store, home: home, logger: logger)
         for count in clientCounts {
             let output = try cluster.runProgram(
                 "pgbench", ["-b", "simple-update", "-c", "\(count)", "-j", "2", "-T", "\(max(1, Int(seconds.rounded())))", "-n", benchDatabase])
@@ -121,6 +111,17 @@ struct StateBench: AsyncParsableCommand {
         }
         await server.shutdown()
         await store.close()
+    }
+
+    /// Serves `store` as state-svc does, on the home's socket.
+    static func serve(_ store: StateStore, home: TestHome, logger: Logger) async throws -> RPCServer {
+        let server = RPCServer(
+            description: try StateService.description(),
+            configuration: RPCServerConfiguration(socketPath: home.socket(StateService.name)),
+            identities: try IdentityRegistry.load(from: home.directory), logger: logger
+        ) { router in StateService.register(&router, store: store) }
+        try await server.start()
+        return server
     }
 
     /// `tps = 1234.5 (without initial connection time)` from pgbench's report.

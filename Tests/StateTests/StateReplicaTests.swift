@@ -6,12 +6,24 @@ import Testing
 /// Two state-svc processes on one PostgreSQL database, each with its own home and
 /// socket, as two hosts would run them: what one commits, the other's callers see.
 struct StateReplicaTests {
-    @Test func aWatcherOnOneReplicaSeesWhatTheOtherCommits() async throws {
+    /// Two state-svc processes, each on a home of its own, on one new database.
+    static func twoReplicas() async throws -> (StateFixture, StateFixture) {
         let storage = try StoreBackend.postgres.serviceArguments()
         let first = try await StateFixture.start(storage: storage)
-        defer { first.stopNow() }
-        let second = try await StateFixture.start(storage: storage)
-        defer { second.stopNow() }
+        do {
+            return (first, try await StateFixture.start(storage: storage))
+        } catch {
+            first.stopNow()
+            throw error
+        }
+    }
+
+    @Test func aWatcherOnOneReplicaSeesWhatTheOtherCommits() async throws {
+        let (first, second) = try await Self.twoReplicas()
+        defer {
+            first.stopNow()
+            second.stopNow()
+        }
         // Created and written through the first, followed through the second.
         let (watch, seen) = try await RunEventsTests.startedRunWatched(first, "run-x", by: try second.client("operator"))
         defer { watch.cancel() }
@@ -29,11 +41,11 @@ struct StateReplicaTests {
     }
 
     @Test func aLeaseTakenThroughOneReplicaBindsTheOther() async throws {
-        let storage = try StoreBackend.postgres.serviceArguments()
-        let first = try await StateFixture.start(storage: storage)
-        defer { first.stopNow() }
-        let second = try await StateFixture.start(storage: storage)
-        defer { second.stopNow() }
+        let (first, second) = try await Self.twoReplicas()
+        defer {
+            first.stopNow()
+            second.stopNow()
+        }
         let runID = try await first.createRun()
         try await first.call("state.claim_run", ["run_id": .string(runID), "owner": "host-a", "lease_ms": 60_000])
         await second.expectError(
