@@ -3,6 +3,7 @@ import Logging
 import NIOSSL
 import PostgresNIO
 import RPC
+import _ConnectionPoolModule
 
 /// One step of a service's schema on PostgreSQL: statements run in one transaction.
 public struct PostgresMigration: Sendable {
@@ -41,6 +42,9 @@ public final class PostgresPool: Sendable {
     let running: Task<Void, Never>
     let limits: Limits
     let logger: Logger
+    /// For the listener's own connection, outside the pool (a LISTEN holds its
+    /// connection for as long as it follows; the pool's are for calls).
+    let listenerConfiguration: PostgresConnection.Configuration
 
     /// Connects lazily (the first call opens the first connection).
     /// - Throws: ``PostgresURLError`` when `sslrootcert` cannot be read.
@@ -49,11 +53,14 @@ public final class PostgresPool: Sendable {
         switch url.endpoint {
         case .unixSocket(let path):
             configuration = .init(unixSocketPath: path, username: url.username, password: url.password, database: url.database)
+            listenerConfiguration = .init(unixSocketPath: path, username: url.username, password: url.password, database: url.database)
         case .tcp(let host, let port):
-            let tls: PostgresClient.Configuration.TLS
             switch url.tls {
             case .disable:
-                tls = .disable
+                configuration = .init(
+                    host: host, port: port, username: url.username, password: url.password, database: url.database, tls: .disable)
+                listenerConfiguration = .init(
+                    host: host, port: port, username: url.username, password: url.password, database: url.database, tls: .disable)
             case .require:
                 var settings = TLSConfiguration.makeClientConfiguration()
                 if let path = url.rootCertificatePath {
@@ -63,10 +70,13 @@ public final class PostgresPool: Sendable {
                         throw PostgresURLError("sslrootcert \(path) is not a readable PEM file (\(error))")
                     }
                 }
-                tls = .require(settings)
+                configuration = .init(
+                    host: host, port: port, username: url.username, password: url.password, database: url.database,
+                    tls: .require(settings))
+                listenerConfiguration = .init(
+                    host: host, port: port, username: url.username, password: url.password, database: url.database,
+                    tls: .require(try NIOSSLContext(configuration: settings)))
             }
-            configuration = .init(
-                host: host, port: port, username: url.username, password: url.password, database: url.database, tls: tls)
         }
         configuration.options.maximumConnections = limits.maximumConnections
         configuration.options.minimumConnections = 0
@@ -92,7 +102,9 @@ public final class PostgresPool: Sendable {
     /// one database apart in `schema_migrations`.
     public func migrate(_ migrations: [PostgresMigration], name: String) async throws {
         let applied = try await transaction { connection -> [Int] in
-            try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\("hitl-migrations:" + name), 0))", logger: self.logger)
+            // One lock for every service's migrations: two services migrating one new database
+            // at once would otherwise both create schema_migrations.
+            try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended('hitl-migrations', 0))", logger: self.logger)
             try await connection.query(
                 """
                 CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -146,7 +158,16 @@ public final class PostgresPool: Sendable {
             } catch {
                 // postgres-nio wraps what went wrong: the body's own error, or BEGIN's or COMMIT's.
                 let cause = Self.cause(of: error)
-                guard let failure = cause as? PSQLError else { throw cause }
+                if let wrapped = error as? PostgresTransactionError, wrapped.closureError == nil,
+                    let failure = wrapped.commitError as? PSQLError, failure.code != .server
+                {
+                    // The connection broke while COMMIT was under way: it may have committed.
+                    logger.error("database connection lost during a commit", metadata: ["db.error": "\(failure.code)"])
+                    throw RPCError(
+                        .unknown, reason: "COMMIT_OUTCOME_UNKNOWN",
+                        "the database connection broke while this write was committing, so it may or may not have been made; read before writing again")
+                }
+                guard let failure = cause as? PSQLError else { throw Self.mappedPool(cause) }
                 guard Self.isConflict(failure), attempt < limits.maximumAttempts else { throw mapped(failure) }
                 attempt += 1
                 // A short, growing, jittered pause so that the same two transactions do not meet again.
@@ -167,6 +188,8 @@ public final class PostgresPool: Sendable {
             return try await client.withConnection { connection in try await body(connection) }
         } catch let error as PSQLError {
             throw mapped(error)
+        } catch {
+            throw Self.mappedPool(error)
         }
     }
 
@@ -176,6 +199,17 @@ public final class PostgresPool: Sendable {
             try await connection.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: self.logger)
             return try await body(connection)
         }
+    }
+
+    /// The pool's own errors as callers see them: a call cancelled while it waited for a
+    /// connection (its deadline, `rpc.cancel`) is cancelled; a pool that cannot connect
+    /// (it tried for a while) or is shut down is UNAVAILABLE.
+    static func mappedPool(_ error: any Error) -> any Error {
+        guard let pool = error as? ConnectionPoolError else { return error }
+        if pool == .requestCancelled { return CancellationError() }
+        return RPCError(
+            .unavailable, reason: "DATABASE_UNAVAILABLE",
+            "the service's database cannot be reached (\(pool == .poolShutdown ? "the service is stopping" : "connecting keeps failing")); try again shortly")
     }
 
     /// A serialization failure or a deadlock: PostgreSQL rolled the transaction back.
@@ -215,27 +249,45 @@ public final class PostgresPool: Sendable {
 
     // MARK: notifications
 
-    /// Follows `channel` on a connection of its own and calls `onNotification` with each
-    /// payload, until the task is cancelled. When the connection drops, it listens again
-    /// after `retryDelay` and calls `onReconnect` (notifications sent meanwhile are lost,
-    /// so whoever waits on them must look again).
+    /// How often everyone following changes is woken even when no notification came: a
+    /// notification lost with a connection that died without a word (a dropped TCP
+    /// path, a failover) then costs at most this much delay, never a stuck watcher.
+    public static let safetyWakeInterval: Duration = .seconds(5)
+
+    /// Follows `channel` on a connection of its own (outside the pool) and calls
+    /// `onNotification` with each payload until the task is cancelled. Once each LISTEN is
+    /// in force (the first, and after a lost connection) and every
+    /// ``safetyWakeInterval``, it calls `wakeAll`: notifications sent while nobody
+    /// listened are lost, so whoever waits on them must look again.
     public func listen(
-        channel: String, retryDelay: Duration = .seconds(1), onReconnect: @escaping @Sendable () -> Void,
+        channel: String, retryDelay: Duration = .seconds(1), wakeAll: @escaping @Sendable () -> Void,
         _ onNotification: @escaping @Sendable (String) -> Void
     ) -> Task<Void, Never> {
-        let client = self.client
+        let configuration = listenerConfiguration
         let logger = self.logger
         return Task {
-            var first = true
+            let safety = Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: Self.safetyWakeInterval)
+                    wakeAll()
+                }
+            }
+            defer { safety.cancel() }
+            var id = 0
             while !Task.isCancelled {
+                id += 1
                 do {
-                    try await client.withConnection { connection in
+                    let connection = try await PostgresConnection.connect(configuration: configuration, id: id, logger: logger)
+                    do {
                         try await connection.listen(on: channel) { notifications in
-                            if !first { onReconnect() }
-                            first = false
+                            wakeAll()
                             for try await notification in notifications { onNotification(notification.payload) }
                         }
+                    } catch {
+                        try? await connection.close()
+                        throw error
                     }
+                    try? await connection.close()
                 } catch {
                     if Task.isCancelled { return }
                     logger.warning(

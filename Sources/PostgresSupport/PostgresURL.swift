@@ -87,9 +87,17 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
 
     /// `text` with any password replaced, for messages.
     static func redacted(_ text: String) -> String {
-        guard var components = URLComponents(string: text), components.password != nil else { return text }
-        components.password = "***"
-        return components.string ?? "the database URL"
+        if var components = URLComponents(string: text) {
+            guard components.password != nil else { return text }
+            components.password = "***"
+            return components.string ?? "the database URL"
+        }
+        // Not a URL to Foundation (a password with / or # in it, say): hide whatever
+        // stands between the scheme and the last @.
+        guard let scheme = text.range(of: "://"), let at = text.range(of: "@", options: .backwards), scheme.upperBound <= at.lowerBound else {
+            return text
+        }
+        return text[..<scheme.upperBound] + "***" + text[at.lowerBound...]
     }
 }
 

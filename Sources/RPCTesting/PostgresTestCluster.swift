@@ -22,11 +22,14 @@ public final class PostgresTestCluster: Sendable {
     public let user: String
     private let bin: String
     private let counter = Atomic<Int>(0)
+    /// For a cluster this process started: its data folder, who runs it, pg_ctl's `-o`.
+    private let own: (data: String, owner: String?, options: String)?
 
-    private init(socketFolder: String, user: String, bin: String) {
+    private init(socketFolder: String, user: String, bin: String, own: (data: String, owner: String?, options: String)? = nil) {
         self.socketFolder = socketFolder
         self.user = user
         self.bin = bin
+        self.own = own
     }
 
     private static let started = Mutex<Result<PostgresTestCluster, PostgresTestClusterError>?>(nil)
@@ -92,15 +95,12 @@ public final class PostgresTestCluster: Sendable {
         }
         let data = folder + "/data"
         let user = root ? "postgres" : NSUserName()
+        let options = "-k \(folder) -c listen_addresses='' -c unix_socket_permissions=0700 -c max_connections=\(maximumConnections)"
+            + (durable ? "" : " -c fsync=off -c synchronous_commit=off -c full_page_writes=off")
+        let cluster = PostgresTestCluster(socketFolder: folder, user: user, bin: bin, own: (data, owner, options))
         do {
             _ = try run(bin + "/initdb", ["-D", data, "-U", user, "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"], as: owner)
-            _ = try run(
-                bin + "/pg_ctl",
-                [
-                    "-D", data, "-l", folder + "/server.log", "-w", "-t", "60", "start", "-o",
-                    "-k \(folder) -c listen_addresses='' -c max_connections=\(maximumConnections)"
-                        + (durable ? "" : " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"),
-                ], as: owner)
+            try cluster.startAgain()
         } catch {
             let log = (try? String(contentsOfFile: folder + "/server.log", encoding: .utf8)) ?? ""
             throw PostgresTestClusterError("\(error.description)\n\(log.suffix(2_000))")
@@ -117,7 +117,21 @@ public final class PostgresTestCluster: Sendable {
                 }
             }
         }
-        return PostgresTestCluster(socketFolder: folder, user: user, bin: bin)
+        return cluster
+    }
+
+    /// Stops the server at once, as a crash would (`pg_ctl stop -m immediate`: no
+    /// checkpoint, clients cut off). Only for a cluster this process started.
+    public func crash() throws(PostgresTestClusterError) {
+        guard let own else { throw PostgresTestClusterError("only a cluster this process started can be stopped") }
+        try Self.run(bin + "/pg_ctl", ["-D", own.data, "-m", "immediate", "-w", "stop"], as: own.owner)
+    }
+
+    /// Starts the server (again, after ``crash()``); it recovers from its write-ahead log.
+    public func startAgain() throws(PostgresTestClusterError) {
+        guard let own else { throw PostgresTestClusterError("only a cluster this process started can be started") }
+        try Self.run(
+            bin + "/pg_ctl", ["-D", own.data, "-l", socketFolder + "/server.log", "-w", "-t", "60", "start", "-o", own.options], as: own.owner)
     }
 
     /// What `atexit` stops: pg_ctl, the data folder, the user to run it as, the folder to delete.

@@ -31,7 +31,7 @@ final class PostgresStateStorage: StateStorage {
     }
 
     func followChanges(_ wake: @escaping @Sendable (String?) -> Void) {
-        let task = database.listen(channel: PostgresStateSchema.changes, onReconnect: { wake(nil) }) { runID in wake(runID) }
+        let task = database.listen(channel: PostgresStateSchema.changes, wakeAll: { wake(nil) }) { runID in wake(runID) }
         listener.withLock { $0 = task }
     }
 
@@ -44,8 +44,9 @@ final class PostgresStateStorage: StateStorage {
         try await database.transaction { connection in
             let inserted = try await connection.query(
                 """
+                WITH t AS (SELECT \(unescaped: Self.clock) AS now)
                 INSERT INTO runs (run_id, session_id, version, status, created_at, updated_at)
-                VALUES (\(runID), \(sessionID), 1, 'running', \(unescaped: Self.clock), \(unescaped: Self.clock))
+                SELECT \(runID), \(sessionID), 1, 'running', t.now, t.now FROM t
                 ON CONFLICT (run_id) DO NOTHING RETURNING created_at
                 """ as PostgresQuery, logger: logger
             ).collect()
@@ -62,11 +63,15 @@ final class PostgresStateStorage: StateStorage {
             let rows = try await connection.query(
                 """
                 SELECT \(unescaped: RunRow.qualifiedColumns), v.data FROM runs r
-                JOIN run_versions v ON v.run_id = r.run_id AND v.version = r.version WHERE r.run_id = \(runID)
+                LEFT JOIN run_versions v ON v.run_id = r.run_id AND v.version = r.version WHERE r.run_id = \(runID)
                 """ as PostgresQuery, logger: logger
             ).collect()
             guard let row = rows.first else { throw StateErrors.runNotFound(runID) }
-            return (try RunRow(row), try row.makeRandomAccess()[10].decode(String.self))
+            let head = try RunRow(row)
+            guard let document = try row.makeRandomAccess()[10].decode(String?.self) else {
+                throw StateErrors.versionMissing(runID, head.version)
+            }
+            return (head, document)
         }
     }
 
@@ -141,15 +146,18 @@ final class PostgresStateStorage: StateStorage {
 
     func lastMatching(runID: String, type: String, field: String, anyOf: [String]) async throws -> Int64? {
         try await database.read { connection in
-            // A field that holds an array matches when any element does, as SQLite's json_each reads it.
+            // As SQLite's json_each reads `$.field`: an array's elements, an object's values, or
+            // the value itself; and only strings equal the strings asked for.
             let rows = try await connection.query(
                 """
                 SELECT max(e.seq) FROM run_events e
                 WHERE e.run_id = \(runID) AND e.event::jsonb ->> 'type' = \(type) AND EXISTS (
-                    SELECT 1 FROM jsonb_array_elements_text(
-                        CASE jsonb_typeof(e.event::jsonb -> \(field)) WHEN 'array' THEN e.event::jsonb -> \(field)
+                    SELECT 1 FROM jsonb_array_elements(
+                        CASE jsonb_typeof(e.event::jsonb -> \(field))
+                        WHEN 'array' THEN e.event::jsonb -> \(field)
+                        WHEN 'object' THEN (SELECT coalesce(jsonb_agg(o.value), '[]'::jsonb) FROM jsonb_each(e.event::jsonb -> \(field)) o)
                         ELSE jsonb_build_array(e.event::jsonb -> \(field)) END) AS v (value)
-                    WHERE v.value = ANY(\(anyOf)))
+                    WHERE jsonb_typeof(v.value) = 'string' AND v.value #>> '{}' = ANY(\(anyOf)))
                 """ as PostgresQuery, logger: logger)
             var newest: Int64?
             for try await seq in rows.decode(Int64?.self) { newest = seq }
@@ -203,7 +211,9 @@ final class PostgresStateStorage: StateStorage {
             let more = try await connection.query(
                 "SELECT 1 FROM runs WHERE finished_at IS NOT NULL AND finished_at < \(before) LIMIT 1", logger: logger
             ).collect()
-            return (deleted.count, !more.isEmpty && deleted.count == limit)
+            // As on SQLite: whether any finished run is still past the cutoff (some may be
+            // another replica's to delete right now).
+            return (deleted.count, !more.isEmpty)
         }
     }
 

@@ -43,17 +43,24 @@ struct StateStoreTests {
         let (store, cleanUp) = try await backend.openStore()
         defer { cleanUp() }
         let created = try await store.createRun(CreateRunParams(data: ["schema_version": 1]), identity: "test")
-        let wins = await withTaskGroup(of: Bool.self) { group in
+        let outcomes = await withTaskGroup(of: String.self) { group in
             for index in 0..<100 {
                 group.addTask {
                     let params = SaveRunParams(
                         runID: created.runID, expectedVersion: 1, status: "running", data: ["schema_version": 1, "writer": .int(Int64(index))])
-                    return (try? await store.saveRun(params, identity: "test")) != nil
+                    do {
+                        _ = try await store.saveRun(params, identity: "test")
+                        return "saved"
+                    } catch let error as RPCError {
+                        return error.reason
+                    } catch {
+                        return "\(error)"
+                    }
                 }
             }
-            return await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            return await group.reduce(into: [String: Int]()) { $0[$1, default: 0] += 1 }
         }
-        #expect(wins == 1)
+        #expect(outcomes == ["saved": 1, "VERSION_CONFLICT": 99], "every loser is told it lost the race: \(outcomes)")
         let loaded = try await store.loadRun(created.runID)
         #expect(loaded.version == 2)
         await store.close()

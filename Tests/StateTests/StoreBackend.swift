@@ -36,18 +36,28 @@ enum StoreBackend: String, CaseIterable, Sendable, CustomTestStringConvertible {
         }
     }
 
-    /// `count` stores on one database: replicas' worth of writers. SQLite has one
-    /// process per file, so there it is one store `count` times.
-    func openReplicas(_ count: Int) async throws -> (stores: [StateStore], cleanUp: @Sendable () -> Void) {
+    /// Runs `body` with `count` stores on one database: replicas' worth of writers,
+    /// opened at once (their migrations race too). SQLite has one process per file, so
+    /// there it is one store `count` times. The stores are closed however `body` ends.
+    func withReplicas(_ count: Int, _ body: ([StateStore]) async throws -> Void) async throws {
+        var stores: [StateStore] = []
+        var cleanUp: @Sendable () -> Void = {}
         switch self {
         case .sqlite:
-            let (store, cleanUp) = try await openStore()
-            return (Array(repeating: store, count: count), cleanUp)
+            let (store, remove) = try await openStore()
+            (stores, cleanUp) = (Array(repeating: store, count: count), remove)
         case .postgres:
             let url = try PostgresURL(parsing: try PostgresTestCluster.shared().createDatabase(prefix: "replicas"))
-            var stores: [StateStore] = []
-            for _ in 0..<count { stores.append(try await StateStore.postgres(url, logger: Logger(label: "test"))) }
-            return (stores, {})
+            stores = try await withThrowingTaskGroup(of: StateStore.self) { group in
+                for _ in 0..<count { group.addTask { try await StateStore.postgres(url, logger: Logger(label: "test")) } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
         }
+        var outcome: (any Error)?
+        do { try await body(stores) } catch { outcome = error }
+        var seen = Set<ObjectIdentifier>()
+        for store in stores where seen.insert(ObjectIdentifier(store)).inserted { await store.close() }
+        cleanUp()
+        if let outcome { throw outcome }
     }
 }

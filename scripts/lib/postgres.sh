@@ -3,7 +3,8 @@
 # PostgreSQL refuses to run as root: as root, a cluster's folder belongs to the
 # `postgres` user and its programs run through runuser. Clusters listen on a Unix
 # socket in their own folder only (no TCP port to collide on) and trust local
-# connections: whoever can reach the socket folder is the machine's own.
+# connections, so the folder and the socket are the owner's alone (0700; root
+# passes anyway).
 #
 #   postgres_bin                     prints the server's bin folder (installs postgresql if missing)
 #   postgres_start FOLDER [OPTIONS]  initdb if needed, then start; socket in FOLDER/run
@@ -30,6 +31,8 @@ postgres_start() {
   local folder="$1"; shift
   local bin; bin="$(postgres_bin)"
   mkdir -p "$folder/run"
+  # Trust authentication: only the cluster's owner (and root) may reach the socket.
+  chmod 700 "$folder" "$folder/run"
   if [ "$(id -u)" = 0 ]; then
     chown -R postgres:postgres "$folder"
     if ! runuser -u postgres -- test -w "$folder"; then
@@ -43,7 +46,7 @@ postgres_start() {
   fi
   if postgres_as_owner "$bin/pg_ctl" -D "$folder/data" status >/dev/null 2>&1; then return 0; fi
   postgres_as_owner "$bin/pg_ctl" -D "$folder/data" -l "$folder/server.log" -w -t 60 start \
-    -o "-k $folder/run -c listen_addresses='' $*" >/dev/null \
+    -o "-k $folder/run -c listen_addresses='' -c unix_socket_permissions=0700 $*" >/dev/null \
     || { tail -20 "$folder/server.log" >&2; return 1; }
 }
 
