@@ -35,7 +35,7 @@ struct StateServiceCommand: AsyncParsableCommand {
     var pruneIntervalMinutes: Int = 60
 
     @Option(help: ArgumentHelp(
-        "Keep the data in PostgreSQL instead of <home>/data/state.sqlite: postgres://user[:password]@host[:port]/database[?sslmode=require], or ?host=/socket/folder. Default: $HITL_DATABASE_URL when set.",
+        "Keep the data in PostgreSQL instead of <home>/data/state.sqlite: postgres://user[:password]@host[:port]/database[?sslmode=require], or ?host=/socket/folder. Default: $HITL_DATABASE_URL when set (the place for a URL with a password: ps shows arguments).",
         valueName: "url"))
     var database: String?
 
