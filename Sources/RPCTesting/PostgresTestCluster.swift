@@ -120,6 +120,13 @@ public final class PostgresTestCluster: Sendable {
         return cluster
     }
 
+    /// The server's process (the postmaster), read from its pid file; nil when not running
+    /// or not this process's cluster.
+    public func serverPID() -> Int32? {
+        guard let own, let text = try? String(contentsOfFile: own.data + "/postmaster.pid", encoding: .utf8) else { return nil }
+        return text.split(separator: "\n").first.flatMap { Int32($0.trimmingCharacters(in: .whitespaces)) }
+    }
+
     /// Stops the server at once, as a crash would (`pg_ctl stop -m immediate`: no
     /// checkpoint, clients cut off). Only for a cluster this process started.
     public func crash() throws(PostgresTestClusterError) {

@@ -18,6 +18,29 @@ public enum ProcessCPU {
         return (stat("/proc/\(pid)/stat")?.seconds ?? 0, threads)
     }
 
+    /// User + system CPU seconds of process `pid`, of its children that have exited
+    /// (reaped), and of every live descendant: a PostgreSQL server with its backends.
+    public static func seconds(ofTree pid: Int32) -> Double {
+        var parents: [Int32: [Int32]] = [:]
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let child = Int32(entry), let fields = fields("/proc/\(entry)/stat"), let parent = Int32(fields[1]) else { continue }
+            parents[parent, default: []].append(child)
+        }
+        func tree(_ pid: Int32) -> Double {
+            guard let fields = fields("/proc/\(pid)/stat"), fields.count > 14 else { return 0 }
+            // utime, stime, cutime, cstime: fields 14 to 17, in clock ticks.
+            let ticks = fields[11...14].reduce(0.0) { $0 + (Double($1) ?? 0) }
+            return ticks / Double(sysconf(Int32(_SC_CLK_TCK))) + (parents[pid] ?? []).reduce(0) { $0 + tree($1) }
+        }
+        return tree(pid)
+    }
+
+    /// The fields of a `stat` file after the process's name (field 3, its state, first).
+    private static func fields(_ path: String) -> [Substring]? {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8), let close = text.lastIndex(of: ")") else { return nil }
+        return text[text.index(after: close)...].split(separator: " ")
+    }
+
     /// User + system CPU seconds of this process.
     public static func ownSeconds() -> Double {
         var usage = rusage()

@@ -34,9 +34,11 @@ struct AgentBench: AsyncParsableCommand {
     var policy: String?
     @Flag(help: "Print one JSON object per figure (figure, value, unit, baseline, ratio, target), for scripts/bench.")
     var jsonl = false
+    @Flag(help: "Keep state-svc's runs in PostgreSQL (a cluster of the bench's own, durable settings; its CPU counted as postgres) instead of SQLite.")
+    var statePostgres = false
 
     func run() async throws {
-        let stack = try await BenchStack.start(policy: policy)
+        let stack = try await BenchStack.start(policy: policy, statePostgres: statePostgres)
         do {
             let first = try await stack.cycles(total: sequential, workers: 1)
             let second = try await stack.cycles(total: concurrent, workers: concurrency)
@@ -46,7 +48,9 @@ struct AgentBench: AsyncParsableCommand {
                 await stack.stop()
                 return
             }
-            print("agent-bench: full approval cycles (chat → pending → decide → resume → posted), \(ProcessInfo.processInfo.activeProcessorCount) cores")
+            print(
+                "agent-bench: full approval cycles (chat → pending → decide → resume → posted), \(ProcessInfo.processInfo.activeProcessorCount) cores"
+                    + (statePostgres ? "; state-svc on PostgreSQL" : ""))
             print(first.line("sequential"))
             print(first.cpuLine)
             print(first.exchangeLines.joined(separator: "\n"))
@@ -132,11 +136,14 @@ final class BenchStack: @unchecked Sendable {
     let home: TestHome
     let services: [ServiceProcess]
     let simulator: Process
+    /// state-svc's PostgreSQL cluster, with `--state-postgres`.
+    let cluster: PostgresTestCluster?
 
-    init(home: TestHome, services: [ServiceProcess], simulator: Process) {
+    init(home: TestHome, services: [ServiceProcess], simulator: Process, cluster: PostgresTestCluster?) {
         self.home = home
         self.services = services
         self.simulator = simulator
+        self.cluster = cluster
     }
 
     /// The cycle every run makes, and only it: compose/policy.json's rolling 24-hour windows
@@ -148,7 +155,7 @@ final class BenchStack: @unchecked Sendable {
         ]}
         """
 
-    static func start(policy given: String?) async throws -> BenchStack {
+    static func start(policy given: String?, statePostgres: Bool) async throws -> BenchStack {
         let home = try TestHome.make()
         let policy = given ?? home.directory.home.appendingPathComponent("bench-policy.json").path
         if given == nil { try cyclePolicy.write(toFile: policy, atomically: true, encoding: .utf8) }
@@ -169,7 +176,10 @@ final class BenchStack: @unchecked Sendable {
         let approval = try await ServiceProcess.launch(
             "approval-svc", service: "approval", home: home, arguments: ["--policy", policy, "--log-level", "warning"])
         let ledger = try await ServiceProcess.launch("ledger-svc", service: "ledger", home: home, arguments: ["--log-level", "warning"])
-        let state = try await ServiceProcess.launch("state-svc", service: "state", home: home, arguments: ["--log-level", "warning"])
+        let cluster = statePostgres ? try PostgresTestCluster.start(durable: true) : nil
+        let database = try cluster.map { ["--database", try $0.createDatabase(prefix: "bench")] } ?? []
+        let state = try await ServiceProcess.launch(
+            "state-svc", service: "state", home: home, arguments: ["--log-level", "warning"] + database)
         let operatorLedger = try home.client("ledger")
         for (account, opening) in [("checking", "100000000.00"), ("bob", "0")] {
             _ = try await operatorLedger.call(
@@ -179,7 +189,7 @@ final class BenchStack: @unchecked Sendable {
         let agent = try await ServiceProcess.launch(
             "agent-svc", service: "agent", home: home, arguments: ["--log-level", "warning"],
             environment: ["OPENAI_BASE_URL": "http://127.0.0.1:\(port)/v1", "OPENAI_API_KEY": "sk-bench", "HITL_MODEL": "sim"])
-        return BenchStack(home: home, services: [approval, ledger, state, agent], simulator: simulator)
+        return BenchStack(home: home, services: [approval, ledger, state, agent], simulator: simulator, cluster: cluster)
     }
 
     func stop() async {
@@ -199,6 +209,7 @@ final class BenchStack: @unchecked Sendable {
     func cpuSeconds() -> [(process: String, seconds: Double)] {
         services.map { ($0.service + "-svc", ProcessCPU.seconds(of: $0.pid).all) }
             + [("model-sim", ProcessCPU.seconds(of: simulator.processIdentifier).all), ("bench", ProcessCPU.ownSeconds())]
+            + (cluster?.serverPID().map { [("postgres", ProcessCPU.seconds(ofTree: $0))] } ?? [])
     }
 
     /// Runs `total` cycles with `workers` in flight.
