@@ -34,9 +34,13 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
 
     /// Parses `text`; the error says what is wrong and what a good URL looks like.
     public init(parsing text: String) throws(PostgresURLError) {
-        guard let components = URLComponents(string: text), let scheme = components.scheme,
-            scheme == "postgres" || scheme == "postgresql"
-        else { throw PostgresURLError("\(Self.redacted(text)) is not a postgres:// URL") }
+        guard let components = URLComponents(string: text) else {
+            throw PostgresURLError(
+                "\(Self.redacted(text)) cannot be read as a URL; in a user or password, write / # ? @ : and % percent-encoded (%2F %23 %3F %40 %3A %25)")
+        }
+        guard let scheme = components.scheme, scheme == "postgres" || scheme == "postgresql" else {
+            throw PostgresURLError("\(Self.redacted(text)) is not a postgres:// URL")
+        }
         var query: [String: String] = [:]
         for item in components.queryItems ?? [] {
             guard ["host", "sslmode", "sslrootcert", "port"].contains(item.name) else {
