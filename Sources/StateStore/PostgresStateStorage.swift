@@ -81,19 +81,27 @@ final class PostgresStateStorage: StateStorage {
             try row.checkWrite(owner: save.owner, expectedVersion: save.expectedVersion, now: now)
             try row.checkRoom(maximumVersions: maximumVersions)
             let version = row.version + 1
-            try await Self.insertVersion(
-                connection, save.runID, version, save.status, save.document, now, save.identity, owner: save.owner, logger)
             let finishedAt: Int64? = save.status.isTerminal ? now : nil
+            let numbered = try NumberedEvents.make(save.runID, after: row.lastEventSeq, save.events, now: now)
+            let last = numbered.last?.seq ?? row.lastEventSeq
+            // The version, the events, the head and the notification in one statement: one
+            // round trip after the locked read, where each was one.
             try await connection.query(
                 """
+                WITH saved AS (
+                    INSERT INTO run_versions (run_id, version, status, data, saved_at, saved_by, owner)
+                    VALUES (\(save.runID), \(version), \(save.status.rawValue), \(save.document), \(now), \(save.identity), \(save.owner))
+                ), events AS (
+                    INSERT INTO run_events (run_id, seq, event, at)
+                    SELECT \(save.runID), s, e, \(now) FROM unnest(\(numbered.map(\.seq))::BIGINT[], \(numbered.map(\.text))::TEXT[]) AS t (s, e)
+                )
                 UPDATE runs SET version = \(version), status = \(save.status.rawValue), updated_at = \(now),
-                    finished_at = \(finishedAt),
+                    finished_at = \(finishedAt), last_event_seq = \(last),
                     lease_owner = CASE WHEN \(save.endsLease) THEN NULL ELSE lease_owner END,
                     lease_expires_at = CASE WHEN \(save.endsLease) THEN NULL ELSE lease_expires_at END
                 WHERE run_id = \(save.runID)
+                RETURNING pg_notify(\(PostgresStateSchema.changes), run_id)
                 """ as PostgresQuery, logger: logger)
-            let last = try await Self.appendEvents(connection, save.runID, after: row.lastEventSeq, save.events, now: now, logger)
-            try await Self.notify(connection, save.runID, logger)
             return (version, now, last)
         }
     }
@@ -104,10 +112,16 @@ final class PostgresStateStorage: StateStorage {
             try row.checkClaim(params, expectedStatus: expectedStatus, now: now)
             row.leaseOwner = params.owner
             row.leaseExpiresAt = now + params.leaseMs
-            try await connection.query(
-                "UPDATE runs SET lease_owner = \(params.owner), lease_expires_at = \(now + params.leaseMs) WHERE run_id = \(params.runID)",
-                logger: logger)
-            return (row, try await Self.document(connection, params.runID, row.version, logger), now)
+            // The lease and the document in one statement.
+            let rows = try await connection.query(
+                """
+                WITH leased AS (
+                    UPDATE runs SET lease_owner = \(params.owner), lease_expires_at = \(now + params.leaseMs) WHERE run_id = \(params.runID)
+                )
+                SELECT data FROM run_versions WHERE run_id = \(params.runID) AND version = \(row.version)
+                """ as PostgresQuery, logger: logger)
+            for try await document in rows.decode(String.self) { return (row, document, now) }
+            throw StateErrors.versionMissing(params.runID, row.version)
         }
     }
 
