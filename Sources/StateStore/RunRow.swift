@@ -17,37 +17,6 @@ struct RunRow: Sendable {
 
     static let columns = "seq, run_id, session_id, version, status, created_at, updated_at, lease_owner, lease_expires_at, last_event_seq"
 
-    init(
-        seq: Int64, runID: String, sessionID: String?, version: Int64, status: RunStatus, createdAt: Int64, updatedAt: Int64,
-        leaseOwner: String?, leaseExpiresAt: Int64?, lastEventSeq: Int64
-    ) {
-        self.seq = seq
-        self.runID = runID
-        self.sessionID = sessionID
-        self.version = version
-        self.status = status
-        self.createdAt = createdAt
-        self.updatedAt = updatedAt
-        self.leaseOwner = leaseOwner
-        self.leaseExpiresAt = leaseExpiresAt
-        self.lastEventSeq = lastEventSeq
-    }
-
-    init(_ row: SQLiteRow) throws {
-        seq = row.int(0)
-        runID = row.text(1)
-        sessionID = row.optionalText(2)
-        version = row.int(3)
-        guard let status = RunStatus(rawValue: row.text(4)) else {
-            throw RPCError(.dataLoss, reason: "CORRUPT_RUN", "run \(row.text(1)) has an unknown status")
-        }
-        self.status = status
-        createdAt = row.int(5)
-        updatedAt = row.int(6)
-        leaseOwner = row.optionalText(7)
-        leaseExpiresAt = row.optionalInt(8)
-        lastEventSeq = row.int(9)
-    }
 
     /// The run's head, or nil when there is no such run.
     static func fetch(_ connection: SQLiteConnection, _ runID: String) throws -> RunRow? {
@@ -74,6 +43,25 @@ struct RunRow: Sendable {
         RunSummary(
             runID: runID, sessionID: sessionID, version: version, status: status.rawValue,
             createdAt: Timestamp.format(createdAt), updatedAt: Timestamp.format(updatedAt), lease: lease(at: now))
+    }
+}
+
+/// Read from SQLite (an initializer here keeps the memberwise one, which PostgreSQL's reader uses).
+extension RunRow {
+    init(_ row: SQLiteRow) throws {
+        seq = row.int(0)
+        runID = row.text(1)
+        sessionID = row.optionalText(2)
+        version = row.int(3)
+        guard let status = RunStatus(rawValue: row.text(4)) else {
+            throw RPCError(.dataLoss, reason: "CORRUPT_RUN", "run \(row.text(1)) has an unknown status")
+        }
+        self.status = status
+        createdAt = row.int(5)
+        updatedAt = row.int(6)
+        leaseOwner = row.optionalText(7)
+        leaseExpiresAt = row.optionalInt(8)
+        lastEventSeq = row.int(9)
     }
 }
 
