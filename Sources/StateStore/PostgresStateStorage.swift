@@ -52,9 +52,7 @@ final class PostgresStateStorage: StateStorage {
             ).collect()
             guard let now = try inserted.first?.decode(Int64.self) else { throw StateErrors.runExists(runID) }
             try await Self.insertVersion(connection, runID, 1, .running, document, now, identity, owner: nil, logger)
-            let last = try await Self.appendEvents(connection, runID, after: 0, events, now: now, logger)
-            try await Self.notify(connection, runID, logger)
-            return (now, last)
+            return (now, try await Self.appendEvents(connection, runID, after: 0, events, now: now, logger))
         }
     }
 
@@ -130,8 +128,10 @@ final class PostgresStateStorage: StateStorage {
             let (row, now) = try await Self.lockedRun(connection, runID, logger)
             let held = try row.checkRelease(owner: owner, now: now)
             try await connection.query(
-                "UPDATE runs SET lease_owner = NULL, lease_expires_at = NULL WHERE run_id = \(runID)", logger: logger)
-            try await Self.notify(connection, runID, logger)
+                """
+                UPDATE runs SET lease_owner = NULL, lease_expires_at = NULL WHERE run_id = \(runID)
+                RETURNING pg_notify(\(PostgresStateSchema.changes), run_id)
+                """ as PostgresQuery, logger: logger)
             return held
         }
     }
@@ -140,21 +140,23 @@ final class PostgresStateStorage: StateStorage {
         try await database.transaction { connection in
             let (row, now) = try await Self.lockedRun(connection, runID, logger)
             try row.checkWrite(owner: owner, expectedVersion: expectedVersion, now: now)
-            let last = try await Self.appendEvents(connection, runID, after: row.lastEventSeq, events, now: now, logger)
-            try await Self.notify(connection, runID, logger)
-            return last
+            return try await Self.appendEvents(connection, runID, after: row.lastEventSeq, events, now: now, logger)
         }
     }
 
     func events(runID: String, after: Int64, limit: Int) async throws -> (row: RunRow, events: [String]) {
-        try await database.snapshot { connection in
-            guard let row = try await Self.run(connection, runID, lock: false, logger)?.row else { throw StateErrors.runNotFound(runID) }
-            var texts: [String] = []
+        // One statement, so one snapshot and one round trip: watchers read here at every wake.
+        try await database.read { connection in
             let rows = try await connection.query(
-                "SELECT event FROM run_events WHERE run_id = \(runID) AND seq > \(after) ORDER BY seq LIMIT \(Int64(limit))",
-                logger: logger)
-            for try await text in rows.decode(String.self) { texts.append(text) }
-            return (row, texts)
+                """
+                SELECT \(unescaped: RunRow.qualifiedColumns), coalesce((
+                    SELECT array_agg(e.event ORDER BY e.seq) FROM (
+                        SELECT event, seq FROM run_events WHERE run_id = r.run_id AND seq > \(after) ORDER BY seq LIMIT \(Int64(limit))) e
+                ), '{}') FROM runs r WHERE r.run_id = \(runID)
+                """ as PostgresQuery, logger: logger
+            ).collect()
+            guard let row = rows.first else { throw StateErrors.runNotFound(runID) }
+            return (try RunRow(row), try row.makeRandomAccess()[10].decode([String].self))
         }
     }
 
@@ -323,10 +325,6 @@ final class PostgresStateStorage: StateStorage {
         try await connection.query("SELECT pg_advisory_xact_lock(hashtextextended(\(name), 0))", logger: logger)
     }
 
-    static func notify(_ connection: PostgresConnection, _ runID: String, _ logger: Logger) async throws {
-        try await connection.query("SELECT pg_notify(\(PostgresStateSchema.changes), \(runID))", logger: logger)
-    }
-
     static func insertVersion(
         _ connection: PostgresConnection, _ runID: String, _ version: Int64, _ status: RunStatus, _ text: String,
         _ now: Int64, _ identity: String?, owner: String?, _ logger: Logger
@@ -345,7 +343,8 @@ final class PostgresStateStorage: StateStorage {
         throw StateErrors.versionMissing(runID, version)
     }
 
-    /// Appends `events` after seq `after` in one statement and moves the run's `last_event_seq`.
+    /// Appends `events` after seq `after`, moves the run's `last_event_seq` and notifies
+    /// the run's watchers, in one statement; nothing without events.
     static func appendEvents(
         _ connection: PostgresConnection, _ runID: String, after: Int64, _ events: [NewEvent], now: Int64, _ logger: Logger
     ) async throws -> Int64 {
@@ -354,10 +353,13 @@ final class PostgresStateStorage: StateStorage {
         let last = numbered.last?.seq ?? after
         try await connection.query(
             """
-            INSERT INTO run_events (run_id, seq, event, at)
-            SELECT \(runID), s, e, \(now) FROM unnest(\(numbered.map(\.seq))::BIGINT[], \(numbered.map(\.text))::TEXT[]) AS t (s, e)
+            WITH events AS (
+                INSERT INTO run_events (run_id, seq, event, at)
+                SELECT \(runID), s, e, \(now) FROM unnest(\(numbered.map(\.seq))::BIGINT[], \(numbered.map(\.text))::TEXT[]) AS t (s, e)
+            )
+            UPDATE runs SET last_event_seq = \(last) WHERE run_id = \(runID)
+            RETURNING pg_notify(\(PostgresStateSchema.changes), run_id)
             """ as PostgresQuery, logger: logger)
-        try await connection.query("UPDATE runs SET last_event_seq = \(last) WHERE run_id = \(runID)", logger: logger)
         return last
     }
 }

@@ -144,12 +144,12 @@ final class SeenEvents: Sendable {
 
     var all: [JSONValue] { events.withLock { $0 } }
 
-    /// Waits (up to 10 s) until `count` events arrived.
-    func wait(for count: Int) async throws {
-        let deadline = ContinuousClock.now + .seconds(10)
+    /// Waits (up to `bound`, 10 s unless said) until `count` events arrived.
+    func wait(for count: Int, within bound: Duration = .seconds(10), sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let deadline = ContinuousClock.now + bound
         while all.count < count {
             guard ContinuousClock.now < deadline else {
-                Issue.record("only \(all.count) of \(count) events arrived")
+                Issue.record("only \(all.count) of \(count) events arrived within \(bound)", sourceLocation: sourceLocation)
                 return
             }
             try await Task.sleep(for: .milliseconds(10))

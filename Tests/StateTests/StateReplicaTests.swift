@@ -7,6 +7,10 @@ import Testing
 /// Two state-svc processes on one PostgreSQL database, each with its own home and
 /// socket, as two hosts would run them: what one commits, the other's callers see.
 struct StateReplicaTests {
+    /// How soon a commit on one replica reaches a watcher on the other by NOTIFY (the
+    /// listener's safety wake would take up to 5 s).
+    static let notified: Duration = .seconds(2)
+
     /// Two state-svc processes, each on a home of its own, on one new database.
     static func twoReplicas() async throws -> (StateFixture, StateFixture) {
         let storage = try StoreBackend.postgres.serviceArguments()
@@ -29,15 +33,19 @@ struct StateReplicaTests {
         let (watch, seen) = try await RunEventsTests.startedRunWatched(first, "run-x", by: try second.client("operator"))
         defer { watch.cancel() }
         try await first.call("state.append_events", ["run_id": "run-x", "expected_version": 1, "events": [["type": "tool_call"]]])
-        try await seen.wait(for: 2)
+        // Within a bound well under the listener's 5 s safety wake: the NOTIFY woke it.
+        try await seen.wait(for: 2, within: Self.notified)
         #expect(seen.all.compactMap { $0["seq"]?.intValue } == [1, 2])
         // A save with no events still wakes the other replica's watcher: the run finished
         // there, so the watch ends by itself.
         try await first.call("state.save_run", [
             "run_id": "run-x", "expected_version": 1, "status": "completed", "data": ["schema_version": 1],
         ])
+        let clock = ContinuousClock()
+        let saved = clock.now
         let ended = try await watch.value
         #expect(ended["sent"] == 2)
+        #expect(clock.now - saved < Self.notified, "the watch ended \(clock.now - saved) after the save: not by its NOTIFY")
     }
 
     @Test func aLeaseTakenThroughOneReplicaBindsTheOther() async throws {
@@ -79,8 +87,8 @@ struct StateReplicaTests {
             "-d", database, "-Atc", "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid()",
         ])
         try await first.call("state.append_events", ["run_id": "run-l", "expected_version": 1, "events": [["type": "tool_call"]]])
-        // The replica listens again and wakes its watchers (at the latest the safety wake, 5 s).
-        try await seen.wait(for: 2)
+        // The replica listens again (after 1 s) and wakes its watchers, before the 5 s safety wake.
+        try await seen.wait(for: 2, within: .seconds(3))
         #expect(seen.all.compactMap { $0["type"]?.stringValue } == ["run_started", "tool_call"])
     }
 }
