@@ -100,7 +100,7 @@ let package = Package(
         .target(
             name: "PostgresSupport",
             dependencies: [
-                "RPC",
+                "RPC", "SQLiteKit",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 // Only for ConnectionPoolError, which PostgresClient throws as it is.
                 .product(name: "_ConnectionPoolModule", package: "postgres-nio"),
@@ -205,7 +205,7 @@ let package = Package(
         .target(
             name: "Ledger",
             dependencies: [
-                "RPC", "Contracts", "SQLiteKit", "Banking",
+                "RPC", "Contracts", "SQLiteKit", "PostgresSupport", "Banking",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -215,7 +215,7 @@ let package = Package(
         .executableTarget(
             name: "ledger-svc",
             dependencies: [
-                "Ledger", "ServiceKit", "Banking", "SQLiteKit",
+                "Ledger", "ServiceKit", "Banking", "SQLiteKit", "PostgresSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -224,7 +224,7 @@ let package = Package(
         .executableTarget(
             name: "ledger-bench",
             dependencies: [
-                "Ledger", "Banking", "RPC", "RPCTesting", "SQLiteKit", "ServiceKit",
+                "Ledger", "Banking", "RPC", "RPCTesting", "SQLiteKit", "ServiceKit", "PostgresSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
@@ -412,7 +412,7 @@ let package = Package(
         .testTarget(
             name: "LedgerTests",
             dependencies: [
-                "Ledger", "Banking", "RPC", "RPCTesting", "SQLiteKit", "ServiceKit",
+                "Ledger", "Banking", "RPC", "RPCTesting", "SQLiteKit", "ServiceKit", "PostgresSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],

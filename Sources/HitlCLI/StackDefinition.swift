@@ -121,7 +121,7 @@ public struct StackDefinition: Codable, Sendable, Equatable {
         public var database: String?
 
         /// The executables that can keep their data in PostgreSQL.
-        static let databaseCapable: Set = ["state-svc"]
+        static let databaseCapable: Set = ["state-svc", "ledger-svc"]
 
         /// What the supervisor passes after `--home <home>`: ``database`` as `--database`, then ``args``.
         public var arguments: [String] { (database.map { ["--database", $0] } ?? []) + args }

@@ -30,7 +30,7 @@ struct BatchBooks {
     /// Checks the accounts and funds exactly as ``Ledger/move(_:_:now:)`` does
     /// (same errors, same order), journals the entry, and remembers the key;
     /// balances are kept here until ``flush(_:)``.
-    mutating func move(_ db: SQLiteConnection, _ request: MovementRequest) throws -> EntryResult {
+    mutating func move(_ db: any SQLConnection, _ request: MovementRequest) throws -> EntryResult {
         let scope = request.kind.rawValue
         let payer = try account(db, request.from, field: "from", currency: request.currency)
         let payee = try account(db, request.to, field: request.kind == .deposit ? "account" : "to", currency: request.currency)
@@ -50,7 +50,7 @@ struct BatchBooks {
 
     /// Writes every changed balance back; the batch's transaction then holds the
     /// same books as if each element had updated them itself.
-    mutating func flush(_ db: SQLiteConnection) throws {
+    mutating func flush(_ db: any SQLConnection) throws {
         for name in changed.sorted() {
             guard let row = accounts[name] else { preconditionFailure("a changed account is cached") }
             try Books.setBalance(db, name, row.balance)
@@ -58,12 +58,12 @@ struct BatchBooks {
         changed.removeAll()
     }
 
-    private mutating func account(_ db: SQLiteConnection, _ name: String, field: String, currency: String) throws -> AccountRow {
+    private mutating func account(_ db: any SQLConnection, _ name: String, field: String, currency: String) throws -> AccountRow {
         let row: AccountRow
         if let cached = accounts[name] {
             row = cached
         } else {
-            guard let loaded = try Books.account(db, name) else { throw LedgerError.accountNotFound(name, field: field) }
+            guard let loaded = try Books.account(db, name, forUpdate: true) else { throw LedgerError.accountNotFound(name, field: field) }
             accounts[name] = loaded
             row = loaded
         }
@@ -72,7 +72,7 @@ struct BatchBooks {
     }
 
     /// ``Books/requireFunds(_:_:_:now:)`` with the payer's holds expired and summed once per batch.
-    private mutating func requireFunds(_ db: SQLiteConnection, _ payer: AccountRow, _ amount: Int64) throws {
+    private mutating func requireFunds(_ db: any SQLConnection, _ payer: AccountRow, _ amount: Int64) throws {
         guard !payer.isExternal else { return }
         let reserved: Int64
         if let known = held[payer.name] {

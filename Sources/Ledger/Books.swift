@@ -35,20 +35,23 @@ enum HoldState: String, Sendable {
 /// request's savepoint (or on a reader, for the `read` ones). Every function
 /// here trusts its inputs to be validated and asserts what must hold.
 enum Books {
-    static func account(_ db: SQLiteConnection, _ name: String) throws -> AccountRow? {
+    /// The account `name`; `forUpdate` inside a write that goes on to change it
+    /// (on PostgreSQL it locks the row until the commit, so replicas take turns).
+    static func account(_ db: any SQLConnection, _ name: String, forUpdate: Bool = false) throws -> AccountRow? {
         try db.queryOne(
-            "SELECT name, display_name, kind, currency, balance FROM accounts WHERE name = ?", [.text(name)]
+            "SELECT name, display_name, kind, currency, balance FROM accounts WHERE name = ?" + (forUpdate ? db.dialect.forUpdate : ""),
+            [.text(name)]
         ) { AccountRow(name: $0.text(0), displayName: $0.text(1), kind: $0.text(2), currency: $0.text(3), balance: $0.int(4)) }
     }
 
-    static func requireAccount(_ db: SQLiteConnection, _ name: String, field: String, currency: String) throws -> AccountRow {
-        guard let row = try account(db, name) else { throw LedgerError.accountNotFound(name, field: field) }
+    static func requireAccount(_ db: any SQLConnection, _ name: String, field: String, currency: String) throws -> AccountRow {
+        guard let row = try account(db, name, forUpdate: true) else { throw LedgerError.accountNotFound(name, field: field) }
         guard row.currency == currency else { throw LedgerError.currencyMismatch(name, has: row.currency, wanted: currency) }
         return row
     }
 
     /// Funds reserved on `account` by pending holds that have not expired at `now`.
-    static func held(_ db: SQLiteConnection, _ account: String, now: Int64) throws -> Int64 {
+    static func held(_ db: any SQLConnection, _ account: String, now: Int64) throws -> Int64 {
         try db.queryOne(
             "SELECT COALESCE(SUM(amount), 0) FROM holds WHERE from_account = ? AND state = 'pending' AND expires_at > ?",
             [.text(account), .integer(now)]) { $0.int(0) } ?? 0
@@ -56,7 +59,7 @@ enum Books {
 
     /// Marks the account's pending holds past their expiry as expired (their
     /// funds stopped counting at `expires_at` already; this records it).
-    static func expireHolds(_ db: SQLiteConnection, of account: String, now: Int64) throws {
+    static func expireHolds(_ db: any SQLConnection, of account: String, now: Int64) throws {
         try db.execute(
             "UPDATE holds SET state = 'expired', resolved_at = ? WHERE from_account = ? AND state = 'pending' AND expires_at <= ?",
             [.integer(now), .text(account), .integer(now)])
@@ -64,7 +67,7 @@ enum Books {
 
     /// Throws INSUFFICIENT_FUNDS unless `payer` has `amount` available beyond
     /// the funds its pending holds reserve. The external account may go negative.
-    static func requireFunds(_ db: SQLiteConnection, _ payer: AccountRow, _ amount: Int64, now: Int64) throws {
+    static func requireFunds(_ db: any SQLConnection, _ payer: AccountRow, _ amount: Int64, now: Int64) throws {
         guard !payer.isExternal else { return }
         try expireHolds(db, of: payer.name, now: now)
         let available = payer.balance - (try held(db, payer.name, now: now))
@@ -74,7 +77,7 @@ enum Books {
     /// Writes one balanced entry: the entry, its two postings, both balances.
     /// - Returns: the entry id.
     static func post(
-        _ db: SQLiteConnection, kind: String, from payer: AccountRow, to payee: AccountRow, amount: Int64, currency: String,
+        _ db: any SQLConnection, kind: String, from payer: AccountRow, to payee: AccountRow, amount: Int64, currency: String,
         memo: String?, idempotencyKey: String?, grantID: String?, holdID: String?, now: Int64
     ) throws -> Int64 {
         let (entryID, payerAfter, payeeAfter) = try journal(
@@ -89,7 +92,7 @@ enum Books {
     /// after it; the caller keeps `accounts.balance` in step (``post`` at once,
     /// ``BatchBooks`` once per account at the end of a batch, in the same transaction).
     static func journal(
-        _ db: SQLiteConnection, kind: String, from payer: AccountRow, to payee: AccountRow, amount: Int64, currency: String,
+        _ db: any SQLConnection, kind: String, from payer: AccountRow, to payee: AccountRow, amount: Int64, currency: String,
         memo: String?, idempotencyKey: String?, grantID: String?, holdID: String?, now: Int64
     ) throws -> (entryID: Int64, payerAfter: Int64, payeeAfter: Int64) {
         precondition(amount > 0 && payer.name != payee.name, "an entry moves a positive amount between two accounts")
@@ -97,12 +100,12 @@ enum Books {
         let (payeeAfter, overflow) = payee.balance.addingReportingOverflow(amount)
         precondition(!overflow, "balances are bounded far below Int64")
         precondition(payer.isExternal || payerAfter >= 0, "a customer account is never overdrawn")
-        try db.execute(
-            "INSERT INTO entries (kind, amount, currency, memo, idempotency_key, grant_id, hold_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        guard let entryID = try db.queryOne(
+            "INSERT INTO entries (kind, amount, currency, memo, idempotency_key, grant_id, hold_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             [.text(kind), .integer(amount), .text(currency), memo.map { .text($0) } ?? .null,
              idempotencyKey.map { .text($0) } ?? .null, grantID.map { .text($0) } ?? .null,
-             holdID.map { .text($0) } ?? .null, .integer(now)])
-        let entryID = db.lastInsertRowID
+             holdID.map { .text($0) } ?? .null, .integer(now)], { $0.int(0) })
+        else { throw RPCError.internalError() }
         try db.execute(
             "INSERT INTO postings (entry_id, account, amount, balance_after) VALUES (?, ?, ?, ?), (?, ?, ?, ?)",
             [.integer(entryID), .text(payer.name), .integer(-amount), .integer(payerAfter),
@@ -111,12 +114,12 @@ enum Books {
     }
 
     /// Sets an account's posted balance (always the `balance_after` of its newest posting).
-    static func setBalance(_ db: SQLiteConnection, _ name: String, _ balance: Int64) throws {
+    static func setBalance(_ db: any SQLConnection, _ name: String, _ balance: Int64) throws {
         try db.execute("UPDATE accounts SET balance = ? WHERE name = ?", [.integer(balance), .text(name)])
     }
 
     /// A movement entry as its result: the same values every time it is read.
-    static func entry(_ db: SQLiteConnection, _ entryID: Int64) throws -> EntryResult? {
+    static func entry(_ db: any SQLConnection, _ entryID: Int64) throws -> EntryResult? {
         try db.queryOne("""
             SELECT e.id, e.kind, e.amount, e.currency, e.memo, e.idempotency_key, e.grant_id, e.created_at,
                    (SELECT account FROM postings WHERE entry_id = e.id AND amount < 0),
@@ -132,24 +135,24 @@ enum Books {
 
     /// Throws GRANT_ALREADY_USED if the grant, or another grant for the same
     /// approval, was consumed before.
-    static func requireUnused(_ db: SQLiteConnection, _ use: GrantUse) throws {
+    static func requireUnused(_ db: any SQLConnection, _ use: GrantUse) throws {
         if let earlier = try usedBy(db, use) { throw LedgerError.grantUsed(use, earlier: earlier) }
     }
 
     /// Whether the grant, or another grant for the same approval, was consumed before.
-    static func isUsed(_ db: SQLiteConnection, _ use: GrantUse) throws -> Bool {
+    static func isUsed(_ db: any SQLConnection, _ use: GrantUse) throws -> Bool {
         try usedBy(db, use) != nil
     }
 
     /// The grant id consumed earlier under `use`'s grant id or approval id, if any.
-    private static func usedBy(_ db: SQLiteConnection, _ use: GrantUse) throws -> String? {
+    private static func usedBy(_ db: any SQLConnection, _ use: GrantUse) throws -> String? {
         try db.queryOne(
             "SELECT grant_id FROM used_grants WHERE grant_id = ? OR approval_id = ? LIMIT 1",
             [.text(use.grantID), .text(use.approvalID)]) { $0.text(0) }
     }
 
     /// Consumes a grant, and its approval, in the posting's transaction.
-    static func consume(_ db: SQLiteConnection, _ use: GrantUse, entryID: Int64, now: Int64) throws {
+    static func consume(_ db: any SQLConnection, _ use: GrantUse, entryID: Int64, now: Int64) throws {
         try db.execute("INSERT INTO used_grants (grant_id, approval_id, entry_id, used_at) VALUES (?, ?, ?, ?)",
                        [.text(use.grantID), .text(use.approvalID), .integer(entryID), .integer(now)])
     }
@@ -163,7 +166,7 @@ enum Books {
 enum IdempotencyStore {
     /// The stored record of `key`, or nil when the key is new.
     /// - Throws: ALREADY_EXISTS/IDEMPOTENCY_KEY_REUSED when it was used for a different request.
-    private static func record(_ db: SQLiteConnection, scope: String, key: String, fingerprint: [UInt8]) throws -> (entryID: Int64?, result: String?)? {
+    private static func record(_ db: any SQLConnection, scope: String, key: String, fingerprint: [UInt8]) throws -> (entryID: Int64?, result: String?)? {
         guard let (stored, entryID, result) = try db.queryOne(
             "SELECT fingerprint, entry_id, result FROM idempotency WHERE scope = ? AND key = ?", [.text(scope), .text(key)],
             { ($0.blob(0), $0.optionalInt(1), $0.optionalText(2)) })
@@ -174,7 +177,7 @@ enum IdempotencyStore {
 
     /// The original entry when `key` was used with the same request; nil when the key is new.
     /// - Throws: ALREADY_EXISTS/IDEMPOTENCY_KEY_REUSED for a different request.
-    static func replayEntry(_ db: SQLiteConnection, scope: String, key: String, fingerprint: [UInt8]) throws -> EntryResult? {
+    static func replayEntry(_ db: any SQLConnection, scope: String, key: String, fingerprint: [UInt8]) throws -> EntryResult? {
         guard let record = try record(db, scope: scope, key: key, fingerprint: fingerprint) else { return nil }
         guard let entryID = record.entryID, let entry = try Books.entry(db, entryID) else { throw RPCError.internalError() }
         return entry
@@ -182,20 +185,20 @@ enum IdempotencyStore {
 
     /// The original result when `key` was used with the same request; nil when the key is new.
     /// - Throws: ALREADY_EXISTS/IDEMPOTENCY_KEY_REUSED for a different request.
-    static func replay<R: Decodable>(_ db: SQLiteConnection, scope: String, key: String, fingerprint: [UInt8], as type: R.Type) throws -> R? {
+    static func replay<R: Decodable>(_ db: any SQLConnection, scope: String, key: String, fingerprint: [UInt8], as type: R.Type) throws -> R? {
         guard let record = try record(db, scope: scope, key: key, fingerprint: fingerprint) else { return nil }
         guard let result = record.result else { throw RPCError.internalError() }
         return try JSONDecoder().decode(R.self, from: Data(result.utf8))
     }
 
     /// Remembers the entry a key wrote.
-    static func remember(_ db: SQLiteConnection, scope: String, key: String, fingerprint: [UInt8], entryID: Int64, now: Int64) throws {
+    static func remember(_ db: any SQLConnection, scope: String, key: String, fingerprint: [UInt8], entryID: Int64, now: Int64) throws {
         try db.execute("INSERT INTO idempotency (scope, key, fingerprint, entry_id, created_at) VALUES (?, ?, ?, ?, ?)",
                        [.text(scope), .text(key), .blob(fingerprint), .integer(entryID), .integer(now)])
     }
 
     /// Remembers a result under its key, as JSON.
-    static func remember(_ db: SQLiteConnection, scope: String, key: String, fingerprint: [UInt8], result: some Encodable, now: Int64) throws {
+    static func remember(_ db: any SQLConnection, scope: String, key: String, fingerprint: [UInt8], result: some Encodable, now: Int64) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let text = String(decoding: try encoder.encode(result), as: UTF8.self)

@@ -104,7 +104,7 @@ extension Ledger {
     }
 
     static func applyBatch(
-        _ db: SQLiteConnection, _ prepared: [Prepared], chains: [Range<Int>], coverage: Coverage?, now: Int64
+        _ db: any SQLConnection, _ prepared: [Prepared], chains: [Range<Int>], coverage: Coverage?, now: Int64
     ) throws -> TransferBatchResult {
         var outcomes = [BatchItemResult?](repeating: nil, count: prepared.count)
         var books = BatchBooks(now: now)
@@ -169,7 +169,7 @@ extension Ledger {
     /// way); anything else it throws is a database failure, rethrown here so the
     /// request's own savepoint rolls the whole batch back.
     private static func applyAlone(
-        _ db: SQLiteConnection, _ element: Prepared, coverage: Coverage?, usedBefore: Bool, books: inout BatchBooks, index: Int
+        _ db: any SQLConnection, _ element: Prepared, coverage: Coverage?, usedBefore: Bool, books: inout BatchBooks, index: Int
     ) throws -> (item: BatchItemResult, fresh: Bool) {
         do {
             let (request, denial) = try element.get()
@@ -187,7 +187,7 @@ extension Ledger {
     /// One element under a batch grant: a replay answers with its original
     /// result; otherwise the grant's verdict, then single use, then the movement.
     private static func applyCovered(
-        _ db: SQLiteConnection, _ request: MovementRequest, coverage: Coverage, usedBefore: Bool, books: inout BatchBooks, index: Int
+        _ db: any SQLConnection, _ request: MovementRequest, coverage: Coverage, usedBefore: Bool, books: inout BatchBooks, index: Int
     ) throws -> (index: Int, result: EntryResult, fresh: Bool) {
         if let original = try replay(db, request) { return (index, original, false) }
         if let denial = coverage.denial { throw denial }

@@ -41,12 +41,14 @@ struct HoldRow: Sendable {
         return id
     }
 
-    static func load(_ db: SQLiteConnection, _ holdID: String) throws -> HoldRow? {
+    /// The hold `holdID`; `forUpdate` inside a write that goes on to change it
+    /// (on PostgreSQL a post and a void of one hold on two replicas take turns).
+    static func load(_ db: any SQLConnection, _ holdID: String, forUpdate: Bool = false) throws -> HoldRow? {
         guard let id = rowID(holdID) else { return nil }
         return try db.queryOne("""
             SELECT id, from_account, to_account, amount, currency, idempotency_key, state, expires_at, created_at,
                    resolved_at, entry_id, grant_id, void_reason, memo FROM holds WHERE id = ?
-            """, [.integer(id)]) { row in
+            """ + (forUpdate ? db.dialect.forUpdate : ""), [.integer(id)]) { row in
             HoldRow(
                 id: row.int(0), from: row.text(1), to: row.text(2), amount: row.int(3), currency: row.text(4),
                 idempotencyKey: row.text(5), state: HoldState(rawValue: row.text(6)) ?? .expired, expiresAt: row.int(7),
@@ -76,12 +78,13 @@ extension Ledger {
             let payer = try Books.requireAccount(db, request.from, field: "from", currency: request.currency)
             _ = try Books.requireAccount(db, request.to, field: "to", currency: request.currency)
             try Books.requireFunds(db, payer, request.amount.minorUnits, now: now)
-            try db.execute("""
+            let id = try db.queryOne("""
                 INSERT INTO holds (from_account, to_account, amount, currency, idempotency_key, state, expires_at, created_at, memo)
-                VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?)
+                VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?) RETURNING id
                 """, [.text(request.from), .text(request.to), .integer(request.amount.minorUnits), .text(request.currency),
-                      .text(request.idempotencyKey), .integer(request.expiresAt), .integer(now), request.memo.map { .text($0) } ?? .null])
-            guard let row = try HoldRow.load(db, "hold_\(db.lastInsertRowID)") else { throw RPCError.internalError() }
+                      .text(request.idempotencyKey), .integer(request.expiresAt), .integer(now), request.memo.map { .text($0) } ?? .null],
+                { $0.int(0) })
+            guard let id, let row = try HoldRow.load(db, "hold_\(id)") else { throw RPCError.internalError() }
             let result = row.result
             try IdempotencyStore.remember(
                 db, scope: "hold", key: request.idempotencyKey, fingerprint: fingerprint, result: result, now: now)
@@ -107,7 +110,7 @@ extension Ledger {
         let denial = verdict { try self.verifier.verify(grant, permits: action, idempotencyKey: snapshot.idempotencyKey, now: self.clock()) }
         let now = nowMs
         return try await database.write { db in
-            guard let hold = try HoldRow.load(db, holdID) else { throw LedgerError.holdNotFound(holdID) }
+            guard let hold = try HoldRow.load(db, holdID, forUpdate: true) else { throw LedgerError.holdNotFound(holdID) }
             switch hold.state {
             case .posted:
                 if hold.grantID == grant.grantID { return hold.result }
@@ -149,7 +152,7 @@ extension Ledger {
         let holdID = params.holdID
         let now = nowMs
         return try await database.write { db in
-            guard let hold = try HoldRow.load(db, holdID) else { throw LedgerError.holdNotFound(holdID) }
+            guard let hold = try HoldRow.load(db, holdID, forUpdate: true) else { throw LedgerError.holdNotFound(holdID) }
             switch hold.state {
             case .voided:
                 return hold.result
@@ -199,7 +202,7 @@ extension Ledger {
     }
 
     /// Whether the entry that posted a hold consumed a grant of `approvalID`.
-    private static func postedUnder(_ db: SQLiteConnection, approvalID: String, entryID: Int64?) throws -> Bool {
+    private static func postedUnder(_ db: any SQLConnection, approvalID: String, entryID: Int64?) throws -> Bool {
         guard let entryID else { return false }
         return try db.queryOne(
             "SELECT 1 FROM used_grants WHERE approval_id = ? AND entry_id = ? LIMIT 1", [.text(approvalID), .integer(entryID)]

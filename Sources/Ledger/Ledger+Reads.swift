@@ -88,23 +88,19 @@ extension Ledger {
     /// - Throws: ``SQLiteError`` only.
     public func verify() async throws -> VerifyResult {
         let now = nowMs
-        let result = try await database.read { db in
-            // One read transaction: every check sees the same snapshot, whatever commits meanwhile.
-            try db.execute("BEGIN")
-            defer { _ = try? db.execute("COMMIT") }
-            return try Self.verify(db, now: now)
-        }
+        // One read transaction: every check sees the same snapshot, whatever commits meanwhile.
+        let result = try await database.snapshot { db in try Self.verify(db, now: now) }
         if !result.balanced { logger.critical("the books do not balance", metadata: ["ledger.problems": "\(result.problems)"]) }
         return result
     }
 
-    static func verify(_ db: SQLiteConnection, now: Int64) throws -> VerifyResult {
+    static func verify(_ db: any SQLConnection, now: Int64) throws -> VerifyResult {
         func count(_ sql: String, _ values: [SQLiteValue] = []) throws -> Int64 { try db.queryOne(sql, values) { $0.int(0) } ?? 0 }
         var problems: [String] = []
         let postingsTotal = try count("SELECT COALESCE(SUM(amount), 0) FROM postings")
         if postingsTotal != 0 { problems.append("postings sum to \(Money.format(postingsTotal)), not 0.00") }
         let unbalanced = try count("""
-            SELECT COUNT(*) FROM (SELECT entry_id FROM postings GROUP BY entry_id HAVING SUM(amount) <> 0 OR COUNT(*) <> 2)
+            SELECT COUNT(*) FROM (SELECT entry_id FROM postings GROUP BY entry_id HAVING SUM(amount) <> 0 OR COUNT(*) <> 2) AS unbalanced
             """)
         if unbalanced != 0 { problems.append("\(unbalanced) entries do not have two postings summing to zero") }
         let orphans = try count("SELECT COUNT(*) FROM entries e WHERE NOT EXISTS (SELECT 1 FROM postings p WHERE p.entry_id = e.id)")

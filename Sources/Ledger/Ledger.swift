@@ -1,26 +1,37 @@
 import Banking
 import Foundation
 import Logging
+import PostgresSupport
 import RPC
 import SQLiteKit
 
 /// The books: accounts, the double-entry journal, holds, grants consumed and
-/// idempotency keys, in one SQLite database.
+/// idempotency keys, in one SQLite database or in PostgreSQL shared by replicas.
 ///
-/// Every mutation runs on the database's single writer inside its own
-/// savepoint of a group commit, so a check (funds, grant unused, key new) and
-/// the write it guards are atomic, and the caller hears back only once the
-/// commit is durable. Signatures are checked before, concurrently, off the writer.
+/// Every mutation runs on the database's writer inside its own savepoint of a
+/// group commit, so a check (funds, grant unused, key new) and the write it guards
+/// are atomic, and the caller hears back only once the commit is durable. On
+/// PostgreSQL the rows a mutation checks are locked (accounts, holds) and single use
+/// is a unique constraint, so replicas' writers take turns where they meet and a
+/// loser runs again to see the winner's row. Signatures are checked before,
+/// concurrently, off the writer.
 public final class Ledger: Sendable {
     /// The bank's equity account: deposits come from it; it may go negative.
     public static let externalAccount = "external"
 
-    let database: SQLiteDatabase
+    let database: any SQLDatabase
     let verifier: GrantVerifier
     let clock: @Sendable () -> Date
     let logger: Logger
 
-    /// Opens (creating and migrating) the ledger database.
+    private init(database: any SQLDatabase, verifier: GrantVerifier, clock: @escaping @Sendable () -> Date, logger: Logger) {
+        self.database = database
+        self.verifier = verifier
+        self.clock = clock
+        self.logger = logger
+    }
+
+    /// Opens (creating and migrating) the ledger's SQLite database.
     /// - Parameters:
     ///   - path: the database file, e.g. `<home>/data/ledger.sqlite`.
     ///   - verifier: checks grants against approval-svc's public key.
@@ -28,14 +39,31 @@ public final class Ledger: Sendable {
     ///   - clock: the current time (tests move it).
     ///   - logger: for start-up and failures.
     /// - Throws: ``SQLiteError`` or ``SQLiteIntegrityError``.
-    public init(
+    public convenience init(
         path: String, verifier: GrantVerifier, limits: SQLiteDatabase.Limits = .init(),
         clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger
     ) throws {
-        database = try SQLiteDatabase(path: path, migrations: LedgerSchema.migrations, limits: limits, logger: logger)
-        self.verifier = verifier
-        self.clock = clock
-        self.logger = logger
+        self.init(
+            database: try SQLiteDatabase(path: path, migrations: LedgerSchema.migrations, limits: limits, logger: logger),
+            verifier: verifier, clock: clock, logger: logger)
+    }
+
+    /// Opens the ledger in PostgreSQL (migrating it once, whichever replica starts
+    /// first), for any number of replicas sharing the database.
+    /// - Parameters:
+    ///   - url: the database.
+    ///   - verifier: checks grants against approval-svc's public key.
+    ///   - limits: group commit, reader and retry limits.
+    ///   - clock: the current time (tests move it).
+    ///   - logger: for start-up and failures.
+    /// - Throws: ``PostgresURLError``; DATABASE_UNAVAILABLE when it cannot be reached.
+    public static func postgres(
+        _ url: PostgresURL, verifier: GrantVerifier, limits: PostgresSQLDatabase.Limits = .init(),
+        clock: @escaping @Sendable () -> Date = { Date() }, logger: Logger
+    ) async throws -> Ledger {
+        let database = try await PostgresSQLDatabase.open(
+            url: url, migrations: LedgerSchema.postgres, name: "ledger", limits: limits, logger: logger)
+        return Ledger(database: database, verifier: verifier, clock: clock, logger: logger)
     }
 
     /// Stops the database threads once queued work is done.
@@ -89,7 +117,7 @@ public final class Ledger: Sendable {
                 "INSERT INTO accounts (name, display_name, kind, currency, balance, opening_balance, opened_at) VALUES (?, ?, 'customer', ?, 0, ?, ?)",
                 [.text(name), .text(displayName), .text(currency), .integer(opening), .integer(now)])
             if opening > 0 {
-                guard let external = try Books.account(db, Self.externalAccount), let account = try Books.account(db, name) else {
+                guard let external = try Books.account(db, Self.externalAccount, forUpdate: true), let account = try Books.account(db, name, forUpdate: true) else {
                     throw RPCError.internalError()
                 }
                 _ = try Books.post(db, kind: "opening", from: external, to: account, amount: opening, currency: currency,
@@ -139,15 +167,15 @@ public final class Ledger: Sendable {
     /// so it needs no fresh grant); then the grant's verdict; then single use;
     /// then the accounts and funds; then the entry, the grant consumed and the
     /// key remembered, all in the same transaction.
-    static func apply(_ db: SQLiteConnection, _ request: MovementRequest, denial: RPCError?, now: Int64) throws -> EntryResult {
+    static func apply(_ db: any SQLConnection, _ request: MovementRequest, denial: RPCError?, now: Int64) throws -> EntryResult {
         try apply(db, request, denial: denial, now: now) { try move($0, $1, now: now) }
     }
 
     /// ``apply(_:_:denial:now:)`` with the movement itself done by `move`
     /// (``BatchBooks/move(_:_:)`` inside a batch).
     static func apply(
-        _ db: SQLiteConnection, _ request: MovementRequest, denial: RPCError?, now: Int64,
-        move: (SQLiteConnection, MovementRequest) throws -> EntryResult
+        _ db: any SQLConnection, _ request: MovementRequest, denial: RPCError?, now: Int64,
+        move: (any SQLConnection, MovementRequest) throws -> EntryResult
     ) throws -> EntryResult {
         if let original = try replay(db, request) { return original }
         if let denial { throw denial }
@@ -159,13 +187,13 @@ public final class Ledger: Sendable {
 
     /// The original result when the request's key was used before with the same request.
     /// - Throws: ALREADY_EXISTS/IDEMPOTENCY_KEY_REUSED for a different request.
-    static func replay(_ db: SQLiteConnection, _ request: MovementRequest) throws -> EntryResult? {
+    static func replay(_ db: any SQLConnection, _ request: MovementRequest) throws -> EntryResult? {
         try IdempotencyStore.replayEntry(db, scope: request.kind.rawValue, key: request.idempotencyKey, fingerprint: request.fingerprint)
     }
 
     /// Checks the accounts and funds, writes the entry under `request.grantID`, and
     /// remembers the key. Consuming the grant is the caller's job.
-    static func move(_ db: SQLiteConnection, _ request: MovementRequest, now: Int64) throws -> EntryResult {
+    static func move(_ db: any SQLConnection, _ request: MovementRequest, now: Int64) throws -> EntryResult {
         let scope = request.kind.rawValue
         let payer = try Books.requireAccount(db, request.from, field: "from", currency: request.currency)
         let payee = try Books.requireAccount(db, request.to, field: request.kind == .deposit ? "account" : "to", currency: request.currency)

@@ -1,3 +1,4 @@
+import PostgresSupport
 import SQLiteKit
 
 /// The ledger's schema history. Amounts are integer cents; times are Unix milliseconds.
@@ -92,5 +93,102 @@ public enum LedgerSchema {
         Migration(3, """
             ALTER TABLE holds ADD COLUMN memo TEXT;
             """),
+    ]
+}
+
+extension LedgerSchema {
+    /// The same history on PostgreSQL, version for version: `BIGINT` for integers
+    /// (cents and milliseconds), identity columns for ids, `BYTEA` for fingerprints.
+    /// Single use stays a pair of unique constraints (`used_grants`' key and its
+    /// approval index), idempotency the primary key of `idempotency`: replicas that
+    /// race on one key or one grant meet there, and the loser sees the winner's row.
+    public static let postgres: [PostgresMigration] = [
+        PostgresMigration(1, [
+            """
+            CREATE TABLE accounts (
+                name TEXT PRIMARY KEY,
+                display_name TEXT NOT NULL,
+                kind TEXT NOT NULL CHECK (kind IN ('customer', 'external')),
+                currency TEXT NOT NULL,
+                balance BIGINT NOT NULL DEFAULT 0,
+                opening_balance BIGINT NOT NULL DEFAULT 0,
+                opened_at BIGINT NOT NULL,
+                CHECK (kind = 'external' OR balance >= 0)
+            )
+            """,
+            """
+            CREATE TABLE entries (
+                id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                kind TEXT NOT NULL CHECK (kind IN ('opening', 'deposit', 'transfer', 'hold_post')),
+                amount BIGINT NOT NULL CHECK (amount > 0),
+                currency TEXT NOT NULL,
+                memo TEXT,
+                idempotency_key TEXT,
+                grant_id TEXT,
+                hold_id TEXT,
+                created_at BIGINT NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE postings (
+                id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                entry_id BIGINT NOT NULL REFERENCES entries(id),
+                account TEXT NOT NULL REFERENCES accounts(name),
+                amount BIGINT NOT NULL CHECK (amount <> 0),
+                balance_after BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX postings_by_account ON postings (account, id)",
+            "CREATE INDEX postings_by_entry ON postings (entry_id)",
+            """
+            CREATE TABLE holds (
+                id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                from_account TEXT NOT NULL REFERENCES accounts(name),
+                to_account TEXT NOT NULL REFERENCES accounts(name),
+                amount BIGINT NOT NULL CHECK (amount > 0),
+                currency TEXT NOT NULL,
+                idempotency_key TEXT NOT NULL,
+                state TEXT NOT NULL CHECK (state IN ('pending', 'posted', 'voided', 'expired')),
+                expires_at BIGINT NOT NULL,
+                created_at BIGINT NOT NULL,
+                resolved_at BIGINT,
+                entry_id BIGINT REFERENCES entries(id),
+                grant_id TEXT,
+                void_reason TEXT
+            )
+            """,
+            "CREATE INDEX holds_pending ON holds (from_account, state, expires_at)",
+            "CREATE INDEX holds_expiring ON holds (state, expires_at)",
+            """
+            CREATE TABLE used_grants (
+                grant_id TEXT PRIMARY KEY,
+                entry_id BIGINT NOT NULL REFERENCES entries(id),
+                used_at BIGINT NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE idempotency (
+                scope TEXT NOT NULL,
+                key TEXT NOT NULL,
+                fingerprint BYTEA NOT NULL,
+                entry_id BIGINT REFERENCES entries(id),
+                result TEXT,
+                created_at BIGINT NOT NULL,
+                PRIMARY KEY (scope, key)
+            )
+            """,
+            "CREATE INDEX idempotency_by_age ON idempotency (created_at)",
+            """
+            INSERT INTO accounts (name, display_name, kind, currency, balance, opening_balance, opened_at)
+                VALUES ('external', 'External funds (bank equity)', 'external', 'USD', 0, 0, 0)
+            """,
+        ]),
+        PostgresMigration(2, [
+            "ALTER TABLE used_grants ADD COLUMN approval_id TEXT",
+            "CREATE UNIQUE INDEX used_grants_by_approval ON used_grants (approval_id) WHERE approval_id IS NOT NULL",
+        ]),
+        PostgresMigration(3, [
+            "ALTER TABLE holds ADD COLUMN memo TEXT",
+        ]),
     ]
 }

@@ -49,35 +49,16 @@ public final class PostgresPool: Sendable {
     /// Connects lazily (the first call opens the first connection).
     /// - Throws: ``PostgresURLError`` when `sslrootcert` cannot be read.
     public init(url: PostgresURL, limits: Limits = Limits(), logger: Logger) throws {
+        let (tls, clientTLS) = try Self.tls(url)
         var configuration: PostgresClient.Configuration
         switch url.endpoint {
         case .unixSocket(let path):
             configuration = .init(unixSocketPath: path, username: url.username, password: url.password, database: url.database)
-            listenerConfiguration = .init(unixSocketPath: path, username: url.username, password: url.password, database: url.database)
         case .tcp(let host, let port):
-            switch url.tls {
-            case .disable:
-                configuration = .init(
-                    host: host, port: port, username: url.username, password: url.password, database: url.database, tls: .disable)
-                listenerConfiguration = .init(
-                    host: host, port: port, username: url.username, password: url.password, database: url.database, tls: .disable)
-            case .require:
-                var settings = TLSConfiguration.makeClientConfiguration()
-                if let path = url.rootCertificatePath {
-                    do {
-                        settings.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(path))
-                    } catch {
-                        throw PostgresURLError("sslrootcert \(path) is not a readable PEM file (\(error))")
-                    }
-                }
-                configuration = .init(
-                    host: host, port: port, username: url.username, password: url.password, database: url.database,
-                    tls: .require(settings))
-                listenerConfiguration = .init(
-                    host: host, port: port, username: url.username, password: url.password, database: url.database,
-                    tls: .require(try NIOSSLContext(configuration: settings)))
-            }
+            configuration = .init(
+                host: host, port: port, username: url.username, password: url.password, database: url.database, tls: clientTLS)
         }
+        listenerConfiguration = try Self.connectionConfiguration(url, tls: tls)
         configuration.options.maximumConnections = limits.maximumConnections
         configuration.options.minimumConnections = 0
         configuration.options.connectTimeout = limits.connectTimeout
@@ -87,6 +68,42 @@ public final class PostgresPool: Sendable {
         self.url = url
         self.limits = limits
         self.logger = logger
+    }
+
+    /// How one connection outside the pool reaches the database (the listener's, and
+    /// the blocking lanes of ``PostgresSQLDatabase``).
+    /// - Throws: ``PostgresURLError`` when `sslrootcert` cannot be read.
+    public static func connectionConfiguration(_ url: PostgresURL) throws -> PostgresConnection.Configuration {
+        try connectionConfiguration(url, tls: try tls(url).connection)
+    }
+
+    private static func connectionConfiguration(
+        _ url: PostgresURL, tls: PostgresConnection.Configuration.TLS
+    ) throws -> PostgresConnection.Configuration {
+        switch url.endpoint {
+        case .unixSocket(let path):
+            .init(unixSocketPath: path, username: url.username, password: url.password, database: url.database)
+        case .tcp(let host, let port):
+            .init(host: host, port: port, username: url.username, password: url.password, database: url.database, tls: tls)
+        }
+    }
+
+    /// The URL's `sslmode` as a connection's and as the pool's TLS settings.
+    private static func tls(_ url: PostgresURL) throws -> (connection: PostgresConnection.Configuration.TLS, client: PostgresClient.Configuration.TLS) {
+        switch url.tls {
+        case .disable:
+            return (.disable, .disable)
+        case .require:
+            var settings = TLSConfiguration.makeClientConfiguration()
+            if let path = url.rootCertificatePath {
+                do {
+                    settings.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(path))
+                } catch {
+                    throw PostgresURLError("sslrootcert \(path) is not a readable PEM file (\(error))")
+                }
+            }
+            return (.require(try NIOSSLContext(configuration: settings)), .require(settings))
+        }
     }
 
     /// Stops the pool; calls after this fail UNAVAILABLE.
@@ -163,9 +180,7 @@ public final class PostgresPool: Sendable {
                 {
                     // The connection broke while COMMIT was under way: it may have committed.
                     logger.error("database connection lost during a commit", metadata: ["db.error": "\(failure.code)"])
-                    throw RPCError(
-                        .unknown, reason: "COMMIT_OUTCOME_UNKNOWN",
-                        "the database connection broke while this write was committing, so it may or may not have been made; read before writing again")
+                    throw Self.commitOutcomeUnknown
                 }
                 guard let failure = cause as? PSQLError else { throw Self.mappedPool(cause) }
                 guard Self.isConflict(failure), attempt < limits.maximumAttempts else { throw mapped(failure) }
@@ -175,6 +190,11 @@ public final class PostgresPool: Sendable {
             }
         }
     }
+
+    /// The connection broke while COMMIT was under way: the write may or may not have been made.
+    public static let commitOutcomeUnknown = RPCError(
+        .unknown, reason: "COMMIT_OUTCOME_UNKNOWN",
+        "the database connection broke while this write was committing, so it may or may not have been made; read before writing again")
 
     /// The error that ended a transaction, unwrapped from `PostgresTransactionError`.
     static func cause(of error: any Error) -> any Error {
@@ -213,7 +233,7 @@ public final class PostgresPool: Sendable {
     }
 
     /// A serialization failure or a deadlock: PostgreSQL rolled the transaction back.
-    static func isConflict(_ error: PSQLError) -> Bool {
+    public static func isConflict(_ error: PSQLError) -> Bool {
         guard error.code == .server, let state = error.serverInfo?[.sqlState] else { return false }
         return state == "40001" || state == "40P01"
     }
@@ -228,6 +248,11 @@ public final class PostgresPool: Sendable {
     /// not be reached (try again), INTERNAL otherwise (logged here with its SQLSTATE
     /// and message; never the statement's values).
     func mapped(_ error: PSQLError) -> any Error {
+        Self.mapped(error, url: url, logger: logger)
+    }
+
+    /// ``mapped(_:)`` for callers outside a pool.
+    public static func mapped(_ error: PSQLError, url: PostgresURL, logger: Logger) -> any Error {
         switch error.code {
         case .server:
             logger.error(

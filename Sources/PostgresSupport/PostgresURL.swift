@@ -32,6 +32,27 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
     /// The environment variable a service reads when its compose entry names no database.
     public static let environmentVariable = "HITL_DATABASE_URL"
 
+    /// Whether `text` names PostgreSQL (`postgres://` or `postgresql://`) rather than a file.
+    public static func isURL(_ text: String) -> Bool {
+        text.hasPrefix("postgres://") || text.hasPrefix("postgresql://")
+    }
+
+    /// The PostgreSQL database a service was told to use: its `--database` when that
+    /// is a URL, else `$HITL_DATABASE_URL` when `--database` is absent; nil for SQLite.
+    /// - Throws: ``PostgresURLError`` naming where the bad URL came from.
+    public static func chosen(
+        option: String?, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(PostgresURLError) -> PostgresURL? {
+        let (text, source): (String?, String) = option.map { (isURL($0) ? $0 : nil, "--database") }
+            ?? (environment[environmentVariable].flatMap { $0.isEmpty ? nil : $0 }, "$\(environmentVariable)")
+        guard let text else { return nil }
+        do {
+            return try PostgresURL(parsing: text)
+        } catch {
+            throw PostgresURLError(from: source, error)
+        }
+    }
+
     /// Parses `text`; the error says what is wrong and what a good URL looks like.
     public init(parsing text: String) throws(PostgresURLError) {
         guard let components = URLComponents(string: text) else {
@@ -109,4 +130,5 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
 public struct PostgresURLError: Error, CustomStringConvertible, Sendable {
     public let description: String
     init(_ problem: String) { description = "database URL: \(problem)" }
+    init(from source: String, _ error: PostgresURLError) { description = "\(source): \(error.description)" }
 }

@@ -206,3 +206,23 @@ public struct PostgresTestClusterError: Error, CustomStringConvertible, Sendable
     public let description: String
     init(_ description: String) { self.description = description }
 }
+
+/// The two places a service can keep its rows. Store and contract tests run on
+/// both (`@Test(arguments: DatabaseBackend.allCases)`): the same calls must be
+/// accepted and refused the same way.
+public enum DatabaseBackend: String, CaseIterable, Sendable, CustomStringConvertible {
+    case sqlite
+    case postgres
+
+    public var description: String { rawValue }
+
+    /// A service's arguments for this backend: none for SQLite (the file in its home),
+    /// `--database` naming a fresh database of the test cluster for PostgreSQL.
+    /// - Parameter prefix: the start of the database's name (the service's, say).
+    public func serviceArguments(prefix: String) throws -> [String] {
+        switch self {
+        case .sqlite: []
+        case .postgres: ["--database", try PostgresTestCluster.shared().createDatabase(prefix: prefix)]
+        }
+    }
+}

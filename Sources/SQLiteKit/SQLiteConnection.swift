@@ -96,7 +96,7 @@ public final class SQLiteConnection {
     ///   - values: the parameters, in order.
     /// - Throws: ``SQLiteError``.
     @discardableResult
-    public func execute(_ sql: String, _ values: [SQLiteValue] = []) throws -> Int {
+    public func execute(_ sql: String, _ values: [SQLiteValue]) throws -> Int {
         let statement = try prepared(sql, values)
         defer { sqlite3_reset(statement) }
         let result = sqlite3_step(statement)
@@ -110,7 +110,7 @@ public final class SQLiteConnection {
     ///   - values: the parameters.
     ///   - map: builds a value from a row.
     /// - Throws: ``SQLiteError`` or what `map` throws.
-    public func query<T>(_ sql: String, _ values: [SQLiteValue] = [], _ map: (SQLiteRow) throws -> T) throws -> [T] {
+    public func query<T>(_ sql: String, _ values: [SQLiteValue], _ map: (SQLiteRow) throws -> T) throws -> [T] {
         let statement = try prepared(sql, values)
         defer { sqlite3_reset(statement) }
         var rows: [T] = []
@@ -128,7 +128,7 @@ public final class SQLiteConnection {
     ///   - values: the parameters.
     ///   - map: builds a value from the row.
     /// - Throws: ``SQLiteError`` or what `map` throws.
-    public func queryOne<T>(_ sql: String, _ values: [SQLiteValue] = [], _ map: (SQLiteRow) throws -> T) throws -> T? {
+    public func queryOne<T>(_ sql: String, _ values: [SQLiteValue], _ map: (SQLiteRow) throws -> T) throws -> T? {
         let statement = try prepared(sql, values)
         defer { sqlite3_reset(statement) }
         let result = sqlite3_step(statement)

@@ -27,7 +27,7 @@ public struct Migration: Sendable {
 /// Each write request runs in its own savepoint inside the shared
 /// `BEGIN IMMEDIATE … COMMIT`, so it succeeds or fails on its own; its caller
 /// hears back only after the commit is durable.
-public final class SQLiteDatabase: Sendable {
+public final class SQLiteDatabase: SQLDatabase {
     /// The limits of a database. Each is named with the reason for its value.
     public struct Limits: Sendable {
         /// Requests in one transaction: enough to amortize an fsync over many
@@ -51,8 +51,8 @@ public final class SQLiteDatabase: Sendable {
         public init() {}
     }
 
-    private let writer: WriteQueue
-    private let readers: [ConnectionLane]
+    private let writer: WriteQueue<SQLiteConnection>
+    private let readers: [ConnectionLane<SQLiteConnection>]
     private let nextReader = Atomic<Int>(0)
     /// The database file.
     public let path: String
@@ -77,7 +77,9 @@ public final class SQLiteDatabase: Sendable {
         let check = try connection.query("PRAGMA quick_check") { $0.text(0) }
         guard check == ["ok"] else { throw SQLiteIntegrityError(path: path, problems: check) }
         try Self.migrate(connection, migrations, logger: logger)
-        writer = WriteQueue(lane: ConnectionLane(connection), limits: limits, logger: logger)
+        writer = WriteQueue(
+            lane: ConnectionLane(connection), maximumBatch: limits.maximumBatch, maximumQueue: limits.maximumQueue,
+            logger: logger, commit: { Self.commit($0, on: $1, logger: $2) })
         readers = try (0..<max(1, limits.readers)).map { _ in
             let reader = try SQLiteConnection(path: path)
             try reader.executeScript("PRAGMA busy_timeout=\(limits.busyTimeoutMs); PRAGMA query_only=ON;")
@@ -93,9 +95,7 @@ public final class SQLiteDatabase: Sendable {
     @discardableResult
     public func write<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            writer.submit(WriteJob(
-                execute: { connection in Result { try body(connection) } },
-                complete: { result in continuation.resume(with: result.map { $0 as! T }) }))
+            writer.submit(WriteJob(body, continuation: continuation))
         }
     }
 
@@ -107,6 +107,16 @@ public final class SQLiteDatabase: Sendable {
     public func read<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
         let index = nextReader.wrappingAdd(1, ordering: .relaxed).oldValue % readers.count
         return try await readers[index].run(body)
+    }
+
+    /// Runs `body` on a reader connection inside one read transaction: every
+    /// statement sees the same snapshot, whatever commits meanwhile.
+    public func snapshot<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
+        try await read { connection in
+            try connection.execute("BEGIN")
+            defer { _ = try? connection.execute("COMMIT") }
+            return try body(connection)
+        }
     }
 
     /// Stops the threads once queued work is done.
@@ -132,6 +142,45 @@ public final class SQLiteDatabase: Sendable {
     }
 }
 
+extension SQLiteDatabase {
+    /// SQLite's group commit: `BEGIN IMMEDIATE`, each job in a savepoint of its own, one
+    /// `COMMIT` (one fsync) for all. Runs on the writer thread only.
+    static func commit(_ batch: [WriteJob<SQLiteConnection>], on connection: SQLiteConnection, logger: Logger) {
+        do {
+            try connection.execute("BEGIN IMMEDIATE")
+        } catch {
+            logger.error("cannot begin a write transaction", metadata: ["error": "\(error)"])
+            for job in batch { job.complete(.failure(error)) }
+            return
+        }
+        var outcomes: [Result<any Sendable, any Error>] = []
+        outcomes.reserveCapacity(batch.count)
+        do {
+            for job in batch {
+                try connection.execute("SAVEPOINT request")
+                let outcome = job.execute(connection)
+                if case .failure = outcome { try connection.execute("ROLLBACK TO request") }
+                try connection.execute("RELEASE request")
+                outcomes.append(outcome)
+            }
+            try connection.execute("COMMIT")
+            ServiceStatistics.committed(requests: outcomes.reduce(0) { count, outcome in
+                if case .success = outcome { return count + 1 }
+                return count
+            })
+        } catch {
+            // The transaction's state is unknown: undo all of it and fail every request.
+            try? connection.executeScript("ROLLBACK")
+            logger.error("group commit failed; every request in it was rolled back", metadata: [
+                "error": "\(error)", "db.batch": "\(batch.count)",
+            ])
+            for job in batch { job.complete(.failure(error)) }
+            return
+        }
+        for (job, outcome) in zip(batch, outcomes) { job.complete(outcome) }
+    }
+}
+
 /// The database failed its integrity check at start-up.
 public struct SQLiteIntegrityError: Error, CustomStringConvertible {
     /// The file.
@@ -149,31 +198,43 @@ public struct SQLiteIntegrityError: Error, CustomStringConvertible {
 /// `@unchecked Sendable` is safe here: `connection` is touched only inside work
 /// items of `pool`, which has exactly one thread, so they run one at a time on
 /// that thread and never concurrently.
-final class ConnectionLane: @unchecked Sendable {
+public final class ConnectionLane<Connection>: @unchecked Sendable {
     private let pool: NIOThreadPool
-    fileprivate let connection: SQLiteConnection
+    private let connection: Connection
 
-    init(_ connection: SQLiteConnection) {
+    /// Starts the lane's thread; `connection` is used on it alone from now on.
+    public init(_ connection: Connection) {
         self.connection = connection
         pool = NIOThreadPool(numberOfThreads: 1)
         pool.start()
     }
 
-    func run<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
+    /// Runs `body` on the lane's thread.
+    public func run<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
         try await pool.runIfActive { try body(self.connection) }
     }
 
-    func submit(_ body: @escaping @Sendable (SQLiteConnection) -> Void) {
+    /// Queues `body` on the lane's thread without waiting for it.
+    public func submit(_ body: @escaping @Sendable (Connection) -> Void) {
         pool.submit { _ in body(self.connection) }
     }
 
-    func shutdown() async {
+    /// Stops the thread once queued work is done.
+    public func shutdown() async {
         try? await pool.shutdownGracefully()
     }
 }
 
 /// A write request: its work, and how its caller hears the outcome after commit.
-struct WriteJob: Sendable {
-    let execute: @Sendable (SQLiteConnection) -> Result<any Sendable, any Error>
-    let complete: @Sendable (Result<any Sendable, any Error>) -> Void
+public struct WriteJob<Connection>: Sendable {
+    /// Runs the request's work; a backend that retries a transaction runs it again.
+    public let execute: @Sendable (Connection) -> Result<any Sendable, any Error>
+    /// Delivers the outcome, once.
+    public let complete: @Sendable (Result<any Sendable, any Error>) -> Void
+
+    /// A job for `body`, whose caller waits on `continuation`.
+    public init<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T, continuation: CheckedContinuation<T, any Error>) {
+        execute = { connection in Result { try body(connection) } }
+        complete = { result in continuation.resume(with: result.map { $0 as! T }) }
+    }
 }

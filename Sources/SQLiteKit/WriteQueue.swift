@@ -3,27 +3,42 @@ import RPC
 import Synchronization
 
 /// The writer: queues requests and commits whatever is waiting as one
-/// transaction (group commit), on its own thread.
-final class WriteQueue: Sendable {
+/// transaction (group commit), on its own thread. `commit` is the backend's: it
+/// runs a batch in one transaction and completes every job in it.
+public final class WriteQueue<Connection>: Sendable {
+    public typealias Commit = @Sendable ([WriteJob<Connection>], Connection, Logger) -> Void
+
     private struct State {
-        var jobs: [WriteJob] = []
+        var jobs: [WriteJob<Connection>] = []
         var draining = false
     }
 
-    let lane: ConnectionLane
-    private let limits: SQLiteDatabase.Limits
+    public let lane: ConnectionLane<Connection>
+    private let maximumBatch: Int
+    private let maximumQueue: Int
     private let logger: Logger
-    private let state = Mutex(State())
+    private let commit: Commit
+    private let state: Mutex<State>
 
-    init(lane: ConnectionLane, limits: SQLiteDatabase.Limits, logger: Logger) {
+    /// - Parameters:
+    ///   - lane: the writer's connection and thread.
+    ///   - maximumBatch: requests in one transaction at most.
+    ///   - maximumQueue: requests waiting at most; past it a write fails RESOURCE_EXHAUSTED.
+    ///   - logger: for failed commits.
+    ///   - commit: runs one batch in one transaction and completes its jobs.
+    public init(lane: ConnectionLane<Connection>, maximumBatch: Int, maximumQueue: Int, logger: Logger, commit: @escaping Commit) {
         self.lane = lane
-        self.limits = limits
+        self.maximumBatch = maximumBatch
+        self.maximumQueue = maximumQueue
         self.logger = logger
+        self.commit = commit
+        state = Mutex(State())
     }
 
-    func submit(_ job: WriteJob) {
+    /// Queues a job; the writer starts draining if it was idle.
+    public func submit(_ job: WriteJob<Connection>) {
         let (accepted, startDrain) = state.withLock { state -> (Bool, Bool) in
-            guard state.jobs.count < limits.maximumQueue else { return (false, false) }
+            guard state.jobs.count < maximumQueue else { return (false, false) }
             state.jobs.append(job)
             guard !state.draining else { return (true, false) }
             state.draining = true
@@ -32,62 +47,27 @@ final class WriteQueue: Sendable {
         guard accepted else {
             job.complete(.failure(RPCError(
                 .resourceExhausted, reason: "WRITE_QUEUE_FULL",
-                "\(limits.maximumQueue) writes are already waiting; retry shortly")))
+                "\(maximumQueue) writes are already waiting; retry shortly")))
             return
         }
         if startDrain { lane.submit { connection in self.drain(connection) } }
     }
 
     /// Commits batches until the queue is empty. Runs on the writer thread only.
-    private func drain(_ connection: SQLiteConnection) {
+    private func drain(_ connection: Connection) {
         while true {
-            let batch = state.withLock { state -> [WriteJob] in
+            let batch = state.withLock { state -> [WriteJob<Connection>] in
                 guard !state.jobs.isEmpty else {
                     state.draining = false
                     return []
                 }
-                let count = min(state.jobs.count, limits.maximumBatch)
+                let count = min(state.jobs.count, maximumBatch)
                 let batch = Array(state.jobs.prefix(count))
                 state.jobs.removeFirst(count)
                 return batch
             }
             if batch.isEmpty { return }
-            commit(batch, on: connection)
+            commit(batch, connection, logger)
         }
-    }
-
-    private func commit(_ batch: [WriteJob], on connection: SQLiteConnection) {
-        do {
-            try connection.execute("BEGIN IMMEDIATE")
-        } catch {
-            logger.error("cannot begin a write transaction", metadata: ["error": "\(error)"])
-            for job in batch { job.complete(.failure(error)) }
-            return
-        }
-        var outcomes: [Result<any Sendable, any Error>] = []
-        outcomes.reserveCapacity(batch.count)
-        do {
-            for job in batch {
-                try connection.execute("SAVEPOINT request")
-                let outcome = job.execute(connection)
-                if case .failure = outcome { try connection.execute("ROLLBACK TO request") }
-                try connection.execute("RELEASE request")
-                outcomes.append(outcome)
-            }
-            try connection.execute("COMMIT")
-            ServiceStatistics.committed(requests: outcomes.reduce(0) { count, outcome in
-                if case .success = outcome { return count + 1 }
-                return count
-            })
-        } catch {
-            // The transaction's state is unknown: undo all of it and fail every request.
-            try? connection.executeScript("ROLLBACK")
-            logger.error("group commit failed; every request in it was rolled back", metadata: [
-                "error": "\(error)", "db.batch": "\(batch.count)",
-            ])
-            for job in batch { job.complete(.failure(error)) }
-            return
-        }
-        for (job, outcome) in zip(batch, outcomes) { job.complete(outcome) }
     }
 }

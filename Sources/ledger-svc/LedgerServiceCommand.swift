@@ -3,6 +3,7 @@ import Banking
 import Foundation
 import Ledger
 import Logging
+import PostgresSupport
 import ServiceKit
 
 @main
@@ -12,13 +13,15 @@ struct LedgerServiceCommand: AsyncParsableCommand {
         abstract: "The exact, double-entry ledger: accounts, holds and the journal. Moves no money without a signed grant.",
         discussion: """
             Serves newline-delimited JSON-RPC 2.0 on <home>/run/ledger.sock and keeps its books in \
-            <home>/data/ledger.sqlite. Deposits, transfers and hold postings need a grant signed by \
+            <home>/data/ledger.sqlite, or in PostgreSQL with --database (or $HITL_DATABASE_URL), which any \
+            number of ledger-svc replicas can share. Deposits, transfers and hold postings need a grant signed by \
             approval-svc; the public key is read from <home>/run/grant-public.key (approval-svc \
             creates it at its first start, so ledger-svc waits for it a bounded time).
 
             Example:
               ledger-svc --home .hitl &
               hitl call ledger ledger.balance '{"account": "checking"}'
+              ledger-svc --database 'postgres://hitl@db.internal/hitl?sslmode=require'
             """)
 
     @OptionGroup var options: ServiceOptions
@@ -29,12 +32,19 @@ struct LedgerServiceCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("How long to wait for the grant public key to appear at start-up, in milliseconds.", valueName: "ms"))
     var grantKeyWaitMs: Int64 = 30_000
 
-    @Option(help: ArgumentHelp("The database file (default: <home>/data/ledger.sqlite).", valueName: "path"))
+    @Option(help: ArgumentHelp(
+        "Where the books are kept: a SQLite file (default: <home>/data/ledger.sqlite), or PostgreSQL: postgres://user[:password]@host[:port]/database[?sslmode=require], or ?host=/socket/folder. Default: $HITL_DATABASE_URL when set (the place for a URL with a password: ps shows arguments).",
+        valueName: "path|url"))
     var database: String?
 
     mutating func validate() throws {
         guard (0...600_000).contains(grantKeyWaitMs) else {
             throw ValidationError("--grant-key-wait-ms must be between 0 and 600000")
+        }
+        do {
+            _ = try PostgresURL.chosen(option: database)
+        } catch {
+            throw ValidationError(error.description)
         }
     }
 
@@ -49,8 +59,13 @@ struct LedgerServiceCommand: AsyncParsableCommand {
         do {
             try directory.prepare()
             let verifier = try await Self.waitForVerifier(path: keyPath, waitMs: grantKeyWaitMs, logger: logger)
-            let path = database ?? directory.data.appendingPathComponent("ledger.sqlite").path
-            ledger = try Ledger(path: path, verifier: verifier, logger: logger)
+            if let url = try PostgresURL.chosen(option: database) {
+                ledger = try await Ledger.postgres(url, verifier: verifier, logger: logger)
+                logger.info("keeping the books in PostgreSQL", metadata: ["db.url": "\(url)"])
+            } else {
+                let path = database ?? directory.data.appendingPathComponent("ledger.sqlite").path
+                ledger = try Ledger(path: path, verifier: verifier, logger: logger)
+            }
         } catch {
             logger.critical("cannot start: \(error)")
             throw ExitCode.failure

@@ -52,18 +52,14 @@ struct StateServiceCommand: AsyncParsableCommand {
         guard (1...64).contains(databaseConnections) else {
             throw ValidationError("--database-connections must be between 1 and 64")
         }
-        if let url = databaseURL {
-            do {
-                _ = try PostgresURL(parsing: url)
-            } catch {
-                throw ValidationError("\(database == nil ? "$\(PostgresURL.environmentVariable)" : "--database"): \(error)")
-            }
+        if let database, !PostgresURL.isURL(database) {
+            throw ValidationError("--database takes a postgres:// URL (state-svc's SQLite file is always <home>/data/state.sqlite)")
         }
-    }
-
-    /// `--database`, else `$HITL_DATABASE_URL`; nil: SQLite.
-    var databaseURL: String? {
-        database ?? ProcessInfo.processInfo.environment[PostgresURL.environmentVariable].flatMap { $0.isEmpty ? nil : $0 }
+        do {
+            _ = try PostgresURL.chosen(option: database)
+        } catch {
+            throw ValidationError(error.description)
+        }
     }
 
     static func main() { ServiceMain.main(Self.self) }
@@ -75,10 +71,9 @@ struct StateServiceCommand: AsyncParsableCommand {
         let store: StateStore
         do {
             try directory.prepare()
-            if let text = databaseURL {
+            if let url = try PostgresURL.chosen(option: database) {
                 var pool = PostgresPool.Limits()
                 pool.maximumConnections = databaseConnections
-                let url = try PostgresURL(parsing: text)
                 store = try await StateStore.postgres(url, pool: pool, logger: logger)
                 logger.info("keeping the data in PostgreSQL", metadata: ["db.url": "\(url)"])
             } else {

@@ -24,8 +24,10 @@ struct ComposeDatabaseTests {
 
     @Test func aDatabaseWhereItCannotBeUsedIsRefused() throws {
         #expect {
-            _ = try load(#"{"name": "ledger", "executable": "ledger-svc", "database": "postgres://hitl@db/ledger"}"#)
-        } throws: { "\($0)".contains("only state-svc can keep its data in PostgreSQL") }
+            _ = try load(#"{"name": "approval", "executable": "approval-svc", "database": "postgres://hitl@db/approval"}"#)
+        } throws: { "\($0)".contains("only ledger-svc, state-svc can keep its data in PostgreSQL") }
+        let ledger = try load(#"{"name": "ledger", "executable": "ledger-svc", "database": "postgres://hitl@db/hitl"}"#)
+        #expect(ledger.services[0].arguments == ["--database", "postgres://hitl@db/hitl"])
         #expect {
             _ = try load(#"{"name": "state", "executable": "state-svc", "database": "mysql://hitl@db/state"}"#)
         } throws: { "\($0)".contains("must be a postgres:// URL") }

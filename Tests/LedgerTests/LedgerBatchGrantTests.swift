@@ -45,15 +45,15 @@ struct LedgerBatchGrantTests {
         ("payer", "carol", "75.25", "payroll-1:carol"),
     ]
 
-    func start() async throws -> LedgerHarness {
-        let ledger = try await LedgerHarness.start()
+    func start(_ backend: DatabaseBackend) async throws -> LedgerHarness {
+        let ledger = try await LedgerHarness.start(backend: backend)
         try await ledger.open("payer", "1000.00")
         for name in ["alice", "bob", "carol"] { try await ledger.open(name) }
         return ledger
     }
 
-    @Test func aBatchGrantAppliesExactlyItsBatchAndAReplayIsIdentical() async throws {
-        let ledger = try await start()
+    @Test(arguments: DatabaseBackend.allCases) func aBatchGrantAppliesExactlyItsBatchAndAReplayIsIdentical(backend: DatabaseBackend) async throws {
+        let ledger = try await start(backend)
         defer { Task { await ledger.stop() } }
         let grant = try Self.grant(covering: Self.payroll, signer: ledger.signer)
         let params = Self.params(Self.payroll, grant: try JSONValue(encoding: grant))
@@ -77,8 +77,8 @@ struct LedgerBatchGrantTests {
         try await ledger.expectBalanced()
     }
 
-    @Test func aBatchGrantIsRefusedForAnyOtherBatchAndNothingMoves() async throws {
-        let ledger = try await start()
+    @Test(arguments: DatabaseBackend.allCases) func aBatchGrantIsRefusedForAnyOtherBatchAndNothingMoves(backend: DatabaseBackend) async throws {
+        let ledger = try await start(backend)
         defer { Task { await ledger.stop() } }
         let grant = try Self.grant(covering: Self.payroll, signer: ledger.signer)
         let valid = try JSONValue(encoding: grant)
@@ -143,8 +143,8 @@ struct LedgerBatchGrantTests {
         try await ledger.expectBalanced()
     }
 
-    @Test func aBatchGrantWorksOnceEvenForElementsThatFailedTheFirstTime() async throws {
-        let ledger = try await start()
+    @Test(arguments: DatabaseBackend.allCases) func aBatchGrantWorksOnceEvenForElementsThatFailedTheFirstTime(backend: DatabaseBackend) async throws {
+        let ledger = try await start(backend)
         defer { Task { await ledger.stop() } }
         let batch: [Element] = [("payer", "alice", "600.00", "pay-3:alice"), ("payer", "bob", "600.00", "pay-3:bob")]
         let grant = try JSONValue(encoding: try Self.grant(covering: batch, signer: ledger.signer))

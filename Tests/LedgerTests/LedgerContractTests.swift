@@ -8,8 +8,8 @@ import Testing
 /// against `Protocols/ledger.openrpc.json` (results against their schemas,
 /// errors against the errors each method documents).
 struct LedgerContractTests {
-    @Test func servesExactlyTheDocumentedMethods() async throws {
-        let ledger = try await LedgerHarness.start()
+    @Test(arguments: DatabaseBackend.allCases) func servesExactlyTheDocumentedMethods(backend: DatabaseBackend) async throws {
+        let ledger = try await LedgerHarness.start(backend: backend)
         defer { Task { await ledger.stop() } }
         let ledgerMethods = Set(ledger.contract.methodNames.filter { $0.hasPrefix("ledger.") })
         #expect(ledgerMethods == [
@@ -21,8 +21,8 @@ struct LedgerContractTests {
         #expect(health["service"] == "ledger")
     }
 
-    @Test func accountsOpenOnceAndReportBalances() async throws {
-        let ledger = try await LedgerHarness.start()
+    @Test(arguments: DatabaseBackend.allCases) func accountsOpenOnceAndReportBalances(backend: DatabaseBackend) async throws {
+        let ledger = try await LedgerHarness.start(backend: backend)
         defer { Task { await ledger.stop() } }
         let opened = try await ledger.call("ledger.open_account", ["account": "checking", "display_name": "Checking", "opening_balance": "1000.00"])
         #expect(opened["opening_balance"] == "1000.00")
@@ -59,8 +59,8 @@ struct LedgerContractTests {
         try await ledger.expectBalanced()
     }
 
-    @Test func depositsAndTransfersAreIdempotentAndJournaled() async throws {
-        let ledger = try await LedgerHarness.start()
+    @Test(arguments: DatabaseBackend.allCases) func depositsAndTransfersAreIdempotentAndJournaled(backend: DatabaseBackend) async throws {
+        let ledger = try await LedgerHarness.start(backend: backend)
         defer { Task { await ledger.stop() } }
         try await ledger.open("checking", "1000.00")
         try await ledger.open("alice")
@@ -124,8 +124,8 @@ struct LedgerContractTests {
     }
 
     /// Every kind of bad amount is INVALID_ARGUMENT naming the field, for every method that takes one.
-    @Test func badAmountsAreRefusedNamingTheField() async throws {
-        let ledger = try await LedgerHarness.start()
+    @Test(arguments: DatabaseBackend.allCases) func badAmountsAreRefusedNamingTheField(backend: DatabaseBackend) async throws {
+        let ledger = try await LedgerHarness.start(backend: backend)
         defer { Task { await ledger.stop() } }
         try await ledger.open("checking", "100.00")
         try await ledger.open("alice")
@@ -164,8 +164,8 @@ struct LedgerContractTests {
     }
 
     /// Wrong types, missing fields, malformed names: each names the field.
-    @Test func badParamsAreRefusedNamingTheField() async throws {
-        let ledger = try await LedgerHarness.start()
+    @Test(arguments: DatabaseBackend.allCases) func badParamsAreRefusedNamingTheField(backend: DatabaseBackend) async throws {
+        let ledger = try await LedgerHarness.start(backend: backend)
         defer { Task { await ledger.stop() } }
         try await ledger.open("checking", "100.00")
         try await ledger.open("alice")
@@ -198,8 +198,8 @@ struct LedgerContractTests {
         #expect(try await ledger.balance("checking").0 == "100.00")
     }
 
-    @Test func batchesApplyEachElementOrEachLinkedChain() async throws {
-        let ledger = try await LedgerHarness.start()
+    @Test(arguments: DatabaseBackend.allCases) func batchesApplyEachElementOrEachLinkedChain(backend: DatabaseBackend) async throws {
+        let ledger = try await LedgerHarness.start(backend: backend)
         defer { Task { await ledger.stop() } }
         try await ledger.open("checking", "100.00")
         try await ledger.open("alice")

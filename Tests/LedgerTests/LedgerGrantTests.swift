@@ -19,8 +19,8 @@ struct LedgerGrantTests {
         return grant.with("signature", .string(Base64URL.encode(signature)))
     }
 
-    @Test func forgedAlteredMisdirectedExpiredAndReusedGrantsMoveNothing() async throws {
-        let ledger = try await LedgerHarness.start()
+    @Test(arguments: DatabaseBackend.allCases) func forgedAlteredMisdirectedExpiredAndReusedGrantsMoveNothing(backend: DatabaseBackend) async throws {
+        let ledger = try await LedgerHarness.start(backend: backend)
         defer { Task { await ledger.stop() } }
         try await ledger.open("checking", "1000.00")
         try await ledger.open("alice")
@@ -82,8 +82,8 @@ struct LedgerGrantTests {
     /// fresh grant has a new grant id for the same approval, action and key. However
     /// the two grants are used (a hold posted and a transfer, in either order, which
     /// are different idempotency scopes), the approval moves money once.
-    @Test func aRenewedGrantCannotExecuteAnApprovalASecondTime() async throws {
-        let ledger = try await LedgerHarness.start()
+    @Test(arguments: DatabaseBackend.allCases) func aRenewedGrantCannotExecuteAnApprovalASecondTime(backend: DatabaseBackend) async throws {
+        let ledger = try await LedgerHarness.start(backend: backend)
         defer { Task { await ledger.stop() } }
         try await ledger.open("checking", "1000.00")
         try await ledger.open("bob")

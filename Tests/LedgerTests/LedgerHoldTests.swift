@@ -10,8 +10,8 @@ struct LedgerHoldTests {
 
     /// A hold carries its transfer's memo: it posts only under a grant for exactly that
     /// memo, and the journal records it.
-    @Test func aHoldPostsOnlyUnderAGrantForItsMemo() async throws {
-        let ledger = try await LedgerHarness.start()
+    @Test(arguments: DatabaseBackend.allCases) func aHoldPostsOnlyUnderAGrantForItsMemo(backend: DatabaseBackend) async throws {
+        let ledger = try await LedgerHarness.start(backend: backend)
         defer { Task { await ledger.stop() } }
         try await ledger.open("checking", "1000.00")
         try await ledger.open("bob")
@@ -34,8 +34,8 @@ struct LedgerHoldTests {
         #expect(statement["entries"]?.arrayValues?.last?["memo"] == "rent")
     }
 
-    @Test func holdsReservePostAndVoidAtMostOnce() async throws {
-        let ledger = try await LedgerHarness.start()
+    @Test(arguments: DatabaseBackend.allCases) func holdsReservePostAndVoidAtMostOnce(backend: DatabaseBackend) async throws {
+        let ledger = try await LedgerHarness.start(backend: backend)
         defer { Task { await ledger.stop() } }
         try await ledger.open("checking", "1000.00")
         try await ledger.open("alice")
@@ -111,8 +111,8 @@ struct LedgerHoldTests {
         try await ledger.expectBalanced()
     }
 
-    @Test func expiredHoldsReleaseTheirFundsByThemselves() async throws {
-        let ledger = try await LedgerHarness.start()
+    @Test(arguments: DatabaseBackend.allCases) func expiredHoldsReleaseTheirFundsByThemselves(backend: DatabaseBackend) async throws {
+        let ledger = try await LedgerHarness.start(backend: backend)
         defer { Task { await ledger.stop() } }
         try await ledger.open("checking", "100.00")
         try await ledger.open("alice")

@@ -2,9 +2,11 @@ import Banking
 import Crypto
 import Foundation
 import Logging
+import PostgresSupport
 import RPC
 import SQLiteKit
 import Synchronization
+import RPCTesting
 import Testing
 
 @testable import Ledger
@@ -22,13 +24,33 @@ struct LedgerLibraryTests {
         let signer = GrantSigner(key: Curve25519.Signing.PrivateKey())
         let clock = TestClock()
         let ledger: Ledger
+        /// The PostgreSQL database's URL, nil on SQLite.
+        let databaseURL: String?
 
-        init() throws {
+        init(_ backend: DatabaseBackend) async throws {
             folder = NSTemporaryDirectory() + "ledger-\(UUID().uuidString)"
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             let clock = self.clock
-            ledger = try Ledger(path: folder + "/ledger.sqlite", verifier: signer.verifier, clock: { clock.now },
-                                logger: Logger(label: "test"))
+            switch backend {
+            case .sqlite:
+                databaseURL = nil
+                ledger = try Ledger(path: folder + "/ledger.sqlite", verifier: signer.verifier, clock: { clock.now },
+                                    logger: Logger(label: "test"))
+            case .postgres:
+                let url = try PostgresTestCluster.shared().createDatabase(prefix: "ledger")
+                databaseURL = url
+                ledger = try await Ledger.postgres(try PostgresURL(parsing: url), verifier: signer.verifier, clock: { clock.now },
+                                                   logger: Logger(label: "test"))
+            }
+        }
+
+        /// Runs `sql` behind the ledger's back (tampering, for the tests that must catch it).
+        func behindTheLedgersBack(_ sql: String) throws {
+            if let databaseURL {
+                _ = try PostgresTestCluster.shared().runProgram("psql", ["-v", "ON_ERROR_STOP=1", "-q", databaseURL, "-c", sql])
+            } else {
+                try SQLiteConnection(path: folder + "/ledger.sqlite").execute(sql)
+            }
         }
 
         func advance(_ seconds: TimeInterval) { clock.time.withLock { $0 = $0.addingTimeInterval(seconds) } }
@@ -100,8 +122,8 @@ struct LedgerLibraryTests {
         #expect(Money.format(cents) == text)
     }
 
-    @Test func equalAmountsWrittenDifferentlyAreTheSameRequest() async throws {
-        let fixture = try Fixture()
+    @Test(arguments: DatabaseBackend.allCases) func equalAmountsWrittenDifferentlyAreTheSameRequest(backend: DatabaseBackend) async throws {
+        let fixture = try await Fixture(backend)
         _ = try await fixture.ledger.openAccount(OpenAccountParams(account: "a", openingBalance: "10"))
         _ = try await fixture.ledger.openAccount(OpenAccountParams(account: "b"))
         let grant = try fixture.grant(.transfer, from: "a", to: "b", amount: "1.50", key: "k")
@@ -112,8 +134,8 @@ struct LedgerLibraryTests {
         await fixture.close()
     }
 
-    @Test func holdsExpireLazilyAndTheSweeperRecordsIt() async throws {
-        let fixture = try Fixture()
+    @Test(arguments: DatabaseBackend.allCases) func holdsExpireLazilyAndTheSweeperRecordsIt(backend: DatabaseBackend) async throws {
+        let fixture = try await Fixture(backend)
         let ledger = fixture.ledger
         _ = try await ledger.openAccount(OpenAccountParams(account: "a", openingBalance: "100"))
         _ = try await ledger.openAccount(OpenAccountParams(account: "b"))
@@ -137,8 +159,8 @@ struct LedgerLibraryTests {
     /// A batch keeps its accounts in memory while it applies (``BatchBooks``): it
     /// must still count pending holds, release lapsed ones, refuse what the
     /// running balance cannot pay, and leave balances equal to their postings.
-    @Test func aBatchCountsHoldsAndRunningBalancesLikeSingleTransfers() async throws {
-        let fixture = try Fixture()
+    @Test(arguments: DatabaseBackend.allCases) func aBatchCountsHoldsAndRunningBalancesLikeSingleTransfers(backend: DatabaseBackend) async throws {
+        let fixture = try await Fixture(backend)
         let ledger = fixture.ledger
         _ = try await ledger.openAccount(OpenAccountParams(account: "a", openingBalance: "100"))
         _ = try await ledger.openAccount(OpenAccountParams(account: "b", openingBalance: "5"))
@@ -172,8 +194,8 @@ struct LedgerLibraryTests {
 
     /// After the idempotency key is forgotten (past retention), replaying the
     /// same request with the same grant still moves nothing: the grant was consumed.
-    @Test func aGrantWorksOnceEvenAfterItsKeyIsForgotten() async throws {
-        let fixture = try Fixture()
+    @Test(arguments: DatabaseBackend.allCases) func aGrantWorksOnceEvenAfterItsKeyIsForgotten(backend: DatabaseBackend) async throws {
+        let fixture = try await Fixture(backend)
         let ledger = fixture.ledger
         _ = try await ledger.openAccount(OpenAccountParams(account: "a", openingBalance: "100"))
         _ = try await ledger.openAccount(OpenAccountParams(account: "b"))
@@ -191,12 +213,11 @@ struct LedgerLibraryTests {
 
     /// `ledger.verify` is a real check: tampering with a balance behind the
     /// ledger's back is found.
-    @Test func verifyFindsBooksThatDoNotBalance() async throws {
-        let fixture = try Fixture()
+    @Test(arguments: DatabaseBackend.allCases) func verifyFindsBooksThatDoNotBalance(backend: DatabaseBackend) async throws {
+        let fixture = try await Fixture(backend)
         _ = try await fixture.ledger.openAccount(OpenAccountParams(account: "a", openingBalance: "100"))
         #expect(try await fixture.ledger.verify().balanced)
-        let tamper = try SQLiteConnection(path: fixture.folder + "/ledger.sqlite")
-        try tamper.execute("UPDATE accounts SET balance = balance + 1 WHERE name = 'a'")
+        try fixture.behindTheLedgersBack("UPDATE accounts SET balance = balance + 1 WHERE name = 'a'")
         let verdict = try await fixture.ledger.verify()
         #expect(!verdict.balanced)
         #expect(verdict.problems.contains { $0.contains("balances differ from their postings: a") })

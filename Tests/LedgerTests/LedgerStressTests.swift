@@ -21,8 +21,8 @@ struct LedgerStressTests {
     /// 32 clients move random amounts between 4 accounts holding $100 each:
     /// some transfers must fail for funds, none may overdraw, nothing else may
     /// fail (no SQLITE_BUSY reaches a client), and the books balance.
-    @Test func concurrentTransfersNeverOverdraw() async throws {
-        let ledger = try await LedgerHarness.start()
+    @Test(arguments: DatabaseBackend.allCases) func concurrentTransfersNeverOverdraw(backend: DatabaseBackend) async throws {
+        let ledger = try await LedgerHarness.start(backend: backend)
         defer { Task { await ledger.stop() } }
         let accounts = ["a", "b", "c", "d"]
         for account in accounts { try await ledger.open(account, "100.00") }
@@ -70,8 +70,8 @@ struct LedgerStressTests {
     /// kill -9 during a stream of idempotent transfers; restart; replay every
     /// key with its grant: each transfer is applied exactly once, answers that
     /// were received before the crash come back identical, the books balance.
-    @Test func crashDuringTransfersThenReplayAppliesEachOnce() async throws {
-        let ledger = try await LedgerHarness.start()
+    @Test(arguments: DatabaseBackend.allCases) func crashDuringTransfersThenReplayAppliesEachOnce(backend: DatabaseBackend) async throws {
+        let ledger = try await LedgerHarness.start(backend: backend)
         try await ledger.open("payer", "1000.00")
         try await ledger.open("payee")
         let count = 400

@@ -6,22 +6,16 @@ import Testing
 
 @testable import StateStore
 
-/// The two places state-svc keeps its rows. Every store and contract test runs on
-/// both: the same calls must be accepted and refused the same way.
-enum StoreBackend: String, CaseIterable, Sendable, CustomTestStringConvertible {
-    case sqlite
-    case postgres
+/// The two places state-svc keeps its rows (``RPCTesting/DatabaseBackend``).
+typealias StoreBackend = DatabaseBackend
 
-    var testDescription: String { rawValue }
+extension DatabaseBackend: CustomTestStringConvertible {
+    public var testDescription: String { rawValue }
+}
 
-    /// state-svc's arguments for this backend: none for SQLite (the file in its home),
-    /// `--database` naming a fresh database of the test cluster for PostgreSQL.
-    func serviceArguments() throws -> [String] {
-        switch self {
-        case .sqlite: []
-        case .postgres: ["--database", try PostgresTestCluster.shared().createDatabase(prefix: "state")]
-        }
-    }
+extension DatabaseBackend {
+    /// state-svc's arguments for this backend.
+    func serviceArguments() throws -> [String] { try serviceArguments(prefix: "state") }
 
     /// A store in this process, with `limits`; `close` deletes what it made.
     func openStore(limits: StateStore.Limits = StateStore.Limits()) async throws -> (store: StateStore, cleanUp: @Sendable () -> Void) {

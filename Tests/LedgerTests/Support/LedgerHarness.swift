@@ -23,27 +23,32 @@ final class LedgerHarness: Sendable {
     let service: ServiceProcess
     let signer: GrantSigner
     let contract: ServedContract
+    /// The service's arguments, the backend's included, for a restart.
+    let arguments: [String]
 
-    private init(home: TestHome, service: ServiceProcess, signer: GrantSigner, contract: ServedContract) {
+    private init(home: TestHome, service: ServiceProcess, signer: GrantSigner, contract: ServedContract, arguments: [String]) {
         self.home = home
         self.service = service
         self.signer = signer
         self.contract = contract
+        self.arguments = arguments
     }
 
-    /// Starts ledger-svc with a fresh home and grant key.
-    static func start(arguments: [String] = []) async throws -> LedgerHarness {
+    /// Starts ledger-svc with a fresh home and grant key, its books on `backend`
+    /// (a fresh database of the test cluster for PostgreSQL).
+    static func start(backend: DatabaseBackend = .sqlite, arguments: [String] = []) async throws -> LedgerHarness {
         let home = try TestHome.make()
         let signer = try GrantKeys.loadOrCreateSigner(in: home.directory)
+        let arguments = try backend.serviceArguments(prefix: "ledger") + arguments
         let service = try await ServiceProcess.launch("ledger-svc", service: "ledger", home: home, arguments: arguments)
         let document = try await home.client("ledger", as: nil).call("rpc.discover", NoParams(), as: JSONValue.self)
-        return LedgerHarness(home: home, service: service, signer: signer, contract: ServedContract(document: document))
+        return LedgerHarness(home: home, service: service, signer: signer, contract: ServedContract(document: document), arguments: arguments)
     }
 
-    /// Restarts the service on the same home (after ``ServiceProcess/kill9()`` or terminate).
+    /// Restarts the service on the same home and database (after ``ServiceProcess/kill9()`` or terminate).
     func restarted() async throws -> LedgerHarness {
-        let service = try await ServiceProcess.launch("ledger-svc", service: "ledger", home: home)
-        return LedgerHarness(home: home, service: service, signer: signer, contract: contract)
+        let service = try await ServiceProcess.launch("ledger-svc", service: "ledger", home: home, arguments: arguments)
+        return LedgerHarness(home: home, service: service, signer: signer, contract: contract, arguments: arguments)
     }
 
     func stop() async {
@@ -141,4 +146,8 @@ final class LedgerHarness: Sendable {
         #expect(verdict["balanced"] == true, "\(verdict.jsonText())", sourceLocation: sourceLocation)
         #expect(verdict["postings_total"] == "0.00", sourceLocation: sourceLocation)
     }
+}
+
+extension DatabaseBackend: CustomTestStringConvertible {
+    public var testDescription: String { rawValue }
 }

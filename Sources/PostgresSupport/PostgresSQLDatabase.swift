@@ -1,0 +1,345 @@
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+import RPC
+import SQLiteKit
+import Synchronization
+
+/// A service's synchronous SQL (the ledger's, written once for SQLite) on PostgreSQL,
+/// shared by any number of replicas.
+///
+/// The same shape as ``SQLiteKit/SQLiteDatabase``: one writer that commits whatever
+/// requests are waiting as one transaction, each in a savepoint of its own (group
+/// commit), and a few readers. Each runs on a thread of its own over one blocking
+/// connection (a statement is a round trip the thread waits for), so the service's
+/// SQL and its checks stay one synchronous function for both engines.
+///
+/// What SQLite's single writer gave for free, PostgreSQL gets from the statements
+/// and from this writer: reads that a write acts on take row locks (`FOR UPDATE`,
+/// ``SQLiteKit/SQLDialect/forUpdate``); a request that hits a unique constraint
+/// (another replica took the same key or grant first) is rolled back to its
+/// savepoint and run again, when it sees the winner's row and answers as a replay or
+/// a refusal; a batch that PostgreSQL rolled back for a deadlock or a serialization
+/// failure runs again whole; a connection lost during COMMIT is reported as
+/// COMMIT_OUTCOME_UNKNOWN, never as a failure.
+public final class PostgresSQLDatabase: SQLDatabase {
+    public typealias Connection = PostgresLaneConnection
+
+    /// The limits of a database. Each is named with the reason for its value.
+    public struct Limits: Sendable {
+        /// Requests in one transaction: each statement is a round trip here, so a
+        /// batch of 128 holds row locks for tens of milliseconds at most.
+        public var maximumBatch = 128
+        /// Requests waiting for the writer: past this, callers get RESOURCE_EXHAUSTED.
+        public var maximumQueue = 20_000
+        /// Reader connections (threads), beside the writer's one.
+        public var readers = 2
+        /// Attempts at a batch PostgreSQL rolled back for a deadlock or a
+        /// serialization failure (it changed nothing): each is tried again whole.
+        public var maximumAttempts = 8
+        /// Times one request is run again after a unique constraint refused it: once
+        /// is enough to see the winner's row; a few more cover a chain of winners.
+        public var maximumUniqueRetries = 3
+
+        public init() {}
+    }
+
+    public let url: PostgresURL
+    private let writer: WriteQueue<PostgresLaneConnection>
+    private let readers: [ConnectionLane<PostgresLaneConnection>]
+    private let nextReader = Atomic<Int>(0)
+
+    /// Migrates the schema (once, under an advisory lock, whichever replica starts
+    /// first) and starts the lanes; each connects on its first use.
+    /// - Parameters:
+    ///   - url: the database.
+    ///   - migrations: the service's schema history on PostgreSQL.
+    ///   - name: the service's name in `schema_migrations`.
+    ///   - limits: batch, queue, reader and retry limits.
+    ///   - logger: for start-up and failures.
+    /// - Throws: ``PostgresURLError``; DATABASE_UNAVAILABLE when it cannot be reached.
+    public static func open(
+        url: PostgresURL, migrations: [PostgresMigration], name: String, limits: Limits = Limits(), logger: Logger
+    ) async throws -> PostgresSQLDatabase {
+        var poolLimits = PostgresPool.Limits()
+        poolLimits.maximumConnections = 1
+        let pool = try PostgresPool(url: url, limits: poolLimits, logger: logger)
+        do {
+            try await pool.migrate(migrations, name: name)
+        } catch {
+            await pool.close()
+            throw error
+        }
+        await pool.close()
+        return try PostgresSQLDatabase(url: url, limits: limits, logger: logger)
+    }
+
+    private init(url: PostgresURL, limits: Limits, logger: Logger) throws {
+        self.url = url
+        let configuration = try PostgresPool.connectionConfiguration(url)
+        func lane(_ role: String) -> ConnectionLane<PostgresLaneConnection> {
+            ConnectionLane(PostgresLaneConnection(configuration: configuration, url: url, role: role, logger: logger))
+        }
+        writer = WriteQueue(
+            lane: lane("writer"), maximumBatch: limits.maximumBatch, maximumQueue: limits.maximumQueue, logger: logger,
+            commit: { batch, connection, logger in Self.commit(batch, on: connection, limits: limits, logger: logger) })
+        readers = (0..<max(1, limits.readers)).map { _ in lane("reader") }
+    }
+
+    public func write<T: Sendable>(_ body: @escaping @Sendable (PostgresLaneConnection) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            writer.submit(WriteJob(body, continuation: continuation))
+        }
+    }
+
+    public func read<T: Sendable>(_ body: @escaping @Sendable (PostgresLaneConnection) throws -> T) async throws -> T {
+        let index = nextReader.wrappingAdd(1, ordering: .relaxed).oldValue % readers.count
+        return try await readers[index].run { connection in
+            do {
+                return try body(connection)
+            } catch {
+                throw connection.mapped(error)
+            }
+        }
+    }
+
+    public func snapshot<T: Sendable>(_ body: @escaping @Sendable (PostgresLaneConnection) throws -> T) async throws -> T {
+        try await read { connection in
+            try connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            do {
+                let result = try body(connection)
+                try connection.execute("COMMIT")
+                return result
+            } catch {
+                connection.rollBack()
+                throw error
+            }
+        }
+    }
+
+    public func close() async {
+        for lane in [writer.lane] + readers {
+            try? await lane.run { $0.disconnect() }
+            await lane.shutdown()
+        }
+    }
+
+    /// One batch in one transaction, on the writer's thread: tried again whole when
+    /// PostgreSQL rolled it back for a conflict, failed whole when the database is
+    /// out of reach, and every job completed exactly once.
+    static func commit(_ batch: [WriteJob<PostgresLaneConnection>], on connection: PostgresLaneConnection, limits: Limits, logger: Logger) {
+        var attempt = 1
+        while true {
+            do {
+                let outcomes = try transaction(batch, on: connection, limits: limits)
+                ServiceStatistics.committed(requests: outcomes.count { (try? $0.get()) != nil })
+                for (job, outcome) in zip(batch, outcomes) { job.complete(outcome) }
+                return
+            } catch {
+                connection.rollBack()
+                if let failure = error as? PSQLError, PostgresPool.isConflict(failure), attempt < limits.maximumAttempts {
+                    attempt += 1
+                    // A short, growing, jittered pause so that the same two batches do not meet again.
+                    Thread.sleep(forTimeInterval: Double(Int.random(in: 1...(4 << min(attempt, 6)))) / 1000)
+                    continue
+                }
+                let mapped = connection.mapped(error)
+                logger.error("group commit failed; every request in it was rolled back", metadata: [
+                    "db.error": "\(mapped)", "db.batch": "\(batch.count)", "db.attempts": "\(attempt)",
+                ])
+                for job in batch { job.complete(.failure(mapped)) }
+                return
+            }
+        }
+    }
+
+    /// BEGIN, each job in its savepoint, COMMIT. Throws what ends the whole
+    /// transaction: a conflict, a lost connection, a failed COMMIT.
+    private static func transaction(
+        _ batch: [WriteJob<PostgresLaneConnection>], on connection: PostgresLaneConnection, limits: Limits
+    ) throws -> [Result<any Sendable, any Error>] {
+        try connection.execute("BEGIN")
+        var outcomes: [Result<any Sendable, any Error>] = []
+        outcomes.reserveCapacity(batch.count)
+        for job in batch {
+            var retries = 0
+            while true {
+                try connection.execute("SAVEPOINT request")
+                var outcome = job.execute(connection)
+                if case .failure(let error) = outcome {
+                    // A conflict or a broken connection ended the transaction, not just this request.
+                    if let failure = error as? PSQLError, failure.code != .server || PostgresPool.isConflict(failure) { throw failure }
+                    try connection.execute("ROLLBACK TO SAVEPOINT request")
+                    try connection.execute("RELEASE SAVEPOINT request")
+                    if PostgresPool.sqlState(of: error) == "23505", retries < limits.maximumUniqueRetries {
+                        retries += 1
+                        continue
+                    }
+                    outcome = .failure(connection.mapped(error))
+                } else {
+                    try connection.execute("RELEASE SAVEPOINT request")
+                }
+                outcomes.append(outcome)
+                break
+            }
+        }
+        do {
+            try connection.execute("COMMIT")
+        } catch let failure as PSQLError where failure.code != .server {
+            connection.logger.error("database connection lost during a commit", metadata: ["db.error": "\(failure.code)"])
+            throw PostgresPool.commitOutcomeUnknown
+        }
+        return outcomes
+    }
+}
+
+/// One blocking PostgreSQL connection, used by one lane's thread only (its
+/// ``SQLiteKit/ConnectionLane`` guarantees that). It connects on first use and again
+/// after the connection was lost.
+public final class PostgresLaneConnection: SQLConnection {
+    public typealias Row = PostgresSQLRow
+
+    let configuration: PostgresConnection.Configuration
+    let url: PostgresURL
+    let role: String
+    let logger: Logger
+    private var connection: PostgresConnection?
+    private var connections = 0
+    /// Each statement's text with `?` made `$1`, `$2`, …, by the text it was given.
+    private var translated: [String: String] = [:]
+
+    init(configuration: PostgresConnection.Configuration, url: PostgresURL, role: String, logger: Logger) {
+        self.configuration = configuration
+        self.url = url
+        self.role = role
+        self.logger = logger
+    }
+
+    public var dialect: SQLDialect { .postgres }
+
+    @discardableResult
+    public func execute(_ sql: String, _ values: [SQLiteValue]) throws -> Int {
+        try run(sql, values).metadata.rows ?? 0
+    }
+
+    public func query<T>(_ sql: String, _ values: [SQLiteValue], _ map: (PostgresSQLRow) throws -> T) throws -> [T] {
+        try run(sql, values).rows.map { try map(PostgresSQLRow(row: $0.makeRandomAccess())) }
+    }
+
+    public func queryOne<T>(_ sql: String, _ values: [SQLiteValue], _ map: (PostgresSQLRow) throws -> T) throws -> T? {
+        try run(sql, values).rows.first.map { try map(PostgresSQLRow(row: $0.makeRandomAccess())) }
+    }
+
+    /// Rolls back whatever transaction is open, if the connection still lives.
+    func rollBack() {
+        guard let connection, !connection.isClosed else { return }
+        _ = try? connection.query("ROLLBACK", logger: logger).wait()
+    }
+
+    func disconnect() {
+        try? connection?.close().wait()
+        connection = nil
+    }
+
+    /// A failure as the caller sees it (``PostgresPool/mapped(_:url:logger:)``); a
+    /// connection that broke is dropped, so the next statement connects afresh.
+    func mapped(_ error: any Error) -> any Error {
+        guard let failure = error as? PSQLError else { return error }
+        if failure.code != .server, connection?.isClosed ?? true { connection = nil }
+        return PostgresPool.mapped(failure, url: url, logger: logger)
+    }
+
+    private func run(_ sql: String, _ values: [SQLiteValue]) throws -> PostgresQueryResult {
+        var bindings = PostgresBindings(capacity: values.count)
+        for value in values {
+            switch value {
+            case .null: bindings.appendNull()
+            case .integer(let number): bindings.append(number)
+            case .text(let text): bindings.append(text)
+            case .blob(let bytes): bindings.append(ByteBuffer(bytes: bytes))
+            }
+        }
+        let query = PostgresQuery(unsafeSQL: postgresText(of: sql), binds: bindings)
+        return try connected().query(query, logger: logger).wait()
+    }
+
+    private func connected() throws -> PostgresConnection {
+        if let connection, !connection.isClosed { return connection }
+        connection = nil
+        connections += 1
+        do {
+            let fresh = try PostgresConnection.connect(
+                on: PostgresConnection.defaultEventLoopGroup.any(), configuration: configuration, id: connections, logger: logger
+            ).wait()
+            connection = fresh
+            return fresh
+        } catch let failure as PSQLError {
+            logger.warning("cannot connect to the database", metadata: ["db.url": "\(url)", "db.lane": "\(role)", "db.error": "\(failure.code)"])
+            throw failure
+        }
+    }
+
+    /// `?` placeholders as PostgreSQL's numbered ones, outside quoted text.
+    private func postgresText(of sql: String) -> String {
+        if let cached = translated[sql] { return cached }
+        var text = ""
+        text.reserveCapacity(sql.utf8.count + 16)
+        var number = 0
+        var quoted = false
+        for character in sql {
+            if character == "'" { quoted.toggle() }
+            if character == "?", !quoted {
+                number += 1
+                text += "$\(number)"
+            } else {
+                text.append(character)
+            }
+        }
+        translated[sql] = text
+        return text
+    }
+}
+
+/// One row of a PostgreSQL result, read as ``SQLiteKit/SQLRow`` reads SQLite's: by
+/// column index, integers as `Int64` (a `SUM` of `BIGINT`s is `NUMERIC` in
+/// PostgreSQL, read here as the whole number it is).
+public struct PostgresSQLRow: SQLRow {
+    let row: PostgresRandomAccessRow
+
+    public func int(_ index: Int32) -> Int64 { optionalInt(index) ?? 0 }
+
+    public func optionalInt(_ index: Int32) -> Int64? {
+        let cell = row[Int(index)]
+        guard cell.bytes != nil else { return nil }
+        if cell.dataType == .numeric {
+            let decimal = decoded(cell, Decimal.self)
+            return NSDecimalNumber(decimal: decimal).int64Value
+        }
+        return decoded(cell, Int64.self)
+    }
+
+    public func text(_ index: Int32) -> String { optionalText(index) ?? "" }
+
+    public func optionalText(_ index: Int32) -> String? {
+        let cell = row[Int(index)]
+        guard cell.bytes != nil else { return nil }
+        return decoded(cell, String.self)
+    }
+
+    public func blob(_ index: Int32) -> [UInt8] {
+        let cell = row[Int(index)]
+        guard cell.bytes != nil else { return [] }
+        return Array(buffer: decoded(cell, ByteBuffer.self))
+    }
+
+    /// A column whose type the statement does not match is a defect in the
+    /// service's SQL, caught by its tests on PostgreSQL: it stops here.
+    private func decoded<T: PostgresDecodable>(_ cell: PostgresCell, _ type: T.Type) -> T {
+        do {
+            return try cell.decode(T.self)
+        } catch {
+            preconditionFailure("column \(cell.columnName) (\(cell.dataType)) is not a \(T.self): \(error)")
+        }
+    }
+}
