@@ -190,9 +190,13 @@ extension Ledger {
         _ db: any SQLConnection, _ request: MovementRequest, coverage: Coverage, usedBefore: Bool, books: inout BatchBooks, index: Int
     ) throws -> (index: Int, result: EntryResult, fresh: Bool) {
         if let original = try replay(db, request) { return (index, original, false) }
-        if let denial = coverage.denial { throw denial }
-        if usedBefore { throw LedgerError.grantUsed(coverage.use, earlier: coverage.use.grantID) }
-        return (index, try books.move(db, request), true)
+        do {
+            if let denial = coverage.denial { throw denial }
+            if usedBefore { throw LedgerError.grantUsed(coverage.use, earlier: coverage.use.grantID) }
+            return (index, try books.move(db, request), true)
+        } catch let refusal as RPCError {
+            return (index, try original(db, request, else: refusal), false)
+        }
     }
 }
 

@@ -75,9 +75,18 @@ extension Ledger {
                 db, scope: "hold", key: request.idempotencyKey, fingerprint: fingerprint, as: HoldResult.self) {
                 return original
             }
-            let payer = try Books.requireAccount(db, request.from, field: "from", currency: request.currency)
-            _ = try Books.requireAccount(db, request.to, field: "to", currency: request.currency)
-            try Books.requireFunds(db, payer, request.amount.minorUnits, now: now)
+            do {
+                let payer = try Books.requireAccount(db, request.from, field: "from", currency: request.currency)
+                _ = try Books.requireAccount(db, request.to, field: "to", currency: request.currency)
+                try Books.requireFunds(db, payer, request.amount.minorUnits, now: now)
+            } catch let refusal as RPCError {
+                // Another replica may have placed this very hold since the replay read (see `Ledger.original`).
+                if let original = try IdempotencyStore.replay(
+                    db, scope: "hold", key: request.idempotencyKey, fingerprint: fingerprint, as: HoldResult.self) {
+                    return original
+                }
+                throw refusal
+            }
             let id = try db.queryOne("""
                 INSERT INTO holds (from_account, to_account, amount, currency, idempotency_key, state, expires_at, created_at, memo)
                 VALUES (?, ?, ?, ?, ?, 'pending', ?, ?, ?) RETURNING id

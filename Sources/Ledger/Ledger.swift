@@ -178,11 +178,26 @@ public final class Ledger: Sendable {
         move: (any SQLConnection, MovementRequest) throws -> EntryResult
     ) throws -> EntryResult {
         if let original = try replay(db, request) { return original }
-        if let denial { throw denial }
-        try Books.requireUnused(db, request.use)
-        let result = try move(db, request)
-        try Books.consume(db, request.use, entryID: result.entryID, now: now)
-        return result
+        do {
+            if let denial { throw denial }
+            try Books.requireUnused(db, request.use)
+            let result = try move(db, request)
+            try Books.consume(db, request.use, entryID: result.entryID, now: now)
+            return result
+        } catch let refusal as RPCError {
+            return try original(db, request, else: refusal)
+        }
+    }
+
+    /// The answer to a request that was just refused: its original result if the key
+    /// was committed after the first replay read, else the refusal. On PostgreSQL each
+    /// statement reads the newest commit, so another replica that made this very
+    /// request can commit between that read and the check that refused it (its grant
+    /// now used, its funds now spent); the caller must hear the replay, as on SQLite,
+    /// where the single writer makes this find nothing. A refusal comes before any write.
+    static func original(_ db: any SQLConnection, _ request: MovementRequest, else refusal: RPCError) throws -> EntryResult {
+        if let original = try replay(db, request) { return original }
+        throw refusal
     }
 
     /// The original result when the request's key was used before with the same request.

@@ -26,6 +26,8 @@ struct LedgerLibraryTests {
         let ledger: Ledger
         /// The PostgreSQL database's URL, nil on SQLite.
         let databaseURL: String?
+        /// Ledgers ``replicas(_:)`` opened beside `ledger`.
+        private let opened = Mutex<[Ledger]>([])
 
         init(_ backend: DatabaseBackend) async throws {
             folder = NSTemporaryDirectory() + "ledger-\(UUID().uuidString)"
@@ -42,6 +44,24 @@ struct LedgerLibraryTests {
                 ledger = try await Ledger.postgres(try PostgresURL(parsing: url), verifier: signer.verifier, clock: { clock.now },
                                                    logger: Logger(label: "test"))
             }
+        }
+
+        /// `count` ledgers on this fixture's books, as `count` ledger-svc replicas would be:
+        /// on PostgreSQL each with its own connections (opened at once, their migrations
+        /// racing too); on SQLite this one ledger `count` times, which is all a file allows.
+        /// ``close()`` closes them.
+        func replicas(_ count: Int) async throws -> [Ledger] {
+            guard let databaseURL else { return Array(repeating: ledger, count: count) }
+            let url = try PostgresURL(parsing: databaseURL)
+            let (verifier, clock) = (signer.verifier, self.clock)
+            let others = try await withThrowingTaskGroup(of: Ledger.self) { group in
+                for _ in 1..<count {
+                    group.addTask { try await Ledger.postgres(url, verifier: verifier, clock: { clock.now }, logger: Logger(label: "test")) }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            opened.withLock { $0 += others }
+            return [ledger] + others
         }
 
         /// Runs `sql` behind the ledger's back (tampering, for the tests that must catch it).
@@ -72,6 +92,7 @@ struct LedgerLibraryTests {
         }
 
         func close() async {
+            for replica in opened.withLock({ $0 }) { await replica.close() }
             await ledger.close()
             try? FileManager.default.removeItem(atPath: folder)
         }
