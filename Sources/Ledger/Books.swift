@@ -32,7 +32,10 @@ enum HoldState: String, Sendable {
 }
 
 /// The books' primitive operations, run on the writer connection inside a
-/// request's savepoint (or on a reader, for the `read` ones). Every function
+/// request's savepoint (or on a reader, for the `read` ones). Writes whose outcome
+/// the next statement does not need are sent with `executeLater`: on PostgreSQL the
+/// writer does not wait for each (a round trip apiece), and a failure among them
+/// fails the request all the same, at its next wait or at its end. Every function
 /// here trusts its inputs to be validated and asserts what must hold.
 enum Books {
     /// The account `name`; `forUpdate` inside a write that goes on to change it
@@ -60,7 +63,7 @@ enum Books {
     /// Marks the account's pending holds past their expiry as expired (their
     /// funds stopped counting at `expires_at` already; this records it).
     static func expireHolds(_ db: any SQLConnection, of account: String, now: Int64) throws {
-        try db.execute(
+        try db.executeLater(
             "UPDATE holds SET state = 'expired', resolved_at = ? WHERE from_account = ? AND state = 'pending' AND expires_at <= ?",
             [.integer(now), .text(account), .integer(now)])
     }
@@ -106,7 +109,7 @@ enum Books {
              idempotencyKey.map { .text($0) } ?? .null, grantID.map { .text($0) } ?? .null,
              holdID.map { .text($0) } ?? .null, .integer(now)], { $0.int(0) })
         else { throw RPCError.internalError() }
-        try db.execute(
+        try db.executeLater(
             "INSERT INTO postings (entry_id, account, amount, balance_after) VALUES (?, ?, ?, ?), (?, ?, ?, ?)",
             [.integer(entryID), .text(payer.name), .integer(-amount), .integer(payerAfter),
              .integer(entryID), .text(payee.name), .integer(amount), .integer(payeeAfter)])
@@ -115,7 +118,7 @@ enum Books {
 
     /// Sets an account's posted balance (always the `balance_after` of its newest posting).
     static func setBalance(_ db: any SQLConnection, _ name: String, _ balance: Int64) throws {
-        try db.execute("UPDATE accounts SET balance = ? WHERE name = ?", [.integer(balance), .text(name)])
+        try db.executeLater("UPDATE accounts SET balance = ? WHERE name = ?", [.integer(balance), .text(name)])
     }
 
     /// A movement entry as its result: the same values every time it is read.
@@ -153,7 +156,7 @@ enum Books {
 
     /// Consumes a grant, and its approval, in the posting's transaction.
     static func consume(_ db: any SQLConnection, _ use: GrantUse, entryID: Int64, now: Int64) throws {
-        try db.execute("INSERT INTO used_grants (grant_id, approval_id, entry_id, used_at) VALUES (?, ?, ?, ?)",
+        try db.executeLater("INSERT INTO used_grants (grant_id, approval_id, entry_id, used_at) VALUES (?, ?, ?, ?)",
                        [.text(use.grantID), .text(use.approvalID), .integer(entryID), .integer(now)])
     }
 }
@@ -193,7 +196,7 @@ enum IdempotencyStore {
 
     /// Remembers the entry a key wrote.
     static func remember(_ db: any SQLConnection, scope: String, key: String, fingerprint: [UInt8], entryID: Int64, now: Int64) throws {
-        try db.execute("INSERT INTO idempotency (scope, key, fingerprint, entry_id, created_at) VALUES (?, ?, ?, ?, ?)",
+        try db.executeLater("INSERT INTO idempotency (scope, key, fingerprint, entry_id, created_at) VALUES (?, ?, ?, ?, ?)",
                        [.text(scope), .text(key), .blob(fingerprint), .integer(entryID), .integer(now)])
     }
 
@@ -202,7 +205,7 @@ enum IdempotencyStore {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let text = String(decoding: try encoder.encode(result), as: UTF8.self)
-        try db.execute("INSERT INTO idempotency (scope, key, fingerprint, result, created_at) VALUES (?, ?, ?, ?, ?)",
+        try db.executeLater("INSERT INTO idempotency (scope, key, fingerprint, result, created_at) VALUES (?, ?, ?, ?, ?)",
                        [.text(scope), .text(key), .blob(fingerprint), .text(text), .integer(now)])
     }
 }

@@ -131,10 +131,12 @@ extension Ledger {
                     } else {
                         results.append((index, try apply(db, request, denial: denial, now: now) { try books.move($0, $1) }, false))
                     }
-                } catch {
-                    failure = (index, (error as? RPCErrorConvertible)?.rpcError ?? RPCError.internalError())
+                } catch let refusal as RPCErrorConvertible {
+                    failure = (index, refusal.rpcError)
                     break
                 }
+                // Anything else is the database failing (on PostgreSQL, another replica's commit
+                // meeting a unique constraint, say): it fails the whole request, which is tried again.
             }
             if let failure {
                 try db.execute("ROLLBACK TO batch_chain")

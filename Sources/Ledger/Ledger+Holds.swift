@@ -134,7 +134,7 @@ extension Ledger {
             }
             if let denial { throw denial }
             try Books.requireUnused(db, grant.use)
-            try db.execute("UPDATE holds SET state = 'posted', resolved_at = ?, grant_id = ? WHERE id = ? AND state = 'pending'",
+            try db.executeLater("UPDATE holds SET state = 'posted', resolved_at = ?, grant_id = ? WHERE id = ? AND state = 'pending'",
                            [.integer(now), .text(grant.grantID), .integer(hold.id)])
             let payer = try Books.requireAccount(db, hold.from, field: "from", currency: hold.currency)
             let payee = try Books.requireAccount(db, hold.to, field: "to", currency: hold.currency)
@@ -144,7 +144,7 @@ extension Ledger {
                 db, kind: "hold_post", from: payer, to: payee, amount: hold.amount, currency: hold.currency, memo: hold.memo,
                 idempotencyKey: hold.idempotencyKey, grantID: grant.grantID, holdID: holdID, now: now)
             try Books.consume(db, grant.use, entryID: entryID, now: now)
-            try db.execute("UPDATE holds SET entry_id = ? WHERE id = ?", [.integer(entryID), .integer(hold.id)])
+            try db.executeLater("UPDATE holds SET entry_id = ? WHERE id = ?", [.integer(entryID), .integer(hold.id)])
             guard let posted = try HoldRow.load(db, holdID) else { throw RPCError.internalError() }
             assert(posted.state == .posted && posted.entryID == entryID)
             return posted.result
@@ -170,7 +170,7 @@ extension Ledger {
             case .pending:
                 guard hold.expiresAt > now else { throw LedgerError.holdClosed(holdID, state: .expired) }
             }
-            try db.execute("UPDATE holds SET state = 'voided', resolved_at = ?, void_reason = ? WHERE id = ?",
+            try db.executeLater("UPDATE holds SET state = 'voided', resolved_at = ?, void_reason = ? WHERE id = ?",
                            [.integer(now), .text(reason), .integer(hold.id)])
             guard let voided = try HoldRow.load(db, holdID) else { throw RPCError.internalError() }
             return voided.result

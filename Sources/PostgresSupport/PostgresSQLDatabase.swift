@@ -159,16 +159,23 @@ public final class PostgresSQLDatabase: SQLDatabase {
     private static func transaction(
         _ batch: [WriteJob<PostgresLaneConnection>], on connection: PostgresLaneConnection, limits: Limits
     ) throws -> [Result<any Sendable, any Error>] {
-        try connection.execute("BEGIN")
+        try connection.executeLater("BEGIN")
         var outcomes: [Result<any Sendable, any Error>] = []
         outcomes.reserveCapacity(batch.count)
         for job in batch {
             var retries = 0
             while true {
-                try connection.execute("SAVEPOINT request")
+                try connection.executeLater("SAVEPOINT request")
                 var outcome = job.execute(connection)
+                if case .success = outcome {
+                    // The job's writes sent without waiting must all have been made for it to succeed.
+                    do { try connection.settle() } catch { outcome = .failure(error) }
+                } else {
+                    connection.abandonPending()
+                }
                 if case .failure(let error) = outcome {
                     // A conflict or a broken connection ended the transaction, not just this request.
+                    if error is PostgresConnectionLost { throw error }
                     if let failure = error as? PSQLError, failure.code != .server || PostgresPool.isConflict(failure) { throw failure }
                     try connection.execute("ROLLBACK TO SAVEPOINT request")
                     try connection.execute("RELEASE SAVEPOINT request")
@@ -178,7 +185,7 @@ public final class PostgresSQLDatabase: SQLDatabase {
                     }
                     outcome = .failure(connection.mapped(error))
                 } else {
-                    try connection.execute("RELEASE SAVEPOINT request")
+                    try connection.executeLater("RELEASE SAVEPOINT request")
                 }
                 outcomes.append(outcome)
                 break
@@ -186,6 +193,9 @@ public final class PostgresSQLDatabase: SQLDatabase {
         }
         do {
             try connection.execute("COMMIT")
+        } catch is PostgresConnectionLost {
+            // Lost before COMMIT was sent: nothing was committed.
+            throw PostgresConnectionLost()
         } catch let failure as PSQLError where failure.code != .server {
             connection.logger.error("database connection lost during a commit", metadata: ["db.error": "\(failure.code)"])
             throw PostgresPool.commitOutcomeUnknown
@@ -206,6 +216,11 @@ public final class PostgresLaneConnection: SQLConnection {
     let logger: Logger
     private var connection: PostgresConnection?
     private var connections = 0
+    /// Between BEGIN and COMMIT or ROLLBACK: a connection lost now took the transaction
+    /// with it, so the lane must not connect again until the transaction is over.
+    private var inTransaction = false
+    /// Statements sent by ``executeLater(_:_:)`` whose answers nobody has looked at yet, in order.
+    private var pending: [EventLoopFuture<PostgresQueryResult>] = []
     /// Each statement's text with `?` made `$1`, `$2`, …, by the text it was given.
     private var translated: [String: String] = [:]
 
@@ -231,8 +246,34 @@ public final class PostgresLaneConnection: SQLConnection {
         try run(sql, values).rows.first.map { try map(PostgresSQLRow(row: $0.makeRandomAccess())) }
     }
 
+    public func executeLater(_ sql: String, _ values: [SQLiteValue]) throws {
+        pending.append(try send(sql, values))
+    }
+
+    public func settle() throws {
+        // Answers come in the order the statements were sent: once the last is in, all are.
+        _ = try? pending.last?.wait()
+        try checkPending()
+    }
+
+    /// Forgets the answers of statements sent without waiting (the request failed
+    /// already; its savepoint is rolled back next), once they are in.
+    func abandonPending() {
+        _ = try? pending.last?.wait()
+        pending.removeAll()
+    }
+
+    /// Throws the first failure among the statements sent without waiting, all answered by now.
+    private func checkPending() throws {
+        let answered = pending
+        pending.removeAll()
+        for future in answered { _ = try future.wait() }
+    }
+
     /// Rolls back whatever transaction is open, if the connection still lives.
     func rollBack() {
+        abandonPending()
+        inTransaction = false
         guard let connection, !connection.isClosed else { return }
         _ = try? connection.query("ROLLBACK", logger: logger).wait()
     }
@@ -245,12 +286,32 @@ public final class PostgresLaneConnection: SQLConnection {
     /// A failure as the caller sees it (``PostgresPool/mapped(_:url:logger:)``); a
     /// connection that broke is dropped, so the next statement connects afresh.
     func mapped(_ error: any Error) -> any Error {
+        if error is PostgresConnectionLost {
+            return RPCError(
+                .unavailable, reason: "DATABASE_UNAVAILABLE",
+                "the connection to the service's database was lost in the middle of a transaction, which was rolled back; try again shortly")
+        }
         guard let failure = error as? PSQLError else { return error }
         if failure.code != .server, connection?.isClosed ?? true { connection = nil }
         return PostgresPool.mapped(failure, url: url, logger: logger)
     }
 
+    /// Sends a statement and waits for its answer; a failure of an earlier statement
+    /// sent without waiting is thrown first (it is why this one failed, if it did).
     private func run(_ sql: String, _ values: [SQLiteValue]) throws -> PostgresQueryResult {
+        let future = try send(sql, values)
+        guard !pending.isEmpty else { return try future.wait() }
+        let answer = Result { try future.wait() }
+        try checkPending()
+        return try answer.get()
+    }
+
+    private func send(_ sql: String, _ values: [SQLiteValue]) throws -> EventLoopFuture<PostgresQueryResult> {
+        if sql.hasPrefix("BEGIN") {
+            inTransaction = true
+        } else if sql == "COMMIT" || sql == "ROLLBACK" {
+            inTransaction = false
+        }
         var bindings = PostgresBindings(capacity: values.count)
         for value in values {
             switch value {
@@ -261,12 +322,17 @@ public final class PostgresLaneConnection: SQLConnection {
             }
         }
         let query = PostgresQuery(unsafeSQL: postgresText(of: sql), binds: bindings)
-        return try connected().query(query, logger: logger).wait()
+        return try connected(beginning: sql.hasPrefix("BEGIN")).query(query, logger: logger)
     }
 
-    private func connected() throws -> PostgresConnection {
+    private func connected(beginning: Bool) throws -> PostgresConnection {
         if let connection, !connection.isClosed { return connection }
+        if connection != nil, inTransaction, !beginning {
+            connection = nil
+            throw PostgresConnectionLost()
+        }
         connection = nil
+        pending.removeAll()
         connections += 1
         do {
             let fresh = try PostgresConnection.connect(
@@ -300,6 +366,10 @@ public final class PostgresLaneConnection: SQLConnection {
         return text
     }
 }
+
+/// The lane's connection broke in the middle of a transaction: the transaction is
+/// gone, so the lane does not connect again until it has been rolled back.
+struct PostgresConnectionLost: Error {}
 
 /// One row of a PostgreSQL result, read as ``SQLiteKit/SQLRow`` reads SQLite's: by
 /// column index, integers as `Int64` (a `SUM` of `BIGINT`s is `NUMERIC` in

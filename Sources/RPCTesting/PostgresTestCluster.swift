@@ -57,6 +57,14 @@ public final class PostgresTestCluster: Sendable {
         return url(database: name)
     }
 
+    /// `tps = 1234.5 (without initial connection time)` from pgbench's report.
+    public static func tps(in output: String) -> Double? {
+        for line in output.split(separator: "\n") where line.hasPrefix("tps = ") {
+            return Double(line.dropFirst(6).prefix { $0 != " " })
+        }
+        return nil
+    }
+
     /// The URL of `database` in this cluster.
     public func url(database: String) -> String {
         "postgres://\(user)@/\(database)?host=\(socketFolder)"

@@ -52,6 +52,14 @@ public protocol SQLConnection: AnyObject {
 
     /// The first row of a query, mapped; nil when there is none.
     func queryOne<T>(_ sql: String, _ values: [SQLiteValue], _ map: (Row) throws -> T) throws -> T?
+
+    /// Runs a statement whose outcome the caller does not need before its next one:
+    /// SQLite runs it at once; PostgreSQL sends it without waiting for the answer, and
+    /// its failure is thrown by the next statement that waits, or by ``settle()``.
+    func executeLater(_ sql: String, _ values: [SQLiteValue]) throws
+
+    /// Waits for every statement sent by ``executeLater(_:_:)``; throws the first failure.
+    func settle() throws
 }
 
 extension SQLConnection {
@@ -61,6 +69,9 @@ extension SQLConnection {
 
     /// ``query(_:_:_:)`` without parameters.
     public func query<T>(_ sql: String, _ map: (Row) throws -> T) throws -> [T] { try query(sql, [], map) }
+
+    /// ``executeLater(_:_:)`` without parameters.
+    public func executeLater(_ sql: String) throws { try executeLater(sql, []) }
 
     /// ``queryOne(_:_:_:)`` without parameters.
     public func queryOne<T>(_ sql: String, _ map: (Row) throws -> T) throws -> T? { try queryOne(sql, [], map) }
@@ -89,6 +100,12 @@ public protocol SQLDatabase: Sendable {
 
 extension SQLiteConnection: SQLConnection {
     public var dialect: SQLDialect { .sqlite }
+
+    public func executeLater(_ sql: String, _ values: [SQLiteValue]) throws {
+        try execute(sql, values)
+    }
+
+    public func settle() {}
 }
 
 extension SQLiteRow: SQLRow {}

@@ -15,4 +15,20 @@ extension LedgerBench {
                 target: targeted ? ("≥ 30000/s", balanced && rate >= target) : nil)
         }
     }
+
+    /// The PostgreSQL rows as `--jsonl` figures, each beside pgbench with as many clients.
+    static func figures(postgres measured: PostgresRows) -> [BenchFigure] {
+        measured.rows.map { name, count, sample, _, tps in
+            BenchFigure(
+                "ledger on PostgreSQL, \(name)", Double(count) / sample.seconds, unit: "transfers/s",
+                baseline: (tps, "pgbench simple-update, same clients, same cluster"))
+        }
+    }
+}
+
+/// What `--postgres` measured: per scenario, its name, transfers, sample, the database server's CPU seconds and pgbench's tps.
+struct PostgresRows {
+    let rows: [(String, Int, Sample, Double, Double)]
+    let balanced: Bool
+    let entries: Int64
 }

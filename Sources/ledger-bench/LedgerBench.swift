@@ -4,6 +4,7 @@ import Crypto
 import Foundation
 import Ledger
 import RPC
+import PostgresSupport
 import RPCTesting
 import SQLiteKit
 import ServiceKit
@@ -46,6 +47,10 @@ struct LedgerBench: AsyncParsableCommand {
     var verifications = 20_000
     @Flag(help: "Print one JSON object per figure (figure, value, unit, baseline, ratio, target), for scripts/bench.")
     var jsonl = false
+    @Flag(help: "Also measure ledger-svc on PostgreSQL (a cluster of its own, durable settings), beside pgbench's simple-update on the same cluster.")
+    var postgres = false
+    @Option(help: "With --postgres: the share of each count measured on PostgreSQL (a round trip per statement makes it slower).")
+    var postgresShare = 0.1
 
     func run() async throws {
         let home = try TestHome.make()
@@ -68,7 +73,11 @@ struct LedgerBench: AsyncParsableCommand {
         rows.append(("\(batchClients) clients, batch of \(batchSize), batch grant", batchGranted,
                      try await bench.batches(total: batchGranted, size: batchSize, clients: batchClients, batchGrant: true)))
         let verdict = try await bench.client.call("ledger.verify", NoParams(), as: VerifyResult.self)
-        if jsonl { return BenchFigure.print(Self.figures(rows, naive: naive.rate, balanced: verdict.balanced)) }
+        let onPostgres = postgres ? try await measurePostgres() : nil
+        if jsonl {
+            return BenchFigure.print(
+                Self.figures(rows, naive: naive.rate, balanced: verdict.balanced) + (onPostgres.map { Self.figures(postgres: $0) } ?? []))
+        }
 
         print("ledger-bench: durable (synchronous=FULL) transfers per second, \(cores) cores")
         print(Self.pad("scenario", 44) + Self.pad("transfers", 11) + Self.pad("seconds", 9) + Self.pad("per second", 13)
@@ -88,6 +97,63 @@ struct LedgerBench: AsyncParsableCommand {
         }
         print("(verify-only: Ed25519 + canonical bytes + expiry per grant, nothing else; the ceiling for one grant per transfer)")
         print("books balanced after the run: \(verdict.balanced) (\(verdict.entries) entries)")
+        if let onPostgres { Self.printPostgres(onPostgres) }
+    }
+
+    /// The same transfers through a ledger-svc whose books are in PostgreSQL, and
+    /// pgbench's simple-update on the same cluster (one row updated, one read, one
+    /// history row inserted per transaction) with as many clients, as the baseline.
+    func measurePostgres() async throws -> PostgresRows {
+        let cluster = try PostgresTestCluster.start(durable: true)
+        _ = try cluster.createDatabase(named: "pgbench")
+        _ = try cluster.runProgram("pgbench", ["-i", "-q", "-s", "4", "pgbench"])
+        func pgbench(clients: Int) throws -> Double {
+            let output = try cluster.runProgram("pgbench", ["-b", "simple-update", "-c", "\(clients)", "-j", "2", "-T", "3", "-n", "pgbench"])
+            guard let tps = PostgresTestCluster.tps(in: output) else { throw ValidationError("pgbench printed no tps:\n\(output)") }
+            return tps
+        }
+        let home = try TestHome.make()
+        defer { home.remove() }
+        let signer = try GrantKeys.loadOrCreateSigner(in: home.directory)
+        let service = try await ServiceProcess.launch(
+            "ledger-svc", service: "ledger", home: home, arguments: ["--database", try cluster.createDatabase(prefix: "ledger")])
+        defer { Task { await service.terminate() } }
+        let bench = Bench(home: home, signer: signer, serverPID: service.pid)
+        try await bench.openAccounts(count: 64)
+        let share = { (count: Int) in max(64, Int(Double(count) * postgresShare)) }
+        var rows: [(String, Int, Sample, Double, Double)] = []
+        // The database server's CPU (its backends included) during each scenario.
+        func measured(_ name: String, _ count: Int, clients: Int, _ run: () async throws -> Sample) async throws {
+            let before = cluster.serverPID().map { ProcessCPU.seconds(ofTree: $0) } ?? 0
+            let sample = try await run()
+            let database = (cluster.serverPID().map { ProcessCPU.seconds(ofTree: $0) } ?? 0) - before
+            rows.append((name, count, sample, database, try pgbench(clients: clients)))
+        }
+        try await measured("1 client, ledger.transfer", share(single), clients: 1) {
+            try await bench.transfers(total: share(single), clients: 1)
+        }
+        try await measured("64 clients, ledger.transfer", share(concurrent), clients: 64) {
+            try await bench.transfers(total: share(concurrent), clients: 64)
+        }
+        try await measured("\(batchClients) clients, batch of \(batchSize), grant each", share(batched), clients: batchClients) {
+            try await bench.batches(total: share(batched), size: batchSize, clients: batchClients, batchGrant: false)
+        }
+        let verdict = try await bench.client.call("ledger.verify", NoParams(), as: VerifyResult.self)
+        return PostgresRows(rows: rows, balanced: verdict.balanced, entries: verdict.entries)
+    }
+
+    static func printPostgres(_ measured: PostgresRows) {
+        print("ledger-svc on PostgreSQL (durable cluster of its own), beside pgbench simple-update with as many clients on it:")
+        print(pad("scenario", 44) + pad("transfers", 11) + pad("seconds", 9) + pad("per second", 13) + pad("pgbench tps", 13)
+              + pad("vs pgbench", 12) + "CPU µs per transfer: ledger-svc (its writer thread), postgres, bench client")
+        for (name, count, sample, database, tps) in measured.rows {
+            let rate = Double(count) / sample.seconds
+            let perTransfer = { (cpu: Double) in String(format: "%.1f", cpu * 1e6 / Double(max(count, 1))) }
+            print(pad(name, 44) + pad("\(count)", 11) + pad(String(format: "%.2f", sample.seconds), 9)
+                  + pad(String(format: "%.0f", rate), 13) + pad(String(format: "%.0f", tps), 13) + pad(String(format: "%.2fx", rate / tps), 12)
+                  + "\(perTransfer(sample.server)) (\(perTransfer(sample.writer))), \(perTransfer(database)), \(perTransfer(sample.client))")
+        }
+        print("books balanced after the PostgreSQL run: \(measured.balanced) (\(measured.entries) entries)")
     }
 
     static func pad(_ text: String, _ width: Int) -> String {

@@ -94,7 +94,7 @@ struct StateBench: AsyncParsableCommand {
         for count in clientCounts {
             let output = try cluster.runProgram(
                 "pgbench", ["-b", "simple-update", "-c", "\(count)", "-j", "2", "-T", "\(max(1, Int(seconds.rounded())))", "-n", benchDatabase])
-            guard let tps = Self.tps(in: output) else { throw ValidationError("pgbench printed no tps:\n\(output)") }
+            guard let tps = PostgresTestCluster.tps(in: output) else { throw ValidationError("pgbench printed no tps:\n\(output)") }
             let rate = try await ServiceLoad.measure(home: home, clients: count, filler: filler, duration: duration)
             if jsonl {
                 BenchFigure.print([
@@ -122,14 +122,6 @@ struct StateBench: AsyncParsableCommand {
         ) { router in StateService.register(&router, store: store) }
         try await server.start()
         return server
-    }
-
-    /// `tps = 1234.5 (without initial connection time)` from pgbench's report.
-    static func tps(in output: String) -> Double? {
-        for line in output.split(separator: "\n") where line.hasPrefix("tps = ") {
-            return Double(line.dropFirst(6).prefix { $0 != " " })
-        }
-        return nil
     }
 }
 
