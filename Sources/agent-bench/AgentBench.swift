@@ -34,11 +34,11 @@ struct AgentBench: AsyncParsableCommand {
     var policy: String?
     @Flag(help: "Print one JSON object per figure (figure, value, unit, baseline, ratio, target), for scripts/bench.")
     var jsonl = false
-    @Flag(help: "Keep state-svc's runs in PostgreSQL (a cluster of the bench's own, durable settings; its CPU counted as postgres) instead of SQLite.")
-    var statePostgres = false
+    @Flag(help: "Keep state-svc's runs and ledger-svc's books in PostgreSQL (a cluster of the bench's own, durable settings; its CPU counted as postgres) instead of SQLite.")
+    var postgres = false
 
     func run() async throws {
-        let stack = try await BenchStack.start(policy: policy, statePostgres: statePostgres)
+        let stack = try await BenchStack.start(policy: policy, postgres: postgres)
         do {
             let first = try await stack.cycles(total: sequential, workers: 1)
             let second = try await stack.cycles(total: concurrent, workers: concurrency)
@@ -50,7 +50,7 @@ struct AgentBench: AsyncParsableCommand {
             }
             print(
                 "agent-bench: full approval cycles (chat → pending → decide → resume → posted), \(ProcessInfo.processInfo.activeProcessorCount) cores"
-                    + (statePostgres ? "; state-svc on PostgreSQL" : ""))
+                    + (postgres ? "; state-svc and ledger-svc on PostgreSQL" : ""))
             print(first.line("sequential"))
             print(first.cpuLine)
             print(first.exchangeLines.joined(separator: "\n"))
@@ -136,7 +136,7 @@ final class BenchStack: @unchecked Sendable {
     let home: TestHome
     let services: [ServiceProcess]
     let simulator: Process
-    /// state-svc's PostgreSQL cluster, with `--state-postgres`.
+    /// state-svc's and ledger-svc's PostgreSQL cluster, with `--postgres`.
     let cluster: PostgresTestCluster?
 
     init(home: TestHome, services: [ServiceProcess], simulator: Process, cluster: PostgresTestCluster?) {
@@ -155,7 +155,7 @@ final class BenchStack: @unchecked Sendable {
         ]}
         """
 
-    static func start(policy given: String?, statePostgres: Bool) async throws -> BenchStack {
+    static func start(policy given: String?, postgres: Bool) async throws -> BenchStack {
         let home = try TestHome.make()
         let policy = given ?? home.directory.home.appendingPathComponent("bench-policy.json").path
         if given == nil { try cyclePolicy.write(toFile: policy, atomically: true, encoding: .utf8) }
@@ -175,9 +175,10 @@ final class BenchStack: @unchecked Sendable {
         guard let port else { throw RunDirectoryError("model-sim did not report its port") }
         let approval = try await ServiceProcess.launch(
             "approval-svc", service: "approval", home: home, arguments: ["--policy", policy, "--log-level", "warning"])
-        let ledger = try await ServiceProcess.launch("ledger-svc", service: "ledger", home: home, arguments: ["--log-level", "warning"])
-        let cluster = statePostgres ? try PostgresTestCluster.start(durable: true) : nil
+        let cluster = postgres ? try PostgresTestCluster.start(durable: true) : nil
         let database = try cluster.map { ["--database", try $0.createDatabase(prefix: "bench")] } ?? []
+        let ledger = try await ServiceProcess.launch(
+            "ledger-svc", service: "ledger", home: home, arguments: ["--log-level", "warning"] + database)
         let state = try await ServiceProcess.launch(
             "state-svc", service: "state", home: home, arguments: ["--log-level", "warning"] + database)
         let operatorLedger = try home.client("ledger")

@@ -10,6 +10,7 @@
 #   postgres_start FOLDER [OPTIONS]  initdb if needed, then start; socket in FOLDER/run
 #   postgres_stop FOLDER             stop (fast), if running
 #   postgres_url FOLDER DATABASE     the postgres:// URL of DATABASE, created if missing
+#   postgres_rename_database FOLDER FROM TO   renames FROM to TO when only FROM exists
 
 postgres_bin() {
   local bin
@@ -55,6 +56,16 @@ postgres_stop() {
   [ -f "$folder/data/postmaster.pid" ] || return 0
   local bin; bin="$(postgres_bin)"
   postgres_as_owner "$bin/pg_ctl" -D "$folder/data" -m fast -w stop >/dev/null 2>&1 || true
+}
+
+# Renames database FROM to TO when FROM exists and TO does not (nobody connected).
+postgres_rename_database() {
+  local folder="$1" from="$2" to="$3"
+  local bin; bin="$(postgres_bin)"
+  local names; names="$("$bin/psql" -h "$folder/run" -U postgres -Atc "SELECT datname FROM pg_database" postgres)"
+  if grep -qx "$from" <<<"$names" && ! grep -qx "$to" <<<"$names"; then
+    "$bin/psql" -h "$folder/run" -U postgres -qc "ALTER DATABASE $from RENAME TO $to" postgres
+  fi
 }
 
 postgres_url() {
