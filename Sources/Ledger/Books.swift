@@ -47,10 +47,24 @@ enum Books {
         ) { AccountRow(name: $0.text(0), displayName: $0.text(1), kind: $0.text(2), currency: $0.text(3), balance: $0.int(4)) }
     }
 
-    static func requireAccount(_ db: any SQLConnection, _ name: String, field: String, currency: String) throws -> AccountRow {
-        guard let row = try account(db, name, forUpdate: true) else { throw LedgerError.accountNotFound(name, field: field) }
-        guard row.currency == currency else { throw LedgerError.currencyMismatch(name, has: row.currency, wanted: currency) }
-        return row
+    /// Both accounts of a movement, read (and on PostgreSQL locked) in one statement, in
+    /// name order: two replicas moving money between the same two accounts in opposite
+    /// directions lock them in the same order, so they queue instead of deadlocking.
+    /// Refuses with the payer's problem first: not found (naming its field), then a
+    /// currency other than the movement's; then the payee's.
+    static func requirePair(
+        _ db: any SQLConnection, payer: (name: String, field: String), payee: (name: String, field: String), currency: String
+    ) throws -> (payer: AccountRow, payee: AccountRow) {
+        let rows = try db.query(
+            "SELECT name, display_name, kind, currency, balance FROM accounts WHERE name IN (?, ?) ORDER BY name" + db.dialect.forUpdate,
+            [.text(payer.name), .text(payee.name)]
+        ) { AccountRow(name: $0.text(0), displayName: $0.text(1), kind: $0.text(2), currency: $0.text(3), balance: $0.int(4)) }
+        func require(_ name: String, field: String) throws -> AccountRow {
+            guard let row = rows.first(where: { $0.name == name }) else { throw LedgerError.accountNotFound(name, field: field) }
+            guard row.currency == currency else { throw LedgerError.currencyMismatch(name, has: row.currency, wanted: currency) }
+            return row
+        }
+        return (try require(payer.name, field: payer.field), try require(payee.name, field: payee.field))
     }
 
     /// Funds reserved on `account` by pending holds that have not expired at `now`.

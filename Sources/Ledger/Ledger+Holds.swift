@@ -76,8 +76,7 @@ extension Ledger {
                 return original
             }
             do {
-                let payer = try Books.requireAccount(db, request.from, field: "from", currency: request.currency)
-                _ = try Books.requireAccount(db, request.to, field: "to", currency: request.currency)
+                let payer = try Books.requirePair(db, payer: (request.from, "from"), payee: (request.to, "to"), currency: request.currency).payer
                 try Books.requireFunds(db, payer, request.amount.minorUnits, now: now)
             } catch let refusal as RPCError {
                 // Another replica may have placed this very hold since the replay read (see `Ledger.original`).
@@ -136,8 +135,7 @@ extension Ledger {
             try Books.requireUnused(db, grant.use)
             try db.executeLater("UPDATE holds SET state = 'posted', resolved_at = ?, grant_id = ? WHERE id = ? AND state = 'pending'",
                            [.integer(now), .text(grant.grantID), .integer(hold.id)])
-            let payer = try Books.requireAccount(db, hold.from, field: "from", currency: hold.currency)
-            let payee = try Books.requireAccount(db, hold.to, field: "to", currency: hold.currency)
+            let (payer, payee) = try Books.requirePair(db, payer: (hold.from, "from"), payee: (hold.to, "to"), currency: hold.currency)
             // The hold reserved these funds, so they are there: a failure here is a defect, and it rolls back.
             try Books.requireFunds(db, payer, hold.amount, now: now)
             let entryID = try Books.post(

@@ -210,8 +210,8 @@ public final class Ledger: Sendable {
     /// remembers the key. Consuming the grant is the caller's job.
     static func move(_ db: any SQLConnection, _ request: MovementRequest, now: Int64) throws -> EntryResult {
         let scope = request.kind.rawValue
-        let payer = try Books.requireAccount(db, request.from, field: "from", currency: request.currency)
-        let payee = try Books.requireAccount(db, request.to, field: request.kind == .deposit ? "account" : "to", currency: request.currency)
+        let (payer, payee) = try Books.requirePair(
+            db, payer: (request.from, "from"), payee: (request.to, request.kind == .deposit ? "account" : "to"), currency: request.currency)
         let amount = request.amount.minorUnits
         try Books.requireFunds(db, payer, amount, now: now)
         let entryID = try Books.post(

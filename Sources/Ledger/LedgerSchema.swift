@@ -98,7 +98,9 @@ public enum LedgerSchema {
 
 extension LedgerSchema {
     /// The same history on PostgreSQL, version for version: `BIGINT` for integers
-    /// (cents and milliseconds), identity columns for ids, `BYTEA` for fingerprints.
+    /// (cents and milliseconds), identity columns for ids, `BYTEA` for fingerprints,
+    /// account names compared byte by byte as SQLite does (`COLLATE "C"`: under a
+    /// database's language collation `ledger.accounts` would page in another order).
     /// Single use stays a pair of unique constraints (`used_grants`' key and its
     /// approval index), idempotency the primary key of `idempotency`: replicas that
     /// race on one key or one grant meet there, and the loser sees the winner's row.
@@ -106,7 +108,7 @@ extension LedgerSchema {
         PostgresMigration(1, [
             """
             CREATE TABLE accounts (
-                name TEXT PRIMARY KEY,
+                name TEXT COLLATE "C" PRIMARY KEY,
                 display_name TEXT NOT NULL,
                 kind TEXT NOT NULL CHECK (kind IN ('customer', 'external')),
                 currency TEXT NOT NULL,

@@ -232,10 +232,18 @@ public final class PostgresPool: Sendable {
             "the service's database cannot be reached (\(pool == .poolShutdown ? "the service is stopping" : "connecting keeps failing")); try again shortly")
     }
 
-    /// A serialization failure or a deadlock: PostgreSQL rolled the transaction back.
+    /// A serialization failure, a deadlock or a lock wait that timed out: PostgreSQL rolled
+    /// the transaction (or the statement) back, and trying again may succeed.
     public static func isConflict(_ error: PSQLError) -> Bool {
         guard error.code == .server, let state = error.serverInfo?[.sqlState] else { return false }
-        return state == "40001" || state == "40P01"
+        return state == "40001" || state == "40P01" || state == "55P03"
+    }
+
+    /// A server error that says the database is going away or cannot serve: class 08
+    /// (connection exception) and 57 (operator intervention: shutting down, restarting).
+    static func isUnavailable(_ error: PSQLError) -> Bool {
+        guard error.code == .server, let state = error.serverInfo?[.sqlState] else { return false }
+        return state.hasPrefix("08") || state.hasPrefix("57")
     }
 
     /// The SQLSTATE of a server error (`23505`: a unique constraint), or nil.
@@ -254,6 +262,11 @@ public final class PostgresPool: Sendable {
     /// ``mapped(_:)`` for callers outside a pool.
     public static func mapped(_ error: PSQLError, url: PostgresURL, logger: Logger) -> any Error {
         switch error.code {
+        case .server where isUnavailable(error):
+            logger.warning("database unavailable", metadata: ["db.url": "\(url)", "db.sqlstate": "\(error.serverInfo?[.sqlState] ?? "?")"])
+            return RPCError(
+                .unavailable, reason: "DATABASE_UNAVAILABLE",
+                "the service's database is shutting down or restarting (SQLSTATE \(error.serverInfo?[.sqlState] ?? "?")); try again shortly")
         case .server:
             logger.error(
                 "database error",

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import Logging
 import NIOCore
@@ -87,12 +88,14 @@ public final class PostgresSQLDatabase: SQLDatabase {
         readers = (0..<max(1, limits.readers)).map { _ in lane("reader") }
     }
 
+    @discardableResult
     public func write<T: Sendable>(_ body: @escaping @Sendable (PostgresLaneConnection) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             writer.submit(WriteJob(body, continuation: continuation))
         }
     }
 
+    @discardableResult
     public func read<T: Sendable>(_ body: @escaping @Sendable (PostgresLaneConnection) throws -> T) async throws -> T {
         let index = nextReader.wrappingAdd(1, ordering: .relaxed).oldValue % readers.count
         return try await readers[index].run { connection in
@@ -104,6 +107,7 @@ public final class PostgresSQLDatabase: SQLDatabase {
         }
     }
 
+    @discardableResult
     public func snapshot<T: Sendable>(_ body: @escaping @Sendable (PostgresLaneConnection) throws -> T) async throws -> T {
         try await read { connection in
             try connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
@@ -125,9 +129,11 @@ public final class PostgresSQLDatabase: SQLDatabase {
         }
     }
 
-    /// One batch in one transaction, on the writer's thread: tried again whole when
-    /// PostgreSQL rolled it back for a conflict, failed whole when the database is
-    /// out of reach, and every job completed exactly once.
+    /// One batch in one transaction, on the writer's thread: failed whole when the
+    /// database is out of reach, and every job completed exactly once. When PostgreSQL
+    /// rolls a batch back for a conflict (a deadlock with another replica's batch: each
+    /// holds the row locks of all its requests until its commit), its requests are
+    /// committed one transaction each instead, and each is tried again alone.
     static func commit(_ batch: [WriteJob<PostgresLaneConnection>], on connection: PostgresLaneConnection, limits: Limits, logger: Logger) {
         var attempt = 1
         while true {
@@ -138,6 +144,10 @@ public final class PostgresSQLDatabase: SQLDatabase {
                 return
             } catch {
                 connection.rollBack()
+                if let failure = error as? PSQLError, PostgresPool.isConflict(failure), batch.count > 1 {
+                    for job in batch { commit([job], on: connection, limits: limits, logger: logger) }
+                    return
+                }
                 if let failure = error as? PSQLError, PostgresPool.isConflict(failure), attempt < limits.maximumAttempts {
                     attempt += 1
                     // A short, growing, jittered pause so that the same two batches do not meet again.
@@ -191,15 +201,15 @@ public final class PostgresSQLDatabase: SQLDatabase {
                 break
             }
         }
+        let tag: String
         do {
-            try connection.execute("COMMIT")
-        } catch is PostgresConnectionLost {
-            // Lost before COMMIT was sent: nothing was committed.
-            throw PostgresConnectionLost()
+            tag = try connection.commit()
         } catch let failure as PSQLError where failure.code != .server {
             connection.logger.error("database connection lost during a commit", metadata: ["db.error": "\(failure.code)"])
             throw PostgresPool.commitOutcomeUnknown
         }
+        // COMMIT of a transaction that had failed answers ROLLBACK, without an error.
+        guard tag == "COMMIT" else { throw PostgresTransactionRolledBack(tag: tag) }
         return outcomes
     }
 }
@@ -252,14 +262,14 @@ public final class PostgresLaneConnection: SQLConnection {
 
     public func settle() throws {
         // Answers come in the order the statements were sent: once the last is in, all are.
-        _ = try? pending.last?.wait()
+        if let last = pending.last { _ = try? answer(last) }
         try checkPending()
     }
 
     /// Forgets the answers of statements sent without waiting (the request failed
     /// already; its savepoint is rolled back next), once they are in.
     func abandonPending() {
-        _ = try? pending.last?.wait()
+        if let last = pending.last { _ = try? answer(last) }
         pending.removeAll()
     }
 
@@ -267,15 +277,25 @@ public final class PostgresLaneConnection: SQLConnection {
     private func checkPending() throws {
         let answered = pending
         pending.removeAll()
-        for future in answered { _ = try future.wait() }
+        for future in answered { _ = try answer(future) }
     }
+
+    /// How long one statement may run: far beyond any of the ledger's, short enough
+    /// that a stuck one fails its request instead of the writer.
+    static let statementTimeoutMs = 30_000
+    /// How long a statement waits for a row another transaction holds; then it fails
+    /// as a conflict (55P03) and is tried again, like a deadlock.
+    static let lockTimeoutMs = 10_000
+    /// How long a session may sit idle inside a transaction before the server ends it
+    /// (and rolls it back): a replica that hangs mid-batch releases its locks.
+    static let idleInTransactionTimeoutMs = 60_000
 
     /// Rolls back whatever transaction is open, if the connection still lives.
     func rollBack() {
         abandonPending()
         inTransaction = false
         guard let connection, !connection.isClosed else { return }
-        _ = try? connection.query("ROLLBACK", logger: logger).wait()
+        _ = try? answer(connection.query("ROLLBACK", logger: logger))
     }
 
     func disconnect() {
@@ -291,6 +311,10 @@ public final class PostgresLaneConnection: SQLConnection {
                 .unavailable, reason: "DATABASE_UNAVAILABLE",
                 "the connection to the service's database was lost in the middle of a transaction, which was rolled back; try again shortly")
         }
+        if let rolledBack = error as? PostgresTransactionRolledBack {
+            logger.error("the database rolled a transaction back at COMMIT", metadata: ["db.tag": "\(rolledBack.tag)"])
+            return RPCError.internalError()
+        }
         guard let failure = error as? PSQLError else { return error }
         if failure.code != .server, connection?.isClosed ?? true { connection = nil }
         return PostgresPool.mapped(failure, url: url, logger: logger)
@@ -300,18 +324,56 @@ public final class PostgresLaneConnection: SQLConnection {
     /// sent without waiting is thrown first (it is why this one failed, if it did).
     private func run(_ sql: String, _ values: [SQLiteValue]) throws -> PostgresQueryResult {
         let future = try send(sql, values)
-        guard !pending.isEmpty else { return try future.wait() }
-        let answer = Result { try future.wait() }
+        guard !pending.isEmpty else { return try answer(future) }
+        let result = Result { try answer(future) }
         try checkPending()
-        return try answer.get()
+        return try result.get()
+    }
+
+    /// How often a wait for an answer looks whether the connection died meanwhile.
+    static let answerCheckInterval = 1.0
+    /// The longest wait for one answer: the server's statement timeout and a margin.
+    static let answerLimitSeconds = Double(statementTimeoutMs) / 1000 + 5
+
+    /// The answer to a statement sent on this lane's connection. A plain `wait()` could
+    /// wait for ever: postgres-nio has been seen to leave a query's future unanswered
+    /// when the server ended the session as the query was queued (the crash test cut
+    /// connections under load and a writer waited past every deadline). So the wait
+    /// looks every second whether the connection is closed, and gives up after
+    /// ``answerLimitSeconds``; either way the connection is dropped and the statement
+    /// counts as lost with it.
+    private func answer<T: Sendable>(_ future: EventLoopFuture<T>) throws -> T {
+        let done = DispatchSemaphore(value: 0)
+        let outcome = Mutex<Result<T, any Error>?>(nil)
+        future.whenComplete { result in
+            outcome.withLock { $0 = result }
+            done.signal()
+        }
+        var waited = 0.0
+        while done.wait(timeout: .now() + Self.answerCheckInterval) == .timedOut {
+            waited += Self.answerCheckInterval
+            if connection?.isClosed ?? true || waited >= Self.answerLimitSeconds {
+                logger.warning("no answer from the database; dropping the connection", metadata: [
+                    "db.lane": "\(role)", "db.waited_s": "\(Int(waited))",
+                ])
+                let closing: EventLoopFuture<Void>? = connection?.close()
+                _ = closing
+                connection = nil
+                throw PostgresConnectionLost()
+            }
+        }
+        guard let result = outcome.withLock({ $0 }) else { throw PostgresConnectionLost() }
+        return try result.get()
+    }
+
+    /// Sends COMMIT and waits for it; its command tag (`COMMIT`, or `ROLLBACK` when the
+    /// transaction had failed). Once sent, the transaction is over whatever the answer.
+    func commit() throws -> String {
+        defer { inTransaction = false }
+        return try run("COMMIT", []).metadata.command
     }
 
     private func send(_ sql: String, _ values: [SQLiteValue]) throws -> EventLoopFuture<PostgresQueryResult> {
-        if sql.hasPrefix("BEGIN") {
-            inTransaction = true
-        } else if sql == "COMMIT" || sql == "ROLLBACK" {
-            inTransaction = false
-        }
         var bindings = PostgresBindings(capacity: values.count)
         for value in values {
             switch value {
@@ -322,21 +384,35 @@ public final class PostgresLaneConnection: SQLConnection {
             }
         }
         let query = PostgresQuery(unsafeSQL: postgresText(of: sql), binds: bindings)
-        return try connected(beginning: sql.hasPrefix("BEGIN")).query(query, logger: logger)
+        let beginning = sql.hasPrefix("BEGIN")
+        let connection = try connected(beginning: beginning)
+        if beginning { inTransaction = true }
+        return connection.query(query, logger: logger)
     }
 
+    /// The live connection; a new one only outside a transaction (or to begin one):
+    /// a statement of a transaction whose connection was lost must never run on
+    /// another, where it would run on its own (and a COMMIT would "succeed").
     private func connected(beginning: Bool) throws -> PostgresConnection {
         if let connection, !connection.isClosed { return connection }
-        if connection != nil, inTransaction, !beginning {
-            connection = nil
+        if inTransaction && !beginning || !pending.isEmpty {
             throw PostgresConnectionLost()
         }
         connection = nil
-        pending.removeAll()
         connections += 1
         do {
             let fresh = try PostgresConnection.connect(
                 on: PostgresConnection.defaultEventLoopGroup.any(), configuration: configuration, id: connections, logger: logger
+            ).wait()
+            // No statement waits for ever, no lock is waited on for ever, and a session that
+            // stalls inside a transaction (a hung replica) is ended by the server, which
+            // frees the rows it locked for everyone else.
+            _ = try fresh.query(
+                PostgresQuery(unsafeSQL: """
+                    SELECT set_config('statement_timeout', '\(Self.statementTimeoutMs)', false),
+                           set_config('lock_timeout', '\(Self.lockTimeoutMs)', false),
+                           set_config('idle_in_transaction_session_timeout', '\(Self.idleInTransactionTimeoutMs)', false)
+                    """), logger: logger
             ).wait()
             connection = fresh
             return fresh
@@ -370,6 +446,12 @@ public final class PostgresLaneConnection: SQLConnection {
 /// The lane's connection broke in the middle of a transaction: the transaction is
 /// gone, so the lane does not connect again until it has been rolled back.
 struct PostgresConnectionLost: Error {}
+
+/// COMMIT answered that the transaction had been rolled back (a statement of it had
+/// failed unseen): nothing of it was written.
+struct PostgresTransactionRolledBack: Error {
+    let tag: String
+}
 
 /// One row of a PostgreSQL result, read as ``SQLiteKit/SQLRow`` reads SQLite's: by
 /// column index, integers as `Int64` (a `SUM` of `BIGINT`s is `NUMERIC` in

@@ -85,13 +85,16 @@ public protocol SQLDatabase: Sendable {
     /// throwing body rolls back only its own work. On PostgreSQL a body may run
     /// more than once (its transaction lost a race and is tried again), so it must
     /// do nothing but read and write through the connection.
+    @discardableResult
     func write<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T
 
     /// Runs `body` on a reader connection.
+    @discardableResult
     func read<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T
 
     /// Runs `body` on a reader connection inside one read-only transaction: every
     /// statement sees the same snapshot, whatever commits meanwhile.
+    @discardableResult
     func snapshot<T: Sendable>(_ body: @escaping @Sendable (Connection) throws -> T) async throws -> T
 
     /// Stops the database's threads once queued work is done.
