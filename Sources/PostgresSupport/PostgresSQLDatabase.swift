@@ -113,7 +113,7 @@ public final class PostgresSQLDatabase: SQLDatabase {
             try connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             do {
                 let result = try body(connection)
-                try connection.execute("COMMIT")
+                _ = try connection.commit()
                 return result
             } catch {
                 connection.rollBack()
@@ -352,7 +352,7 @@ public final class PostgresLaneConnection: SQLConnection {
         var waited = 0.0
         while done.wait(timeout: .now() + Self.answerCheckInterval) == .timedOut {
             waited += Self.answerCheckInterval
-            if connection?.isClosed ?? true || waited >= Self.answerLimitSeconds {
+            if connection?.isClosed == true || waited >= Self.answerLimitSeconds {
                 logger.warning("no answer from the database; dropping the connection", metadata: [
                     "db.lane": "\(role)", "db.waited_s": "\(Int(waited))",
                 ])
@@ -401,20 +401,18 @@ public final class PostgresLaneConnection: SQLConnection {
         connection = nil
         connections += 1
         do {
-            let fresh = try PostgresConnection.connect(
-                on: PostgresConnection.defaultEventLoopGroup.any(), configuration: configuration, id: connections, logger: logger
-            ).wait()
+            let fresh = try answer(PostgresConnection.connect(
+                on: PostgresConnection.defaultEventLoopGroup.any(), configuration: configuration, id: connections, logger: logger))
+            connection = fresh
             // No statement waits for ever, no lock is waited on for ever, and a session that
             // stalls inside a transaction (a hung replica) is ended by the server, which
             // frees the rows it locked for everyone else.
-            _ = try fresh.query(
+            _ = try answer(fresh.query(
                 PostgresQuery(unsafeSQL: """
                     SELECT set_config('statement_timeout', '\(Self.statementTimeoutMs)', false),
                            set_config('lock_timeout', '\(Self.lockTimeoutMs)', false),
                            set_config('idle_in_transaction_session_timeout', '\(Self.idleInTransactionTimeoutMs)', false)
-                    """), logger: logger
-            ).wait()
-            connection = fresh
+                    """), logger: logger))
             return fresh
         } catch let failure as PSQLError {
             logger.warning("cannot connect to the database", metadata: ["db.url": "\(url)", "db.lane": "\(role)", "db.error": "\(failure.code)"])
