@@ -183,7 +183,7 @@ let package = Package(
         .target(
             name: "Approval",
             dependencies: [
-                "RPC", "Contracts", "Banking", "SQLiteKit", "CurlKit",
+                "RPC", "Contracts", "Banking", "SQLiteKit", "PostgresSupport", "CurlKit",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -195,7 +195,7 @@ let package = Package(
         .executableTarget(
             name: "approval-svc",
             dependencies: [
-                "Approval", "Banking", "RPC", "SQLiteKit", "ServiceKit",
+                "Approval", "Banking", "RPC", "SQLiteKit", "PostgresSupport", "ServiceKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -405,8 +405,9 @@ let package = Package(
         .testTarget(
             name: "ApprovalTests",
             dependencies: [
-                "Approval", "Banking", "RPC", "RPCTesting", "SQLiteKit", "ServiceKit",
+                "Approval", "Banking", "RPC", "RPCTesting", "SQLiteKit", "ServiceKit", "PostgresSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
         .testTarget(

@@ -21,7 +21,7 @@ extension ApprovalEngine {
         try Validate.text(params.requestedBy, field: "requested_by", maximum: Validate.maximumNameLength)
         let transfers = try Self.validated(params.transfers)
         let expiresIn = try expiry(params.expiresIn)
-        return try await database.write { [self] connection in
+        return try await change { [self] connection in
             if let existing = try BatchApprovalStore.find(batchID: params.batchID, on: connection) {
                 guard existing.transfers == transfers else {
                     throw RPCError(.alreadyExists, reason: "IDEMPOTENCY_KEY_REUSED",
@@ -58,7 +58,7 @@ extension ApprovalEngine {
         try Validate.optionalText(params.reason, field: "reason", maximum: Validate.maximumReasonLength)
         // An approval found past its expiry is expired in this transaction, which
         // must commit: the refusal is returned, not thrown.
-        let outcome = try await database.write { [self] connection -> Result<BatchApprovalView, RPCError> in
+        let outcome = try await change { [self] connection -> Result<BatchApprovalView, RPCError> in
             var record = try loadBatch(params.approvalID, connection: connection)
             let now = clock.now()
             if try expireIfDue(&record, now: now, connection: connection) { return .failure(Self.notDecidable(record)) }
@@ -107,7 +107,7 @@ extension ApprovalEngine {
             throw RPCError.invalidParams(field: "outcome.status", "must be 'succeeded' or 'failed'")
         }
         try Validate.optionalText(params.outcome.detail, field: "outcome.detail", maximum: Validate.maximumReasonLength)
-        return try await database.write { [self] connection in
+        return try await change { [self] connection in
             var record = try loadBatch(params.approvalID, connection: connection)
             if [.completed, .failed].contains(record.status), record.outcome == params.outcome {
                 return try BatchApprovalStore.view(record, connection: connection)  // a retry
@@ -160,7 +160,7 @@ extension ApprovalEngine {
     }
 
     /// Expires every pending batch past its time; returns how many.
-    func expireDueBatches(now: Date, connection: SQLiteConnection) throws -> Int {
+    func expireDueBatches(now: Date, connection: any SQLConnection) throws -> Int {
         let due = try connection.query(
             "SELECT approval_id FROM batch_approvals WHERE status = 'pending' AND expires_at <= ? ORDER BY expires_at LIMIT ?",
             [.integer(ApprovalTime.milliseconds(now)), .integer(Int64(Self.expiryBatch))]) { $0.text(0) }
@@ -171,7 +171,7 @@ extension ApprovalEngine {
         return due.count
     }
 
-    func loadBatch(_ approvalID: String, connection: SQLiteConnection) throws -> BatchApprovalRecord {
+    func loadBatch(_ approvalID: String, connection: any SQLConnection) throws -> BatchApprovalRecord {
         guard let record = try BatchApprovalStore.find(approvalID, on: connection) else {
             throw RPCError(.notFound, reason: "APPROVAL_NOT_FOUND", "no batch approval \(approvalID)")
         }
@@ -182,7 +182,7 @@ extension ApprovalEngine {
 
     /// Signs the batch grant and marks the batch approved.
     private func approve(
-        _ record: inout BatchApprovalRecord, approvers: [String], actor: String, at now: Date, connection: SQLiteConnection
+        _ record: inout BatchApprovalRecord, approvers: [String], actor: String, at now: Date, connection: any SQLConnection
     ) throws {
         precondition(record.status == .pending && approvers.count >= record.requiredApprovers, "only enough approvers approve a pending batch")
         let grant = try signer.sign(BatchGrant(
@@ -200,7 +200,7 @@ extension ApprovalEngine {
         ])
     }
 
-    private func expireIfDue(_ record: inout BatchApprovalRecord, now: Date, connection: SQLiteConnection) throws -> Bool {
+    private func expireIfDue(_ record: inout BatchApprovalRecord, now: Date, connection: any SQLConnection) throws -> Bool {
         let nowMs = ApprovalTime.milliseconds(now)
         guard record.status == .pending, record.expiresAt <= nowMs else { return false }
         record.status = .expired
@@ -214,7 +214,7 @@ extension ApprovalEngine {
     }
 
     private func audit(
-        _ step: String, _ record: BatchApprovalRecord, actor: String, at now: Date, connection: SQLiteConnection,
+        _ step: String, _ record: BatchApprovalRecord, actor: String, at now: Date, connection: any SQLConnection,
         detail: [String: String]
     ) throws {
         try AuditLog.append(

@@ -28,7 +28,7 @@ extension ApprovalEngine {
         guard version >= 1 else { throw RPCError.invalidParams(field: "version", "must be 1 or more") }
         let policy = policies.current
         if let edited = params.editedAction { try Self.requireCurrency(edited, field: "edited_action.currency", held: policy) }
-        let outcome = try await database.write { [self] connection -> Result<ApprovalView, RPCError> in
+        let outcome = try await change { [self] connection -> Result<ApprovalView, RPCError> in
             try decide(params, version: version, policy: policy, by: identity, connection: connection)
         }
         notifier.signal()
@@ -38,7 +38,7 @@ extension ApprovalEngine {
     /// A failure is returned, not thrown, when this transaction must still commit
     /// (an approval found past its expiry is expired on the spot).
     func decide(
-        _ params: DecideParams, version: Int64, policy: Policy, by identity: Identity, connection: SQLiteConnection
+        _ params: DecideParams, version: Int64, policy: Policy, by identity: Identity, connection: any SQLConnection
     ) throws -> Result<ApprovalView, RPCError> {
         var record = try load(params.approvalID, connection: connection)
         let now = clock.now()
@@ -104,7 +104,7 @@ extension ApprovalEngine {
     /// that raises the amount or changes the payee needs someone besides the editor.
     private func edit(
         _ record: inout ApprovalRecord, to action: Action, policy: Policy, by identity: Identity, reason: String?, at now: Date,
-        connection: SQLiteConnection
+        connection: any SQLConnection
     ) throws {
         try Self.requireEditable(record.action, into: action)
         let previous = record.version
@@ -144,7 +144,7 @@ extension ApprovalEngine {
 
     private func vote(
         _ decision: Decision, on record: ApprovalRecord, by identity: Identity, reason: String?, at now: Date,
-        connection: SQLiteConnection
+        connection: any SQLConnection
     ) throws {
         try ApprovalStore.recordVote(
             decision, by: identity.name, reason: reason, on: record, at: ApprovalTime.milliseconds(now), connection: connection)
@@ -155,7 +155,7 @@ extension ApprovalEngine {
 
     /// Issues the grant for the current version and marks the approval approved.
     func approve(
-        _ record: inout ApprovalRecord, approvers: [String], actor: String, at now: Date, connection: SQLiteConnection
+        _ record: inout ApprovalRecord, approvers: [String], actor: String, at now: Date, connection: any SQLConnection
     ) throws {
         precondition(record.status == .pending, "only a pending approval can be approved")
         precondition(!approvers.isEmpty, "a grant names who approved")

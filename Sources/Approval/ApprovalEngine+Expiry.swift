@@ -10,7 +10,7 @@ extension ApprovalEngine {
     public func expireDue() async throws -> Int {
         var total = 0
         while true {
-            let count = try await database.write { [self] connection in
+            let count = try await change { [self] connection in
                 let now = clock.now()
                 let due = try connection.query(
                     "SELECT approval_id FROM approvals WHERE status = 'pending' AND expires_at <= ? ORDER BY expires_at LIMIT ?",
@@ -37,13 +37,13 @@ extension ApprovalEngine {
             try connection.queryOne("""
                 SELECT MIN(expires_at) FROM (
                     SELECT MIN(expires_at) AS expires_at FROM approvals WHERE status = 'pending'
-                    UNION ALL SELECT MIN(expires_at) FROM batch_approvals WHERE status = 'pending')
+                    UNION ALL SELECT MIN(expires_at) FROM batch_approvals WHERE status = 'pending') AS due
                 """) { $0.optionalInt(0) } ?? nil
         }.map { ApprovalTime.date(milliseconds: $0) }
     }
 
     /// Expires `record` if it is pending and past its time. Returns whether it did.
-    func expireIfDue(_ record: inout ApprovalRecord, now: Date, connection: SQLiteConnection) throws -> Bool {
+    func expireIfDue(_ record: inout ApprovalRecord, now: Date, connection: any SQLConnection) throws -> Bool {
         let nowMs = ApprovalTime.milliseconds(now)
         guard record.status == .pending, record.expiresAt <= nowMs else { return false }
         record.status = .expired

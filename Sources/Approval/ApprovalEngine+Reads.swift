@@ -35,29 +35,28 @@ extension ApprovalEngine {
             throw RPCError.invalidParams(field: "max_amount", "must not be below min_amount (\(minimum))")
         }
         return try await database.read { connection in
-            var sql = "SELECT \(ApprovalStore.columns) FROM approvals WHERE 1"
+            var sql = "SELECT \(ApprovalStore.columns) FROM approvals WHERE 1 = 1"
             var values: [SQLiteValue] = []
             func add(_ clause: String, _ more: SQLiteValue...) {
                 sql += " AND " + clause
                 values += more
             }
+            // kind, account (a transfer's payer, a deposit's receiver) and amount_minor are
+            // the action's own fields as columns (an edit changes only amount, payee and memo).
             if let status = params.status { add("status = ?", .text(status.rawValue)) }
             if let runID = params.runID { add("run_id = ?", .text(runID)) }
-            if let kind = params.kind { add("json_extract(action, '$.kind') = ?", .text(kind)) }
-            // Amounts are stored with exactly two decimals: their digits are the minor units.
-            let minorUnits = "CAST(REPLACE(json_extract(action, '$.amount'), '.', '') AS INTEGER)"
-            if let minimum { add("\(minorUnits) >= ?", .integer(minimum.minorUnits)) }
-            if let maximum { add("\(minorUnits) <= ?", .integer(maximum.minorUnits)) }
+            if let kind = params.kind { add("kind = ?", .text(kind)) }
+            if let minimum { add("amount_minor >= ?", .integer(minimum.minorUnits)) }
+            if let maximum { add("amount_minor <= ?", .integer(maximum.minorUnits)) }
             if let person = params.requestedBy { add("requested_by = ?", .text(person)) }
-            if let account = params.account {
-                add("(json_extract(action, '$.from') = ? OR (json_extract(action, '$.kind') = 'deposit' AND json_extract(action, '$.to') = ?))",
-                    .text(account), .text(account))
-            }
+            if let account = params.account { add("account = ?", .text(account)) }
             if let query = params.query?.trimmingCharacters(in: .whitespaces), !query.isEmpty {
                 let pattern = SQLiteValue.text("%" + Self.likeEscaped(query.lowercased()) + "%")
+                let payee = connection.dialect.jsonText("action", "to")
+                let memo = connection.dialect.jsonText("action", "memo")
                 add(
-                    "(lower(approval_id) LIKE ?1x ESCAPE '\\' OR lower(run_id) LIKE ?1x ESCAPE '\\' OR lower(requested_by) LIKE ?1x ESCAPE '\\' "
-                        + "OR lower(json_extract(action, '$.to')) LIKE ?1x ESCAPE '\\' OR lower(coalesce(json_extract(action, '$.memo'), '')) LIKE ?1x ESCAPE '\\')",
+                    "(lower(approval_id) LIKE ? ESCAPE '\\' OR lower(run_id) LIKE ? ESCAPE '\\' OR lower(requested_by) LIKE ? ESCAPE '\\' "
+                        + "OR lower(\(payee)) LIKE ? ESCAPE '\\' OR lower(coalesce(\(memo), '')) LIKE ? ESCAPE '\\')",
                     pattern, pattern, pattern, pattern, pattern)
             }
             if let position {
@@ -77,7 +76,7 @@ extension ApprovalEngine {
             sql += ordering
             sql += " LIMIT ?"
             values.append(.integer(Int64(limit + 1)))
-            let ids = try connection.query(sql.replacingOccurrences(of: "?1x", with: "?"), values) { $0.text(1) }
+            let ids = try connection.query(sql, values) { $0.text(1) }
             let page = try ids.prefix(limit).map { try self.load($0, connection: connection) }
             let views = try page.map { try ApprovalStore.view($0, connection: connection) }
             let next = ids.count > limit ? page.last.map { ListCursor(order: order, seq: $0.seq, expiresAt: $0.expiresAt).text } : nil
@@ -126,12 +125,8 @@ extension ApprovalEngine {
     }
 
     func verifyAudit() async throws -> AuditVerification {
-        try await database.read { connection in
-            // One snapshot: records appended during the walk must not look like a broken head.
-            try connection.executeScript("BEGIN")
-            defer { try? connection.executeScript("COMMIT") }
-            return try AuditLog.verify(on: connection)
-        }
+        // One snapshot: records appended during the walk must not look like a broken head.
+        try await database.snapshot { connection in try AuditLog.verify(on: connection) }
     }
 
     /// Stops the database threads once queued work is done.

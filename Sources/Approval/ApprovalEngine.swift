@@ -1,6 +1,7 @@
 import Banking
 import Foundation
 import Logging
+import PostgresSupport
 import RPC
 import SQLiteKit
 
@@ -28,7 +29,11 @@ public final class ApprovalEngine: Sendable {
     /// Approvals one expiry sweep handles in one transaction: keeps a sweep short.
     static let expiryBatch = 500
 
-    let database: SQLiteDatabase
+    let database: any SQLDatabase
+    /// Where other replicas' changes are heard (PostgreSQL only); nil on SQLite.
+    private let shared: PostgresPool?
+    /// Follows ``ApprovalStore/changes`` on `shared`, waking this replica's watchers.
+    private let listener: Task<Void, Never>?
     /// The policy in force (reloaded by ``PolicyWatcher``); read once per decision.
     public let policies: PolicySource
     /// Who the people are and which accounts they own (reloaded by ``IdentityWatcher``).
@@ -42,7 +47,7 @@ public final class ApprovalEngine: Sendable {
     let linkSigner: LinkSigner?
 
     /// - Parameters:
-    ///   - database: the approval database (opened with ``ApprovalEngine/migrations``).
+    ///   - database: the approval tables (``ApprovalDatabase/sqlite(path:logger:)`` or ``ApprovalDatabase/postgres(_:logger:)``).
     ///   - policies: the policy in force.
     ///   - identities: the stack's identities: requesters must be people who own the paying account.
     ///   - signer: the grant signing key.
@@ -52,24 +57,42 @@ public final class ApprovalEngine: Sendable {
     ///   - notifications: where notices go (default: nowhere).
     ///   - linkSigner: signs approve/reject links (nil: notices carry no links, redeem_link refuses).
     public init(
-        database: SQLiteDatabase, policies: PolicySource, identities: LiveIdentities, signer: GrantSigner,
+        database: ApprovalDatabase, policies: PolicySource, identities: LiveIdentities, signer: GrantSigner,
         clock: ApprovalClock = .system,
         configuration: ApprovalConfiguration = .init(), logger: Logger,
         notifications: NotificationConfiguration = .init(), linkSigner: LinkSigner? = nil
     ) {
         self.notifications = notifications
         self.linkSigner = linkSigner
-        self.database = database
+        self.database = database.database
+        self.shared = database.shared
         self.policies = policies
         self.identities = identities
         self.signer = signer
         self.clock = clock
         self.configuration = configuration
         self.logger = logger
+        let notifier = self.notifier
+        listener = database.shared?.listen(channel: ApprovalStore.changes, wakeAll: { notifier.signal() }) { _ in notifier.signal() }
     }
+
+    /// `sqlite` or `postgres`.
+    public var backend: String { shared == nil ? "sqlite" : "postgres" }
 
     /// The schema the database needs.
     public static var migrations: [Migration] { ApprovalSchema.migrations }
+
+    /// Every change to the approval tables: one request on the database's writer,
+    /// which first takes the audit chain's head (``ApprovalStore/serialize(_:)``), so
+    /// that on PostgreSQL the replicas sharing the database change approvals one
+    /// transaction at a time, in the order they commit.
+    @discardableResult
+    func change<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
+        try await database.write { connection in
+            try ApprovalStore.serialize(connection)
+            return try body(connection)
+        }
+    }
 
     // MARK: submit
 
@@ -82,7 +105,7 @@ public final class ApprovalEngine: Sendable {
         try requireRequester(params.requestedBy, owning: params.action)
         let policy = policies.current
         try Self.requireCurrency(params.action, field: "action.currency", held: policy)
-        let view = try await database.write { [self] connection in
+        let view = try await change { [self] connection in
             try submit(params, expiresIn: expiresIn, policy: policy, by: identity, connection: connection)
         }
         notifier.signal()
@@ -90,7 +113,7 @@ public final class ApprovalEngine: Sendable {
     }
 
     private func submit(
-        _ params: SubmitParams, expiresIn: TimeInterval, policy: Policy, by identity: Identity, connection: SQLiteConnection
+        _ params: SubmitParams, expiresIn: TimeInterval, policy: Policy, by identity: Identity, connection: any SQLConnection
     ) throws -> ApprovalView {
         if let existing = try ApprovalStore.find(runID: params.runID, callID: params.callID, on: connection) {
             guard existing.originalAction == params.action else {
@@ -145,7 +168,7 @@ public final class ApprovalEngine: Sendable {
     func cancel(_ params: CancelParams, by identity: Identity) async throws -> ApprovalView {
         try Validate.text(params.approvalID, field: "approval_id", maximum: Validate.maximumIDLength)
         try Validate.text(params.reason, field: "reason", maximum: Validate.maximumReasonLength)
-        let outcome = try await database.write { [self] connection -> Result<ApprovalView, RPCError> in
+        let outcome = try await change { [self] connection -> Result<ApprovalView, RPCError> in
             var record = try load(params.approvalID, connection: connection)
             let now = clock.now()
             if try expireIfDue(&record, now: now, connection: connection) { return .failure(Self.notDecidable(record)) }
@@ -170,7 +193,7 @@ public final class ApprovalEngine: Sendable {
             throw RPCError.invalidParams(field: "outcome.status", "must be 'succeeded' or 'failed'")
         }
         try Validate.optionalText(params.outcome.detail, field: "outcome.detail", maximum: Validate.maximumReasonLength)
-        let view = try await database.write { [self] connection in
+        let view = try await change { [self] connection in
             var record = try load(params.approvalID, connection: connection)
             if [.completed, .failed].contains(record.status), record.outcome == params.outcome {
                 return try ApprovalStore.view(record, connection: connection)  // a retry
@@ -206,7 +229,7 @@ public final class ApprovalEngine: Sendable {
     /// whichever of its grants is shown (it records every consumed grant's approval id).
     func renewGrant(_ params: ApprovalIDParams, by identity: Identity) async throws -> ApprovalView {
         try Validate.text(params.approvalID, field: "approval_id", maximum: Validate.maximumIDLength)
-        let view = try await database.write { [self] connection in
+        let view = try await change { [self] connection in
             var record = try load(params.approvalID, connection: connection)
             guard record.status == .approved, let current = record.grant else { throw Self.notCompletable(record) }
             let now = clock.now()
@@ -242,12 +265,14 @@ public final class ApprovalEngine: Sendable {
     }
 
     public func close() async {
+        listener?.cancel()
+        await shared?.close()
         await database.close()
     }
 
     // MARK: helpers
 
-    func load(_ approvalID: String, connection: SQLiteConnection) throws -> ApprovalRecord {
+    func load(_ approvalID: String, connection: any SQLConnection) throws -> ApprovalRecord {
         guard let record = try ApprovalStore.find(approvalID, on: connection) else {
             throw RPCError(.notFound, reason: "APPROVAL_NOT_FOUND", "no approval \(approvalID)")
         }
@@ -255,7 +280,7 @@ public final class ApprovalEngine: Sendable {
     }
 
     func audit(
-        _ step: String, _ record: ApprovalRecord, actor: String, at now: Date, connection: SQLiteConnection,
+        _ step: String, _ record: ApprovalRecord, actor: String, at now: Date, connection: any SQLConnection,
         detail: [String: String] = [:]
     ) throws {
         try AuditLog.append(

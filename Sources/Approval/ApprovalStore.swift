@@ -37,16 +37,16 @@ enum ApprovalStore {
         requester_may_approve, policy_figures
         """
 
-    static func find(_ approvalID: String, on connection: SQLiteConnection) throws -> ApprovalRecord? {
-        try connection.queryOne("SELECT \(columns) FROM approvals WHERE approval_id = ?", [.text(approvalID)], record)
+    static func find(_ approvalID: String, on connection: any SQLConnection) throws -> ApprovalRecord? {
+        try connection.queryOne("SELECT \(columns) FROM approvals WHERE approval_id = ?", [.text(approvalID)], { try record($0) })
     }
 
-    static func find(runID: String, callID: String, on connection: SQLiteConnection) throws -> ApprovalRecord? {
+    static func find(runID: String, callID: String, on connection: any SQLConnection) throws -> ApprovalRecord? {
         try connection.queryOne(
-            "SELECT \(columns) FROM approvals WHERE run_id = ? AND call_id = ?", [.text(runID), .text(callID)], record)
+            "SELECT \(columns) FROM approvals WHERE run_id = ? AND call_id = ?", [.text(runID), .text(callID)], { try record($0) })
     }
 
-    static func insert(_ approval: ApprovalRecord, on connection: SQLiteConnection) throws {
+    static func insert(_ approval: ApprovalRecord, on connection: any SQLConnection) throws {
         try connection.execute(
             """
             INSERT INTO approvals (approval_id, run_id, call_id, version, status, action, original_action, requested_by,
@@ -63,7 +63,7 @@ enum ApprovalStore {
     }
 
     /// Writes back everything that can change.
-    static func update(_ approval: ApprovalRecord, on connection: SQLiteConnection) throws {
+    static func update(_ approval: ApprovalRecord, on connection: any SQLConnection) throws {
         let changed = try connection.execute(
             """
             UPDATE approvals SET version = ?, status = ?, action = ?, required_approvers = ?, policy_version = ?,
@@ -96,7 +96,7 @@ enum ApprovalStore {
         ]
     }
 
-    static func addVersion(_ approval: ApprovalRecord, editedBy: String, on connection: SQLiteConnection) throws {
+    static func addVersion(_ approval: ApprovalRecord, editedBy: String, on connection: any SQLConnection) throws {
         try connection.execute(
             "INSERT INTO approval_versions (approval_id, version, action, edited_by, created_at) VALUES (?, ?, ?, ?, ?)",
             [.text(approval.approvalID), .integer(approval.version), .text(json(approval.action)), .text(editedBy),
@@ -104,7 +104,7 @@ enum ApprovalStore {
     }
 
     /// The vote an approver cast on one version, if any.
-    static func vote(of approver: String, on approval: ApprovalRecord, connection: SQLiteConnection) throws -> Decision? {
+    static func vote(of approver: String, on approval: ApprovalRecord, connection: any SQLConnection) throws -> Decision? {
         try connection.queryOne(
             "SELECT decision FROM votes WHERE approval_id = ? AND version = ? AND approver = ?",
             [.text(approval.approvalID), .integer(approval.version), .text(approver)]
@@ -113,7 +113,7 @@ enum ApprovalStore {
 
     static func recordVote(
         _ decision: Decision, by approver: String, reason: String?, on approval: ApprovalRecord, at: Int64,
-        connection: SQLiteConnection
+        connection: any SQLConnection
     ) throws {
         try connection.execute(
             "INSERT INTO votes (approval_id, version, approver, decision, reason, at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -122,13 +122,13 @@ enum ApprovalStore {
     }
 
     /// Approvers who approved the current version, sorted.
-    static func approvers(of approval: ApprovalRecord, connection: SQLiteConnection) throws -> [String] {
+    static func approvers(of approval: ApprovalRecord, connection: any SQLConnection) throws -> [String] {
         try connection.query(
             "SELECT approver FROM votes WHERE approval_id = ? AND version = ? AND decision = 'approve' ORDER BY approver",
             [.text(approval.approvalID), .integer(approval.version)]) { $0.text(0) }
     }
 
-    static func view(_ approval: ApprovalRecord, connection: SQLiteConnection) throws -> ApprovalView {
+    static func view(_ approval: ApprovalRecord, connection: any SQLConnection) throws -> ApprovalView {
         ApprovalView(
             approvalID: approval.approvalID, runID: approval.runID, callID: approval.callID, version: approval.version,
             status: approval.status, action: approval.action, originalAction: approval.originalAction,
@@ -150,7 +150,7 @@ enum ApprovalStore {
     /// needed nobody and were not reported failed). Read inside the deciding
     /// transaction, so two submissions never both spend the same budget.
     static func history(
-        of action: Action, windows: Set<PolicyWindow>, now: Int64, excluding approvalID: String?, connection: SQLiteConnection
+        of action: Action, windows: Set<PolicyWindow>, now: Int64, excluding approvalID: String?, connection: any SQLConnection
     ) throws -> PolicyHistory {
         var live: [PolicyWindow: Int64] = [:]
         var auto: [PolicyWindow: PolicyHistory.Usage] = [:]
@@ -174,13 +174,33 @@ enum ApprovalStore {
         return PolicyHistory(live: live, autoApproved: auto)
     }
 
+    // MARK: order
+
+    /// The channel on which a PostgreSQL write tells the other replicas that approvals changed.
+    static let changes = "hitl_approval_changes"
+
+    /// Starts a change (first statement of every write request). On PostgreSQL it
+    /// locks the audit chain's head row until the commit: every change appends audit
+    /// records to one hash chain, so changes are serial anyway, and holding the head
+    /// from the start makes each the sole writer of its moment. Every other rule then
+    /// holds as on SQLite's single writer: an approval read is the one to change (two
+    /// replicas deciding it take turns and the second sees the first's decision), an
+    /// event's seq is the last plus one and commits in seq order (the feed is
+    /// gap-free and a watcher never sees seq 8 before 7), a window total read is
+    /// what the policy judges. It also tells other replicas' watchers, at commit.
+    static func serialize(_ connection: any SQLConnection) throws {
+        guard connection.dialect == .postgres else { return }
+        try connection.executeLater("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE")
+        try connection.executeLater("SELECT pg_notify('\(changes)', '')")
+    }
+
     // MARK: events
 
     /// Appends an event with the next gap-free seq. The single writer assigns
     /// seqs in commit order, and a rolled-back request gives its seq back.
     static func appendEvent(
         _ type: String, for approval: ApprovalRecord, actor: String, at: Int64, reason: String? = nil,
-        connection: SQLiteConnection
+        connection: any SQLConnection
     ) throws {
         try connection.execute(
             """
@@ -192,7 +212,7 @@ enum ApprovalStore {
              reason.map { .text($0) } ?? .null])
     }
 
-    static func events(after seq: Int64, limit: Int, connection: SQLiteConnection) throws -> [ApprovalEvent] {
+    static func events(after seq: Int64, limit: Int, connection: any SQLConnection) throws -> [ApprovalEvent] {
         try connection.query(
             """
             SELECT seq, type, approval_id, run_id, call_id, version, status, actor, at, reason
@@ -209,7 +229,7 @@ enum ApprovalStore {
 
     // MARK: rows
 
-    private static func record(_ row: SQLiteRow) throws -> ApprovalRecord {
+    private static func record(_ row: some SQLRow) throws -> ApprovalRecord {
         ApprovalRecord(
             seq: row.int(0), approvalID: row.text(1), runID: row.text(2), callID: row.text(3), version: row.int(4),
             status: try decodeStatus(row.text(5)), action: try decode(row.text(6)), originalAction: try decode(row.text(7)),

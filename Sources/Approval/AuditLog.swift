@@ -53,7 +53,7 @@ enum AuditLog {
     ///   - entry: the step.
     ///   - connection: the writer connection, inside a transaction.
     /// - Throws: ``SQLiteError``.
-    static func append(_ entry: Entry, on connection: SQLiteConnection) throws {
+    static func append(_ entry: Entry, on connection: any SQLConnection) throws {
         let head = try connection.queryOne("SELECT seq, hash FROM audit_head WHERE id = 1") { ($0.int(0), $0.text(1)) }
         let seq = (head?.0 ?? 0) + 1
         let prevHash = head?.1 ?? genesis
@@ -77,13 +77,13 @@ enum AuditLog {
     }
 
     /// The records of one approval, oldest first.
-    static func records(of approvalID: String, on connection: SQLiteConnection) throws -> [AuditRecord] {
-        try connection.query("SELECT \(columns) FROM audit WHERE approval_id = ? ORDER BY seq", [.text(approvalID)], record)
+    static func records(of approvalID: String, on connection: any SQLConnection) throws -> [AuditRecord] {
+        try connection.query("SELECT \(columns) FROM audit WHERE approval_id = ? ORDER BY seq", [.text(approvalID)], { record($0) })
     }
 
     /// Records after `seq`, at or after `since` and before `until` (times as the log
     /// writes them: fixed-width RFC 3339 UTC, so text order is time order).
-    static func records(after seq: Int64, since: String?, until: String?, limit: Int, on connection: SQLiteConnection) throws -> [AuditRecord] {
+    static func records(after seq: Int64, since: String?, until: String?, limit: Int, on connection: any SQLConnection) throws -> [AuditRecord] {
         var sql = "SELECT \(columns) FROM audit WHERE seq > ?"
         var values: [SQLiteValue] = [.integer(seq)]
         if let since {
@@ -96,20 +96,20 @@ enum AuditLog {
         }
         sql += " ORDER BY seq LIMIT ?"
         values.append(.integer(Int64(limit)))
-        return try connection.query(sql, values, record)
+        return try connection.query(sql, values, { record($0) })
     }
 
     /// Walks the whole chain and reports every break.
     /// - Parameter connection: a reader (one snapshot).
     /// - Returns: the verdict, with each problem's seq.
-    static func verify(on connection: SQLiteConnection) throws -> AuditVerification {
+    static func verify(on connection: any SQLConnection) throws -> AuditVerification {
         var problems: [AuditVerification.Problem] = []
         var expectedSeq: Int64 = 1
         var prevHash = genesis
         var count: Int64 = 0
         while true {
             let page = try connection.query(
-                "SELECT \(columns) FROM audit WHERE seq >= ? ORDER BY seq LIMIT \(verifyPageSize)", [.integer(expectedSeq)], record)
+                "SELECT \(columns) FROM audit WHERE seq >= ? ORDER BY seq LIMIT \(verifyPageSize)", [.integer(expectedSeq)], { record($0) })
             for row in page {
                 if row.seq != expectedSeq {
                     problems.append(.init(seq: expectedSeq, problem: "records \(expectedSeq)...\(row.seq - 1) are missing"))
@@ -145,7 +145,7 @@ enum AuditLog {
 
     private static let columns = "seq, at, approval_id, step, actor, version, policy_version, action_hash, detail, prev_hash, hash"
 
-    private static func record(_ row: SQLiteRow) -> AuditRecord {
+    private static func record(_ row: some SQLRow) -> AuditRecord {
         AuditRecord(
             seq: row.int(0), at: row.text(1), approvalID: row.text(2), step: row.text(3),
             actor: row.text(4), version: row.int(5), policyVersion: row.text(6), actionHash: row.text(7), detail: row.text(8),

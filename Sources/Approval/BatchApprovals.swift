@@ -134,15 +134,15 @@ enum BatchApprovalStore {
         required_approvers, policy_version, policy_rule, created_at, updated_at, expires_at, reason, grant_json, outcome
         """
 
-    static func find(_ approvalID: String, on connection: SQLiteConnection) throws -> BatchApprovalRecord? {
-        try connection.queryOne("SELECT \(columns) FROM batch_approvals WHERE approval_id = ?", [.text(approvalID)], record)
+    static func find(_ approvalID: String, on connection: any SQLConnection) throws -> BatchApprovalRecord? {
+        try connection.queryOne("SELECT \(columns) FROM batch_approvals WHERE approval_id = ?", [.text(approvalID)], { try record($0) })
     }
 
-    static func find(batchID: String, on connection: SQLiteConnection) throws -> BatchApprovalRecord? {
-        try connection.queryOne("SELECT \(columns) FROM batch_approvals WHERE batch_id = ?", [.text(batchID)], record)
+    static func find(batchID: String, on connection: any SQLConnection) throws -> BatchApprovalRecord? {
+        try connection.queryOne("SELECT \(columns) FROM batch_approvals WHERE batch_id = ?", [.text(batchID)], { try record($0) })
     }
 
-    static func insert(_ batch: BatchApprovalRecord, on connection: SQLiteConnection) throws {
+    static func insert(_ batch: BatchApprovalRecord, on connection: any SQLConnection) throws {
         try connection.execute(
             """
             INSERT INTO batch_approvals (approval_id, batch_id, status, transfers, count, total, currency, digest, requested_by,
@@ -157,7 +157,7 @@ enum BatchApprovalStore {
     }
 
     /// Writes back what a decision or expiry changes.
-    static func update(_ batch: BatchApprovalRecord, on connection: SQLiteConnection) throws {
+    static func update(_ batch: BatchApprovalRecord, on connection: any SQLConnection) throws {
         let changed = try connection.execute(
             "UPDATE batch_approvals SET status = ?, updated_at = ?, reason = ?, grant_json = ?, outcome = ? WHERE approval_id = ?",
             [.text(batch.status.rawValue), .integer(batch.updatedAt), batch.reason.map { .text($0) } ?? .null,
@@ -166,26 +166,26 @@ enum BatchApprovalStore {
         precondition(changed == 1, "a batch approval that was read must be updatable")
     }
 
-    static func vote(of approver: String, on approvalID: String, connection: SQLiteConnection) throws -> Decision? {
+    static func vote(of approver: String, on approvalID: String, connection: any SQLConnection) throws -> Decision? {
         try connection.queryOne(
             "SELECT decision FROM batch_votes WHERE approval_id = ? AND approver = ?", [.text(approvalID), .text(approver)]
         ) { Decision(rawValue: $0.text(0)) } ?? nil
     }
 
     static func recordVote(_ decision: Decision, by approver: String, reason: String?, on approvalID: String, at: Int64,
-                           connection: SQLiteConnection) throws {
+                           connection: any SQLConnection) throws {
         try connection.execute(
             "INSERT INTO batch_votes (approval_id, approver, decision, reason, at) VALUES (?, ?, ?, ?, ?)",
             [.text(approvalID), .text(approver), .text(decision.rawValue), reason.map { .text($0) } ?? .null, .integer(at)])
     }
 
-    static func approvers(of approvalID: String, connection: SQLiteConnection) throws -> [String] {
+    static func approvers(of approvalID: String, connection: any SQLConnection) throws -> [String] {
         try connection.query(
             "SELECT approver FROM batch_votes WHERE approval_id = ? AND decision = 'approve' ORDER BY approver",
             [.text(approvalID)]) { $0.text(0) }
     }
 
-    static func view(_ batch: BatchApprovalRecord, withTransfers: Bool = true, connection: SQLiteConnection) throws -> BatchApprovalView {
+    static func view(_ batch: BatchApprovalRecord, withTransfers: Bool = true, connection: any SQLConnection) throws -> BatchApprovalView {
         BatchApprovalView(
             approvalID: batch.approvalID, batchID: batch.batchID, status: batch.status, batch: batch.summary,
             transfers: withTransfers ? batch.transfers : nil, requestedBy: batch.requestedBy, submittedBy: batch.submittedBy,
@@ -196,7 +196,7 @@ enum BatchApprovalStore {
             grant: batch.grant)
     }
 
-    private static func record(_ row: SQLiteRow) throws -> BatchApprovalRecord {
+    private static func record(_ row: some SQLRow) throws -> BatchApprovalRecord {
         guard let status = ApprovalStatus(rawValue: row.text(3)) else {
             throw CorruptRowError(description: "batch_approvals.status holds '\(row.text(3))'")
         }

@@ -105,7 +105,7 @@ extension ApprovalEngine {
 
     /// Enqueues the "approval needed" notice for each configured channel, with
     /// fresh links per channel (see ``linkDecisions(for:)``), in the caller's transaction.
-    func enqueueRequested(_ record: ApprovalRecord, connection: SQLiteConnection) throws {
+    func enqueueRequested(_ record: ApprovalRecord, connection: any SQLConnection) throws {
         guard let linkSigner else { return }
         for channel in notifications.channels {
             var links: [String: String] = [:]
@@ -140,7 +140,7 @@ extension ApprovalEngine {
     }
 
     /// Enqueues the completion notice for each configured channel.
-    func enqueueCompleted(_ record: ApprovalRecord, connection: SQLiteConnection) throws {
+    func enqueueCompleted(_ record: ApprovalRecord, connection: any SQLConnection) throws {
         let view = try ApprovalStore.view(record, connection: connection)
         let text = "Completed: \(Self.describe(record.action)) \(record.outcome?.status ?? "") (approval \(record.approvalID))."
         for channel in notifications.channels {
@@ -149,7 +149,7 @@ extension ApprovalEngine {
         }
     }
 
-    private func enqueue(channel: String, payload: NotificationPayload, record: ApprovalRecord, connection: SQLiteConnection) throws {
+    private func enqueue(channel: String, payload: NotificationPayload, record: ApprovalRecord, connection: any SQLConnection) throws {
         try connection.execute(
             """
             INSERT INTO deliveries (delivery_id, approval_id, channel, kind, payload, state, attempts, next_attempt_at, created_at)

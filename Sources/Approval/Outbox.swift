@@ -78,7 +78,7 @@ extension ApprovalEngine {
             throw RPCError(.failedPrecondition, reason: "LINK_EXPIRED", "the link expired; decide in the approval list instead")
         }
         let policy = policies.current
-        let outcome = try await database.write { [self] connection -> Result<ApprovalView, RPCError> in
+        let outcome = try await change { [self] connection -> Result<ApprovalView, RPCError> in
             guard let link = try connection.queryOne(
                 "SELECT approval_id, version, decision, recipient, used_at FROM link_tokens WHERE nonce = ?", [.text(payload.n)],
                 { (approvalID: $0.text(0), version: $0.int(1), decision: $0.text(2), recipient: $0.text(3), used: $0.optionalInt(4)) }),
@@ -137,7 +137,7 @@ extension ApprovalEngine {
     /// no longer pending, or at another version, is left for `decide` to refuse
     /// with its own reason.
     /// - Throws: FAILED_PRECONDITION `LINK_NEEDS_SIGN_IN`.
-    private func refuseApproveLinkNeedingPeople(_ payload: LinkSigner.Payload, connection: SQLiteConnection) throws {
+    private func refuseApproveLinkNeedingPeople(_ payload: LinkSigner.Payload, connection: any SQLConnection) throws {
         guard payload.d == .approve else { return }
         let record = try load(payload.a, connection: connection)
         guard record.status == .pending, record.version == payload.v, record.requiredApprovers > 1 else { return }
@@ -167,15 +167,29 @@ extension ApprovalEngine {
         }
     }
 
-    func dueDeliveries(limit: Int) async throws -> [DueDelivery] {
+    /// Claims up to `limit` deliveries that are due: each one's next attempt moves
+    /// ``OutboxWorker/claimLease`` ahead in the same transaction, so another replica's
+    /// worker passes over it (on PostgreSQL it also skips rows being claimed right
+    /// now), and a worker that dies mid-delivery leaves it due again once the lease ends.
+    func claimDueDeliveries(limit: Int) async throws -> [DueDelivery] {
         let now = ApprovalTime.milliseconds(clock.now())
-        return try await database.read { connection in
-            try connection.query(
-                """
-                SELECT delivery_id, approval_id, channel, payload, attempts FROM deliveries
-                WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at LIMIT ?
-                """, [.integer(now), .integer(Int64(limit))]
+        let due = "FROM deliveries WHERE state = 'pending' AND next_attempt_at <= ?"
+        // Most rounds find nothing due: look on a reader before taking the writer.
+        guard try await database.read({ connection in
+            try connection.queryOne("SELECT 1 \(due) LIMIT 1", [.integer(now)]) { _ in true } ?? false
+        }) else { return [] }
+        let leaseEnd = now + Int64(OutboxWorker.claimLease.components.seconds * 1000)
+        return try await change { connection in
+            let claimed = try connection.query(
+                "SELECT delivery_id, approval_id, channel, payload, attempts \(due) ORDER BY next_attempt_at LIMIT ?"
+                    + connection.dialect.forUpdateSkipLocked,
+                [.integer(now), .integer(Int64(limit))]
             ) { DueDelivery(deliveryID: $0.text(0), approvalID: $0.text(1), channel: $0.text(2), payload: $0.text(3), attempts: $0.int(4)) }
+            for delivery in claimed {
+                try connection.executeLater(
+                    "UPDATE deliveries SET next_attempt_at = ? WHERE delivery_id = ?", [.integer(leaseEnd), .text(delivery.deliveryID)])
+            }
+            return claimed
         }
     }
 
@@ -188,14 +202,16 @@ extension ApprovalEngine {
     /// Records the outcome of one attempt: delivered (with a `notified` event and
     /// audit record), or scheduled again with exponential backoff, or failed for good.
     func recordAttempt(_ delivery: DueDelivery, error: String?) async throws {
-        try await database.write { [self] connection in
+        try await change { [self] connection in
             let now = clock.now()
             let nowMs = ApprovalTime.milliseconds(now)
             let attempts = delivery.attempts + 1
             if error == nil {
-                _ = try connection.execute(
-                    "UPDATE deliveries SET state = 'delivered', attempts = ?, delivered_at = ?, last_error = NULL WHERE delivery_id = ?",
-                    [.integer(attempts), .integer(nowMs), .text(delivery.deliveryID)])
+                // Delivered twice (a lease ran out mid-delivery): the first report stands.
+                guard try connection.execute(
+                    "UPDATE deliveries SET state = 'delivered', attempts = ?, delivered_at = ?, last_error = NULL WHERE delivery_id = ? AND state = 'pending'",
+                    [.integer(attempts), .integer(nowMs), .text(delivery.deliveryID)]) == 1
+                else { return }
                 let record = try load(delivery.approvalID, connection: connection)
                 try ApprovalStore.appendEvent(
                     "notified", for: record, actor: "notify:\(delivery.channel)", at: nowMs, reason: delivery.deliveryID,
@@ -209,7 +225,7 @@ extension ApprovalEngine {
             let delay = min(notifications.initialRetryDelay * pow(2, exponent), notifications.maximumRetryDelay)
             let state = attempts >= notifications.maximumAttempts ? "failed" : "pending"
             _ = try connection.execute(
-                "UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?, last_error = ? WHERE delivery_id = ?",
+                "UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?, last_error = ? WHERE delivery_id = ? AND state = 'pending'",
                 [.text(state), .integer(attempts), .integer(nowMs + Int64(delay * 1000)), .text(error ?? ""), .text(delivery.deliveryID)])
         }
         if error == nil { notifier.signal() }
@@ -242,7 +258,7 @@ public struct OutboxWorker: Service {
             while !Task.isCancelled {
                 var pause = Self.maximumSleep
                 do {
-                    for delivery in try await engine.dueDeliveries(limit: Self.batch) {
+                    for delivery in try await engine.claimDueDeliveries(limit: Self.batch) {
                         let error = await attempt(delivery)
                         try await engine.recordAttempt(delivery, error: error)
                     }
@@ -260,6 +276,9 @@ public struct OutboxWorker: Service {
         }
     }
 
+    /// How long a claimed delivery is left to its worker before another may take it:
+    /// longer than a whole round of ``batch`` attempts at ``deliveryTimeout`` each.
+    static let claimLease: Duration = .seconds(120)
     /// How long one delivery attempt may take: a slow receiver costs a retry, not a stuck worker.
     static let deliveryTimeout: Duration = .seconds(10)
     /// How long connecting may take on loopback or a LAN.

@@ -19,6 +19,25 @@ public enum SQLDialect: Sendable {
         case .postgres: " FOR UPDATE"
         }
     }
+
+    /// Appended to a `SELECT` that claims work (due deliveries, expired rows): on
+    /// PostgreSQL it locks the rows it returns and passes over rows another replica's
+    /// transaction holds, so two replicas never claim the same row; SQLite has one writer.
+    public var forUpdateSkipLocked: String {
+        switch self {
+        case .sqlite: ""
+        case .postgres: " FOR UPDATE SKIP LOCKED"
+        }
+    }
+
+    /// The text of `key` in the JSON object held (as text) in `column`, NULL when absent.
+    /// `column` and `key` are the statement's own names, never a caller's input.
+    public func jsonText(_ column: String, _ key: String) -> String {
+        switch self {
+        case .sqlite: "json_extract(\(column), '$.\(key)')"
+        case .postgres: "(\(column)::jsonb ->> '\(key)')"
+        }
+    }
 }
 
 /// One row of a result, read by column index, valid only inside the mapping closure.

@@ -3,8 +3,8 @@ import ArgumentParser
 import Banking
 import Foundation
 import Logging
+import PostgresSupport
 import RPC
-import SQLiteKit
 import ServiceKit
 import ServiceLifecycle
 
@@ -18,11 +18,14 @@ struct ApprovalServiceCommand: AsyncParsableCommand {
             transfer is submitted here; the policy (compose/policy.json) approves it at once or holds \
             it for approvers, and an approval produces an Ed25519-signed grant the ledger verifies. \
             The signing key is created at first start in <home>/run/grant-signing.key (0600); the \
-            public key in <home>/run/grant-public.key. The database is <home>/data/approval.sqlite.
+            public key in <home>/run/grant-public.key. The database is <home>/data/approval.sqlite, or \
+            PostgreSQL with --database (or $HITL_DATABASE_URL), which any number of approval-svc replicas \
+            can share (give them the same signing key).
 
             Example:
               approval-svc --home .hitl --policy compose/policy.json &
               hitl call approval approval.list '{"status": "pending"}'
+              approval-svc --database 'postgres://hitl@db.internal/hitl?sslmode=require'
             """)
 
     @OptionGroup var options: ServiceOptions
@@ -60,7 +63,17 @@ struct ApprovalServiceCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The first retry delay of a failed notification, in ms; later ones double, up to 5 minutes.", valueName: "ms"))
     var notifyRetryInitialMs = 1_000
 
+    @Option(help: ArgumentHelp(
+        "Where approvals are kept: a SQLite file (default: <home>/data/approval.sqlite), or PostgreSQL: postgres://user[:password]@host[:port]/database[?sslmode=require], or ?host=/socket/folder. Default: $HITL_DATABASE_URL when set (the place for a URL with a password: ps shows arguments).",
+        valueName: "path|url"))
+    var database: String?
+
     mutating func validate() throws {
+        do {
+            _ = try PostgresURL.chosen(option: database)
+        } catch {
+            throw ValidationError(error.description)
+        }
         guard (10...600_000).contains(notifyRetryInitialMs) else {
             throw ValidationError("--notify-retry-initial-ms must be between 10 and 600000")
         }
@@ -82,7 +95,7 @@ struct ApprovalServiceCommand: AsyncParsableCommand {
         let logger = Logger(label: "approval")
         let engine: ApprovalEngine
         do {
-            engine = try open(logger: logger)
+            engine = try await open(logger: logger)
             try await engine.expireDue()
         } catch {
             logger.critical("cannot start: \(error)")
@@ -100,7 +113,7 @@ struct ApprovalServiceCommand: AsyncParsableCommand {
         await engine.close()
     }
 
-    private func open(logger: Logger) throws -> ApprovalEngine {
+    private func open(logger: Logger) async throws -> ApprovalEngine {
         let path = Policy.locate(policy)
         let policies = try PolicySource(path: path)
         logger.info("policy loaded", metadata: ["policy.path": "\(path)", "policy.version": "\(policies.current.version)"])
@@ -108,9 +121,13 @@ struct ApprovalServiceCommand: AsyncParsableCommand {
         try directory.prepare()
         let identities = try LiveIdentities(directory: directory)
         let signer = try GrantKeys.loadOrCreateSigner(in: directory)
-        let database = try SQLiteDatabase(
-            path: directory.data.appendingPathComponent("approval.sqlite").path, migrations: ApprovalEngine.migrations,
-            logger: logger)
+        let database: ApprovalDatabase
+        if let url = try PostgresURL.chosen(option: self.database) {
+            database = try await .postgres(url, logger: logger)
+            logger.info("keeping approvals in PostgreSQL", metadata: ["db.url": "\(url)"])
+        } else {
+            database = try .sqlite(path: self.database ?? directory.data.appendingPathComponent("approval.sqlite").path, logger: logger)
+        }
         var configuration = ApprovalConfiguration()
         configuration.grantTTL = TimeInterval(grantTTLSeconds)
         configuration.defaultExpiry = TimeInterval(defaultExpirySeconds)

@@ -9,8 +9,8 @@ import Testing
 /// `Protocols/approval.openrpc.json`.
 @Suite(.serialized)
 struct ApprovalContractTests {
-    @Test func servedMethodsAreExactlyTheDocumentedOnes() async throws {
-        let harness = try await ApprovalHarness.start()
+    @Test(arguments: DatabaseBackend.allCases) func servedMethodsAreExactlyTheDocumentedOnes(backend: DatabaseBackend) async throws {
+        let harness = try await ApprovalHarness.start(backend: backend)
         defer { Task { await harness.finish() } }
         let discovered = try await harness.client(nil).call("rpc.discover", NoParams(), as: JSONValue.self)
         guard case .array(let methods)? = discovered["methods"] else { Issue.record("no methods"); return }
@@ -20,8 +20,8 @@ struct ApprovalContractTests {
         await harness.stop()
     }
 
-    @Test func policyApprovesDepositsAndSmallTransfersWithAVerifiableGrant() async throws {
-        let harness = try await ApprovalHarness.start()
+    @Test(arguments: DatabaseBackend.allCases) func policyApprovesDepositsAndSmallTransfersWithAVerifiableGrant(backend: DatabaseBackend) async throws {
+        let harness = try await ApprovalHarness.start(backend: backend)
         defer { Task { await harness.finish() } }
         let verifier = try harness.verifier()
         let version = try Policy.load(path: PolicyTests.shipped).version
@@ -39,8 +39,8 @@ struct ApprovalContractTests {
         await harness.stop()
     }
 
-    @Test func submitIsIdempotentOnRunAndCall() async throws {
-        let harness = try await ApprovalHarness.start()
+    @Test(arguments: DatabaseBackend.allCases) func submitIsIdempotentOnRunAndCall(backend: DatabaseBackend) async throws {
+        let harness = try await ApprovalHarness.start(backend: backend)
         defer { Task { await harness.finish() } }
         let first = try await harness.submit(run: "run-1", call: "call-1", Actions.transfer("150.00"))
         let again = try await harness.submit(run: "run-1", call: "call-1", Actions.transfer("150.00"))
@@ -57,8 +57,8 @@ struct ApprovalContractTests {
         await harness.stop()
     }
 
-    @Test func oneApproverApprovesAndTheExecutorCompletes() async throws {
-        let harness = try await ApprovalHarness.start()
+    @Test(arguments: DatabaseBackend.allCases) func oneApproverApprovesAndTheExecutorCompletes(backend: DatabaseBackend) async throws {
+        let harness = try await ApprovalHarness.start(backend: backend)
         defer { Task { await harness.finish() } }
         let pending = try await harness.submit(Actions.transfer("150.00"))
         #expect(pending.status == .pending)
@@ -99,8 +99,8 @@ struct ApprovalContractTests {
         await harness.stop()
     }
 
-    @Test func separationOfDuties() async throws {
-        let harness = try await ApprovalHarness.start()
+    @Test(arguments: DatabaseBackend.allCases) func separationOfDuties(backend: DatabaseBackend) async throws {
+        let harness = try await ApprovalHarness.start(backend: backend)
         defer { Task { await harness.finish() } }
         // At the two-person tier the requester's own vote never counts.
         let pending = try await harness.submit(Actions.transfer("15000.00"), requestedBy: "approver2")
@@ -130,8 +130,8 @@ struct ApprovalContractTests {
         await harness.stop()
     }
 
-    @Test func twoApproverTierNeedsTwoDistinctPeople() async throws {
-        let harness = try await ApprovalHarness.start()
+    @Test(arguments: DatabaseBackend.allCases) func twoApproverTierNeedsTwoDistinctPeople(backend: DatabaseBackend) async throws {
+        let harness = try await ApprovalHarness.start(backend: backend)
         defer { Task { await harness.finish() } }
         let pending = try await harness.submit(Actions.transfer("20000.00"))
         #expect(pending.requiredApprovers == 2)
@@ -150,8 +150,8 @@ struct ApprovalContractTests {
         await harness.stop()
     }
 
-    @Test func editedActionIsGrantedAndTheOriginalNever() async throws {
-        let harness = try await ApprovalHarness.start()
+    @Test(arguments: DatabaseBackend.allCases) func editedActionIsGrantedAndTheOriginalNever(backend: DatabaseBackend) async throws {
+        let harness = try await ApprovalHarness.start(backend: backend)
         defer { Task { await harness.finish() } }
         let verifier = try harness.verifier()
         let original = Actions.transfer("500.00")
@@ -181,8 +181,8 @@ struct ApprovalContractTests {
         await harness.stop()
     }
 
-    @Test func anEditIntoTheTwoApproverTierNeedsASecondApprover() async throws {
-        let harness = try await ApprovalHarness.start()
+    @Test(arguments: DatabaseBackend.allCases) func anEditIntoTheTwoApproverTierNeedsASecondApprover(backend: DatabaseBackend) async throws {
+        let harness = try await ApprovalHarness.start(backend: backend)
         defer { Task { await harness.finish() } }
         let pending = try await harness.submit(Actions.transfer("150.00"))
         let edited = try await harness.decide(pending.approvalID, as: "approver1", edited: Actions.transfer("15000.00"))
@@ -201,8 +201,8 @@ struct ApprovalContractTests {
         await harness.stop()
     }
 
-    @Test func rejectAndCancelAreFinal() async throws {
-        let harness = try await ApprovalHarness.start()
+    @Test(arguments: DatabaseBackend.allCases) func rejectAndCancelAreFinal(backend: DatabaseBackend) async throws {
+        let harness = try await ApprovalHarness.start(backend: backend)
         defer { Task { await harness.finish() } }
         let first = try await harness.submit(Actions.transfer("150.00"))
         let rejected = try await harness.decide(first.approvalID, as: "approver1", "reject", reason: "not today")
@@ -233,8 +233,8 @@ struct ApprovalContractTests {
         await harness.stop()
     }
 
-    @Test func unknownApprovalsAreNotFound() async throws {
-        let harness = try await ApprovalHarness.start()
+    @Test(arguments: DatabaseBackend.allCases) func unknownApprovalsAreNotFound(backend: DatabaseBackend) async throws {
+        let harness = try await ApprovalHarness.start(backend: backend)
         defer { Task { await harness.finish() } }
         let missing: JSONValue = "ap_doesnotexist"
         await expectError("approval.get", .notFound, "APPROVAL_NOT_FOUND") {
@@ -288,8 +288,8 @@ struct ApprovalContractTests {
         ("approval.audit", "operator", ["approval_id": 7], "INVALID_FIELD", "approval_id"),
     ]
 
-    @Test func badInputIsInvalidArgumentNamingTheField() async throws {
-        let harness = try await ApprovalHarness.start()
+    @Test(arguments: DatabaseBackend.allCases) func badInputIsInvalidArgumentNamingTheField(backend: DatabaseBackend) async throws {
+        let harness = try await ApprovalHarness.start(backend: backend)
         defer { Task { await harness.finish() } }
         for (method, identity, params, reason, field) in Self.badInput {
             await expectError(method, .invalidArgument, reason, field: field) {
@@ -300,8 +300,8 @@ struct ApprovalContractTests {
         await harness.stop()
     }
 
-    @Test func listFiltersAndPages() async throws {
-        let harness = try await ApprovalHarness.start()
+    @Test(arguments: DatabaseBackend.allCases) func listFiltersAndPages(backend: DatabaseBackend) async throws {
+        let harness = try await ApprovalHarness.start(backend: backend)
         defer { Task { await harness.finish() } }
         var pendingIDs: [String] = []
         for index in 0..<5 {

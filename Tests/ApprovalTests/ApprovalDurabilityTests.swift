@@ -9,8 +9,8 @@ import Testing
 /// Expiry, events and the audit chain across restarts of the real service.
 @Suite(.serialized)
 struct ApprovalDurabilityTests {
-    @Test func expirySurvivesARestart() async throws {
-        let harness = try await ApprovalHarness.start()
+    @Test(arguments: DatabaseBackend.allCases) func expirySurvivesARestart(backend: DatabaseBackend) async throws {
+        let harness = try await ApprovalHarness.start(backend: backend)
         defer { Task { await harness.finish() } }
         let pending = try await harness.submit(Actions.transfer("150.00"))
         let approved = try await harness.submit(Actions.deposit("1.00"))
@@ -34,8 +34,8 @@ struct ApprovalDurabilityTests {
         await harness.stop()
     }
 
-    @Test func theTimerExpiresWhileRunning() async throws {
-        let harness = try await ApprovalHarness.start()
+    @Test(arguments: DatabaseBackend.allCases) func theTimerExpiresWhileRunning(backend: DatabaseBackend) async throws {
+        let harness = try await ApprovalHarness.start(backend: backend)
         defer { Task { await harness.finish() } }
         let pending = try await harness.submit(Actions.transfer("150.00"), expiresIn: 1)
         let clock = ContinuousClock()
@@ -50,8 +50,8 @@ struct ApprovalDurabilityTests {
         await harness.stop()
     }
 
-    @Test func eventsAreGapFreeAndCompleteAcrossRestarts() async throws {
-        let harness = try await ApprovalHarness.start()
+    @Test(arguments: DatabaseBackend.allCases) func eventsAreGapFreeAndCompleteAcrossRestarts(backend: DatabaseBackend) async throws {
+        let harness = try await ApprovalHarness.start(backend: backend)
         defer { Task { await harness.finish() } }
         var generator = SeededGenerator(seed: 7)
         var expected = 0
@@ -95,8 +95,8 @@ struct ApprovalDurabilityTests {
         await harness.stop()
     }
 
-    @Test func watchDeliversNewEventsAsTheyCommit() async throws {
-        let harness = try await ApprovalHarness.start()
+    @Test(arguments: DatabaseBackend.allCases) func watchDeliversNewEventsAsTheyCommit(backend: DatabaseBackend) async throws {
+        let harness = try await ApprovalHarness.start(backend: backend)
         defer { Task { await harness.finish() } }
         _ = try await harness.submit(Actions.deposit("1.00"))
         let collected = EventCollector()
@@ -117,8 +117,8 @@ struct ApprovalDurabilityTests {
         await harness.stop()
     }
 
-    @Test func decisionEventsCarryTheApprovalWhenAskedAndGrantsOnlyForExecutors() async throws {
-        let harness = try await ApprovalHarness.start()
+    @Test(arguments: DatabaseBackend.allCases) func decisionEventsCarryTheApprovalWhenAskedAndGrantsOnlyForExecutors(backend: DatabaseBackend) async throws {
+        let harness = try await ApprovalHarness.start(backend: backend)
         defer { Task { await harness.finish() } }
         let pending = try await harness.submit(Actions.transfer("150.00"))
         _ = try await harness.decide(pending.approvalID, as: "approver1")
@@ -147,8 +147,8 @@ struct ApprovalDurabilityTests {
         await harness.stop()
     }
 
-    @Test func alteringOrRemovingAuditRecordsIsDetected() async throws {
-        let harness = try await ApprovalHarness.start()
+    @Test(arguments: DatabaseBackend.allCases) func alteringOrRemovingAuditRecordsIsDetected(backend: DatabaseBackend) async throws {
+        let harness = try await ApprovalHarness.start(backend: backend)
         defer { Task { await harness.finish() } }
         let pending = try await harness.submit(Actions.transfer("150.00"))
         _ = try await harness.decide(pending.approvalID, as: "approver1")
@@ -156,24 +156,20 @@ struct ApprovalDurabilityTests {
         let clean = try await harness.verifyAudit()
         #expect(clean.ok)
         #expect(clean.records == 5)  // transfer: submitted, vote, approved; deposit: submitted, approved
-        let path = harness.home.directory.data.appendingPathComponent("approval.sqlite").path
-        let database = try SQLiteConnection(path: path)
-        try database.executeScript("PRAGMA busy_timeout=5000")
-
-        _ = try database.execute("UPDATE audit SET actor = 'mallory' WHERE seq = 2")
+        try harness.sql("UPDATE audit SET actor = 'mallory' WHERE seq = 2")
         let altered = try await harness.verifyAudit()
         #expect(!altered.ok)
         #expect(altered.problems.map(\.seq) == [2])
 
-        _ = try database.execute("UPDATE audit SET actor = 'approver1' WHERE seq = 2")
+        try harness.sql("UPDATE audit SET actor = 'approver1' WHERE seq = 2")
         #expect(try await harness.verifyAudit().ok, "restoring the record restores the chain")
 
-        _ = try database.execute("DELETE FROM audit WHERE seq = 3")
+        try harness.sql("DELETE FROM audit WHERE seq = 3")
         let removed = try await harness.verifyAudit()
         #expect(!removed.ok)
         #expect(removed.problems.contains { $0.seq == 3 })
 
-        _ = try database.execute("DELETE FROM audit WHERE seq >= 3")
+        try harness.sql("DELETE FROM audit WHERE seq >= 3")
         let truncated = try await harness.verifyAudit()
         #expect(!truncated.ok, "removing the newest records no longer matches the head")
         await harness.stop()

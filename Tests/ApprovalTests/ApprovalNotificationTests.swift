@@ -41,12 +41,12 @@ struct ApprovalNotificationTests {
         return try (result["deliveries"] ?? .null).decode(as: [DeliveryView].self)
     }
 
-    @Test func webhookAndEmailCarrySignedSingleUseLinks() async throws {
+    @Test(arguments: DatabaseBackend.allCases) func webhookAndEmailCarrySignedSingleUseLinks(backend: DatabaseBackend) async throws {
         let receiver = try WebhookReceiver.start()
         let sink = try SMTPSink.start()
         defer { receiver.server.stop(); sink.server.stop() }
         let home = try TestHome.make()
-        let harness = try await ApprovalHarness.start(arguments: [
+        let harness = try await ApprovalHarness.start(backend: backend, arguments: [
             "--webhook-url", "http://127.0.0.1:\(receiver.server.port)/hook", "--webhook-secret-file", try Self.secretFile(in: home),
             "--smtp-url", "smtp://127.0.0.1:\(sink.server.port)", "--mail-to", "approvers@example.com",
             "--link-base-url", "https://gateway.example",
@@ -227,10 +227,10 @@ struct ApprovalNotificationTests {
         return try #require(found, "no notice for \(approvalID)")
     }
 
-    @Test func aReceiverThatWasDownGetsTheNoticeLaterWithTheSameDeliveryID() async throws {
+    @Test(arguments: DatabaseBackend.allCases) func aReceiverThatWasDownGetsTheNoticeLaterWithTheSameDeliveryID(backend: DatabaseBackend) async throws {
         let port = try LoopbackServer.reservePort()
         let home = try TestHome.make()
-        let harness = try await ApprovalHarness.start(arguments: [
+        let harness = try await ApprovalHarness.start(backend: backend, arguments: [
             "--webhook-url", "http://127.0.0.1:\(port)/slack", "--webhook-secret-file", try Self.secretFile(in: home),
             "--slack", "--notify-retry-initial-ms", "50",
         ], home: home)

@@ -35,8 +35,8 @@ struct BatchApprovalTests {
             .decode(as: BatchApprovalView.self)
     }
 
-    @Test func aPayrollIsApprovedOnceWithAGrantForExactlyItsTransfers() async throws {
-        let harness = try await ApprovalHarness.start()
+    @Test(arguments: DatabaseBackend.allCases) func aPayrollIsApprovedOnceWithAGrantForExactlyItsTransfers(backend: DatabaseBackend) async throws {
+        let harness = try await ApprovalHarness.start(backend: backend)
         defer { Task { await harness.finish() } }
         let transfers = Self.payroll(3, of: "150")
         let batch = try await Self.submit(harness, "payroll-2026-12", transfers)
@@ -86,8 +86,8 @@ struct BatchApprovalTests {
         await harness.stop()
     }
 
-    @Test func aBatchNeedsAPersonAlwaysAndTwoWhenItsTotalIsLarge() async throws {
-        let harness = try await ApprovalHarness.start()
+    @Test(arguments: DatabaseBackend.allCases) func aBatchNeedsAPersonAlwaysAndTwoWhenItsTotalIsLarge(backend: DatabaseBackend) async throws {
+        let harness = try await ApprovalHarness.start(backend: backend)
         defer { Task { await harness.finish() } }
         // Each $30 transfer, and their $90 total, would be approved by policy; the batch still needs a person.
         let small = try await Self.submit(harness, "small", Self.payroll(3, of: "30"))
@@ -117,8 +117,8 @@ struct BatchApprovalTests {
         await harness.stop()
     }
 
-    @Test func aRejectedOrExpiredBatchHasNoGrant() async throws {
-        let harness = try await ApprovalHarness.start()
+    @Test(arguments: DatabaseBackend.allCases) func aRejectedOrExpiredBatchHasNoGrant(backend: DatabaseBackend) async throws {
+        let harness = try await ApprovalHarness.start(backend: backend)
         defer { Task { await harness.finish() } }
         let rejected = try await Self.submit(harness, "r", Self.payroll(2, of: "200"))
         let outcome = try await harness.call(
@@ -156,8 +156,8 @@ struct BatchApprovalTests {
         (["batch_id": "b", "requested_by": "x", "transfers": payroll(1, of: "1"), "expires_in": 0], "EXPIRY_OUT_OF_RANGE", "expires_in"),
     ]
 
-    @Test func badInputIsInvalidArgumentNamingTheField() async throws {
-        let harness = try await ApprovalHarness.start()
+    @Test(arguments: DatabaseBackend.allCases) func badInputIsInvalidArgumentNamingTheField(backend: DatabaseBackend) async throws {
+        let harness = try await ApprovalHarness.start(backend: backend)
         defer { Task { await harness.finish() } }
         for (params, reason, field) in Self.badSubmissions {
             await expectError("approval.submit_batch", .invalidArgument, reason, field: field) {

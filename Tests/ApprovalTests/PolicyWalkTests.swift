@@ -11,8 +11,8 @@ import Testing
 struct PolicyWalkTests {
     /// Six $90 transfers: the policy approves the first two ($180 of its $200 a day), and
     /// every one after needs a person, saying which budget and with what figures.
-    @Test func repeatedSmallTransfersStopAtAPersonOnceTheBudgetIsSpent() async throws {
-        let harness = try await ApprovalHarness.start()
+    @Test(arguments: DatabaseBackend.allCases) func repeatedSmallTransfersStopAtAPersonOnceTheBudgetIsSpent(backend: DatabaseBackend) async throws {
+        let harness = try await ApprovalHarness.start(backend: backend)
         defer { Task { await harness.finish() } }
         var decided: [ApprovalView] = []
         for index in 0..<6 { decided.append(try await harness.submit(call: "c\(index)", Actions.transfer("90.00"))) }
@@ -28,8 +28,8 @@ struct PolicyWalkTests {
     }
 
     /// One model turn of 100 × $99: two run by policy ($198), the other 98 wait for a person.
-    @Test func aHundredSmallTransfersInOneGoMoveAtMostTheBudget() async throws {
-        let harness = try await ApprovalHarness.start()
+    @Test(arguments: DatabaseBackend.allCases) func aHundredSmallTransfersInOneGoMoveAtMostTheBudget(backend: DatabaseBackend) async throws {
+        let harness = try await ApprovalHarness.start(backend: backend)
         defer { Task { await harness.finish() } }
         let results = try await withThrowingTaskGroup(of: ApprovalView.self) { group in
             for index in 0..<100 {
@@ -45,8 +45,8 @@ struct PolicyWalkTests {
 
     /// A $15,000 payment split in two $7,500 transfers: the second needs what $15,000
     /// needs, two people other than the requester.
-    @Test func splittingAPaymentNeedsTwoPeopleOtherThanTheRequester() async throws {
-        let harness = try await ApprovalHarness.start()
+    @Test(arguments: DatabaseBackend.allCases) func splittingAPaymentNeedsTwoPeopleOtherThanTheRequester(backend: DatabaseBackend) async throws {
+        let harness = try await ApprovalHarness.start(backend: backend)
         defer { Task { await harness.finish() } }
         let first = try await harness.submit(call: "c1", Actions.transfer("7500.00"), requestedBy: "approver1")
         #expect(first.requiredApprovers == 1 && first.requesterMayApprove)
@@ -64,8 +64,8 @@ struct PolicyWalkTests {
         await harness.stop()
     }
 
-    @Test func aLargeDepositWaitsForPeople() async throws {
-        let harness = try await ApprovalHarness.start()
+    @Test(arguments: DatabaseBackend.allCases) func aLargeDepositWaitsForPeople(backend: DatabaseBackend) async throws {
+        let harness = try await ApprovalHarness.start(backend: backend)
         defer { Task { await harness.finish() } }
         let seed = try await harness.submit(call: "c1", Actions.deposit("200.00"))
         #expect(seed.status == .approved, "the seed's $200 deposit still runs at once")
@@ -83,8 +83,8 @@ struct PolicyWalkTests {
 
     /// An edit changes the amount, payee or memo only; one that sends more, or to someone
     /// else, needs a second person; every vote names the version it saw.
-    @Test func editsStayWithinBounds() async throws {
-        let harness = try await ApprovalHarness.start()
+    @Test(arguments: DatabaseBackend.allCases) func editsStayWithinBounds(backend: DatabaseBackend) async throws {
+        let harness = try await ApprovalHarness.start(backend: backend)
         defer { Task { await harness.finish() } }
         let rent = try await harness.submit(call: "c1", Actions.transfer("500.00", to: "bob"))
         for (edited, field) in [
@@ -126,8 +126,8 @@ struct PolicyWalkTests {
         await harness.stop()
     }
 
-    @Test func aVoteMustNameItsVersion() async throws {
-        let harness = try await ApprovalHarness.start()
+    @Test(arguments: DatabaseBackend.allCases) func aVoteMustNameItsVersion(backend: DatabaseBackend) async throws {
+        let harness = try await ApprovalHarness.start(backend: backend)
         defer { Task { await harness.finish() } }
         let pending = try await harness.submit(Actions.transfer("150.00"))
         await expectError("approval.decide", .invalidArgument, "MISSING_FIELD", field: "version") {
@@ -139,8 +139,8 @@ struct PolicyWalkTests {
 
     /// The requester is a person of this stack who owns the paying account; the
     /// currency is one the books hold.
-    @Test func onlyPeopleAskAndOnlyForTheirOwnAccounts() async throws {
-        let harness = try await ApprovalHarness.start()
+    @Test(arguments: DatabaseBackend.allCases) func onlyPeopleAskAndOnlyForTheirOwnAccounts(backend: DatabaseBackend) async throws {
+        let harness = try await ApprovalHarness.start(backend: backend)
         defer { Task { await harness.finish() } }
         for name in ["agent", "someone"] {
             await expectError("approval.submit", .permissionDenied, "REQUESTER_NOT_A_PERSON") {
@@ -162,8 +162,8 @@ struct PolicyWalkTests {
 
     /// An approved action the executor could not run ends failed, with the reason; a
     /// batch that failed part-way too.
-    @Test func whatCouldNotRunEndsFailedNeverApproved() async throws {
-        let harness = try await ApprovalHarness.start()
+    @Test(arguments: DatabaseBackend.allCases) func whatCouldNotRunEndsFailedNeverApproved(backend: DatabaseBackend) async throws {
+        let harness = try await ApprovalHarness.start(backend: backend)
         defer { Task { await harness.finish() } }
         let auto = try await harness.submit(Actions.transfer("50.00", to: "nobody"))
         let failed = try await harness.call("approval.complete", as: "agent", [
@@ -190,9 +190,9 @@ struct PolicyWalkTests {
     }
 
     /// Grants go to the roles that execute, never to approvers or the gateway.
-    @Test func onlyExecutorsSeeGrants() async throws {
+    @Test(arguments: DatabaseBackend.allCases) func onlyExecutorsSeeGrants(backend: DatabaseBackend) async throws {
         let home = try TestHome.make(identities: TestHome.defaultIdentities)
-        let harness = try await ApprovalHarness.start(home: home)
+        let harness = try await ApprovalHarness.start(backend: backend, home: home)
         defer { Task { await harness.finish() } }
         let auto = try await harness.submit(Actions.transfer("50.00"))
         for (identity, sees) in [("agent", true), ("operator", true), ("approver1", false), ("gateway", false)] {
@@ -205,9 +205,9 @@ struct PolicyWalkTests {
     }
 
     /// A link token whose signature fails learns nothing about any approval.
-    @Test func aForgedLinkPreviewsNothing() async throws {
+    @Test(arguments: DatabaseBackend.allCases) func aForgedLinkPreviewsNothing(backend: DatabaseBackend) async throws {
         let home = try TestHome.make(identities: TestHome.defaultIdentities)
-        let harness = try await ApprovalHarness.start(home: home)
+        let harness = try await ApprovalHarness.start(backend: backend, home: home)
         defer { Task { await harness.finish() } }
         let pending = try await harness.submit(Actions.transfer("150.00"))
         let payload = #"{"a":"\#(pending.approvalID)","d":"approve","e":4102444800,"n":"forged","v":1}"#
@@ -224,11 +224,11 @@ struct PolicyWalkTests {
 
     /// The policy file is reloaded when it changes: the new version decides from then on,
     /// and a broken file leaves the policy in force.
-    @Test func thePolicyReloadsWithoutARestart() async throws {
+    @Test(arguments: DatabaseBackend.allCases) func thePolicyReloadsWithoutARestart(backend: DatabaseBackend) async throws {
         let home = try TestHome.make()
         let path = home.directory.home.appendingPathComponent("policy.json").path
         try String(contentsOfFile: PolicyTests.shipped, encoding: .utf8).write(toFile: path, atomically: true, encoding: .utf8)
-        let harness = try await ApprovalHarness.start(policy: path, home: home)
+        let harness = try await ApprovalHarness.start(backend: backend, policy: path, home: home)
         defer { Task { await harness.finish() } }
         #expect(try await harness.submit(call: "c1", Actions.transfer("50.00")).requiredApprovers == 0)
         try #"{"version": "strict-2", "rules": [{"name": "everything-one-approver", "kind": "transfer", "approvers": 1}]}"#
@@ -250,8 +250,8 @@ struct PolicyWalkTests {
     }
 
     /// A removed identity's token stops working within a second, without a restart.
-    @Test func aRemovedIdentityIsRefusedAtOnce() async throws {
-        let harness = try await ApprovalHarness.start()
+    @Test(arguments: DatabaseBackend.allCases) func aRemovedIdentityIsRefusedAtOnce(backend: DatabaseBackend) async throws {
+        let harness = try await ApprovalHarness.start(backend: backend)
         defer { Task { await harness.finish() } }
         let pending = try await harness.submit(Actions.transfer("150.00"))
         let token = try harness.home.token("approver2")

@@ -3,6 +3,7 @@ import Banking
 import Foundation
 import RPC
 import RPCTesting
+import SQLiteKit
 import ServiceKit
 import Synchronization
 import Testing
@@ -32,8 +33,12 @@ final class ApprovalHarness: Sendable {
         self.running = Mutex(process)
     }
 
-    /// Starts the service with the shipped policy (or `policy`) and a test clock at offset 0.
-    static func start(policy: String? = nil, arguments: [String] = [], home: TestHome? = nil) async throws -> ApprovalHarness {
+    /// Starts the service with the shipped policy (or `policy`) and a test clock at offset
+    /// 0, its approvals on `backend` (a fresh database of the test cluster for PostgreSQL).
+    static func start(
+        backend: DatabaseBackend = .sqlite, policy: String? = nil, arguments: [String] = [], home: TestHome? = nil
+    ) async throws -> ApprovalHarness {
+        let arguments = try backend.serviceArguments(prefix: "approval") + arguments
         let home = try home ?? TestHome.make()
         let clockFile = home.directory.home.appendingPathComponent("clock-offset").path
         try "0".write(toFile: clockFile, atomically: true, encoding: .utf8)
@@ -46,6 +51,20 @@ final class ApprovalHarness: Sendable {
         return try await ServiceProcess.launch(
             "approval-svc", service: "approval", home: home, arguments: ["--policy", policyPath] + arguments,
             environment: ["HITL_TEST_CLOCK_OFFSET_FILE": clockFile])
+    }
+
+    /// Runs `statement` on the service's database behind its back (to tamper with
+    /// rows, as an attacker with database access would): the SQLite file, or the
+    /// PostgreSQL database named by its `--database`.
+    func sql(_ statement: String) throws {
+        if let index = arguments.firstIndex(of: "--database"), index + 1 < arguments.count,
+           let database = URLComponents(string: arguments[index + 1])?.path.dropFirst() {
+            _ = try PostgresTestCluster.shared().runProgram("psql", ["-v", "ON_ERROR_STOP=1", "-d", String(database), "-c", statement])
+            return
+        }
+        let connection = try SQLiteConnection(path: home.directory.data.appendingPathComponent("approval.sqlite").path)
+        try connection.executeScript("PRAGMA busy_timeout=5000")
+        try connection.executeScript(statement)
     }
 
     /// A client presenting `identity`'s token (nil: no token).
@@ -199,4 +218,8 @@ final class EventCollector: Sendable {
     private let events = Mutex<[ApprovalEvent]>([])
     func append(_ event: ApprovalEvent) { events.withLock { $0.append(event) } }
     var all: [ApprovalEvent] { events.withLock { $0 } }
+}
+
+extension DatabaseBackend: CustomTestStringConvertible {
+    public var testDescription: String { rawValue }
 }
