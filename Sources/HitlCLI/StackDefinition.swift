@@ -117,11 +117,11 @@ public struct StackDefinition: Codable, Sendable, Equatable {
         /// OPENAI_API_KEY points the agent at a real model).
         public var unlessEnv: [String] = []
         /// Where the service keeps its data when not in its SQLite file: a `postgres://`
-        /// URL, passed as `--database` (state-svc only, so far).
+        /// URL, passed as `--database` (state-svc, ledger-svc and approval-svc).
         public var database: String?
 
         /// The executables that can keep their data in PostgreSQL.
-        static let databaseCapable: Set = ["state-svc", "ledger-svc"]
+        static let databaseCapable: Set = ["state-svc", "ledger-svc", "approval-svc"]
 
         /// What the supervisor passes after `--home <home>`: ``database`` as `--database`, then ``args``.
         public var arguments: [String] { (database.map { ["--database", $0] } ?? []) + args }

@@ -34,7 +34,7 @@ struct AgentBench: AsyncParsableCommand {
     var policy: String?
     @Flag(help: "Print one JSON object per figure (figure, value, unit, baseline, ratio, target), for scripts/bench.")
     var jsonl = false
-    @Flag(help: "Keep state-svc's runs and ledger-svc's books in PostgreSQL (a cluster of the bench's own, durable settings; its CPU counted as postgres) instead of SQLite.")
+    @Flag(help: "Keep state-svc's runs, ledger-svc's books and approval-svc's approvals in PostgreSQL (a cluster of the bench's own, durable settings; its CPU counted as postgres) instead of SQLite.")
     var postgres = false
 
     func run() async throws {
@@ -50,7 +50,7 @@ struct AgentBench: AsyncParsableCommand {
             }
             print(
                 "agent-bench: full approval cycles (chat → pending → decide → resume → posted), \(ProcessInfo.processInfo.activeProcessorCount) cores"
-                    + (postgres ? "; state-svc and ledger-svc on PostgreSQL" : ""))
+                    + (postgres ? "; state-svc, ledger-svc and approval-svc on PostgreSQL" : ""))
             print(first.line("sequential"))
             print(first.cpuLine)
             print(first.exchangeLines.joined(separator: "\n"))
@@ -136,7 +136,7 @@ final class BenchStack: @unchecked Sendable {
     let home: TestHome
     let services: [ServiceProcess]
     let simulator: Process
-    /// state-svc's and ledger-svc's PostgreSQL cluster, with `--postgres`.
+    /// The PostgreSQL cluster of state-svc, ledger-svc and approval-svc, with `--postgres`.
     let cluster: PostgresTestCluster?
 
     init(home: TestHome, services: [ServiceProcess], simulator: Process, cluster: PostgresTestCluster?) {
@@ -173,10 +173,10 @@ final class BenchStack: @unchecked Sendable {
             if port == nil { usleep(20_000) }
         }
         guard let port else { throw RunDirectoryError("model-sim did not report its port") }
-        let approval = try await ServiceProcess.launch(
-            "approval-svc", service: "approval", home: home, arguments: ["--policy", policy, "--log-level", "warning"])
         let cluster = postgres ? try PostgresTestCluster.start(durable: true) : nil
         let database = try cluster.map { ["--database", try $0.createDatabase(prefix: "bench")] } ?? []
+        let approval = try await ServiceProcess.launch(
+            "approval-svc", service: "approval", home: home, arguments: ["--policy", policy, "--log-level", "warning"] + database)
         let ledger = try await ServiceProcess.launch(
             "ledger-svc", service: "ledger", home: home, arguments: ["--log-level", "warning"] + database)
         let state = try await ServiceProcess.launch(

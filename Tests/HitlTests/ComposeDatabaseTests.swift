@@ -24,8 +24,10 @@ struct ComposeDatabaseTests {
 
     @Test func aDatabaseWhereItCannotBeUsedIsRefused() throws {
         #expect {
-            _ = try load(#"{"name": "approval", "executable": "approval-svc", "database": "postgres://hitl@db/approval"}"#)
-        } throws: { "\($0)".contains("only ledger-svc, state-svc can keep its data in PostgreSQL") }
+            _ = try load(#"{"name": "gateway", "executable": "gateway", "database": "postgres://hitl@db/gateway"}"#)
+        } throws: { "\($0)".contains("only approval-svc, ledger-svc, state-svc can keep its data in PostgreSQL") }
+        let approval = try load(#"{"name": "approval", "executable": "approval-svc", "database": "postgres://hitl@db/hitl"}"#)
+        #expect(approval.services[0].arguments == ["--database", "postgres://hitl@db/hitl"])
         let ledger = try load(#"{"name": "ledger", "executable": "ledger-svc", "database": "postgres://hitl@db/hitl"}"#)
         #expect(ledger.services[0].arguments == ["--database", "postgres://hitl@db/hitl"])
         #expect {
