@@ -43,8 +43,17 @@ struct AgentBench: AsyncParsableCommand {
             let first = try await stack.cycles(total: sequential, workers: 1)
             let second = try await stack.cycles(total: concurrent, workers: concurrency)
             let bob = try await stack.posted("bob")
+            let pgbench = try stack.pgbench(clients: concurrency)
+            let backend = postgres ? " on PostgreSQL" : ""
             if jsonl {
-                BenchFigure.print(first.figures("sequential") + second.figures("\(concurrency) concurrent runs"))
+                var figures = first.figures("sequential\(backend)") + second.figures("\(concurrency) concurrent runs\(backend)")
+                if let pgbench {
+                    figures.append(BenchFigure(
+                        "agent approval cycles, \(concurrency) concurrent runs on PostgreSQL, against pgbench",
+                        Double(second.cycles) / second.seconds, unit: "cycles/s",
+                        baseline: (pgbench, "pgbench simple-update tps, \(concurrency) clients, same cluster")))
+                }
+                BenchFigure.print(figures)
                 await stack.stop()
                 return
             }
@@ -57,6 +66,11 @@ struct AgentBench: AsyncParsableCommand {
             print(second.line("\(concurrency) concurrent runs"))
             print(second.cpuLine)
             print(second.exchangeLines.joined(separator: "\n"))
+            if let pgbench {
+                print(String(
+                    format: "baseline: pgbench simple-update on the same cluster, %d clients: %.0f tps; %d concurrent runs: %.3fx",
+                    concurrency, pgbench, concurrency, Double(second.cycles) / second.seconds / pgbench))
+            }
             print("bob received \(bob) (expected \(150 * (sequential + concurrent)).00)")
         } catch {
             await stack.stop()
@@ -204,6 +218,18 @@ final class BenchStack: @unchecked Sendable {
         let client = try home.client("ledger")
         defer { Task { await client.close() } }
         return try await client.call("ledger.balance", ["account": .string(account)] as JSONValue, as: JSONValue.self)["posted"]?.stringValue ?? "?"
+    }
+
+    /// pgbench's simple-update (one row updated, one read, one history row inserted per
+    /// transaction) for 3 s with `clients` clients on the stack's cluster, after the
+    /// cycles: the baseline of what this PostgreSQL does here. Nil without a cluster.
+    func pgbench(clients: Int) throws -> Double? {
+        guard let cluster else { return nil }
+        _ = try cluster.createDatabase(named: "pgbench")
+        _ = try cluster.runProgram("pgbench", ["-i", "-q", "-s", "4", "pgbench"])
+        let output = try cluster.runProgram("pgbench", ["-b", "simple-update", "-c", "\(clients)", "-j", "2", "-T", "3", "-n", "pgbench"])
+        guard let tps = PostgresTestCluster.tps(in: output) else { throw RunDirectoryError("pgbench printed no tps:\n\(output)") }
+        return tps
     }
 
     /// CPU seconds so far of every process of the stack, and of this bench.
