@@ -120,14 +120,24 @@ public struct StackDefinition: Codable, Sendable, Equatable {
         /// URL, passed as `--database` (state-svc, ledger-svc and approval-svc).
         public var database: String?
 
+        /// A TCP address the service listens on as well as its Unix socket
+        /// (`tcp://host:port`, mutual TLS with the home's `run/tls/`), passed as `--listen`:
+        /// how the services of one host are reached from the others.
+        public var listen: String?
+
         /// The executables that can keep their data in PostgreSQL.
         static let databaseCapable: Set = ["state-svc", "ledger-svc", "approval-svc"]
+        /// The executables that serve the RPC and so can listen on TCP.
+        static let listenCapable: Set = ["state-svc", "ledger-svc", "approval-svc", "agent-svc", "echo-svc"]
 
-        /// What the supervisor passes after `--home <home>`: ``database`` as `--database`, then ``args``.
-        public var arguments: [String] { (database.map { ["--database", $0] } ?? []) + args }
+        /// What the supervisor passes after `--home <home>`: ``database`` as `--database`,
+        /// ``listen`` as `--listen`, then ``args``.
+        public var arguments: [String] {
+            (database.map { ["--database", $0] } ?? []) + (listen.map { ["--listen", $0] } ?? []) + args
+        }
 
         enum CodingKeys: String, CodingKey {
-            case name, executable, args, env, health, restart, database
+            case name, executable, args, env, health, restart, database, listen
             case dependsOn = "depends_on"
             case unlessEnv = "unless_env"
         }
@@ -149,6 +159,7 @@ public struct StackDefinition: Codable, Sendable, Equatable {
             restart = try container.decodeIfPresent(RestartSpec.self, forKey: .restart) ?? RestartSpec()
             unlessEnv = try container.decodeIfPresent([String].self, forKey: .unlessEnv) ?? []
             database = try container.decodeIfPresent(String.self, forKey: .database)
+            listen = try container.decodeIfPresent(String.self, forKey: .listen)
         }
     }
 
@@ -210,6 +221,16 @@ public struct StackDefinition: Codable, Sendable, Equatable {
                 guard database.hasPrefix("postgres://") || database.hasPrefix("postgresql://") else {
                     throw RunDirectoryError("\(path): \(service.name).database must be a postgres:// URL (postgres://user@host/database)")
                 }
+            }
+        }
+        for service in services {
+            guard let listen = service.listen else { continue }
+            guard ServiceSpec.listenCapable.contains(service.executable) else {
+                throw RunDirectoryError(
+                    "\(path): \(service.name).listen: only \(ServiceSpec.listenCapable.sorted().joined(separator: ", ")) serve the RPC on TCP; remove it")
+            }
+            guard case .tcp? = try? RPCEndpoint(parsing: listen) else {
+                throw RunDirectoryError("\(path): \(service.name).listen must be a TCP address, tcp://host:port (e.g. tcp://0.0.0.0:9003)")
             }
         }
         let names = Set(services.map(\.name))

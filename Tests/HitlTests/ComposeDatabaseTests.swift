@@ -34,4 +34,16 @@ struct ComposeDatabaseTests {
             _ = try load(#"{"name": "state", "executable": "state-svc", "database": "mysql://hitl@db/state"}"#)
         } throws: { "\($0)".contains("must be a postgres:// URL") }
     }
+
+    @Test func aListenAddressIsPassedAsListenAndOnlyWhereTheRPCIsServed() throws {
+        let ledger = try load(
+            #"{"name": "ledger", "executable": "ledger-svc", "database": "postgres://hitl@db/hitl", "listen": "tcp://10.0.0.2:9003", "args": ["--x"]}"#)
+        #expect(ledger.services[0].arguments == ["--database", "postgres://hitl@db/hitl", "--listen", "tcp://10.0.0.2:9003", "--x"])
+        #expect {
+            _ = try load(#"{"name": "gateway", "executable": "gateway", "listen": "tcp://0.0.0.0:9000"}"#)
+        } throws: { "\($0)".contains("gateway.listen: only agent-svc, approval-svc, echo-svc, ledger-svc, state-svc serve the RPC on TCP") }
+        #expect {
+            _ = try load(#"{"name": "ledger", "executable": "ledger-svc", "listen": "unix:/tmp/x.sock"}"#)
+        } throws: { "\($0)".contains("ledger.listen must be a TCP address") }
+    }
 }
