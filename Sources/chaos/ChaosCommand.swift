@@ -8,7 +8,7 @@ struct Chaos: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "chaos",
         abstract: "Proof under fire: the crash test (default) and the load test of the whole stack.",
-        subcommands: [ChaosCommand.self, LoadCommand.self],
+        subcommands: [ChaosCommand.self, LoadCommand.self, HostsCommand.self],
         defaultSubcommand: ChaosCommand.self)
 }
 
@@ -150,15 +150,22 @@ struct ChaosCommand: AsyncParsableCommand {
             report.violations.append("\(service.name) is \(service.state) at the end")
         }
 
+        await Self.summarize(
+            report, tally: tally, took: stormTook,
+            disruptions: "kills: \(crashes.values.reduce(0, +)) (\(crashes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")))")
+        return report.violations.count
+    }
+
+    /// Prints what the storm did and what the checks found, each violation on a line of its own.
+    static func summarize(_ report: Invariants.Report, tally: Tally, took stormTook: Duration, disruptions: String) async {
         print("cycles: \(await tally.finished) in \(stormTook.formatted(.units(allowed: [.seconds], fractionalPart: .show(length: 1))))")
         for (outcome, count) in await tally.counts.sorted(by: { $0.key < $1.key }) { print("  \(outcome): \(count)") }
-        print("kills: \(crashes.values.reduce(0, +)) (\(crashes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")))")
+        print(disruptions)
         print("runs: \(report.runs.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))")
         print("approvals: \(report.approvals.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")); events \(report.events), gap-free unless listed below")
         print("money movements checked: \(report.movements); ledger.verify and approval.verify_audit checked")
         print("auto-approval budgets checked over \(report.budgetWindows) windows")
         for violation in report.violations { print("VIOLATION: \(violation)") }
-        return report.violations.count
     }
 
     /// Kills `kills` services, the i-th once i/kills of the cycles have finished,

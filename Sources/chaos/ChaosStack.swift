@@ -9,6 +9,11 @@ struct ChaosStack: Sendable {
     let directory: RunDirectory
     let binFolder: String
     let compose: String
+    /// The network namespace the stack runs in (`ip netns exec`), for `chaos hosts`; nil: this one.
+    var namespace: String? = nil
+    /// The homes clients connect through, by route (see ``client(_:as:route:)``): the
+    /// stack's own home, or homes whose `run/addresses.json` names other hosts' services.
+    var routes: [RunDirectory] = []
 
     /// What the copy of compose/stack.json changes, so a run of minutes sees
     /// every outcome: approvals expire after `expirySeconds`, a run whose chat
@@ -125,8 +130,15 @@ struct ChaosStack: Sendable {
     /// `hitl stack <arguments>` on this home; its output goes to logs/chaos-hitl.log.
     func hitl(_ arguments: [String]) throws -> Int32 {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: binFolder).appendingPathComponent("hitl")
-        process.arguments = ["stack"] + arguments + ["--home", directory.home.path, "--compose", compose]
+        let hitl = URL(fileURLWithPath: binFolder).appendingPathComponent("hitl")
+        let stack = ["stack"] + arguments + ["--home", directory.home.path, "--compose", compose]
+        if let namespace {
+            process.executableURL = URL(fileURLWithPath: Self.ip)
+            process.arguments = ["netns", "exec", namespace, hitl.path] + stack
+        } else {
+            process.executableURL = hitl
+            process.arguments = stack
+        }
         var environment = ProcessInfo.processInfo.environment
         // A deterministic model: the stack's simulator, whatever the caller has configured.
         for name in ["OPENAI_API_KEY", "OPENAI_BASE_URL", "HITL_LLM_UNIX_SOCKET"] { environment[name] = nil }
@@ -173,10 +185,15 @@ struct ChaosStack: Sendable {
         return nil
     }
 
-    /// A client for a service, presenting an identity's token.
-    func client(_ service: String, as identity: String) throws -> RPCClient {
-        try RPCClient(service: service, directory: directory, identity: identity)
+    /// A client for a service, presenting an identity's token, through route
+    /// `route` (modulo the routes; the stack's own home when it has none).
+    func client(_ service: String, as identity: String, route: Int = 0) throws -> RPCClient {
+        let home = routes.isEmpty ? directory : routes[route % routes.count]
+        return try RPCClient(service: service, directory: home, identity: identity)
     }
+
+    /// iproute2's `ip`, for network namespaces.
+    static let ip = "/usr/sbin/ip"
 }
 
 /// A failure of the chaos program itself (not a violation of the system's promises).

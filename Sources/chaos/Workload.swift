@@ -98,22 +98,23 @@ struct Workload: Sendable {
 
     private func cycle(_ plan: CyclePlan) async throws -> String {
         // A person asks, as at the CLI: the agent acts for them, on their own account.
-        let agent = try stack.client("agent", as: plan.requester)
+        // With several routes (hosts), a run is started through one and decided through the next.
+        let agent = try stack.client("agent", as: plan.requester, route: max(plan.index, 0))
         defer { Task { await agent.close() } }
         let params: JSONValue = ["message": .string(plan.message), "mode": .string(plan.mode)]
         let run = try await agent.call("agent.chat", params, as: RunResult.self, options: .init(timeout: .seconds(60), retryWindow: .seconds(20)))
         guard run.status == "awaiting_approval" else { return "chat \(run.status)" }
         for pending in run.pending {
-            try await decide(pending, plan.decision)
+            try await decide(pending, plan.decision, route: max(plan.index, 0) + 1)
         }
         return "paused, then \(plan.decision.rawValue)"
     }
 
     /// Records the plan's decision with as many approvers as the approval needs.
-    private func decide(_ pending: PendingView, _ decision: HumanDecision) async throws {
+    private func decide(_ pending: PendingView, _ decision: HumanDecision, route: Int) async throws {
         guard decision != .expire else { return }
         for approver in ["approver1", "approver2"] {
-            let client = try stack.client("approval", as: approver)
+            let client = try stack.client("approval", as: approver, route: route)
             defer { Task { await client.close() } }
             let options = CallOptions(timeout: .seconds(30), retryWindow: .seconds(20))
             let current = try await client.call(

@@ -27,6 +27,42 @@ struct ChaosTests {
         #expect(text.output.hasSuffix("problems: 0\n"), "\(text.output)")
     }
 
+    /// Past one machine: `scripts/chaos --hosts` makes a database host, two hosts running
+    /// every service (state, approval and ledger on the database host's PostgreSQL, over
+    /// TLS) and a clients' host, as network namespaces of its own; runs are started
+    /// through one host and decided through the other over TCP with mutual TLS, while
+    /// single replicas are killed and whole hosts taken away and brought back.
+    @Test(.timeLimit(.minutes(5)))
+    func cyclesOnTwoHostsWhileReplicasAndWholeHostsGoAwayKeepEveryPromise() throws {
+        let home = try TestHome.make()
+        defer { home.remove() }
+        let output = home.directory.home.appendingPathComponent("chaos.out")
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = [
+            HitlRunner.repositoryRoot.appendingPathComponent("scripts/chaos").path, "--hosts", "--no-build", "--cycles", "40", "--kills", "6", "--host-outages", "2",
+            "--outage-seconds", "3", "--seed", "20261207", "--expiry-seconds", "3", "--stale-run-seconds", "4",
+        ]
+        process.currentDirectoryURL = HitlRunner.repositoryRoot
+        var environment = ProcessInfo.processInfo.environment
+        environment["HITL_BIN"] = Executables.folder
+        environment["XDG_CONFIG_HOME"] = home.directory.home.appendingPathComponent("config").path
+        process.environment = environment
+        process.standardInput = FileHandle.nullDevice
+        let handle = try FileHandle(forWritingTo: output)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        process.waitUntilExit()
+        try handle.close()
+        let text = try String(contentsOf: output, encoding: .utf8)
+        #expect(process.terminationStatus == 0, "\(text)")
+        #expect(text.hasSuffix("violations: 0\n"), "\(text)")
+        #expect(text.contains("hosts taken away: 2") && text.contains("kills: 6"), "\(text)")
+        #expect(!text.contains("VIOLATION"), "\(text)")
+    }
+
     /// Runs `chaos <arguments>` on a private home; returns its exit status and output.
     private static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
         let home = try TestHome.make()
