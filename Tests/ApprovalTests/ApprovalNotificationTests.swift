@@ -131,17 +131,15 @@ struct ApprovalNotificationTests {
 
     /// An approve link as approval-svc issued them before approvals that need
     /// several people stopped getting one: signed with its key and stored as issued.
-    static func legacyApproveToken(for approvalID: String, in home: TestHome) throws -> String {
-        let keyText = try String(contentsOfFile: home.directory.run.appendingPathComponent("link-signing.key").path, encoding: .utf8)
+    static func legacyApproveToken(for approvalID: String, in harness: ApprovalHarness) throws -> String {
+        let keyText = try String(contentsOfFile: harness.home.directory.run.appendingPathComponent("link-signing.key").path, encoding: .utf8)
         let key = SymmetricKey(data: try #require(Data(base64Encoded: keyText.trimmingCharacters(in: .whitespacesAndNewlines))))
-        let database = try SQLiteConnection(path: home.directory.data.appendingPathComponent("approval.sqlite").path)
-        try database.executeScript("PRAGMA busy_timeout=5000")
-        let (version, expiresAt) = try #require(try database.queryOne(
-            "SELECT version, expires_at FROM approvals WHERE approval_id = ?", [.text(approvalID)]) { ($0.int(0), $0.int(1)) })
+        // Approval ids are the service's own (ap_ and base32): safe to write into the statement.
+        let row = try #require(try harness.sqlRow("SELECT version, expires_at FROM approvals WHERE approval_id = '\(approvalID)'", columns: 2))
+        let (version, expiresAt) = (try #require(Int64(row[0])), try #require(Int64(row[1])))
         let nonce = UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
-        _ = try database.execute(
-            "INSERT INTO link_tokens (nonce, approval_id, version, decision, recipient, expires_at) VALUES (?, ?, ?, 'approve', 'webhook', ?)",
-            [.text(nonce), .text(approvalID), .integer(version), .integer(expiresAt)])
+        try harness.sql(
+            "INSERT INTO link_tokens (nonce, approval_id, version, decision, recipient, expires_at) VALUES ('\(nonce)', '\(approvalID)', \(version), 'approve', 'webhook', \(expiresAt))")
         let payload = #"{"a":"\#(approvalID)","d":"approve","e":\#(expiresAt / 1000),"n":"\#(nonce)","v":\#(version)}"#
         let body = Base64URL.encode(Data(payload.utf8))
         let mac = HMAC<SHA256>.authenticationCode(for: Data(body.utf8), using: key)
@@ -152,11 +150,11 @@ struct ApprovalNotificationTests {
     /// not even one issued before such approvals stopped getting them; reject
     /// links still reject, and one-person approvals still approve by link. The
     /// gateway's own role redeems links and can do nothing else that matters.
-    @Test func anApproveLinkNeverCountsTowardSeveralApprovers() async throws {
+    @Test(arguments: DatabaseBackend.allCases) func anApproveLinkNeverCountsTowardSeveralApprovers(backend: DatabaseBackend) async throws {
         let receiver = try WebhookReceiver.start()
         defer { receiver.server.stop() }
         let home = try TestHome.make(identities: Self.identities)
-        let harness = try await ApprovalHarness.start(arguments: [
+        let harness = try await ApprovalHarness.start(backend: backend, arguments: [
             "--webhook-url", "http://127.0.0.1:\(receiver.server.port)/hook", "--webhook-secret-file", try Self.secretFile(in: home),
         ], home: home)
         defer { Task { await harness.finish() } }
@@ -178,7 +176,7 @@ struct ApprovalNotificationTests {
         let notice = try await Self.notice(for: large.approvalID, in: receiver)
         #expect(notice["links"]?["approve"] == nil)
         #expect(notice["links"]?["reject"] != nil)
-        let legacy = try Self.legacyApproveToken(for: large.approvalID, in: home)
+        let legacy = try Self.legacyApproveToken(for: large.approvalID, in: harness)
         await expectError("approval.redeem_link", .failedPrecondition, "LINK_NEEDS_SIGN_IN") { _ = try await redeem(legacy, "approve") }
         #expect(try await harness.get(large.approvalID).approvedBy.isEmpty, "the refused link counted for nobody")
         // approver1 on the page, then the link: still one person.

@@ -57,14 +57,35 @@ final class ApprovalHarness: Sendable {
     /// rows, as an attacker with database access would): the SQLite file, or the
     /// PostgreSQL database named by its `--database`.
     func sql(_ statement: String) throws {
-        if let index = arguments.firstIndex(of: "--database"), index + 1 < arguments.count,
-           let database = URLComponents(string: arguments[index + 1])?.path.dropFirst() {
-            _ = try PostgresTestCluster.shared().runProgram("psql", ["-v", "ON_ERROR_STOP=1", "-d", String(database), "-c", statement])
+        if let database = postgresDatabase {
+            _ = try PostgresTestCluster.shared().runProgram("psql", ["-v", "ON_ERROR_STOP=1", "-d", database, "-c", statement])
             return
         }
+        try sqlite().executeScript(statement)
+    }
+
+    /// The first row of `query` on the service's database (behind its back), its first
+    /// `columns` columns as text.
+    func sqlRow(_ query: String, columns: Int32) throws -> [String]? {
+        if let database = postgresDatabase {
+            let output = try PostgresTestCluster.shared().runProgram("psql", ["-v", "ON_ERROR_STOP=1", "-At", "-F", "|", "-d", database, "-c", query])
+            return output.split(separator: "\n").first.map { $0.split(separator: "|", omittingEmptySubsequences: false).map(String.init) }
+        }
+        return try sqlite().queryOne(query) { row in (0..<columns).map { row.text($0) } }
+    }
+
+    /// The PostgreSQL database `--database` names, if the service runs on one.
+    private var postgresDatabase: String? {
+        guard let index = arguments.firstIndex(of: "--database"), index + 1 < arguments.count,
+              let path = URLComponents(string: arguments[index + 1])?.path, path.count > 1
+        else { return nil }
+        return String(path.dropFirst())
+    }
+
+    private func sqlite() throws -> SQLiteConnection {
         let connection = try SQLiteConnection(path: home.directory.data.appendingPathComponent("approval.sqlite").path)
         try connection.executeScript("PRAGMA busy_timeout=5000")
-        try connection.executeScript(statement)
+        return connection
     }
 
     /// A client presenting `identity`'s token (nil: no token).
