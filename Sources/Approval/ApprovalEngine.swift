@@ -31,7 +31,7 @@ public final class ApprovalEngine: Sendable {
 
     let database: any SQLDatabase
     /// Where other replicas' changes are heard (PostgreSQL only); nil on SQLite.
-    private let shared: PostgresPool?
+    let shared: PostgresPool?
     /// Follows ``ApprovalStore/changes`` on `shared`, waking this replica's watchers.
     private let listener: Task<Void, Never>?
     /// The policy in force (reloaded by ``PolicyWatcher``); read once per decision.
@@ -76,23 +76,6 @@ public final class ApprovalEngine: Sendable {
         listener = database.shared?.listen(channel: ApprovalStore.changes, wakeAll: { notifier.signal() }) { _ in notifier.signal() }
     }
 
-    /// `sqlite` or `postgres`.
-    public var backend: String { shared == nil ? "sqlite" : "postgres" }
-
-    /// The schema the database needs.
-    public static var migrations: [Migration] { ApprovalSchema.migrations }
-
-    /// Every change to the approval tables: one request on the database's writer,
-    /// which first takes the audit chain's head (``ApprovalStore/serialize(_:)``), so
-    /// that on PostgreSQL the replicas sharing the database change approvals one
-    /// transaction at a time, in the order they commit.
-    @discardableResult
-    func change<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
-        try await database.write { connection in
-            try ApprovalStore.serialize(connection)
-            return try body(connection)
-        }
-    }
 
     // MARK: submit
 

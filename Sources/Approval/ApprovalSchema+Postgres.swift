@@ -168,5 +168,18 @@ extension ApprovalSchema {
             )
             """,
         ]),
+        PostgresMigration(2, [
+            """
+            -- Which keys the replicas sign with (grants: the public key's id; links: a
+            -- fingerprint of the HMAC key, never the key): the first replica records its
+            -- own, and one with other keys refuses to start (its grants would fail at
+            -- ledgers that trust the first, its links at the other replicas).
+            CREATE TABLE signing_keys (
+                purpose TEXT PRIMARY KEY,
+                fingerprint TEXT NOT NULL,
+                recorded_at BIGINT NOT NULL
+            )
+            """,
+        ]),
     ]
 }

@@ -187,11 +187,11 @@ enum ApprovalStore {
     /// replicas deciding it take turns and the second sees the first's decision), an
     /// event's seq is the last plus one and commits in seq order (the feed is
     /// gap-free and a watcher never sees seq 8 before 7), a window total read is
-    /// what the policy judges. It also tells other replicas' watchers, at commit.
+    /// what the policy judges. (Sent without waiting: the lock is taken before the
+    /// request's next statement runs, and that one waits.)
     static func serialize(_ connection: any SQLConnection) throws {
         guard connection.dialect == .postgres else { return }
         try connection.executeLater("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE")
-        try connection.executeLater("SELECT pg_notify('\(changes)', '')")
     }
 
     // MARK: events
@@ -210,6 +210,9 @@ enum ApprovalStore {
             [.text(type), .text(approval.approvalID), .text(approval.runID), .text(approval.callID),
              .integer(approval.version), .text(approval.status.rawValue), .text(actor), .integer(at),
              reason.map { .text($0) } ?? .null])
+        // Other replicas' watchers follow the feed: tell them, at commit (one notice per
+        // transaction however many events; none if the request is rolled back).
+        if connection.dialect == .postgres { try connection.executeLater("SELECT pg_notify('\(changes)', '')") }
     }
 
     static func events(after seq: Int64, limit: Int, connection: any SQLConnection) throws -> [ApprovalEvent] {

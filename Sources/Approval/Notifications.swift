@@ -42,6 +42,12 @@ public struct LinkSigner: Sendable {
     /// - Parameter key: 32 secret bytes.
     public init(key: [UInt8]) { self.key = SymmetricKey(data: key) }
 
+    /// Names the key without giving it away (HMAC of a fixed label): replicas compare
+    /// it to know they sign links alike.
+    public var fingerprint: String {
+        Hex.encode(Array(HMAC<SHA256>.authenticationCode(for: Data("hitl link key fingerprint".utf8), using: key)).prefix(16))
+    }
+
     /// Loads the link key from `<run>/link-signing.key` (0600), creating it at first start.
     /// - Throws: ``RunDirectoryError`` when it cannot be read or written.
     public static func loadOrCreate(in directory: RunDirectory) throws -> LinkSigner {

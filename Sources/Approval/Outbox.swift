@@ -61,6 +61,10 @@ struct DueDelivery: Sendable {
     let channel: String
     let payload: String
     let attempts: Int64
+    /// The row's `next_attempt_at` once claimed: the claim's token (a failure is recorded
+    /// only while the row still carries it, so a worker whose lease ran out and was
+    /// claimed again by another cannot reschedule it under the other's feet).
+    let claimedUntil: Int64
 }
 
 extension ApprovalEngine {
@@ -167,10 +171,14 @@ extension ApprovalEngine {
         }
     }
 
-    /// Claims up to `limit` deliveries that are due: each one's next attempt moves
-    /// ``OutboxWorker/claimLease`` ahead in the same transaction, so another replica's
-    /// worker passes over it (on PostgreSQL it also skips rows being claimed right
+    /// Claims up to `limit` deliveries that are due. On PostgreSQL, where other replicas'
+    /// workers look too, each one's next attempt moves ``OutboxWorker/claimLease`` ahead
+    /// in the same transaction, so they pass over it (and skip rows being claimed right
     /// now), and a worker that dies mid-delivery leaves it due again once the lease ends.
+    /// A SQLite file has one process and so one worker: it takes the due rows as they are
+    /// (after a crash, a notice being delivered is due again at once).
+    ///
+    /// The one write outside ``change(_:)``: a claim touches no approval, event or audit record.
     func claimDueDeliveries(limit: Int) async throws -> [DueDelivery] {
         let now = ApprovalTime.milliseconds(clock.now())
         let due = "FROM deliveries WHERE state = 'pending' AND next_attempt_at <= ?"
@@ -179,15 +187,22 @@ extension ApprovalEngine {
             try connection.queryOne("SELECT 1 \(due) LIMIT 1", [.integer(now)]) { _ in true } ?? false
         }) else { return [] }
         let leaseEnd = now + Int64(OutboxWorker.claimLease.components.seconds * 1000)
-        return try await change { connection in
+        return try await database.write { connection in
+            let leased = connection.dialect == .postgres
             let claimed = try connection.query(
-                "SELECT delivery_id, approval_id, channel, payload, attempts \(due) ORDER BY next_attempt_at LIMIT ?"
+                "SELECT delivery_id, approval_id, channel, payload, attempts, next_attempt_at \(due) ORDER BY next_attempt_at LIMIT ?"
                     + connection.dialect.forUpdateSkipLocked,
                 [.integer(now), .integer(Int64(limit))]
-            ) { DueDelivery(deliveryID: $0.text(0), approvalID: $0.text(1), channel: $0.text(2), payload: $0.text(3), attempts: $0.int(4)) }
-            for delivery in claimed {
-                try connection.executeLater(
-                    "UPDATE deliveries SET next_attempt_at = ? WHERE delivery_id = ?", [.integer(leaseEnd), .text(delivery.deliveryID)])
+            ) {
+                DueDelivery(
+                    deliveryID: $0.text(0), approvalID: $0.text(1), channel: $0.text(2), payload: $0.text(3), attempts: $0.int(4),
+                    claimedUntil: leased ? leaseEnd : $0.int(5))
+            }
+            if leased {
+                for delivery in claimed {
+                    try connection.executeLater(
+                        "UPDATE deliveries SET next_attempt_at = ? WHERE delivery_id = ?", [.integer(leaseEnd), .text(delivery.deliveryID)])
+                }
             }
             return claimed
         }
@@ -225,8 +240,12 @@ extension ApprovalEngine {
             let delay = min(notifications.initialRetryDelay * pow(2, exponent), notifications.maximumRetryDelay)
             let state = attempts >= notifications.maximumAttempts ? "failed" : "pending"
             _ = try connection.execute(
-                "UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?, last_error = ? WHERE delivery_id = ? AND state = 'pending'",
-                [.text(state), .integer(attempts), .integer(nowMs + Int64(delay * 1000)), .text(error ?? ""), .text(delivery.deliveryID)])
+                """
+                UPDATE deliveries SET state = ?, attempts = ?, next_attempt_at = ?, last_error = ?
+                WHERE delivery_id = ? AND state = 'pending' AND next_attempt_at = ?
+                """,
+                [.text(state), .integer(attempts), .integer(nowMs + Int64(delay * 1000)), .text(error ?? ""), .text(delivery.deliveryID),
+                 .integer(delivery.claimedUntil)])
         }
         if error == nil { notifier.signal() }
     }

@@ -77,11 +77,16 @@ public final class PostgresLaneConnection: SQLConnection {
     /// that a stuck one fails its request instead of the writer.
     static let statementTimeoutMs = 30_000
     /// How long a statement waits for a row another transaction holds; then it fails
-    /// as a conflict (55P03) and is tried again, like a deadlock.
-    static let lockTimeoutMs = 10_000
+    /// as a conflict (55P03) and is tried again, like a deadlock. Longer than
+    /// ``idleInTransactionTimeoutMs``: a lock held by a replica that died is released
+    /// before a waiter gives up on it.
+    static let lockTimeoutMs = 15_000
     /// How long a session may sit idle inside a transaction before the server ends it
-    /// (and rolls it back): a replica that hangs mid-batch releases its locks.
-    static let idleInTransactionTimeoutMs = 60_000
+    /// (and rolls it back): a replica that hangs or loses power mid-batch (no FIN ever
+    /// reaches the server) holds its locks at most this long. The lanes never wait on
+    /// anything but the server inside a transaction, so 10 s of silence means trouble.
+    /// (Every session starts with it too: ``PostgresPool/sessionParameters``.)
+    static let idleInTransactionTimeoutMs = 10_000
 
     /// Rolls back whatever transaction is open, if the connection still lives.
     func rollBack() {
@@ -103,6 +108,10 @@ public final class PostgresLaneConnection: SQLConnection {
             return RPCError(
                 .unavailable, reason: "DATABASE_UNAVAILABLE",
                 "the connection to the service's database was lost in the middle of a transaction, which was rolled back; try again shortly")
+        }
+        if error is PostgresCommitOutcomeUnknown {
+            logger.error("database connection lost during a commit", metadata: ["db.lane": "\(role)"])
+            return PostgresPool.commitOutcomeUnknown
         }
         if let rolledBack = error as? PostgresTransactionRolledBack {
             logger.error("the database rolled a transaction back at COMMIT", metadata: ["db.tag": "\(rolledBack.tag)"])
@@ -161,9 +170,25 @@ public final class PostgresLaneConnection: SQLConnection {
 
     /// Sends COMMIT and waits for it; its command tag (`COMMIT`, or `ROLLBACK` when the
     /// transaction had failed). Once sent, the transaction is over whatever the answer.
+    /// - Throws: ``PostgresConnectionLost`` when the connection was gone before COMMIT
+    ///   could be sent (nothing was committed); ``PostgresCommitOutcomeUnknown`` when it
+    ///   was sent and no answer came (the server may have committed).
     func commit() throws -> String {
         defer { inTransaction = false }
-        return try run("COMMIT", []).metadata.command
+        let future = try send("COMMIT", [])
+        let tag: String
+        do {
+            tag = try answer(future).metadata.command
+        } catch let failure as PSQLError where failure.code == .server {
+            abandonPending()
+            throw failure
+        } catch {
+            abandonPending()
+            throw PostgresCommitOutcomeUnknown()
+        }
+        // A statement sent without waiting that failed had failed the transaction: the tag says ROLLBACK.
+        try checkPending()
+        return tag
     }
 
     private func send(_ sql: String, _ values: [SQLiteValue]) throws -> EventLoopFuture<PostgresQueryResult> {
@@ -237,6 +262,10 @@ public final class PostgresLaneConnection: SQLConnection {
 /// The lane's connection broke in the middle of a transaction: the transaction is
 /// gone, so the lane does not connect again until it has been rolled back.
 struct PostgresConnectionLost: Error {}
+
+/// COMMIT was sent and its answer never came (the connection died, or the wait gave
+/// up): the transaction may or may not have been committed.
+struct PostgresCommitOutcomeUnknown: Error {}
 
 /// COMMIT answered that the transaction had been rolled back (a statement of it had
 /// failed unseen): nothing of it was written.

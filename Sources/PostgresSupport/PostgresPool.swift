@@ -60,6 +60,7 @@ public final class PostgresPool: Sendable {
         }
         listenerConfiguration = try Self.connectionConfiguration(url, tls: tls)
         configuration.options.maximumConnections = limits.maximumConnections
+        configuration.options.additionalStartupParameters = Self.sessionParameters
         configuration.options.minimumConnections = 0
         configuration.options.connectTimeout = limits.connectTimeout
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
@@ -80,13 +81,26 @@ public final class PostgresPool: Sendable {
     private static func connectionConfiguration(
         _ url: PostgresURL, tls: PostgresConnection.Configuration.TLS
     ) throws -> PostgresConnection.Configuration {
-        switch url.endpoint {
+        var configuration: PostgresConnection.Configuration = switch url.endpoint {
         case .unixSocket(let path):
             .init(unixSocketPath: path, username: url.username, password: url.password, database: url.database)
         case .tcp(let host, let port):
             .init(host: host, port: port, username: url.username, password: url.password, database: url.database, tls: tls)
         }
+        configuration.options.additionalStartupParameters = sessionParameters
+        return configuration
     }
+
+    /// Settings every session of every service starts with (in the startup message), so
+    /// the server notices a client that is gone without a word (a host that lost power:
+    /// no FIN ever comes). A session idle inside a transaction for 10 s is ended and
+    /// rolled back, releasing its row locks (the services never wait on anything but the
+    /// server inside a transaction); over TCP, a silent peer is probed after 10 s, every
+    /// 5 s, and dropped after 3 unanswered probes, freeing its connection slot.
+    public static let sessionParameters: [(String, String)] = [
+        ("idle_in_transaction_session_timeout", "10000"),
+        ("tcp_keepalives_idle", "10"), ("tcp_keepalives_interval", "5"), ("tcp_keepalives_count", "3"),
+    ]
 
     /// The URL's `sslmode` as a connection's and as the pool's TLS settings.
     private static func tls(_ url: PostgresURL) throws -> (connection: PostgresConnection.Configuration.TLS, client: PostgresClient.Configuration.TLS) {
@@ -246,6 +260,15 @@ public final class PostgresPool: Sendable {
         return state.hasPrefix("08") || state.hasPrefix("57")
     }
 
+    /// The database refused for want of capacity (class 53: too many connections, out
+    /// of memory or disk) or a conflict outlasted the retries (a lock wait that timed
+    /// out, a serialization failure, a deadlock): nothing was written, and the same call
+    /// later should go through. Not the caller's fault, so never INTERNAL.
+    static func isBusy(_ error: PSQLError) -> Bool {
+        guard error.code == .server, let state = error.serverInfo?[.sqlState] else { return false }
+        return state.hasPrefix("53") || ["55P03", "40001", "40P01"].contains(state)
+    }
+
     /// The SQLSTATE of a server error (`23505`: a unique constraint), or nil.
     public static func sqlState(of error: any Error) -> String? {
         guard let error = error as? PSQLError, error.code == .server else { return nil }
@@ -262,6 +285,11 @@ public final class PostgresPool: Sendable {
     /// ``mapped(_:)`` for callers outside a pool.
     public static func mapped(_ error: PSQLError, url: PostgresURL, logger: Logger) -> any Error {
         switch error.code {
+        case .server where isBusy(error):
+            logger.warning("database busy", metadata: ["db.url": "\(url)", "db.sqlstate": "\(error.serverInfo?[.sqlState] ?? "?")"])
+            return RPCError(
+                .unavailable, reason: "DATABASE_UNAVAILABLE",
+                "the service's database is busy (SQLSTATE \(error.serverInfo?[.sqlState] ?? "?"): out of connections or resources, or a lock or conflict that outlasted every retry); nothing was written; try again shortly")
         case .server where isUnavailable(error):
             logger.warning("database unavailable", metadata: ["db.url": "\(url)", "db.sqlstate": "\(error.serverInfo?[.sqlState] ?? "?")"])
             return RPCError(

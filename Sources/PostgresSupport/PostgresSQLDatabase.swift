@@ -203,8 +203,8 @@ public final class PostgresSQLDatabase: SQLDatabase {
         let tag: String
         do {
             tag = try connection.commit()
-        } catch let failure as PSQLError where failure.code != .server {
-            connection.logger.error("database connection lost during a commit", metadata: ["db.error": "\(failure.code)"])
+        } catch is PostgresCommitOutcomeUnknown {
+            connection.logger.error("database connection lost during a commit: its outcome is unknown")
             throw PostgresPool.commitOutcomeUnknown
         }
         // COMMIT of a transaction that had failed answers ROLLBACK, without an error.

@@ -96,6 +96,7 @@ struct ApprovalServiceCommand: AsyncParsableCommand {
         let engine: ApprovalEngine
         do {
             engine = try await open(logger: logger)
+            try await engine.requireSharedKeys()
             try await engine.expireDue()
         } catch {
             logger.critical("cannot start: \(error)")

@@ -85,17 +85,30 @@ struct HostDeployment: Sendable {
         for stack in stacks { _ = try? stack.hitl(["down"]) }
     }
 
-    /// The host gone, as a machine that lost power: every process of its home killed
-    /// with SIGKILL (supervisor first, so nothing is restarted), its link down.
+    /// The host gone, as a machine that lost power: its link down first (so not even a
+    /// FIN or RST of its dying connections reaches the database or the clients), then
+    /// every process in its namespace killed with SIGKILL, again until none is left (a
+    /// supervisor could restart a service between a look and the kill).
     /// - Returns: how many processes were killed.
     func takeAway(_ index: Int, device: String) throws -> Int {
-        let killed = Self.processes(ofHome: stacks[index].directory.home.path)
-        for pid in killed { kill(pid, SIGKILL) }
-        guard try Self.run(ChaosStack.ip, ["-n", hosts[index].namespace, "link", "set", device, "down"]) == 0 else {
-            throw ChaosError("could not take \(device) of \(hosts[index].namespace) down")
+        let namespace = hosts[index].namespace
+        guard try Self.run(ChaosStack.ip, ["-n", namespace, "link", "set", device, "down"]) == 0 else {
+            throw ChaosError("could not take \(device) of \(namespace) down")
         }
-        return killed.count
+        var killed = 0
+        for _ in 0..<Self.killRounds {
+            let pids = try Self.processes(inNamespace: namespace)
+            if pids.isEmpty { return killed }
+            for pid in pids { kill(pid, SIGKILL) }
+            killed += pids.count
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        throw ChaosError("processes of \(namespace) were still running after \(Self.killRounds) rounds of SIGKILL")
     }
+
+    /// Rounds of SIGKILL for a host's processes: each round kills what is there, and a
+    /// supervisor is among the first round's, so a few rounds leave nothing.
+    static let killRounds = 20
 
     /// The host back: its link up, its stack started again (as after a reboot).
     func bringBack(_ index: Int, device: String) throws {
@@ -105,20 +118,19 @@ struct HostDeployment: Sendable {
         guard try stacks[index].hitl(["up"]) == 0 else { throw startFailure(index) }
     }
 
-    /// Processes started for the home at `path` (the supervisor and every service
-    /// carry `--home <path>`), supervisors first.
-    static func processes(ofHome path: String) -> [pid_t] {
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        var found: [(pid: pid_t, supervisor: Bool)] = []
-        for entry in entries {
-            guard let pid = pid_t(entry), pid != getpid(),
-                  let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline")
-            else { continue }
-            let words = data.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-            guard let index = words.firstIndex(of: "--home"), index + 1 < words.count, words[index + 1] == path else { continue }
-            found.append((pid, words.contains("supervise")))
-        }
-        return found.sorted { $0.supervisor && !$1.supervisor }.map(\.pid)
+    /// The processes running in network namespace `namespace` (`ip netns pids`).
+    static func processes(inNamespace namespace: String) throws -> [pid_t] {
+        let process = Process()
+        let output = Pipe()
+        process.executableURL = URL(fileURLWithPath: ChaosStack.ip)
+        process.arguments = ["netns", "pids", namespace]
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw ChaosError("ip netns pids \(namespace) failed") }
+        return String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap { pid_t($0) }.filter { $0 != getpid() }
     }
 
     /// Copies files or folders named `names` from one home's run folder to another's.

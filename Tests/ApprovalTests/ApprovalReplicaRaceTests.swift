@@ -16,6 +16,7 @@ import Testing
 /// is all a file allows. One submission is one approval, a decision is made once,
 /// the event feed stays gap-free while it is written, the policy's budget holds, an
 /// approval expires once and a delivery is claimed by one worker.
+@Suite(.serialized)
 struct ApprovalReplicaRaceTests {
     static let replicas = 16
     static let requester = "operator"
@@ -31,27 +32,30 @@ struct ApprovalReplicaRaceTests {
         ) async throws -> Replicas {
             let home = try TestHome.make()
             try home.directory.prepare()
-            let identities = try LiveIdentities(directory: home.directory)
-            let signer = try GrantKeys.loadOrCreateSigner(in: home.directory)
-            let policies = try PolicySource(path: repositoryRoot.appendingPathComponent("compose/policy.json").path)
-            let linkSigner = try LinkSigner.loadOrCreate(in: home.directory)
             let logger = Logger(label: "test")
-            func engine(_ database: ApprovalDatabase) -> ApprovalEngine {
-                ApprovalEngine(
-                    database: database, policies: policies, identities: identities, signer: signer, logger: logger,
-                    notifications: notifications, linkSigner: linkSigner)
+            func engine(_ database: ApprovalDatabase) throws -> ApprovalEngine {
+                try Replicas.engine(in: home, on: database, notifications: notifications)
             }
             switch backend {
             case .sqlite:
                 let database = try ApprovalDatabase.sqlite(
                     path: home.directory.data.appendingPathComponent("approval.sqlite").path, logger: logger)
-                return Replicas(home: home, engines: Array(repeating: engine(database), count: count))
+                return Replicas(home: home, engines: Array(repeating: try engine(database), count: count))
             case .postgres:
                 let url = try PostgresURL(parsing: try PostgresTestCluster.shared().createDatabase(prefix: "approval_race"))
                 var engines: [ApprovalEngine] = []
-                for _ in 0..<count { engines.append(engine(try await ApprovalDatabase.postgres(url, logger: logger))) }
+                for _ in 0..<count { engines.append(try engine(try await ApprovalDatabase.postgres(url, logger: logger))) }
                 return Replicas(home: home, engines: engines)
             }
+        }
+
+        /// An engine with `home`'s identities and keys (made there at first use) on `database`.
+        static func engine(in home: TestHome, on database: ApprovalDatabase, notifications: NotificationConfiguration = .init()) throws -> ApprovalEngine {
+            try home.directory.prepare()
+            return ApprovalEngine(
+                database: database, policies: try PolicySource(path: repositoryRoot.appendingPathComponent("compose/policy.json").path),
+                identities: try LiveIdentities(directory: home.directory), signer: try GrantKeys.loadOrCreateSigner(in: home.directory),
+                logger: Logger(label: "test"), notifications: notifications, linkSigner: try LinkSigner.loadOrCreate(in: home.directory))
         }
 
         var first: ApprovalEngine { engines[0] }
@@ -59,6 +63,7 @@ struct ApprovalReplicaRaceTests {
         func close() async {
             var closed = Set<ObjectIdentifier>()
             for engine in engines where closed.insert(ObjectIdentifier(engine)).inserted { await engine.close() }
+            home.remove()
         }
 
         /// Every event, oldest first.
@@ -98,6 +103,7 @@ struct ApprovalReplicaRaceTests {
 
     @Test(arguments: DatabaseBackend.allCases) func oneSubmissionIsOneApprovalHoweverManyReplicasSendIt(backend: DatabaseBackend) async throws {
         let replicas = try await Replicas.open(backend)
+        defer { Task { await replicas.close() } }
         for round in 0..<5 {
             let params = try Self.submission("same-\(round)", Actions.transfer("150.00"))
             let outcomes = await Self.race(replicas.engines) { engine, _ in try await engine.submit(params, by: Self.agent) }
@@ -108,11 +114,11 @@ struct ApprovalReplicaRaceTests {
         let submitted = try await replicas.allEvents().filter { $0.type == "submitted" }
         #expect(submitted.count == 5)
         #expect(try await replicas.first.verifyAudit().ok)
-        await replicas.close()
     }
 
     @Test(arguments: DatabaseBackend.allCases) func anApprovalIsDecidedOnceWhenReplicasRaceToDecideIt(backend: DatabaseBackend) async throws {
         let replicas = try await Replicas.open(backend)
+        defer { Task { await replicas.close() } }
         for round in 0..<5 {
             let pending = try await replicas.first.submit(try Self.submission("decide-\(round)", Actions.transfer("150.00")), by: Self.agent)
             #expect(pending.status == .pending && pending.requiredApprovers == 1)
@@ -135,7 +141,6 @@ struct ApprovalReplicaRaceTests {
             #expect(decisions.count == 1, "round \(round): decided \(decisions.count) times")
         }
         #expect(try await replicas.first.verifyAudit().ok)
-        await replicas.close()
     }
 
     /// A reader follows the feed while sixteen replicas write it: every page it reads
@@ -143,6 +148,7 @@ struct ApprovalReplicaRaceTests {
     /// show as a gap here, and be skipped by a watcher whose cursor passed it).
     @Test(arguments: DatabaseBackend.allCases) func theFeedIsGapFreeWhileReplicasWriteIt(backend: DatabaseBackend) async throws {
         let replicas = try await Replicas.open(backend)
+        defer { Task { await replicas.close() } }
         let writing = Atomic<Bool>(true)
         let reader = Task { () throws -> (read: Int, gaps: [String]) in
             var cursor: Int64 = 0
@@ -173,7 +179,6 @@ struct ApprovalReplicaRaceTests {
         #expect(events.count == 16 * 10 * 2, "each deposit: submitted, approved")
         #expect(read == events.count)
         #expect(try await replicas.first.verifyAudit().ok)
-        await replicas.close()
     }
 
     /// Sixty-four $99 transfers through sixteen replicas at once: the policy runs two
@@ -181,6 +186,7 @@ struct ApprovalReplicaRaceTests {
     /// reads includes every decision committed before it.
     @Test(arguments: DatabaseBackend.allCases) func theDailyBudgetHoldsAcrossReplicas(backend: DatabaseBackend) async throws {
         let replicas = try await Replicas.open(backend)
+        defer { Task { await replicas.close() } }
         let outcomes = await Self.race(replicas.engines) { engine, index in
             var views: [ApprovalView] = []
             for call in 0..<4 {
@@ -191,11 +197,11 @@ struct ApprovalReplicaRaceTests {
         let views = outcomes.compactMap { try? $0.get() }.flatMap { $0 }
         #expect(views.count == 64)
         #expect(views.filter { $0.requiredApprovers == 0 }.count == 2)
-        await replicas.close()
     }
 
     @Test(arguments: DatabaseBackend.allCases) func everyDueApprovalExpiresOnceWhicheverReplicasSweep(backend: DatabaseBackend) async throws {
         let replicas = try await Replicas.open(backend)
+        defer { Task { await replicas.close() } }
         var ids: [String] = []
         for call in 0..<20 {
             ids.append(try await replicas.first.submit(
@@ -207,15 +213,18 @@ struct ApprovalReplicaRaceTests {
         let expired = try await replicas.allEvents().filter { $0.type == "expired" }
         #expect(expired.count == 20 && Set(expired.map(\.approvalID)) == Set(ids))
         #expect(try await replicas.first.verifyAudit().ok)
-        await replicas.close()
     }
 
     /// Due webhook deliveries claimed by sixteen outbox workers at once: each by one.
-    @Test(arguments: DatabaseBackend.allCases) func aDeliveryIsClaimedByOneWorker(backend: DatabaseBackend) async throws {
+    /// PostgreSQL only: a SQLite file has one process and so one outbox worker, which
+    /// takes due rows without a lease.
+    @Test func aDeliveryIsClaimedByOneWorker() async throws {
+        let backend = DatabaseBackend.postgres
         var notifications = NotificationConfiguration()
         notifications.webhookURL = "http://127.0.0.1:9/nobody-listens"
         notifications.webhookSecret = Array("a webhook secret of 32 bytes ok".utf8)
         let replicas = try await Replicas.open(backend, notifications: notifications)
+        defer { Task { await replicas.close() } }
         for call in 0..<40 {
             _ = try await replicas.first.submit(try Self.submission("notice-\(call)", Actions.transfer("150.00")), by: Self.agent)
         }
@@ -225,12 +234,12 @@ struct ApprovalReplicaRaceTests {
         #expect(claimed.count == 40 && Set(claimed).count == 40, "40 notices, each claimed once: \(claimed.count) claims")
         let again = await Self.race(replicas.engines) { engine, _ in try await engine.claimDueDeliveries(limit: 8).count }
         #expect(again.compactMap { try? $0.get() }.reduce(0, +) == 0, "a claimed delivery waits out its lease")
-        await replicas.close()
     }
 
     /// A watcher of one replica wakes for a change committed through another.
     @Test(arguments: DatabaseBackend.allCases) func aWatcherHearsAnotherReplicasChange(backend: DatabaseBackend) async throws {
         let replicas = try await Replicas.open(backend, count: 2)
+        defer { Task { await replicas.close() } }
         // Let the listener's LISTEN take effect (it wakes everyone once when it does).
         try await Task.sleep(for: .milliseconds(500))
         let subscription = try #require(replicas.engines[0].notifier.subscribe())
@@ -244,6 +253,26 @@ struct ApprovalReplicaRaceTests {
         let waited = ContinuousClock.now - submitted
         #expect(waited < .seconds(1), "woke after \(waited): by the change, not the safety wake every \(PostgresPool.safetyWakeInterval)")
         replicas.engines[0].notifier.unsubscribe(subscription.id)
-        await replicas.close()
+    }
+
+    /// A replica whose signing keys differ from those recorded by the first refuses to
+    /// start, naming the files to copy: its grants would fail at every ledger that trusts
+    /// the first's public key.
+    @Test func aReplicaWithOtherSigningKeysRefusesToStart() async throws {
+        let url = try PostgresURL(parsing: try PostgresTestCluster.shared().createDatabase(prefix: "approval_keys"))
+        let logger = Logger(label: "test")
+        let home = try TestHome.make()
+        defer { home.remove() }
+        let first = try Replicas.engine(in: home, on: try await ApprovalDatabase.postgres(url, logger: logger))
+        try await first.requireSharedKeys()
+        let same = try Replicas.engine(in: home, on: try await ApprovalDatabase.postgres(url, logger: logger))
+        try await same.requireSharedKeys()
+        let otherHome = try TestHome.make()
+        defer { otherHome.remove() }
+        let other = try Replicas.engine(in: otherHome, on: try await ApprovalDatabase.postgres(url, logger: logger))
+        await #expect {
+            try await other.requireSharedKeys()
+        } throws: { "\($0)".contains("grant signing key") && "\($0)".contains("copy run/grant-signing.key") }
+        for engine in [first, same, other] { await engine.close() }
     }
 }
