@@ -216,7 +216,7 @@ public struct StackDefinition: Codable, Sendable, Equatable {
             if let database = service.database {
                 guard ServiceSpec.databaseCapable.contains(service.executable) else {
                     throw RunDirectoryError(
-                        "\(path): \(service.name).database: only \(ServiceSpec.databaseCapable.sorted().joined(separator: ", ")) can keep its data in PostgreSQL so far; remove it")
+                        "\(path): \(service.name).database: only \(ServiceSpec.databaseCapable.sorted().joined(separator: ", ")) can keep its data in PostgreSQL (the others keep none of their own); remove it")
                 }
                 guard database.hasPrefix("postgres://") || database.hasPrefix("postgresql://") else {
                     throw RunDirectoryError("\(path): \(service.name).database must be a postgres:// URL (postgres://user@host/database)")
