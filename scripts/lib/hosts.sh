@@ -5,6 +5,8 @@
 #
 #   hosts_make PREFIX NAME=ADDRESS ...   makes PREFIX-net (the bridge) and a namespace PREFIX-NAME per host
 #   hosts_remove PREFIX NAME ...         kills whatever runs in them, then deletes them
+#   hosts_remove_stale                   removes the hosts of runs that died without cleaning up
+#                                        (namespaces h<pid>-… whose pid is gone)
 #   hosts_postgres PREFIX-NAME ADDRESS FOLDER
 #                                        a PostgreSQL cluster in FOLDER serving ADDRESS:5432 from that
 #                                        namespace, TLS only (a certificate of its own, FOLDER/server.crt)
@@ -35,6 +37,18 @@ hosts_remove() {
   for name in "$@" net; do
     ip netns pids "$prefix-$name" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
     ip netns del "$prefix-$name" 2>/dev/null || true
+  done
+}
+
+hosts_remove_stale() {
+  local namespace pid
+  for namespace in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E '^h[0-9]+-(net|db|a|b|c)$' || true); do
+    pid="${namespace%%-*}"; pid="${pid#h}"
+    if ! kill -0 "$pid" 2>/dev/null; then
+      ip netns pids "$namespace" 2>/dev/null | xargs -r kill -9 2>/dev/null || true
+      ip netns del "$namespace" 2>/dev/null || true
+      echo "removed the stale host $namespace (its run $pid is gone)" >&2
+    fi
   done
 }
 
