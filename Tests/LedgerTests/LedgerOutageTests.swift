@@ -3,6 +3,7 @@ import Logging
 @testable import PostgresSupport
 import RPC
 import RPCTesting
+import Synchronization
 import Testing
 
 /// PostgreSQL goes away under a running ledger-svc and comes back: calls made
@@ -46,6 +47,7 @@ struct LedgerOutageTests {
         try await ledger.open("payee")
         let keys = (0..<160).map { "cut-\($0)" }
         let grants = try keys.map { try ledger.grant(.transfer, from: "payer", to: "payee", amount: "1.00", key: $0) }
+        let cutsSoFar = CutCount()
         let cutter = Task {
             var cuts = 0
             while !Task.isCancelled {
@@ -54,6 +56,7 @@ struct LedgerOutageTests {
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(database)' AND pid <> pg_backend_pid()",
                 ])
                 cuts += 1
+                cutsSoFar.record()
                 try? await Task.sleep(for: .milliseconds(Int.random(in: 5...40)))
             }
             return cuts
@@ -64,6 +67,10 @@ struct LedgerOutageTests {
                 group.addTask {
                     var outcomes: [(Int, Result<JSONValue, RPCError>)] = []
                     for index in stride(from: lane, to: keys.count, by: 8) {
+                        // Paced by the cutter (a cut is a psql process, slower than a transfer on a
+                        // fast day): transfer 20 waits for the first cut, 40 for the second, and so on,
+                        // so the stream always spans cuts, however fast either runs.
+                        while cutsSoFar.value < index / 20 { try? await Task.sleep(for: .milliseconds(5)) }
                         let params = try! ledger.transferParams("payer", "payee", "1.00", key: keys[index], grant: grants[index])
                         do {
                             outcomes.append((index, .success(try await ledger.call("ledger.transfer", params, as: "agent"))))
@@ -129,4 +136,11 @@ struct LedgerOutageTests {
         #expect(try lane.commit() == "COMMIT")
         #expect(try await database.read { db in try db.queryOne("SELECT count(*) FROM notes", [], { $0.int(0) }) } == 1)
     }
+}
+
+/// How many times the cutter has cut the connections so far (read by the paced clients).
+private final class CutCount: Sendable {
+    private let count = Atomic<Int>(0)
+    func record() { count.add(1, ordering: .relaxed) }
+    var value: Int { count.load(ordering: .relaxed) }
 }
