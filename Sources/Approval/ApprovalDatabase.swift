@@ -58,9 +58,6 @@ extension ApprovalEngine {
         }
     }
 
-    /// `sqlite` or `postgres`.
-    public var backend: String { shared == nil ? "sqlite" : "postgres" }
-
     /// Every change to the approval tables: one request on the database's writer,
     /// which first takes the audit chain's head (``ApprovalStore/serialize(_:)``), so
     /// that on PostgreSQL the replicas sharing the database change approvals one

@@ -124,26 +124,12 @@ struct ChaosCommand: AsyncParsableCommand {
         await workload.run(CyclePlanFunding.plan)
 
         async let killed = Self.killer(stack, services: services, seed: seed, kills: kills, cycles: cycles, tally: tally)
-        await withTaskGroup(of: Void.self) { group in
-            var next = 0
-            for _ in 0..<min(concurrency, cycles) {
-                let plan = CyclePlan(seed: seed, index: next)
-                next += 1
-                group.addTask { await workload.run(plan) }
-            }
-            for await _ in group where next < cycles {
-                let plan = CyclePlan(seed: seed, index: next)
-                next += 1
-                group.addTask { await workload.run(plan) }
-            }
-        }
+        await workload.run(cycles: cycles, concurrency: concurrency)
         let (crashes, unrecovered) = try await killed
         let stormTook = clock.now - start
 
-        let invariants = Invariants(stack: stack)
-        try await invariants.settle(within: .seconds(Int64(expirySeconds + staleRunSeconds) * 4 + 60))
-        var report = try await invariants.check(
-            accounts: ["checking", ChaosStack.saver.account, "alice", "bob"], policy: try ChaosStack.policyPath(in: stack.compose))
+        var report = try await Invariants(stack: stack).settleAndCheck(
+            within: .seconds(Int64(expirySeconds + staleRunSeconds) * 4 + 60), policy: try ChaosStack.policyPath(in: stack.compose))
         report.violations += unrecovered.map { "\($0) did not come back within 60 s of being killed" }
         let status = try await stack.status()
         for service in status.services where service.state != "SERVING" && service.state != "SKIPPED" {

@@ -13,7 +13,6 @@ struct HostDeployment: Sendable {
     let stacks: [ChaosStack]
     /// What clients use: route `i` goes through host `i` (modulo the hosts), over TCP with TLS.
     let clients: ChaosStack
-    let binFolder: String
 
     /// The homes and definitions (nothing is started).
     static func make(
@@ -45,7 +44,7 @@ struct HostDeployment: Sendable {
             ChaosStack(directory: pair.1, binFolder: binFolder, compose: compose, namespace: pair.0.namespace)
         }
         let clients = ChaosStack(directory: routes[0], binFolder: binFolder, compose: composes[0], routes: routes)
-        return HostDeployment(hosts: hosts, stacks: stacks, clients: clients, binFolder: binFolder)
+        return HostDeployment(hosts: hosts, stacks: stacks, clients: clients)
     }
 
     /// `tuned` with the host's addresses: state, approval and ledger on the shared

@@ -137,26 +137,12 @@ struct HostsCommand: AsyncParsableCommand {
         let (cycles, concurrency) = (self.cycles, self.concurrency)
         let plan = Disruptions(kills: kills, outages: hostOutages, outage: .seconds(outageSeconds), seed: seed, device: device)
         async let disrupted = plan.run(on: deployment, cycles: cycles, tally: tally)
-        await withTaskGroup(of: Void.self) { group in
-            var next = 0
-            for _ in 0..<min(concurrency, cycles) {
-                let plan = CyclePlan(seed: seed, index: next)
-                next += 1
-                group.addTask { await workload.run(plan) }
-            }
-            for await _ in group where next < cycles {
-                let plan = CyclePlan(seed: seed, index: next)
-                next += 1
-                group.addTask { await workload.run(plan) }
-            }
-        }
+        await workload.run(cycles: cycles, concurrency: concurrency)
         let (done, unrecovered) = try await disrupted
         let stormTook = clock.now - start
 
-        let invariants = Invariants(stack: deployment.clients)
-        try await invariants.settle(within: .seconds(Int64(expirySeconds + staleRunSeconds) * 4 + 60))
-        var report = try await invariants.check(
-            accounts: ["checking", ChaosStack.saver.account, "alice", "bob"], policy: try ChaosStack.policyPath(in: deployment.stacks[0].compose))
+        var report = try await Invariants(stack: deployment.clients).settleAndCheck(
+            within: .seconds(Int64(expirySeconds + staleRunSeconds) * 4 + 60), policy: try ChaosStack.policyPath(in: deployment.stacks[0].compose))
         report.violations += unrecovered
         for (host, stack) in zip(deployment.hosts, deployment.stacks) {
             for service in try await stack.status().services where service.state != "SERVING" && service.state != "SKIPPED" {

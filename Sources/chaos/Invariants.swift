@@ -59,6 +59,13 @@ struct Invariants: Sendable {
         }
     }
 
+    /// Lets everything settle (at most `bound`), then runs every check on the accounts the
+    /// crash test uses, with the budgets of `policy`.
+    func settleAndCheck(within bound: Duration, policy: String) async throws -> Report {
+        try await settle(within: bound)
+        return try await check(accounts: ["checking", ChaosStack.saver.account, "alice", "bob"], policy: policy)
+    }
+
     /// Runs every check.
     /// - Parameters:
     ///   - accounts: the ledger accounts to check.

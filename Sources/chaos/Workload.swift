@@ -83,6 +83,23 @@ struct Workload: Sendable {
     let seed: UInt64
     let tally: Tally
 
+    /// The seed's cycles 0..<`cycles`, `concurrency` at a time.
+    func run(cycles: Int, concurrency: Int) async {
+        await withTaskGroup(of: Void.self) { group in
+            var next = 0
+            for _ in 0..<min(concurrency, cycles) {
+                let plan = CyclePlan(seed: seed, index: next)
+                next += 1
+                group.addTask { await run(plan) }
+            }
+            for await _ in group where next < cycles {
+                let plan = CyclePlan(seed: seed, index: next)
+                next += 1
+                group.addTask { await run(plan) }
+            }
+        }
+    }
+
     /// One cycle: ask the agent; if it waits for a human, decide as the plan says.
     func run(_ plan: CyclePlan) async {
         let outcome: String

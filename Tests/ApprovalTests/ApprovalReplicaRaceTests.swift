@@ -77,26 +77,6 @@ struct ApprovalReplicaRaceTests {
         }
     }
 
-    /// Runs `body` once per replica, all at once: what each call returned, or the reason it failed.
-    static func race<T: Sendable>(
-        _ engines: [ApprovalEngine], _ body: @escaping @Sendable (ApprovalEngine, Int) async throws -> T
-    ) async -> [Result<T, RPCError>] {
-        await withTaskGroup(of: Result<T, RPCError>.self) { group in
-            for (index, engine) in engines.enumerated() {
-                group.addTask {
-                    do {
-                        return .success(try await body(engine, index))
-                    } catch let error as RPCError {
-                        return .failure(error)
-                    } catch {
-                        return .failure(RPCError(.internal, reason: "NOT_AN_RPC_ERROR", "\(error)"))
-                    }
-                }
-            }
-            return await group.reduce(into: []) { $0.append($1) }
-        }
-    }
-
     static func submission(_ call: String, _ wire: [String: JSONValue], run: String = "race", expiresIn: Int64? = nil) throws -> SubmitParams {
         SubmitParams(runID: run, callID: call, action: try Actions.action(wire), requestedBy: requester, expiresIn: expiresIn)
     }
@@ -106,10 +86,10 @@ struct ApprovalReplicaRaceTests {
         defer { Task { await replicas.close() } }
         for round in 0..<5 {
             let params = try Self.submission("same-\(round)", Actions.transfer("150.00"))
-            let outcomes = await Self.race(replicas.engines) { engine, _ in try await engine.submit(params, by: Self.agent) }
-            let failures = outcomes.compactMap { if case .failure(let error) = $0 { error.reason } else { nil } }
+            let outcomes = await ReplicaRace.race(replicas.engines) { engine, _ in try await engine.submit(params, by: Self.agent) }
+            let failures = ReplicaRace.reasons(outcomes)
             #expect(failures.isEmpty, "round \(round): \(failures)")
-            #expect(Set(outcomes.compactMap { try? $0.get().approvalID }).count == 1, "round \(round): one call, one approval")
+            #expect(Set(ReplicaRace.wins(outcomes).map(\.approvalID)).count == 1, "round \(round): one call, one approval")
         }
         let submitted = try await replicas.allEvents().filter { $0.type == "submitted" }
         #expect(submitted.count == 5)
@@ -123,7 +103,7 @@ struct ApprovalReplicaRaceTests {
             let pending = try await replicas.first.submit(try Self.submission("decide-\(round)", Actions.transfer("150.00")), by: Self.agent)
             #expect(pending.status == .pending && pending.requiredApprovers == 1)
             // Half the replicas approve it (approver1), half reject it (approver2), all at once.
-            let outcomes = await Self.race(replicas.engines) { engine, index in
+            let outcomes = await ReplicaRace.race(replicas.engines) { engine, index in
                 let (decision, approver): (Decision, String) = index.isMultiple(of: 2) ? (.approve, "approver1") : (.reject, "approver2")
                 return try await engine.decide(
                     DecideParams(approvalID: pending.approvalID, decision: decision, version: 1),
@@ -165,7 +145,7 @@ struct ApprovalReplicaRaceTests {
                 if done && page.isEmpty { return (read, gaps) }
             }
         }
-        let outcomes = await Self.race(replicas.engines) { engine, index in
+        let outcomes = await ReplicaRace.race(replicas.engines) { engine, index in
             for call in 0..<10 {
                 _ = try await engine.submit(try Self.submission("feed-\(index)-\(call)", Actions.deposit("1.00"), run: "feed-\(index)"), by: Self.agent)
             }
@@ -187,14 +167,14 @@ struct ApprovalReplicaRaceTests {
     @Test(arguments: DatabaseBackend.allCases) func theDailyBudgetHoldsAcrossReplicas(backend: DatabaseBackend) async throws {
         let replicas = try await Replicas.open(backend)
         defer { Task { await replicas.close() } }
-        let outcomes = await Self.race(replicas.engines) { engine, index in
+        let outcomes = await ReplicaRace.race(replicas.engines) { engine, index in
             var views: [ApprovalView] = []
             for call in 0..<4 {
                 views.append(try await engine.submit(try Self.submission("budget-\(index)-\(call)", Actions.transfer("99.00")), by: Self.agent))
             }
             return views
         }
-        let views = outcomes.compactMap { try? $0.get() }.flatMap { $0 }
+        let views = ReplicaRace.wins(outcomes).flatMap { $0 }
         #expect(views.count == 64)
         #expect(views.filter { $0.requiredApprovers == 0 }.count == 2)
     }
@@ -208,8 +188,8 @@ struct ApprovalReplicaRaceTests {
                 try Self.submission("lapse-\(call)", Actions.transfer("150.00"), expiresIn: 1), by: Self.agent).approvalID)
         }
         try await Task.sleep(for: .milliseconds(1_200))
-        let outcomes = await Self.race(replicas.engines) { engine, _ in try await engine.expireDue() }
-        #expect(outcomes.compactMap { try? $0.get() }.reduce(0, +) == 20, "\(outcomes)")
+        let outcomes = await ReplicaRace.race(replicas.engines) { engine, _ in try await engine.expireDue() }
+        #expect(ReplicaRace.wins(outcomes).reduce(0, +) == 20, "\(outcomes)")
         let expired = try await replicas.allEvents().filter { $0.type == "expired" }
         #expect(expired.count == 20 && Set(expired.map(\.approvalID)) == Set(ids))
         #expect(try await replicas.first.verifyAudit().ok)
@@ -228,12 +208,12 @@ struct ApprovalReplicaRaceTests {
         for call in 0..<40 {
             _ = try await replicas.first.submit(try Self.submission("notice-\(call)", Actions.transfer("150.00")), by: Self.agent)
         }
-        let outcomes = await Self.race(replicas.engines) { engine, _ in try await engine.claimDueDeliveries(limit: 8).map(\.deliveryID) }
-        let claimed = outcomes.compactMap { try? $0.get() }.flatMap { $0 }
+        let outcomes = await ReplicaRace.race(replicas.engines) { engine, _ in try await engine.claimDueDeliveries(limit: 8).map(\.deliveryID) }
+        let claimed = ReplicaRace.wins(outcomes).flatMap { $0 }
         #expect(outcomes.allSatisfy { (try? $0.get()) != nil })
         #expect(claimed.count == 40 && Set(claimed).count == 40, "40 notices, each claimed once: \(claimed.count) claims")
-        let again = await Self.race(replicas.engines) { engine, _ in try await engine.claimDueDeliveries(limit: 8).count }
-        #expect(again.compactMap { try? $0.get() }.reduce(0, +) == 0, "a claimed delivery waits out its lease")
+        let again = await ReplicaRace.race(replicas.engines) { engine, _ in try await engine.claimDueDeliveries(limit: 8).count }
+        #expect(ReplicaRace.wins(again).reduce(0, +) == 0, "a claimed delivery waits out its lease")
     }
 
     /// A watcher of one replica wakes for a change committed through another.

@@ -34,30 +34,11 @@ struct ChaosTests {
     /// single replicas are killed and whole hosts taken away and brought back.
     @Test(.timeLimit(.minutes(5)))
     func cyclesOnTwoHostsWhileReplicasAndWholeHostsGoAwayKeepEveryPromise() throws {
-        let home = try TestHome.make()
-        defer { home.remove() }
-        let output = home.directory.home.appendingPathComponent("chaos.out")
-        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [
+        let (status, text) = try Self.run(executable: "/bin/bash", [
             HitlRunner.repositoryRoot.appendingPathComponent("scripts/chaos").path, "--hosts", "--no-build", "--cycles", "40", "--kills", "6", "--host-outages", "2",
             "--outage-seconds", "3", "--seed", "20261207", "--expiry-seconds", "3", "--stale-run-seconds", "4",
-        ]
-        process.currentDirectoryURL = HitlRunner.repositoryRoot
-        var environment = ProcessInfo.processInfo.environment
-        environment["HITL_BIN"] = Executables.folder
-        environment["XDG_CONFIG_HOME"] = home.directory.home.appendingPathComponent("config").path
-        process.environment = environment
-        process.standardInput = FileHandle.nullDevice
-        let handle = try FileHandle(forWritingTo: output)
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
-        process.waitUntilExit()
-        try handle.close()
-        let text = try String(contentsOf: output, encoding: .utf8)
-        #expect(process.terminationStatus == 0, "\(text)")
+        ])
+        #expect(status == 0, "\(text)")
         #expect(text.hasSuffix("violations: 0\n"), "\(text)")
         #expect(text.contains("hosts taken away: 2") && text.contains("kills: 6"), "\(text)")
         #expect(!text.contains("VIOLATION"), "\(text)")
@@ -65,13 +46,24 @@ struct ChaosTests {
 
     /// Runs `chaos <arguments>` on a private home; returns its exit status and output.
     private static func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        try run(executable: Executables.path("chaos"), arguments) { home in
+            ["--home", home.directory.home.appendingPathComponent("stack").path, "--compose", HitlRunner.compose]
+        }
+    }
+
+    /// Runs `executable` with `arguments` (and what `homeArguments` adds for the private
+    /// home) from the repository's root, its output in the home; its exit status and output.
+    private static func run(
+        executable: String, _ arguments: [String], homeArguments: (TestHome) -> [String] = { _ in [] }
+    ) throws -> (status: Int32, output: String) {
         let home = try TestHome.make()
         defer { home.remove() }
         let output = home.directory.home.appendingPathComponent("chaos.out")
         _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Executables.path("chaos"))
-        process.arguments = arguments + ["--home", home.directory.home.appendingPathComponent("stack").path, "--compose", HitlRunner.compose]
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments + homeArguments(home)
+        process.currentDirectoryURL = HitlRunner.repositoryRoot
         var environment = ProcessInfo.processInfo.environment
         environment["HITL_BIN"] = Executables.folder
         // The stacks chaos starts record their home here, not in the developer's ~/.config.

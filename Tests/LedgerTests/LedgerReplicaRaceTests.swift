@@ -14,34 +14,6 @@ struct LedgerReplicaRaceTests {
     typealias Fixture = LedgerLibraryTests.Fixture
     static let replicas = 16
 
-    /// Runs `body` once per replica, all at once: what each call returned, or the reason it failed.
-    static func race<T: Sendable>(
-        _ ledgers: [Ledger], _ body: @escaping @Sendable (Ledger, Int) async throws -> T
-    ) async -> [Result<T, RPCError>] {
-        await withTaskGroup(of: Result<T, RPCError>.self) { group in
-            for (index, ledger) in ledgers.enumerated() {
-                group.addTask {
-                    do {
-                        return .success(try await body(ledger, index))
-                    } catch let error as RPCError {
-                        return .failure(error)
-                    } catch {
-                        return .failure(RPCError(.internal, reason: "NOT_AN_RPC_ERROR", "\(error)"))
-                    }
-                }
-            }
-            return await group.reduce(into: []) { $0.append($1) }
-        }
-    }
-
-    static func reasons<T>(_ outcomes: [Result<T, RPCError>]) -> [String] {
-        outcomes.compactMap { if case .failure(let error) = $0 { error.reason } else { nil } }
-    }
-
-    static func wins<T>(_ outcomes: [Result<T, RPCError>]) -> [T] {
-        outcomes.compactMap { try? $0.get() }
-    }
-
     func opened(_ backend: DatabaseBackend, _ accounts: [String: String]) async throws -> (Fixture, [Ledger]) {
         let fixture = try await Fixture(backend)
         for (name, opening) in accounts.sorted(by: { $0.key < $1.key }) {
@@ -55,11 +27,11 @@ struct LedgerReplicaRaceTests {
         for round in 0..<5 {
             let key = "same-key-\(round)"
             let grant = try fixture.grant(.transfer, from: "payer", to: "payee", amount: "10.00", key: key)
-            let outcomes = await Self.race(ledgers) { ledger, _ in
+            let outcomes = await ReplicaRace.race(ledgers) { ledger, _ in
                 try await ledger.transfer(TransferParams(from: "payer", to: "payee", amount: "10.00", idempotencyKey: key, grant: grant))
             }
-            let entries = Set(Self.wins(outcomes).map(\.entryID))
-            #expect(Self.reasons(outcomes).isEmpty, "round \(round): \(Self.reasons(outcomes))")
+            let entries = Set(ReplicaRace.wins(outcomes).map(\.entryID))
+            #expect(ReplicaRace.reasons(outcomes).isEmpty, "round \(round): \(ReplicaRace.reasons(outcomes))")
             #expect(entries.count == 1, "round \(round): one key wrote entries \(entries)")
         }
         let balance = try await fixture.ledger.balance(AccountParams(account: "payer"))
@@ -75,12 +47,12 @@ struct LedgerReplicaRaceTests {
             let grants = try (0..<Self.replicas).map { index in
                 try fixture.grant(.transfer, from: "payer", to: "payee", amount: "10.00", key: "k-\(round)-\(index)", approvalID: "ap_race_\(round)")
             }
-            let outcomes = await Self.race(ledgers) { ledger, index in
+            let outcomes = await ReplicaRace.race(ledgers) { ledger, index in
                 try await ledger.transfer(TransferParams(
                     from: "payer", to: "payee", amount: "10.00", idempotencyKey: "k-\(round)-\(index)", grant: grants[index]))
             }
-            #expect(Self.wins(outcomes).count == 1, "round \(round): \(Self.wins(outcomes).count) movements under one approval")
-            #expect(Set(Self.reasons(outcomes)) == ["GRANT_ALREADY_USED"], "round \(round): \(Self.reasons(outcomes))")
+            #expect(ReplicaRace.wins(outcomes).count == 1, "round \(round): \(ReplicaRace.wins(outcomes).count) movements under one approval")
+            #expect(Set(ReplicaRace.reasons(outcomes)) == ["GRANT_ALREADY_USED"], "round \(round): \(ReplicaRace.reasons(outcomes))")
         }
         #expect(try await fixture.ledger.balance(AccountParams(account: "payer")).posted == "950.00")
         #expect(try await fixture.ledger.verify().balanced)
@@ -97,18 +69,18 @@ struct LedgerReplicaRaceTests {
                 expiresAt: GrantTime.format(fixture.clock.now.addingTimeInterval(3600))))
             let grant = try fixture.grant(.transfer, from: "payer", to: "payee", amount: "10.00", key: key)
             // Half the replicas post it, half void it, all at once.
-            let outcomes = await Self.race(ledgers) { ledger, index in
+            let outcomes = await ReplicaRace.race(ledgers) { ledger, index in
                 index % 2 == 0
                     ? try await ledger.post(PostParams(holdID: hold.holdID, grant: grant))
                     : try await ledger.void(VoidParams(holdID: hold.holdID, reason: "race"))
             }
-            let states = Set(Self.wins(outcomes).map(\.state))
+            let states = Set(ReplicaRace.wins(outcomes).map(\.state))
             #expect(states.count == 1, "round \(round): the hold ended as \(states)")
-            let reasons = Set(Self.reasons(outcomes))
+            let reasons = Set(ReplicaRace.reasons(outcomes))
             if states == ["posted"] {
                 posted += 1
                 #expect(reasons == ["HOLD_ALREADY_POSTED"], "round \(round): voids after the post: \(reasons)")
-                #expect(Set(Self.wins(outcomes).map(\.entryID)).count == 1, "round \(round): one entry")
+                #expect(Set(ReplicaRace.wins(outcomes).map(\.entryID)).count == 1, "round \(round): one entry")
             } else {
                 #expect(states == ["voided"], "round \(round): \(states)")
                 #expect(reasons == ["HOLD_VOIDED"], "round \(round): posts after the void: \(reasons)")
@@ -127,7 +99,7 @@ struct LedgerReplicaRaceTests {
             try fixture.grant(.transfer, from: "payer", to: index % 2 == 0 ? "a" : "b", amount: "100.00", key: "spend-\(index)")
         }
         // Every replica sends four transfers of 100.00 one after another: 64 for the 10 that fit.
-        let outcomes = await Self.race(ledgers) { ledger, replica in
+        let outcomes = await ReplicaRace.race(ledgers) { ledger, replica in
             var reasons: [String] = []
             for round in 0..<4 {
                 let index = replica * 4 + round
@@ -141,7 +113,7 @@ struct LedgerReplicaRaceTests {
             }
             return reasons
         }
-        let all = Self.wins(outcomes).flatMap { $0 }
+        let all = ReplicaRace.wins(outcomes).flatMap { $0 }
         #expect(all.count == 64)
         #expect(all.count { $0 == "OK" } == 10, "\(all.count { $0 == "OK" }) transfers of 100.00 out of 1000.00")
         #expect(Set(all.filter { $0 != "OK" }) == ["INSUFFICIENT_FUNDS"])
@@ -152,12 +124,12 @@ struct LedgerReplicaRaceTests {
 
     @Test(arguments: DatabaseBackend.allCases) func anAccountOpensOnceAndItsOpeningBalanceIsPaidOnce(backend: DatabaseBackend) async throws {
         let (fixture, ledgers) = try await opened(backend, [:])
-        let outcomes = await Self.race(ledgers) { ledger, index in
+        let outcomes = await ReplicaRace.race(ledgers) { ledger, index in
             // One replica asks for different details: it is refused whoever comes first.
             try await ledger.openAccount(OpenAccountParams(account: "shared", openingBalance: index == 0 ? "99.00" : "50.00"))
         }
-        let wins = Self.wins(outcomes)
-        let reasons = Self.reasons(outcomes)
+        let wins = ReplicaRace.wins(outcomes)
+        let reasons = ReplicaRace.reasons(outcomes)
         #expect(Set(wins.map(\.openingBalance)).count == 1, "\(wins.map(\.openingBalance))")
         #expect(Set(reasons) == ["ACCOUNT_EXISTS"], "\(reasons)")
         let winner = try #require(wins.first?.openingBalance)
